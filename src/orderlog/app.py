@@ -1,0 +1,67 @@
+"""create_app(settings) -> Starlette. The lifespan builds Redis, the stores and the authenticator;
+``uvicorn --factory orderlog.app:create_app`` serves it (settings from the environment)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from .auth import Authenticator
+from .connection import make_redis
+from .embedded import EmbeddedRedis
+from .keys import Keys
+from .routes import admin, health, openapi, orders
+from .routes.errors import HANDLERS
+from .routes.state import State
+from .settings import Settings
+from .store import OrderStore
+from .store.workspaces import WorkspaceStore
+
+log = logging.getLogger("orderlog")
+
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+
+
+def build_state(settings: Settings, redis: object) -> State:
+    keys = Keys(settings.key_prefix)
+    workspaces = WorkspaceStore(redis, keys)
+    return State(
+        settings=settings,
+        redis=redis,
+        orders=OrderStore(redis, keys, stream_maxlen=settings.stream_maxlen,
+                          idempotency_ttl=settings.idempotency_ttl),
+        workspaces=workspaces,
+        auth=Authenticator(workspaces),
+    )
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, State]]:
+        embedded = None
+        url = settings.redis_url
+        if url is None:
+            embedded = EmbeddedRedis(settings.data_dir, appendfsync=settings.appendfsync)
+            url = embedded.start()
+        redis = make_redis(url, timeout=settings.redis_timeout,
+                           max_connections=settings.redis_max_connections)
+        state = build_state(settings, redis)
+        try:
+            yield {"orderlog": state}
+        finally:
+            await redis.aclose()
+            if embedded is not None:
+                embedded.stop()
+
+    routes = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
+    if STATIC_DIR.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]

@@ -1,0 +1,152 @@
+"""API keys, scopes and live-connection tickets. No Starlette here: routes call ``Authenticator``.
+
+A key looks like ``olk_<key id: 12 hex>_<secret: 32 url-safe chars>`` (>= 190 random bits). Only
+its SHA-256 is stored (under the public key id), compared in constant time. A ticket is a random
+single-use token for a browser's live connection, stored as its SHA-256 for 60 s at most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .errors import Forbidden, Unauthorized
+
+SCOPES = ("read", "write", "admin")
+KEY_PREFIX = "olk_"
+TICKET_PREFIX = "olt_"
+
+# What each action needs: a key of any listed scope.
+ALLOWED = {
+    "read": frozenset({"read", "admin"}),  # search, live, stats, events
+    "read_one": frozenset({"read", "write", "admin"}),  # one order by id or number
+    "write": frozenset({"write", "admin"}),  # create, status, batch
+    "admin": frozenset({"admin"}),  # keys, workflow, settings
+}
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh (key id, raw key)."""
+    key_id = secrets.token_hex(6)
+    return key_id, f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
+
+
+def key_id_of(token: str) -> str | None:
+    """The public id inside a raw key, or None if the token is not shaped like one."""
+    if not token.startswith(KEY_PREFIX):
+        return None
+    key_id, sep, secret = token[len(KEY_PREFIX) :].partition("_")
+    if not sep or len(key_id) != 12 or not secret:
+        return None
+    try:
+        int(key_id, 16)
+    except ValueError:
+        return None
+    return key_id
+
+
+def new_ticket() -> str:
+    return TICKET_PREFIX + secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: one API key of one workspace."""
+
+    key_id: str
+    workspace_id: str
+    scope: str
+    label: str = ""
+
+    def require(self, workspace_id: str, action: str) -> None:
+        """Raises Forbidden unless this key may do ``action`` in ``workspace_id``."""
+        if workspace_id != self.workspace_id:
+            raise Forbidden("This key belongs to another workspace.")
+        if self.scope not in ALLOWED[action]:
+            needed = " or ".join(sorted(ALLOWED[action]))
+            raise Forbidden(f"This needs a key with the {needed} scope; this key is {self.scope}.")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key_id": self.key_id, "workspace_id": self.workspace_id, "scope": self.scope,
+                "label": self.label}
+
+
+class KeyRecords(Protocol):
+    async def key_record(self, key_id: str) -> dict[str, str] | None: ...
+    async def redeem_ticket(self, ticket: str) -> Principal | None: ...
+
+
+class Authenticator:
+    """Checks bearer tokens. Key records are cached for ``cache_seconds`` (a revoked key stops
+    working within that time); tickets are never cached: each is redeemed once, in Redis."""
+
+    def __init__(self, records: KeyRecords, cache_seconds: float = 1.0) -> None:
+        self.records = records
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, dict[str, str] | None]] = {}
+
+    async def authenticate(self, token: str | None) -> Principal:
+        if not token:
+            raise Unauthorized()
+        key_id = key_id_of(token)
+        if key_id is None:
+            raise Unauthorized("The API key is not valid.")
+        record = await self._record(key_id)
+        if (
+            record is None
+            or record.get("revoked_at")
+            or not hmac.compare_digest(record.get("sha256", ""), digest(token))
+        ):
+            raise Unauthorized("The API key is not valid.")
+        return Principal(key_id, record["workspace"], record["scope"], record.get("label", ""))
+
+    async def still_valid(self, principal: Principal) -> bool:
+        """For long-lived connections: False once the key is revoked (within the cache time)."""
+        record = await self._record(principal.key_id)
+        return record is not None and not record.get("revoked_at")
+
+    async def redeem_ticket(self, ticket: str) -> Principal:
+        if not ticket.startswith(TICKET_PREFIX):
+            raise Unauthorized("The ticket is not valid.")
+        principal = await self.records.redeem_ticket(ticket)
+        if principal is None or not await self.still_valid(principal):
+            raise Unauthorized("The ticket is not valid, was used already, or has expired.")
+        return principal
+
+    async def authenticate_any(self, token: str | None) -> Principal:
+        """A key or a ticket (the first message of a live connection may carry either)."""
+        if token and token.startswith(TICKET_PREFIX):
+            return await self.redeem_ticket(token)
+        return await self.authenticate(token)
+
+    async def _record(self, key_id: str) -> dict[str, str] | None:
+        now = time.monotonic()
+        hit = self._cache.get(key_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        record = await self.records.key_record(key_id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key_id] = (now + self.cache_seconds, record)
+        return record
+
+    def forget(self, key_id: str) -> None:
+        self._cache.pop(key_id, None)
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None

@@ -1,0 +1,237 @@
+"""``orderlog serve | workspace | key | demo``.
+
+Admin commands work against the same store as ``serve`` (same ``--data-dir`` or ``REDIS_URL``),
+whether the server is running or not: with an embedded store they use the running instance, or
+start one for the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .connection import make_redis
+from .embedded import EmbeddedError, EmbeddedRedis, redis_url_for
+from .errors import OrderLogError
+from .keys import Keys
+from .settings import Settings
+from .store.workspaces import WorkspaceStore
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        redis_url=getattr(args, "redis_url", None),
+        data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
+    )
+
+
+@contextlib.contextmanager
+def _store_url(settings: Settings) -> Iterator[str]:
+    if settings.redis_url:
+        yield settings.redis_url
+    else:
+        with redis_url_for(settings.data_dir, settings.appendfsync) as url:
+            yield url
+
+
+def _with_workspaces(settings: Settings, fn: Callable[[WorkspaceStore], Awaitable[Any]]) -> Any:
+    async def run(url: str) -> Any:
+        redis = make_redis(url, timeout=settings.redis_timeout)
+        try:
+            return await fn(WorkspaceStore(redis, Keys(settings.key_prefix)))
+        finally:
+            await redis.aclose()
+
+    with _store_url(settings) as url:
+        return asyncio.run(run(url))
+
+
+def _print(args: argparse.Namespace, data: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(text.rstrip("\n") + "\n")
+
+
+# -- workspace / key ---------------------------------------------------------------------------
+def cmd_workspace_create(args: argparse.Namespace) -> None:
+    ws_id, keys = _with_workspaces(_settings(args), lambda s: s.create_workspace(args.name))
+    lines = [f"workspace {ws_id} ({args.name})"]
+    lines += [f"  {scope:5} key: {raw}" for scope, raw in keys.items()]
+    lines.append("Keys are shown once; orderlog keeps only their hashes.")
+    _print(args, {"workspace_id": ws_id, "name": args.name, "keys": keys}, "\n".join(lines))
+
+
+def cmd_workspace_list(args: argparse.Namespace) -> None:
+    items = _with_workspaces(_settings(args), lambda s: s.list_workspaces())
+    text = "\n".join(f"{w['id']}  {w['name']}  (created {w['created_at']})" for w in items)
+    _print(args, {"workspaces": items}, text or "no workspaces")
+
+
+def cmd_key_create(args: argparse.Namespace) -> None:
+    key_id, raw = _with_workspaces(
+        _settings(args), lambda s: s.create_key(args.workspace, args.scope, args.label or "")
+    )
+    _print(args, {"key_id": key_id, "key": raw, "scope": args.scope, "workspace_id": args.workspace,
+                  "label": args.label or ""},
+           f"{args.scope} key {key_id} for {args.workspace}:\n  {raw}\nShown once.")
+
+
+def cmd_key_list(args: argparse.Namespace) -> None:
+    keys = _with_workspaces(_settings(args), lambda s: s.list_keys(args.workspace))
+    text = "\n".join(
+        f"{k['key_id']}  {k['scope']:5}  {k['label'] or '-'}"
+        + (f"  revoked {k['revoked_at']}" if k["revoked_at"] else "")
+        for k in keys
+    )
+    _print(args, {"keys": keys}, text or "no keys")
+
+
+def cmd_key_revoke(args: argparse.Namespace) -> None:
+    result = _with_workspaces(_settings(args), lambda s: s.revoke_key(args.key_id))
+    _print(args, result, f"key {args.key_id} revoked")
+
+
+# -- serve -------------------------------------------------------------------------------------
+async def first_run(url: str, settings: Settings) -> dict[str, Any] | None:
+    """On an empty store: a demo workspace, returned with its keys (printed once)."""
+    redis = make_redis(url, timeout=settings.redis_timeout)
+    try:
+        store = WorkspaceStore(redis, Keys(settings.key_prefix))
+        if await redis.exists(store.keys.workspaces):
+            return None
+        ws_id, keys = await store.create_workspace("Demo cafe")
+        return {"workspace_id": ws_id, "keys": keys}
+    finally:
+        await redis.aclose()
+
+
+def _own_embedded(settings: Settings) -> EmbeddedRedis:
+    embedded = EmbeddedRedis(settings.data_dir, appendfsync=settings.appendfsync)
+    deadline = time.monotonic() + 15
+    while not embedded.try_lock():  # an admin command may hold it for a moment
+        if time.monotonic() > deadline:
+            raise EmbeddedError(f"another orderlog process is serving {settings.data_dir}")
+        time.sleep(0.2)
+    return embedded
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings(args)
+    embedded = None
+    url = settings.redis_url
+    if url is None:
+        embedded = _own_embedded(settings)
+        url = embedded.start()
+        print(f"orderlog: embedded Redis in {settings.data_dir.resolve()} "
+              f"(appendfsync {settings.appendfsync})", flush=True)
+    try:
+        if settings.demo_workspace:
+            demo = asyncio.run(first_run(url, settings))
+            if demo:
+                base = f"http://{_display_host(settings.host)}:{settings.port}"
+                print("\n  First run: created a demo workspace.\n"
+                      f"    workspace id: {demo['workspace_id']}\n"
+                      f"    write key:    {demo['keys']['write']}\n"
+                      f"    read key:     {demo['keys']['read']}\n"
+                      f"    admin key:    {demo['keys']['admin']}\n"
+                      f"    dashboard:    {base}/#key={demo['keys']['read']}"
+                      f"&workspace={demo['workspace_id']}\n"
+                      "  Keys are shown once; orderlog keeps only their hashes.\n", flush=True)
+        # Worker processes build their app from the environment: hand them the resolved store.
+        os.environ["REDIS_URL"] = url
+        uvicorn.run(
+            "orderlog.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers if settings.workers > 1 else None,
+            ws_max_size=65_536,
+            ws_per_message_deflate=False,
+            timeout_graceful_shutdown=10,
+            log_level="info",
+            server_header=False,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+# -- parser ------------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="orderlog", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def store_opts(sp: argparse.ArgumentParser, json_flag: bool = True) -> None:
+        sp.add_argument("--data-dir", help="embedded Redis directory (default ./.orderlog)")
+        sp.add_argument("--redis-url", help="use this Redis instead of the embedded one")
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="machine-readable output")
+
+    serve = sub.add_parser("serve", help="run the server (embedded Redis unless REDIS_URL)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    store_opts(serve, json_flag=False)
+    serve.set_defaults(func=cmd_serve)
+
+    ws = sub.add_parser("workspace", help="create or list workspaces").add_subparsers(
+        dest="action", required=True)
+    create = ws.add_parser("create", help="a new workspace with a write, read and admin key")
+    create.add_argument("name")
+    store_opts(create)
+    create.set_defaults(func=cmd_workspace_create)
+    listing = ws.add_parser("list")
+    store_opts(listing)
+    listing.set_defaults(func=cmd_workspace_list)
+
+    key = sub.add_parser("key", help="create, list or revoke API keys").add_subparsers(
+        dest="action", required=True)
+    kc = key.add_parser("create")
+    kc.add_argument("workspace")
+    kc.add_argument("--scope", required=True, choices=["write", "read", "admin"])
+    kc.add_argument("--label")
+    store_opts(kc)
+    kc.set_defaults(func=cmd_key_create)
+    kl = key.add_parser("list")
+    kl.add_argument("workspace")
+    store_opts(kl)
+    kl.set_defaults(func=cmd_key_list)
+    kr = key.add_parser("revoke")
+    kr.add_argument("key_id")
+    store_opts(kr)
+    kr.set_defaults(func=cmd_key_revoke)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except OrderLogError as exc:
+        if getattr(args, "json", False):
+            sys.stdout.write(orjson.dumps({"error": exc.reason, "message": exc.message}).decode()
+                             + "\n")
+        sys.exit(f"orderlog: {exc.message}")
+    except EmbeddedError as exc:
+        sys.exit(f"orderlog: {exc}")
+    except KeyboardInterrupt:
+        pass

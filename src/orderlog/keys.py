@@ -1,0 +1,118 @@
+"""Every Redis key and channel name orderlog uses, and nothing else builds one.
+
+Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
+
+    P:workspaces                 SET   ids of every workspace (CLI listing, retention sweep)
+    P:key:K                      HASH  one API key by its public id K: sha256, workspace, scope, ...
+    P:ticket:SHA                 STR   a live-connection ticket (sha256 of it), 60 s, single use
+    P:{W}:meta                   HASH  name, created_at, settings of the workspace
+    P:{W}:keys                   SET   ids of the workspace's API keys
+    P:{W}:workflow               STR   JSON of a custom workflow (absent = the default one)
+    P:{W}:seq                    STR   last order number given out
+    P:{W}:epoch                  STR   identity of the event stream; changes if the stream is lost
+    P:{W}:ids                    HASH  order id -> order number
+    P:{W}:o:N                    HASH  order number N
+    P:{W}:events                 STREAM the event log dashboards resume from
+    P:{W}:live                   channel the wake-up carrying each event (pub/sub)
+    P:{W}:idem:H                 STR   a stored idempotent response (H = sha256 of key id + header)
+    P:{W}:rl:K                   STR   rate-limit state (GCRA) of API key K
+    P:{W}:ix:...                 ZSET  search indexes; member = order number, score = order number
+                                       (``ix:created`` alone scores by created time in ms)
+
+Every workspace key carries the ``{W}`` hash tag, so a workspace lives on one Redis Cluster slot
+and one Lua script may touch all of its keys. Lua scripts build index key names from
+``Keys.index_prefix`` plus the suffixes listed in ``INDEX_SUFFIXES``; this module is the only
+place those suffixes are spelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Index name -> suffix after ``P:{W}:ix:``. The write script mirrors these (see store/common.lua).
+INDEX_SUFFIXES = {
+    "all": "all",  # every order
+    "created": "created",  # every order, scored by created time (ms)
+    "status": "st:",  # + status
+    "customer_id": "cid:",  # + customer user id
+    "customer": "cname:",  # + lower-case customer username
+    "staff_id": "sid:",  # + staff user id (any role)
+    "staff": "sname:",  # + lower-case staff username (any role)
+    "role_id": "rid:",  # + role + ":" + staff user id
+    "role": "rname:",  # + role + ":" + lower-case staff username
+    "item": "item:",  # + lower-case item name
+    "token": "tok:",  # + lower-case word (usernames, display names, items)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names under one prefix."""
+
+    prefix: str = "ol"
+
+    # -- global keys -------------------------------------------------------------------------
+    @property
+    def workspaces(self) -> str:
+        return f"{self.prefix}:workspaces"
+
+    def api_key(self, key_id: str) -> str:
+        return f"{self.prefix}:key:{key_id}"
+
+    def ticket(self, digest: str) -> str:
+        return f"{self.prefix}:ticket:{digest}"
+
+    # -- one workspace -------------------------------------------------------------------------
+    def ws(self, workspace_id: str) -> str:
+        """The common head of every key of a workspace, hash tag included."""
+        return f"{self.prefix}:{{{workspace_id}}}:"
+
+    def meta(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "meta"
+
+    def workspace_keys(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "keys"
+
+    def workflow(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "workflow"
+
+    def seq(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "seq"
+
+    def epoch(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "epoch"
+
+    def ids(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "ids"
+
+    def order_prefix(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "o:"
+
+    def order(self, workspace_id: str, number: int) -> str:
+        return f"{self.order_prefix(workspace_id)}{number}"
+
+    def events(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "events"
+
+    def channel(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "live"
+
+    def idempotency(self, workspace_id: str, digest: str) -> str:
+        return self.ws(workspace_id) + "idem:" + digest
+
+    def rate_limit(self, workspace_id: str, key_id: str) -> str:
+        return self.ws(workspace_id) + "rl:" + key_id
+
+    def index_prefix(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "ix:"
+
+    def index(self, workspace_id: str, name: str, *parts: str) -> str:
+        """An index key: ``index(w, "status", "preparing")``, ``index(w, "role_id", "preparer", "7")``."""
+        return self.index_prefix(workspace_id) + INDEX_SUFFIXES[name] + ":".join(parts)
+
+    def workspace_of(self, channel: str) -> str:
+        """The workspace id inside a channel name built by ``channel()``."""
+        head = f"{self.prefix}:{{"
+        if not channel.startswith(head) or not channel.endswith("}:live"):
+            raise ValueError(f"not an orderlog channel: {channel!r}")
+        return channel[len(head) : -len("}:live")]

@@ -1,0 +1,93 @@
+"""What every HTTP route shares: JSON bodies within limits, orjson responses, the caller's key."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..auth import Principal, bearer
+from ..errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from ..inputs import parse_json
+from ..store import Idempotency
+from .state import State
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def state(request: Request) -> State:
+    return request.state.orderlog  # type: ignore[no-any-return]
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body; 415 unless JSON, 413 past the limit (reading stops there: a huge chunked
+    body is never buffered)."""
+    limit = state(request).settings.max_body_bytes
+    ctype = request.headers.get("content-type", "")
+    mime = ctype.split(";", 1)[0].strip().lower()
+    if mime != "application/json" and not (mime.startswith("application/") and mime.endswith("+json")):
+        raise UnsupportedMediaType(ctype)
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            if int(length) > limit:
+                raise PayloadTooLarge(limit)
+        except ValueError:
+            raise BadRequest("Content-Length is not a number.") from None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request) -> tuple[Any, bytes]:
+    body = await read_body(request)
+    if not body.strip():
+        raise BadRequest("The request body is empty; a JSON object is expected.")
+    return parse_json(body), body
+
+
+async def authorize(request: Request, workspace_id: str, action: str) -> Principal:
+    """The caller's key, allowed to do ``action`` in the workspace (401/403 otherwise)."""
+    token = bearer(request.headers.get("authorization"))
+    principal = await state(request).auth.authenticate(token)
+    principal.require(workspace_id, action)
+    request.scope["orderlog.key_id"] = principal.key_id  # for the access log: the id, never the key
+    return principal
+
+
+def idempotency(request: Request, principal: Principal, body: bytes) -> Idempotency | None:
+    """The request's Idempotency-Key, scoped to the API key, with a hash of what it asks."""
+    header = request.headers.get("idempotency-key")
+    if header is None:
+        return None
+    if not 0 < len(header) <= 255 or not header.isprintable():
+        raise InvalidInput("Idempotency-Key", "must be 1 to 255 printable characters")
+    digest = hashlib.sha256(f"{principal.key_id}\n{header}".encode()).hexdigest()
+    body_hash = hashlib.sha256(
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
+    ).hexdigest()
+    return Idempotency(digest, body_hash)
+
+
+def path_int(request: Request, name: str) -> int:
+    raw = request.path_params[name]
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(name, "must be an integer") from None
+    if value <= 0:
+        raise InvalidInput(name, "must be positive")
+    return value

@@ -1,0 +1,21 @@
+"""What the lifespan builds and every route reaches through ``request.state.orderlog``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..auth import Authenticator
+from ..settings import Settings
+from ..store import OrderStore
+from ..store.workspaces import WorkspaceStore
+
+
+@dataclass
+class State:
+    settings: Settings
+    redis: Any
+    orders: OrderStore
+    workspaces: WorkspaceStore
+    auth: Authenticator
+    extras: dict[str, Any] = field(default_factory=dict)  # hub, metrics, ... (later issues)

@@ -1,0 +1,121 @@
+"""Every knob of orderlog, in one frozen dataclass read from the environment (and the CLI).
+
+The README's settings table is generated from ``Settings.describe()`` and checked by a test.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    redis_url: str | None = field(
+        default=None,
+        metadata={"env": "REDIS_URL", "help": "Redis (>= 6.2) or Redis Cluster URL; unset: "
+                  "start an embedded redis-server in the data directory"},
+    )
+    data_dir: Path = field(
+        default=Path(".orderlog"),
+        metadata={"env": "ORDERLOG_DATA_DIR", "help": "where the embedded Redis keeps its AOF"},
+    )
+    host: str = field(default="127.0.0.1", metadata={"env": "ORDERLOG_HOST", "help": "bind address"})
+    port: int = field(default=8000, metadata={"env": "ORDERLOG_PORT", "help": "HTTP port"})
+    workers: int = field(default=1, metadata={"env": "ORDERLOG_WORKERS",
+                                              "help": "server processes sharing the port"})
+    appendfsync: str = field(
+        default="always",
+        metadata={"env": "ORDERLOG_APPENDFSYNC",
+                  "help": "embedded Redis fsync policy: always | everysec | no (docs/guarantees.md)"},
+    )
+    key_prefix: str = field(default="ol", metadata={"env": "ORDERLOG_KEY_PREFIX",
+                                                    "help": "prefix of every Redis key"})
+    redis_timeout: float = field(
+        default=2.0,
+        metadata={"env": "ORDERLOG_REDIS_TIMEOUT",
+                  "help": "seconds a Redis call may take before the request answers 503"},
+    )
+    redis_max_connections: int = field(
+        default=64, metadata={"env": "ORDERLOG_REDIS_MAX_CONNECTIONS",
+                              "help": "Redis connections per process (requests wait for one)"},
+    )
+    stream_maxlen: int = field(
+        default=100_000,
+        metadata={"env": "ORDERLOG_STREAM_MAXLEN",
+                  "help": "events kept per workspace for resume (approximate, MAXLEN ~)"},
+    )
+    idempotency_ttl: int = field(
+        default=86_400, metadata={"env": "ORDERLOG_IDEMPOTENCY_TTL",
+                                  "help": "seconds an Idempotency-Key response is replayed"},
+    )
+    max_body_bytes: int = field(
+        default=65_536, metadata={"env": "ORDERLOG_MAX_BODY", "help": "largest request body"}
+    )
+    allowed_origins: tuple[str, ...] = field(
+        default=(),
+        metadata={"env": "ORDERLOG_ALLOWED_ORIGINS",
+                  "help": "comma-separated browser origins allowed on live endpoints "
+                          "(the server's own origin always is)"},
+    )
+    log_json: bool = field(default=False, metadata={"env": "ORDERLOG_LOG_JSON",
+                                                    "help": "log JSON lines instead of plain text"})
+    demo_workspace: bool = field(
+        default=True,
+        metadata={"env": "ORDERLOG_DEMO_WORKSPACE",
+                  "help": "on first start with an empty store, create a demo workspace"},
+    )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw in (None, ""):
+                continue
+            values[f.name] = _convert(f.type, raw, f.metadata["env"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(environment variable, default, meaning) for every setting."""
+        out = []
+        for f in fields(cls):
+            default = f.default
+            shown = ",".join(default) if isinstance(default, tuple) else default
+            out.append((f.metadata["env"], "" if shown is None else str(shown), f.metadata["help"]))
+        return out
+
+
+def _convert(kind: Any, raw: str, name: str) -> Any:
+    kind = str(kind)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("bool"):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind.startswith("Path"):
+            return Path(raw)
+        if kind.startswith("tuple"):
+            return tuple(p.strip() for p in raw.split(",") if p.strip())
+    except ValueError:
+        raise SystemExit(f"orderlog: {name}={raw!r} is not a valid value") from None
+    return raw

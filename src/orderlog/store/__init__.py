@@ -1,0 +1,224 @@
+"""OrderStore: orders in Redis, written by Lua, returned as JSON bytes ready to send.
+
+Every method takes the workspace id; keys come from ``keys.Keys``. Redis connection errors and
+timeouts leave this package only as ``StoreUnavailable`` (mapped once, in ``unavailable``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis import exceptions as rx
+
+from ..errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    OrderLogError,
+    StoreUnavailable,
+)
+from ..inputs import ChangeStatus, Command, CreateOrder
+from ..keys import Keys
+from ..model import Workflow
+from . import ops, scripts
+
+UNAVAILABLE = (
+    rx.ConnectionError,  # includes BusyLoadingError: Redis is loading its AOF after a restart
+    rx.TimeoutError,
+    rx.ReadOnlyError,
+)
+
+
+@contextmanager
+def unavailable() -> Iterator[None]:
+    """Map Redis being away (down, loading, out of memory, failing over) to StoreUnavailable."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        raise StoreUnavailable(f"The order store is unavailable ({type(exc).__name__}).") from exc
+    except rx.ResponseError as exc:
+        text = str(exc)
+        if text.startswith(("OOM", "MISCONF", "LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")):
+            raise StoreUnavailable(f"The order store is unavailable ({text.split()[0]}).") from exc
+        raise
+    except rx.RedisClusterException as exc:
+        raise StoreUnavailable("The order store cluster is unavailable.") from exc
+
+
+def new_order_id() -> str:
+    """24 lower-case hex digits: 4 bytes of creation time, 8 random bytes (an ObjectId's shape)."""
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{os.urandom(8).hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    id: str
+    order_number: int
+    version: int
+    changed: bool
+    order: bytes  # the order's JSON
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "error": None,
+            "id": self.id,
+            "order_number": self.order_number,
+            "order": orjson.Fragment(self.order),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """A client's Idempotency-Key, scoped to its API key, and the hash of the request."""
+
+    digest: str
+    body_hash: str
+
+
+Result = OrderResult | OrderLogError
+
+
+class OrderStore:
+    def __init__(
+        self,
+        redis: Any,
+        keys: Keys | None = None,
+        *,
+        stream_maxlen: int = 100_000,
+        idempotency_ttl: int = 24 * 3600,
+        publish_command: str = "PUBLISH",
+    ) -> None:
+        self.redis = redis
+        self.keys = keys or Keys()
+        self.stream_maxlen = stream_maxlen
+        self.idempotency_ttl = idempotency_ttl
+        self.publish_command = publish_command
+
+    # -- writes --------------------------------------------------------------------------------
+    async def apply(
+        self,
+        workspace_id: str,
+        commands: list[Command],
+        workflow: Workflow,
+        idempotency: Idempotency | None = None,
+        *,
+        batch: bool = False,
+    ) -> list[Result]:
+        """Apply commands in order, atomically, in one round trip; one result per command.
+
+        Raises:
+            InvalidInput: a command does not fit the workflow (nothing was written).
+            StoreUnavailable: Redis is away; nothing is acknowledged.
+        """
+        fields = ops.encode(commands, workflow, new_order_id, batch=batch)
+        k = self.keys
+        keys = [
+            k.seq(workspace_id),
+            k.epoch(workspace_id),
+            k.ids(workspace_id),
+            k.events(workspace_id),
+            k.channel(workspace_id),
+            k.idempotency(workspace_id, idempotency.digest if idempotency else "-"),
+        ]
+        args = [
+            workspace_id,
+            k.order_prefix(workspace_id),
+            k.index_prefix(workspace_id),
+            self.stream_maxlen,
+            idempotency.body_hash if idempotency else "",
+            self.idempotency_ttl,
+            self.publish_command,
+            len(commands),
+            *fields,
+        ]
+        with unavailable():
+            raw = await scripts.WRITE(self.redis, keys, args)
+        reply = orjson.loads(raw)
+        if reply[0] == "idem":
+            if reply[1] == "mismatch":
+                raise InvalidInput(
+                    "Idempotency-Key", "was already used with a different request body"
+                )
+            reply = orjson.loads(reply[2])
+        return [_result(r, cmd) for r, cmd in zip(reply, commands, strict=True)]
+
+    async def create(
+        self, workspace_id: str, command: CreateOrder, workflow: Workflow,
+        idempotency: Idempotency | None = None,
+    ) -> OrderResult:
+        return _raise(await self.apply(workspace_id, [command], workflow, idempotency))
+
+    async def change_status(
+        self, workspace_id: str, command: ChangeStatus, workflow: Workflow,
+        idempotency: Idempotency | None = None,
+    ) -> OrderResult:
+        return _raise(await self.apply(workspace_id, [command], workflow, idempotency))
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def read(
+        self, workspace_id: str, by: str, values: list[str | int], *, history: bool = False
+    ) -> list[tuple[bytes, bytes] | None]:
+        """Orders by ``id`` or by number (``n``): ``(order_json, history_json)`` or None each."""
+        if not values:
+            return []
+        k = self.keys
+        with unavailable():
+            rows = await scripts.READ(
+                self.redis,
+                [k.ids(workspace_id)],
+                [workspace_id, k.order_prefix(workspace_id), by, int(history), *values],
+            )
+        return [(row[0], row[1]) if row else None for row in rows]
+
+    async def get(self, workspace_id: str, order_id: str) -> dict[str, Any]:
+        """The order with its full history. Raises NotFound."""
+        return _with_history((await self.read(workspace_id, "id", [order_id], history=True))[0],
+                             order_id)
+
+    async def get_by_number(self, workspace_id: str, number: int) -> dict[str, Any]:
+        return _with_history((await self.read(workspace_id, "n", [number], history=True))[0],
+                             number)
+
+    async def ping(self) -> bool:
+        with unavailable():
+            return bool(await self.redis.ping())
+
+
+def _with_history(row: tuple[bytes, bytes] | None, ident: object) -> dict[str, Any]:
+    if row is None:
+        raise NotFound("Order", ident)
+    order: dict[str, Any] = orjson.loads(row[0])
+    order["history"] = orjson.loads(row[1])
+    return order
+
+
+def _raise(results: list[Result]) -> OrderResult:
+    (result,) = results
+    if isinstance(result, OrderLogError):
+        raise result
+    return result
+
+
+def _result(r: list[Any], cmd: Command) -> Result:
+    if r[0] == "ok":
+        _, oid, number, version, changed, order = r
+        return OrderResult(oid, int(number), int(version), bool(changed), order.encode())
+    kind = r[1]
+    if kind == "notfound":
+        return NotFound("Order", r[2])
+    if kind == "transition":
+        return InvalidTransition(r[3], r[4], r[2])
+    if kind == "version":
+        return Conflict(f"Order {r[2]} is at version {r[3]}, not {r[4]}.")
+    if kind == "ref":
+        return Conflict(f"The operation this one refers to ({cmd.ref or r[2]}) failed.")
+    if kind == "exists":
+        return Conflict(f"Order id {r[2]} exists already.")
+    raise RuntimeError(f"write.lua answered {r!r}")

@@ -1,0 +1,77 @@
+-- Shared prelude of every orderlog script (store/scripts.py prepends it and fills the
+-- {{SUFFIX_*}} markers from keys.INDEX_SUFFIXES, the one place index names are spelled).
+--
+-- An order is a hash of small fields; its JSON is built here by concatenation from fragments
+-- that Python encoded (participants, items, metadata) so Lua never decodes user data: cjson
+-- would turn 64-bit Roblox ids into doubles.
+
+local SEP = '\31'
+
+local function split(s)
+  local out = {}
+  if s == nil or s == '' then return out end
+  for part in string.gmatch(s, '([^' .. SEP .. ']+)') do out[#out + 1] = part end
+  return out
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Milliseconds since the epoch -> ISO 8601 UTC (Howard Hinnant's civil_from_days).
+local function iso(ms)
+  local secs = math.floor(ms / 1000)
+  local milli = ms - secs * 1000
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local hh = math.floor(rem / 3600)
+  rem = rem - hh * 3600
+  local mi = math.floor(rem / 60)
+  local ss = rem - mi * 60
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+    - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  if m <= 2 then y = y + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, hh, mi, ss, milli)
+end
+
+local function hash_to_table(flat)
+  local h = {}
+  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+  return h
+end
+
+local function json_or_null(v)
+  if v == nil or v == '' then return 'null' end
+  return v
+end
+
+-- The order's JSON (without its history), the same bytes for events, reads and searches.
+local function order_json(h, workspace_id)
+  return '{"id":"' .. h.id .. '","order_number":' .. h.n .. ',"workspace_id":"' .. workspace_id
+    .. '","status":"' .. h.st .. '","items":' .. h.items .. ',"customer":' .. h.cust
+    .. ',"cashier":' .. json_or_null(h.cash) .. ',"preparer":' .. json_or_null(h.prep)
+    .. ',"handed_to":' .. json_or_null(h.hto) .. ',"handed_by":' .. json_or_null(h.hby)
+    .. ',"created_at":"' .. h.ca .. '","updated_at":"' .. h.ua .. '","version":' .. h.v
+    .. ',"metadata":' .. h.meta .. '}'
+end
+
+local IX_ALL = '{{SUFFIX_all}}'
+local IX_CREATED = '{{SUFFIX_created}}'
+local IX_STATUS = '{{SUFFIX_status}}'
+local IX_CID = '{{SUFFIX_customer_id}}'
+local IX_CNAME = '{{SUFFIX_customer}}'
+local IX_SID = '{{SUFFIX_staff_id}}'
+local IX_SNAME = '{{SUFFIX_staff}}'
+local IX_RID = '{{SUFFIX_role_id}}'
+local IX_RNAME = '{{SUFFIX_role}}'
+local IX_ITEM = '{{SUFFIX_item}}'
+local IX_TOKEN = '{{SUFFIX_token}}'

@@ -1,0 +1,48 @@
+"""The Lua scripts beside this file, rendered once and run by SHA with a fallback to EVAL.
+
+Each script is ``common.lua`` + its own file; ``{{SUFFIX_*}}`` markers are filled from
+``keys.INDEX_SUFFIXES`` so index key names are spelled in one place only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from redis.exceptions import NoScriptError
+
+from ..keys import INDEX_SUFFIXES
+
+
+@cache
+def source(name: str) -> str:
+    folder = resources.files(__package__)
+    text = folder.joinpath("common.lua").read_text() + "\n" + folder.joinpath(name).read_text()
+    for index, suffix in INDEX_SUFFIXES.items():
+        text = text.replace("{{SUFFIX_" + index + "}}", suffix)
+    if re.search(r"\{\{SUFFIX_\w+\}\}", text):
+        raise RuntimeError(f"{name}: an index suffix marker has no entry in keys.INDEX_SUFFIXES")
+    return text
+
+
+class Script:
+    """A script run with EVALSHA, loaded on demand with EVAL (works on a cluster node too:
+    EVAL caches the script on the node that runs it)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.source = source(name)
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
+    async def __call__(self, redis: Any, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return await redis.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await redis.eval(self.source, len(keys), *keys, *args)
+
+
+WRITE = Script("write.lua")
+READ = Script("read.lua")

@@ -1,0 +1,185 @@
+"""Workspaces, their API keys, workflows and live-connection tickets, in Redis."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ..auth import SCOPES, Principal, digest, new_key, new_ticket
+from ..errors import InvalidInput, NotFound
+from ..keys import Keys
+from ..model import DEFAULT_WORKFLOW, Workflow, parse_workflow
+from . import unavailable
+
+WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TICKET_TTL_MS = 60_000
+
+# Per-workspace settings an admin may change, with their defaults.
+DEFAULT_SETTINGS: dict[str, int] = {
+    "retention_days": 90,
+    "age_warn_seconds": 300,  # a ticket turns yellow (Fresh KDS default: 5 min)
+    "age_late_seconds": 480,  # and red (8 min)
+    "pickup_linger_seconds": 120,  # a ready number stays on the pickup screen after completion
+    "recall_window_seconds": 60,  # how long a kitchen bump may be undone
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def check_workspace_id(workspace_id: str) -> str:
+    if not WORKSPACE_ID.match(workspace_id):
+        raise InvalidInput("workspace_id", "must be 1-64 letters, digits, '_' or '-'")
+    return workspace_id
+
+
+class WorkspaceStore:
+    def __init__(self, redis: Any, keys: Keys | None = None, workflow_cache_seconds: float = 1.0):
+        self.redis = redis
+        self.keys = keys or Keys()
+        self.workflow_cache_seconds = workflow_cache_seconds
+        self._workflows: dict[str, tuple[float, Workflow]] = {}
+
+    # -- workspaces ------------------------------------------------------------------------------
+    async def create_workspace(self, name: str) -> tuple[str, dict[str, str]]:
+        """A new workspace with one key of each scope: (workspace id, {scope: raw key})."""
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise InvalidInput("name", "must be 1 to 100 characters")
+        workspace_id = secrets.token_hex(8)
+        with unavailable():
+            await self.redis.hset(
+                self.keys.meta(workspace_id), mapping={"name": name, "created_at": now_iso()}
+            )
+            await self.redis.sadd(self.keys.workspaces, workspace_id)
+        created = {}
+        for scope in ("write", "read", "admin"):
+            _, raw = await self.create_key(workspace_id, scope, f"first {scope} key")
+            created[scope] = raw
+        return workspace_id, created
+
+    async def list_workspaces(self) -> list[dict[str, Any]]:
+        with unavailable():
+            ids = sorted(m.decode() for m in await self.redis.smembers(self.keys.workspaces))
+        return [await self.workspace(w) for w in ids]
+
+    async def workspace(self, workspace_id: str) -> dict[str, Any]:
+        with unavailable():
+            meta = await self.redis.hgetall(self.keys.meta(workspace_id))
+        if not meta:
+            raise NotFound("Workspace", workspace_id)
+        meta = {k.decode(): v.decode() for k, v in meta.items()}
+        settings = {
+            name: int(meta.get(name, default)) for name, default in DEFAULT_SETTINGS.items()
+        }
+        return {"id": workspace_id, "name": meta.get("name", ""),
+                "created_at": meta.get("created_at"), "settings": settings}
+
+    async def update_settings(self, workspace_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        for name, value in changes.items():
+            if name not in DEFAULT_SETTINGS:
+                raise InvalidInput(name, "unknown setting")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 10**7:
+                raise InvalidInput(name, "must be a positive integer")
+        await self.workspace(workspace_id)
+        if changes:
+            with unavailable():
+                await self.redis.hset(self.keys.meta(workspace_id), mapping=changes)
+        return await self.workspace(workspace_id)
+
+    # -- keys ------------------------------------------------------------------------------------
+    async def create_key(self, workspace_id: str, scope: str, label: str = "") -> tuple[str, str]:
+        if scope not in SCOPES:
+            raise InvalidInput("scope", f"must be one of {', '.join(SCOPES)}")
+        if len(label) > 100:
+            raise InvalidInput("label", "must be at most 100 characters")
+        await self.workspace(workspace_id)
+        key_id, raw = new_key()
+        with unavailable():
+            await self.redis.hset(
+                self.keys.api_key(key_id),
+                mapping={"sha256": digest(raw), "workspace": workspace_id, "scope": scope,
+                         "label": label, "created_at": now_iso()},
+            )
+            await self.redis.sadd(self.keys.workspace_keys(workspace_id), key_id)
+        return key_id, raw
+
+    async def key_record(self, key_id: str) -> dict[str, str] | None:
+        with unavailable():
+            raw = await self.redis.hgetall(self.keys.api_key(key_id))
+        return {k.decode(): v.decode() for k, v in raw.items()} or None
+
+    async def list_keys(self, workspace_id: str) -> list[dict[str, Any]]:
+        await self.workspace(workspace_id)
+        with unavailable():
+            ids = sorted(m.decode() for m in await self.redis.smembers(
+                self.keys.workspace_keys(workspace_id)))
+        out = []
+        for key_id in ids:
+            record = await self.key_record(key_id)
+            if record:
+                out.append({"key_id": key_id, "scope": record["scope"],
+                            "label": record.get("label", ""),
+                            "created_at": record.get("created_at"),
+                            "revoked_at": record.get("revoked_at") or None})
+        return out
+
+    async def revoke_key(self, key_id: str) -> dict[str, Any]:
+        record = await self.key_record(key_id)
+        if record is None:
+            raise NotFound("Key", key_id)
+        if not record.get("revoked_at"):
+            with unavailable():
+                await self.redis.hset(self.keys.api_key(key_id), "revoked_at", now_iso())
+        return {"key_id": key_id, "workspace_id": record["workspace"], "revoked": True}
+
+    # -- workflow --------------------------------------------------------------------------------
+    async def workflow(self, workspace_id: str) -> Workflow:
+        """The workspace's workflow, cached for a second (a change applies within that time)."""
+        now = time.monotonic()
+        hit = self._workflows.get(workspace_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with unavailable():
+            raw = await self.redis.get(self.keys.workflow(workspace_id))
+        workflow = parse_workflow(orjson.loads(raw)) if raw else DEFAULT_WORKFLOW
+        self._workflows[workspace_id] = (now + self.workflow_cache_seconds, workflow)
+        return workflow
+
+    async def set_workflow(self, workspace_id: str, data: Any) -> Workflow:
+        await self.workspace(workspace_id)
+        if data is None:
+            with unavailable():
+                await self.redis.delete(self.keys.workflow(workspace_id))
+            workflow = DEFAULT_WORKFLOW
+        else:
+            workflow = parse_workflow(data)
+            with unavailable():
+                await self.redis.set(self.keys.workflow(workspace_id),
+                                     orjson.dumps(workflow.to_json()))
+        self._workflows.pop(workspace_id, None)
+        return workflow
+
+    # -- tickets ---------------------------------------------------------------------------------
+    async def issue_ticket(self, principal: Principal, ttl_ms: int = TICKET_TTL_MS) -> str:
+        ticket = new_ticket()
+        value = orjson.dumps(principal.to_json())
+        with unavailable():
+            await self.redis.set(self.keys.ticket(digest(ticket)), value,
+                                 px=min(ttl_ms, TICKET_TTL_MS))
+        return ticket
+
+    async def redeem_ticket(self, ticket: str) -> Principal | None:
+        with unavailable():
+            # GETDEL: single use even when two connections race with the same ticket.
+            raw = await self.redis.getdel(self.keys.ticket(digest(ticket)))
+        if raw is None:
+            return None
+        data = orjson.loads(raw)
+        return Principal(data["key_id"], data["workspace_id"], data["scope"], data["label"])

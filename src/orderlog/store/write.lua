@@ -1,0 +1,181 @@
+-- Apply a batch of operations (one for POST /orders or /status, up to 100 for /batch) to one
+-- workspace, atomically and in order: check each transition, write the order hash, keep the
+-- search indexes, XADD the event and PUBLISH the wake-up. Publish order = commit order.
+--
+-- KEYS: 1 seq, 2 epoch, 3 ids, 4 events stream, 5 live channel, 6 idempotency record
+-- ARGV: 1 workspace id, 2 order key prefix, 3 index key prefix, 4 stream MAXLEN (~),
+--       5 idempotency body hash ('' = no key), 6 idempotency ttl (s), 7 publish command,
+--       8 number of ops, then OPW fields per op (see store/ops.py).
+-- Returns a JSON array, one result per op:
+--   ["ok", id, number, version, changed(0|1), order_json]
+--   ["err", "notfound" | "transition" | "version" | "ref" | "exists", detail...]
+-- or ["idem", "replay", stored] / ["idem", "mismatch"] when the idempotency key was seen.
+
+local OPW = 16
+local ws = ARGV[1]
+local order_prefix = ARGV[2]
+local ix = ARGV[3]
+local maxlen = ARGV[4]
+local idem_hash = ARGV[5]
+
+if idem_hash ~= '' then
+  local seen = redis.call('GET', KEYS[6])
+  if seen then
+    local sep = string.find(seen, '|', 1, true)
+    if string.sub(seen, 1, sep - 1) ~= idem_hash then
+      return cjson.encode({'idem', 'mismatch'})
+    end
+    return cjson.encode({'idem', 'replay', string.sub(seen, sep + 1)})
+  end
+end
+
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  -- A new workspace, or its stream was lost with the rest of the data: a new epoch tells
+  -- resuming dashboards that their cursors no longer mean anything.
+  local t = redis.call('TIME')
+  epoch = string.format('%x%05x', tonumber(t[1]), tonumber(t[2]))
+  redis.call('SET', KEYS[2], epoch)
+end
+
+local ms = now_ms()
+local at = iso(ms)
+
+local function add_staff(n, role, index_id, lname)
+  if index_id == '' then return end
+  redis.call('ZADD', ix .. IX_SID .. index_id, n, n)
+  redis.call('ZADD', ix .. IX_SNAME .. lname, n, n)
+  redis.call('ZADD', ix .. IX_RID .. role .. ':' .. index_id, n, n)
+  redis.call('ZADD', ix .. IX_RNAME .. role .. ':' .. lname, n, n)
+end
+
+local function add_tokens(n, joined)
+  for _, tok in ipairs(split(joined)) do
+    redis.call('ZADD', ix .. IX_TOKEN .. tok, n, n)
+  end
+end
+
+local function emit(h, event, prev)
+  local prev_json = prev and ('"' .. prev .. '"') or 'null'
+  local rest = '"event":"' .. event .. '","previous_status":' .. prev_json .. ',"order":'
+    .. order_json(h, ws) .. '}'
+  local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', 's', h.st, 'f', rest)
+  redis.call(ARGV[7], KEYS[5], id .. '\n' .. h.st .. '\n' .. epoch .. '\n' .. rest)
+end
+
+local function history(h, prev, actor, extra)
+  local entry = '{"version":' .. h.v .. ',"status":"' .. h.st .. '","previous_status":'
+    .. (prev and ('"' .. prev .. '"') or 'null') .. ',"at":"' .. at .. '","actor":'
+    .. json_or_null(actor) .. extra .. '}'
+  if h.h == nil or h.h == '' then return entry end
+  return h.h .. ',' .. entry
+end
+
+local function create(o)
+  local id = ARGV[o + 1]
+  if redis.call('HEXISTS', KEYS[3], id) == 1 then
+    return {'err', 'exists', id}
+  end
+  local n = redis.call('INCR', KEYS[1])
+  local h = {
+    id = id, n = tostring(n), st = ARGV[o + 2], v = '1', ca = at, cms = tostring(ms), ua = at,
+    items = ARGV[o + 9], cust = ARGV[o + 3], cash = ARGV[o + 6], prep = '', hto = '',
+    hby = '', meta = ARGV[o + 12],
+  }
+  h.h = history(h, nil, ARGV[o + 6], '')
+  local key = order_prefix .. n
+  redis.call('HSET', key, 'id', h.id, 'n', h.n, 'st', h.st, 'v', h.v, 'ca', h.ca, 'cms', h.cms,
+    'ua', h.ua, 'items', h.items, 'cust', h.cust, 'cash', h.cash, 'prep', '', 'hto', '',
+    'hby', '', 'meta', h.meta, 'h', h.h)
+  redis.call('HSET', KEYS[3], id, n)
+  redis.call('ZADD', ix .. IX_ALL, n, n)
+  redis.call('ZADD', ix .. IX_CREATED, ms, n)
+  redis.call('ZADD', ix .. IX_STATUS .. h.st, n, n)
+  redis.call('ZADD', ix .. IX_CID .. ARGV[o + 4], n, n)
+  redis.call('ZADD', ix .. IX_CNAME .. ARGV[o + 5], n, n)
+  add_staff(n, 'cashier', ARGV[o + 7], ARGV[o + 8])
+  for _, item in ipairs(split(ARGV[o + 10])) do
+    redis.call('ZADD', ix .. IX_ITEM .. item, n, n)
+  end
+  add_tokens(n, ARGV[o + 11])
+  emit(h, 'order.created', nil)
+  return {'ok', id, n, 1, 1, order_json(h, ws)}
+end
+
+local function change(o, created)
+  local id = ARGV[o + 1]
+  if id == '' then
+    local earlier = created[tonumber(ARGV[o + 3])]
+    if not earlier then return {'err', 'ref', ARGV[o + 3]} end
+    id = earlier
+  end
+  local n = redis.call('HGET', KEYS[3], id)
+  if not n then return {'err', 'notfound', id} end
+  local key = order_prefix .. n
+  local h = hash_to_table(redis.call('HGETALL', key))
+  local target = ARGV[o + 2]
+  local expected = ARGV[o + 13]
+  if expected ~= '' and expected ~= h.v then
+    return {'err', 'version', id, h.v, expected}
+  end
+  if h.st == target then
+    return {'ok', id, tonumber(n), tonumber(h.v), 0, order_json(h, ws)}
+  end
+  local allowed = false
+  for _, src in ipairs(split(ARGV[o + 4])) do
+    if src == h.st then allowed = true break end
+  end
+  if not allowed then return {'err', 'transition', id, h.st, target} end
+
+  local prev = h.st
+  local role = ARGV[o + 5]
+  local actor = ARGV[o + 6]
+  h.st = target
+  h.v = tostring(tonumber(h.v) + 1)
+  h.ua = at
+  local extra = ''
+  if role == 'preparer' and actor ~= '' then
+    h.prep = actor
+    add_staff(n, 'preparer', ARGV[o + 7], ARGV[o + 8])
+  elseif role == 'handed_to' then
+    if ARGV[o + 9] ~= '' then
+      h.hto = ARGV[o + 9]
+      extra = ',"handed_to":' .. h.hto
+      add_staff(n, 'handed_to', ARGV[o + 10], ARGV[o + 11])
+    end
+    if actor ~= '' then
+      h.hby = actor
+      add_staff(n, 'handed_to', ARGV[o + 7], ARGV[o + 8])
+    end
+  end
+  if ARGV[o + 12] ~= '' then extra = extra .. ',"reason":' .. ARGV[o + 12] end
+  h.h = history(h, prev, actor, extra)
+  redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'prep', h.prep, 'hto', h.hto,
+    'hby', h.hby, 'h', h.h)
+  redis.call('ZREM', ix .. IX_STATUS .. prev, n)
+  redis.call('ZADD', ix .. IX_STATUS .. target, n, n)
+  add_tokens(n, ARGV[o + 14])
+  emit(h, 'order.status_changed', prev)
+  return {'ok', id, tonumber(n), tonumber(h.v), 1, order_json(h, ws)}
+end
+
+local results = {}
+local created = {}
+local nops = tonumber(ARGV[8])
+for i = 1, nops do
+  local o = 9 + (i - 1) * OPW  -- ARGV[o] is the op's kind, ARGV[o + k] its k-th field
+  local r
+  if ARGV[o] == 'c' then
+    r = create(o)
+    if r[1] == 'ok' then created[i] = r[2] end
+  else
+    r = change(o, created)
+  end
+  results[i] = r
+end
+
+local out = cjson.encode(results)
+if idem_hash ~= '' then
+  redis.call('SET', KEYS[6], idem_hash .. '|' .. out, 'EX', ARGV[6])
+end
+return out
