@@ -26,8 +26,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given:
         yield given
         return
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"), port=free_port(),
-                           appendfsync="everysec")
+    server = EmbeddedRedis(
+        tmp_path_factory.mktemp("redis"), port=free_port(), appendfsync="everysec"
+    )
     url = server.start()
     yield url
     server.stop()
@@ -67,8 +68,9 @@ class WithState:
 async def client(settings: Settings, state: Any) -> AsyncIterator[httpx.AsyncClient]:
     app = WithState(create_app(settings), state)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
-                                 timeout=10) as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver", timeout=10
+    ) as c:
         yield c
 
 
@@ -95,9 +97,16 @@ async def workspace(state: Any) -> Workspace:
 async def running_server(settings: Settings, **config: Any) -> AsyncIterator[str]:
     """Real uvicorn on port 0 in this event loop; yields its base URL."""
     app = create_app(settings)
-    cfg = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                         ws_max_size=65_536, ws_per_message_deflate=False,
-                         timeout_graceful_shutdown=5, **config)
+    cfg = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        ws_max_size=65_536,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=5,
+        **config,
+    )
     server = uvicorn.Server(cfg)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):

@@ -18,15 +18,23 @@ CHEF = {"user_id": "8", "username": "Chef_Carl"}
 
 
 def create(**extra: Any) -> inputs.CreateOrder:
-    return inputs.create_order({"customer": CUSTOMER, "actor": CASHIER,
-                                "items": ["Latte", {"name": "Cookie", "quantity": 2}], **extra})
+    return inputs.create_order(
+        {
+            "customer": CUSTOMER,
+            "actor": CASHIER,
+            "items": ["Latte", {"name": "Cookie", "quantity": 2}],
+            **extra,
+        }
+    )
 
 
 def status(order_id: str, name: str, **extra: Any) -> inputs.ChangeStatus:
     return inputs.change_status({"status": name, **extra}, order_id)
 
 
-async def test_store_create_returns_order_with_number_and_fields(state: Any, workspace: Any) -> None:
+async def test_store_create_returns_order_with_number_and_fields(
+    state: Any, workspace: Any
+) -> None:
     """A create answers the id, the first order number and the full order."""
     result = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
     assert result.order_number == 1
@@ -36,15 +44,17 @@ async def test_store_create_returns_order_with_number_and_fields(state: Any, wor
     assert order["customer"] == {"user_id": 101, "username": "Alice", "display_name": "Ally"}
     assert order["cashier"]["username"] == "Bob"
     assert order["items"] == [{"name": "Latte", "quantity": 1}, {"name": "Cookie", "quantity": 2}]
-    assert order["created_at"].endswith("Z") and len(order["created_at"]) == 24
+    assert order["created_at"].endswith("Z")
+    assert len(order["created_at"]) == 24
     assert order["history"][0]["status"] == "submitted"
     assert order["history"][0]["actor"]["user_id"] == 7
 
 
 async def test_store_full_seed_lifecycle_records_who_did_what(state: Any, workspace: Any) -> None:
     """The seed lifecycle: waiting, preparing (preparer), reprepare, ready, handed_to, complete."""
-    r = await state.orders.create(workspace.id, create(status="waiting_for_preparation"),
-                                  DEFAULT_WORKFLOW)
+    r = await state.orders.create(
+        workspace.id, create(status="waiting_for_preparation"), DEFAULT_WORKFLOW
+    )
     steps = [
         status(r.id, "preparing", actor=CHEF),
         status(r.id, "finding_new_colleague"),
@@ -63,8 +73,14 @@ async def test_store_full_seed_lifecycle_records_who_did_what(state: Any, worksp
     assert order["handed_to"]["user_id"] == 101
     assert order["handed_by"]["username"] == "Bob"
     assert [h["status"] for h in order["history"]] == [
-        "waiting_for_preparation", "preparing", "finding_new_colleague", "preparing",
-        "waiting_for_pickup", "handed_to", "completed"]
+        "waiting_for_preparation",
+        "preparing",
+        "finding_new_colleague",
+        "preparing",
+        "waiting_for_pickup",
+        "handed_to",
+        "completed",
+    ]
     assert order["history"][1]["actor"]["user_id"] == 8
 
 
@@ -72,9 +88,11 @@ async def test_store_same_status_is_a_noop(state: Any, workspace: Any) -> None:
     """Re-sending the current status changes nothing and emits no event."""
     r = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
     before = await state.redis.xlen(state.orders.keys.events(workspace.id))
-    out = await state.orders.change_status(workspace.id, status(r.id, "submitted"),
-                                           DEFAULT_WORKFLOW)
-    assert not out.changed and out.version == 1
+    out = await state.orders.change_status(
+        workspace.id, status(r.id, "submitted"), DEFAULT_WORKFLOW
+    )
+    assert not out.changed
+    assert out.version == 1
     assert await state.redis.xlen(state.orders.keys.events(workspace.id)) == before
 
 
@@ -89,18 +107,21 @@ async def test_store_same_status_is_a_noop(state: Any, workspace: Any) -> None:
         (["completed"], "cancelled"),
     ],
 )
-async def test_store_forbidden_transitions_raise(state: Any, workspace: Any, path: list[str],
-                                                 target: str) -> None:
+async def test_store_forbidden_transitions_raise(
+    state: Any, workspace: Any, path: list[str], target: str
+) -> None:
     """Illegal moves raise InvalidTransition naming both statuses, and change nothing."""
     r = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
     for step in path:
         if step == "finding_new_colleague":
-            await state.orders.change_status(workspace.id, status(r.id, "preparing"),
-                                             DEFAULT_WORKFLOW)
+            await state.orders.change_status(
+                workspace.id, status(r.id, "preparing"), DEFAULT_WORKFLOW
+            )
         await state.orders.change_status(workspace.id, status(r.id, step), DEFAULT_WORKFLOW)
     with pytest.raises(InvalidTransition) as info:
         await state.orders.change_status(workspace.id, status(r.id, target), DEFAULT_WORKFLOW)
-    assert info.value.current == path[-1] and info.value.target == target
+    assert info.value.current == path[-1]
+    assert info.value.target == target
     order = await state.orders.get(workspace.id, r.id)
     assert order["status"] == path[-1]
 
@@ -108,9 +129,12 @@ async def test_store_forbidden_transitions_raise(state: Any, workspace: Any, pat
 async def test_store_every_allowed_transition_applies(state: Any, workspace: Any) -> None:
     """Each edge of the default graph can be taken from a fresh order in its source status."""
     reach = {  # how to bring a new order into each status
-        "submitted": [], "waiting_for_preparation": ["waiting_for_preparation"],
-        "preparing": ["preparing"], "finding_new_colleague": ["preparing", "finding_new_colleague"],
-        "waiting_for_pickup": ["waiting_for_pickup"], "handed_to": ["handed_to"],
+        "submitted": [],
+        "waiting_for_preparation": ["waiting_for_preparation"],
+        "preparing": ["preparing"],
+        "finding_new_colleague": ["preparing", "finding_new_colleague"],
+        "waiting_for_pickup": ["waiting_for_pickup"],
+        "handed_to": ["handed_to"],
     }
     count = 0
     for src, targets in DEFAULT_WORKFLOW.transitions.items():
@@ -121,8 +145,9 @@ async def test_store_every_allowed_transition_applies(state: Any, workspace: Any
             r = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
             for step in reach[src]:
                 await state.orders.change_status(workspace.id, status(r.id, step), DEFAULT_WORKFLOW)
-            out = await state.orders.change_status(workspace.id, status(r.id, target),
-                                                   DEFAULT_WORKFLOW)
+            out = await state.orders.change_status(
+                workspace.id, status(r.id, target), DEFAULT_WORKFLOW
+            )
             assert out.changed
             count += 1
     assert count > 20
@@ -131,8 +156,9 @@ async def test_store_every_allowed_transition_applies(state: Any, workspace: Any
 async def test_store_unknown_order_is_not_found(state: Any, workspace: Any) -> None:
     """A status change of an order that does not exist raises NotFound."""
     with pytest.raises(NotFound):
-        await state.orders.change_status(workspace.id, status("a" * 24, "preparing"),
-                                         DEFAULT_WORKFLOW)
+        await state.orders.change_status(
+            workspace.id, status("a" * 24, "preparing"), DEFAULT_WORKFLOW
+        )
     with pytest.raises(NotFound):
         await state.orders.get_by_number(workspace.id, 99)
 
@@ -141,8 +167,9 @@ async def test_store_version_mismatch_conflicts(state: Any, workspace: Any) -> N
     """A status change expecting another version is a Conflict."""
     r = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
     with pytest.raises(Conflict):
-        await state.orders.change_status(workspace.id, status(r.id, "preparing", version=5),
-                                         DEFAULT_WORKFLOW)
+        await state.orders.change_status(
+            workspace.id, status(r.id, "preparing", version=5), DEFAULT_WORKFLOW
+        )
 
 
 async def test_store_64_concurrent_creators_get_gapless_numbers(state: Any, workspace: Any) -> None:
@@ -157,13 +184,22 @@ async def test_store_64_concurrent_creators_get_gapless_numbers(state: Any, work
 async def test_store_16_concurrent_writers_lose_no_update(state: Any, workspace: Any) -> None:
     """16 writers racing on one order: every accepted change is in the history, in order."""
     r = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
-    targets = ["waiting_for_preparation", "preparing", "finding_new_colleague", "preparing",
-               "waiting_for_pickup", "handed_to", "completed", "cancelled"] * 2
+    targets = [
+        "waiting_for_preparation",
+        "preparing",
+        "finding_new_colleague",
+        "preparing",
+        "waiting_for_pickup",
+        "handed_to",
+        "completed",
+        "cancelled",
+    ] * 2
 
     async def attempt(target: str) -> bool:
         try:
-            out = await state.orders.change_status(workspace.id, status(r.id, target),
-                                                   DEFAULT_WORKFLOW)
+            out = await state.orders.change_status(
+                workspace.id, status(r.id, target), DEFAULT_WORKFLOW
+            )
         except InvalidTransition:
             return False
         return out.changed
@@ -182,11 +218,13 @@ async def test_store_idempotent_retry_creates_one_order(state: Any, workspace: A
     key = Idempotency("d" * 64, "body-1")
     first = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW, key)
     again = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW, key)
-    assert again.id == first.id and again.order_number == first.order_number
+    assert again.id == first.id
+    assert again.order_number == first.order_number
     assert await state.redis.get(state.orders.keys.seq(workspace.id)) == b"1"
     with pytest.raises(InvalidInput):
-        await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW,
-                                  Idempotency("d" * 64, "body-2"))
+        await state.orders.create(
+            workspace.id, create(), DEFAULT_WORKFLOW, Idempotency("d" * 64, "body-2")
+        )
 
 
 async def test_store_events_carry_order_and_cursor(state: Any, workspace: Any) -> None:
@@ -195,8 +233,9 @@ async def test_store_events_carry_order_and_cursor(state: Any, workspace: Any) -
     await pubsub.subscribe(state.orders.keys.channel(workspace.id))
     await pubsub.get_message(timeout=1)  # the subscribe confirmation
     r = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
-    await state.orders.change_status(workspace.id, status(r.id, "preparing", actor=CHEF),
-                                     DEFAULT_WORKFLOW)
+    await state.orders.change_status(
+        workspace.id, status(r.id, "preparing", actor=CHEF), DEFAULT_WORKFLOW
+    )
     entries = await state.redis.xrange(state.orders.keys.events(workspace.id))
     assert [e[1][b"s"] for e in entries] == [b"submitted", b"preparing"]
     messages = []
@@ -207,7 +246,9 @@ async def test_store_events_carry_order_and_cursor(state: Any, workspace: Any) -
     await pubsub.aclose()
     for (entry_id, fields), data in zip(entries, messages, strict=True):
         sid, st, epoch, rest = data.split(b"\n", 3)
-        assert sid == entry_id and st == fields[b"s"] and rest == fields[b"f"]
+        assert sid == entry_id
+        assert st == fields[b"s"]
+        assert rest == fields[b"f"]
         assert epoch
     assert b'"previous_status":"submitted"' in messages[1]
 
@@ -216,8 +257,9 @@ async def test_store_indexes_follow_status_and_staff(state: Any, workspace: Any)
     """The write script keeps status, customer, staff, item and token indexes."""
     keys = state.orders.keys
     r = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
-    await state.orders.change_status(workspace.id, status(r.id, "preparing", actor=CHEF),
-                                     DEFAULT_WORKFLOW)
+    await state.orders.change_status(
+        workspace.id, status(r.id, "preparing", actor=CHEF), DEFAULT_WORKFLOW
+    )
     ws = workspace.id
 
     async def members(name: str, *parts: str) -> list[bytes]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from .auth import Authenticator
@@ -34,8 +34,12 @@ def build_state(settings: Settings, redis: object) -> State:
     return State(
         settings=settings,
         redis=redis,
-        orders=OrderStore(redis, keys, stream_maxlen=settings.stream_maxlen,
-                          idempotency_ttl=settings.idempotency_ttl),
+        orders=OrderStore(
+            redis,
+            keys,
+            stream_maxlen=settings.stream_maxlen,
+            idempotency_ttl=settings.idempotency_ttl,
+        ),
         workspaces=workspaces,
         auth=Authenticator(workspaces),
     )
@@ -51,8 +55,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if url is None:
             embedded = EmbeddedRedis(settings.data_dir, appendfsync=settings.appendfsync)
             url = embedded.start()
-        redis = make_redis(url, timeout=settings.redis_timeout,
-                           max_connections=settings.redis_max_connections)
+        redis = make_redis(
+            url, timeout=settings.redis_timeout, max_connections=settings.redis_max_connections
+        )
         state = build_state(settings, redis)
         try:
             yield {"orderlog": state}
@@ -61,7 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if embedded is not None:
                 embedded.stop()
 
-    routes = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
+    routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)  # type: ignore[arg-type]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)

@@ -75,8 +75,12 @@ class Principal:
             raise Forbidden(f"This needs a key with the {needed} scope; this key is {self.scope}.")
 
     def to_json(self) -> dict[str, Any]:
-        return {"key_id": self.key_id, "workspace_id": self.workspace_id, "scope": self.scope,
-                "label": self.label}
+        return {
+            "key_id": self.key_id,
+            "workspace_id": self.workspace_id,
+            "scope": self.scope,
+            "label": self.label,
+        }
 
 
 class KeyRecords(Protocol):

@@ -84,9 +84,17 @@ def cmd_key_create(args: argparse.Namespace) -> None:
     key_id, raw = _with_workspaces(
         _settings(args), lambda s: s.create_key(args.workspace, args.scope, args.label or "")
     )
-    _print(args, {"key_id": key_id, "key": raw, "scope": args.scope, "workspace_id": args.workspace,
-                  "label": args.label or ""},
-           f"{args.scope} key {key_id} for {args.workspace}:\n  {raw}\nShown once.")
+    _print(
+        args,
+        {
+            "key_id": key_id,
+            "key": raw,
+            "scope": args.scope,
+            "workspace_id": args.workspace,
+            "label": args.label or "",
+        },
+        f"{args.scope} key {key_id} for {args.workspace}:\n  {raw}\nShown once.",
+    )
 
 
 def cmd_key_list(args: argparse.Namespace) -> None:
@@ -137,21 +145,27 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if url is None:
         embedded = _own_embedded(settings)
         url = embedded.start()
-        print(f"orderlog: embedded Redis in {settings.data_dir.resolve()} "
-              f"(appendfsync {settings.appendfsync})", flush=True)
+        print(
+            f"orderlog: embedded Redis in {settings.data_dir.resolve()} "
+            f"(appendfsync {settings.appendfsync})",
+            flush=True,
+        )
     try:
         if settings.demo_workspace:
             demo = asyncio.run(first_run(url, settings))
             if demo:
                 base = f"http://{_display_host(settings.host)}:{settings.port}"
-                print("\n  First run: created a demo workspace.\n"
-                      f"    workspace id: {demo['workspace_id']}\n"
-                      f"    write key:    {demo['keys']['write']}\n"
-                      f"    read key:     {demo['keys']['read']}\n"
-                      f"    admin key:    {demo['keys']['admin']}\n"
-                      f"    dashboard:    {base}/#key={demo['keys']['read']}"
-                      f"&workspace={demo['workspace_id']}\n"
-                      "  Keys are shown once; orderlog keeps only their hashes.\n", flush=True)
+                print(
+                    "\n  First run: created a demo workspace.\n"
+                    f"    workspace id: {demo['workspace_id']}\n"
+                    f"    write key:    {demo['keys']['write']}\n"
+                    f"    read key:     {demo['keys']['read']}\n"
+                    f"    admin key:    {demo['keys']['admin']}\n"
+                    f"    dashboard:    {base}/#key={demo['keys']['read']}"
+                    f"&workspace={demo['workspace_id']}\n"
+                    "  Keys are shown once; orderlog keeps only their hashes.\n",
+                    flush=True,
+                )
         # Worker processes build their app from the environment: hand them the resolved store.
         os.environ["REDIS_URL"] = url
         uvicorn.run(
@@ -194,7 +208,8 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     ws = sub.add_parser("workspace", help="create or list workspaces").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     create = ws.add_parser("create", help="a new workspace with a write, read and admin key")
     create.add_argument("name")
     store_opts(create)
@@ -204,7 +219,8 @@ def parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_workspace_list)
 
     key = sub.add_parser("key", help="create, list or revoke API keys").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     kc = key.add_parser("create")
     kc.add_argument("workspace")
     kc.add_argument("--scope", required=True, choices=["write", "read", "admin"])
@@ -228,8 +244,9 @@ def main(argv: list[str] | None = None) -> None:
         args.func(args)
     except OrderLogError as exc:
         if getattr(args, "json", False):
-            sys.stdout.write(orjson.dumps({"error": exc.reason, "message": exc.message}).decode()
-                             + "\n")
+            sys.stdout.write(
+                orjson.dumps({"error": exc.reason, "message": exc.message}).decode() + "\n"
+            )
         sys.exit(f"orderlog: {exc.message}")
     except EmbeddedError as exc:
         sys.exit(f"orderlog: {exc}")

@@ -129,13 +129,20 @@ class EmbeddedRedis:
         socket_path = self.data_dir / "redis.sock"
         args = [
             self.binary,
-            "--dir", str(self.data_dir),
-            "--appendonly", "yes",
-            "--appendfsync", self.appendfsync,
-            "--save", "",
-            "--daemonize", "no",
-            "--protected-mode", "yes",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            self.appendfsync,
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
         ]
         if self.port is None and len(str(socket_path)) <= MAX_UNIX_PATH:
             args += ["--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"]
@@ -156,13 +163,20 @@ class EmbeddedRedis:
         with contextlib.suppress(FileNotFoundError):
             (self.data_dir / "redis.sock").unlink()
         self.process = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=_parent_death_signal,  # noqa: PLW1509 - no threads yet at this point
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_parent_death_signal,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                err = (
+                    self.process.stderr.read().decode(errors="replace")
+                    if self.process.stderr
+                    else ""
+                )
                 log = self.data_dir / "redis.log"
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 raise EmbeddedError(f"redis-server exited at start: {err}{tail}")
@@ -233,7 +247,9 @@ def redis_url_for(data_dir: Path, appendfsync: str = "always") -> Iterator[str]:
                 yield url
                 return
             time.sleep(0.1)
-        raise EmbeddedError(f"the Redis of {data_dir} is owned by another process but not answering")
+        raise EmbeddedError(
+            f"the Redis of {data_dir} is owned by another process but not answering"
+        )
     try:
         yield embedded.start()
     finally:

@@ -63,7 +63,9 @@ class NotFound(OrderLogError):
     def __init__(self, what: str, ident: object = None) -> None:
         self.what = what
         self.ident = ident
-        super().__init__(f"{what} {ident!s} not found." if ident is not None else f"{what} not found.")
+        super().__init__(
+            f"{what} {ident!s} not found." if ident is not None else f"{what} not found."
+        )
 
 
 class Conflict(OrderLogError):

@@ -1,4 +1,4 @@
-"""Request bodies -> commands. Pure: validation only, every failure an InvalidInput naming its field.
+"""Request bodies -> commands. Pure: every failure is an InvalidInput naming its field.
 
 Accepts what Roblox's ``HttpService:JSONEncode`` produces: ``[]`` where an object is optional (an
 empty Lua table), participants as ``{"UserId", "Name", "DisplayName"}``, user ids as numbers or
@@ -91,7 +91,7 @@ def text(value: Any, where: str, limit: int, *, free: bool = False, empty: bool 
         raise InvalidInput(where, f"must be at most {limit} characters")
     if (CONTROL if free else CONTROL_STRICT).search(value):
         raise InvalidInput(where, "must not contain control characters")
-    return value
+    return str(value)
 
 
 def user_id(value: Any, where: str) -> int | str:
@@ -188,7 +188,7 @@ def metadata(data: Any, where: str) -> dict[str, Any]:
         raise InvalidInput(where, "is nested too deeply") from None
     if size > MAX_METADATA:
         raise InvalidInput(where, f"must encode to at most {MAX_METADATA} bytes")
-    return data
+    return dict(data)
 
 
 def _status_name(data: Any, where: str) -> str:
@@ -255,7 +255,9 @@ def change_status(
         status=_status_name(data["status"], _join(where, "status")),
         actor=_optional_participant(data.get("actor"), _join(where, "actor"), system=True),
         handed_to=_optional_participant(data.get("handed_to"), _join(where, "handed_to")),
-        reason=None if reason is None else text(reason, _join(where, "reason"), MAX_NOTES, free=True),
+        reason=None
+        if reason is None
+        else text(reason, _join(where, "reason"), MAX_NOTES, free=True),
         expected_version=version,
         ref=_ref(data, where) if "ref" in extra else None,
     )

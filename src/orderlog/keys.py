@@ -107,7 +107,7 @@ class Keys:
         return self.ws(workspace_id) + "ix:"
 
     def index(self, workspace_id: str, name: str, *parts: str) -> str:
-        """An index key: ``index(w, "status", "preparing")``, ``index(w, "role_id", "preparer", "7")``."""
+        """An index key, e.g. ``index(w, "role_id", "cashier", "7")``."""
         return self.index_prefix(workspace_id) + INDEX_SUFFIXES[name] + ":".join(parts)
 
     def workspace_of(self, channel: str) -> str:

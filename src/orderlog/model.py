@@ -3,7 +3,8 @@
 A workflow is a set of statuses and the transitions between them. The default one follows the
 Hyra Order Logging API::
 
-    submitted -> waiting_for_preparation -> preparing -> waiting_for_pickup -> handed_to -> completed
+    submitted -> waiting_for_preparation -> preparing -> waiting_for_pickup -> handed_to
+              -> completed
     (any of these may skip forward)
     preparing <-> finding_new_colleague -> waiting_for_preparation
     any non-terminal status -> cancelled;  nothing leaves completed or cancelled
@@ -193,7 +194,10 @@ def parse_workflow(data: Any) -> Workflow:
         terminal = raw.get("terminal", False)
         if not isinstance(terminal, bool):
             raise InvalidInput(f"{where}.terminal", "must be true or false")
-        role = raw.get("role", DEFAULT_WORKFLOW._by_name[name].role if name in DEFAULT_WORKFLOW._by_name else None)
+        role = raw.get(
+            "role",
+            DEFAULT_WORKFLOW._by_name[name].role if name in DEFAULT_WORKFLOW._by_name else None,
+        )
         if role not in (None, ROLE_PREPARER, ROLE_HANDED_TO):
             raise InvalidInput(f"{where}.role", "must be null, 'preparer' or 'handed_to'")
         statuses.append(Status(name, label, terminal, role))
@@ -217,7 +221,7 @@ def parse_workflow(data: Any) -> Workflow:
     if not isinstance(initial, list) or not initial or any(n not in names for n in initial):
         raise InvalidInput("initial", "must be a non-empty array of known statuses")
     default_status = data.get("default_status", initial[0])
-    if default_status not in initial:
+    if not isinstance(default_status, str) or default_status not in initial:
         raise InvalidInput("default_status", "must be one of the initial statuses")
     return Workflow(
         statuses=tuple(statuses),

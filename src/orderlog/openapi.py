@@ -18,8 +18,7 @@ def ref(name: str) -> dict[str, str]:
 
 
 def _error(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/json": {"schema": ref("Error")}}}
+    return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
 
 
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -48,40 +47,73 @@ def errors(*codes: str) -> dict[str, Any]:
     return {c: ERRORS[c] for c in codes}
 
 
-USER_ID = {"oneOf": [{"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-                     {"type": "string", "pattern": "^[A-Za-z0-9_.@-]{1,64}$"}]}
+USER_ID = {
+    "oneOf": [
+        {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        {"type": "string", "pattern": "^[A-Za-z0-9_.@-]{1,64}$"},
+    ]
+}
 NAME = {"type": "string", "minLength": 1, "maxLength": MAX_USERNAME}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
         "required": ["error", "statusCode", "message"],
-        "properties": {"error": {"type": "string"}, "statusCode": {"type": "integer"},
-                       "message": {"type": "string"}, "field": {"type": "string"}},
+        "properties": {
+            "error": {"type": "string"},
+            "statusCode": {"type": "integer"},
+            "message": {"type": "string"},
+            "field": {"type": "string"},
+        },
     },
     "Participant": {
         "oneOf": [
-            {"type": "object", "required": ["user_id", "username"], "additionalProperties": False,
-             "properties": {"user_id": USER_ID, "username": NAME, "display_name": NAME}},
-            {"type": "object", "required": ["UserId", "Name"], "additionalProperties": False,
-             "properties": {"UserId": USER_ID, "Name": NAME, "DisplayName": NAME}},
+            {
+                "type": "object",
+                "required": ["user_id", "username"],
+                "additionalProperties": False,
+                "properties": {"user_id": USER_ID, "username": NAME, "display_name": NAME},
+            },
+            {
+                "type": "object",
+                "required": ["UserId", "Name"],
+                "additionalProperties": False,
+                "properties": {"UserId": USER_ID, "Name": NAME, "DisplayName": NAME},
+            },
         ]
     },
-    "Actor": {"oneOf": [ref("Participant"), {"type": "integer", "enum": [1, 2, 3, 4],
-                                             "description": "1 POS, 2 Kiosk, 3 Mobile, 4 NPC"}]},
+    "Actor": {
+        "oneOf": [
+            ref("Participant"),
+            {
+                "type": "integer",
+                "enum": [1, 2, 3, 4],
+                "description": "1 POS, 2 Kiosk, 3 Mobile, 4 NPC",
+            },
+        ]
+    },
     "ParticipantOut": {
         "type": ["object", "null"],
-        "properties": {"user_id": {"type": ["integer", "string", "null"]},
-                       "username": {"type": "string"}, "display_name": {"type": "string"},
-                       "system_id": {"type": "integer"}},
+        "properties": {
+            "user_id": {"type": ["integer", "string", "null"]},
+            "username": {"type": "string"},
+            "display_name": {"type": "string"},
+            "system_id": {"type": "integer"},
+        },
     },
     "Item": {
         "oneOf": [
             {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
-            {"type": "object", "required": ["name"], "additionalProperties": False,
-             "properties": {"name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
-                            "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
-                            "notes": {"type": "string", "maxLength": MAX_NOTES}}},
+            {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                    "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
+                    "notes": {"type": "string", "maxLength": MAX_NOTES},
+                },
+            },
         ]
     },
     "CreateOrder": {
@@ -110,8 +142,17 @@ SCHEMAS: dict[str, Any] = {
     },
     "Order": {
         "type": "object",
-        "required": ["id", "order_number", "workspace_id", "status", "items", "customer",
-                     "created_at", "updated_at", "version"],
+        "required": [
+            "id",
+            "order_number",
+            "workspace_id",
+            "status",
+            "items",
+            "customer",
+            "created_at",
+            "updated_at",
+            "version",
+        ],
         "properties": {
             "id": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
             "order_number": {"type": "integer"},
@@ -133,104 +174,207 @@ SCHEMAS: dict[str, Any] = {
     "OrderResult": {
         "type": "object",
         "required": ["error", "id", "order_number", "order"],
-        "properties": {"error": {"type": "null"}, "id": {"type": "string"},
-                       "order_number": {"type": "integer"}, "order": ref("Order"),
-                       "changed": {"type": "boolean"}},
+        "properties": {
+            "error": {"type": "null"},
+            "id": {"type": "string"},
+            "order_number": {"type": "integer"},
+            "order": ref("Order"),
+            "changed": {"type": "boolean"},
+        },
     },
     "Batch": {
         "type": "object",
         "required": ["operations"],
         "additionalProperties": False,
-        "properties": {"operations": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-                                      "items": {"type": "object", "required": ["op"]}}},
+        "properties": {
+            "operations": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH,
+                "items": {"type": "object", "required": ["op"]},
+            }
+        },
     },
     "Workflow": {"type": "object"},
     "Workspace": {"type": "object"},
 }
 
-WS_PARAM = {"name": "workspace_id", "in": "path", "required": True,
-            "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}
-ORDER_PARAM = {"name": "order_id", "in": "path", "required": True,
-               "schema": {"type": "string", "pattern": "^[0-9a-f]{24}$"}}
-IDEM = {"name": "Idempotency-Key", "in": "header", "required": False,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255}}
-SECURE = [{"bearer": []}]
+WS_PARAM = {
+    "name": "workspace_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+}
+ORDER_PARAM = {
+    "name": "order_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+}
+IDEM = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+SECURE: list[dict[str, list[str]]] = [{"bearer": []}]
 
 PATHS: dict[str, Any] = {
-    "/healthz": {"get": {"summary": "The process is up", "security": [],
-                         "responses": {"200": ok({"type": "object"})}}},
-    "/readyz": {"get": {"summary": "Redis is reachable", "security": [],
-                        "responses": {"200": ok({"type": "object"}), **errors("503")}}},
-    "/openapi.json": {"get": {"summary": "This document", "security": [],
-                              "responses": {"200": ok({"type": "object"})}}},
+    "/healthz": {
+        "get": {
+            "summary": "The process is up",
+            "security": [],
+            "responses": {"200": ok({"type": "object"})},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Redis is reachable",
+            "security": [],
+            "responses": {"200": ok({"type": "object"}), **errors("503")},
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": ok({"type": "object"})},
+        }
+    },
     f"{WS}/orders": {
-        "post": {"summary": "Create an order (write scope)", "parameters": [WS_PARAM, IDEM],
-                 "requestBody": json_body(ref("CreateOrder")),
-                 "responses": {"201": ok(ref("OrderResult"), "Created"),
-                               **errors("400", "401", "403", "413", "415", "422", "429", "503")}},
+        "post": {
+            "summary": "Create an order (write scope)",
+            "parameters": [WS_PARAM, IDEM],
+            "requestBody": json_body(ref("CreateOrder")),
+            "responses": {
+                "201": ok(ref("OrderResult"), "Created"),
+                **errors("400", "401", "403", "413", "415", "422", "429", "503"),
+            },
+        },
     },
     f"{WS}/orders/{{order_id}}": {
-        "get": {"summary": "One order with its history", "parameters": [WS_PARAM, ORDER_PARAM],
-                "responses": {"200": ok(ref("Order")),
-                              **errors("401", "403", "404", "422", "429", "503")}},
+        "get": {
+            "summary": "One order with its history",
+            "parameters": [WS_PARAM, ORDER_PARAM],
+            "responses": {
+                "200": ok(ref("Order")),
+                **errors("401", "403", "404", "422", "429", "503"),
+            },
+        },
     },
     f"{WS}/orders/by-number/{{number}}": {
-        "get": {"summary": "One order by its number",
-                "parameters": [WS_PARAM, {"name": "number", "in": "path", "required": True,
-                                          "schema": {"type": "integer", "minimum": 1}}],
-                "responses": {"200": ok(ref("Order")),
-                              **errors("401", "403", "404", "422", "429", "503")}},
+        "get": {
+            "summary": "One order by its number",
+            "parameters": [
+                WS_PARAM,
+                {
+                    "name": "number",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+            ],
+            "responses": {
+                "200": ok(ref("Order")),
+                **errors("401", "403", "404", "422", "429", "503"),
+            },
+        },
     },
     f"{WS}/orders/{{order_id}}/status": {
-        "post": {"summary": "Change an order's status (write scope)",
-                 "parameters": [WS_PARAM, ORDER_PARAM, IDEM],
-                 "requestBody": json_body(ref("StatusChange")),
-                 "responses": {"200": ok(ref("OrderResult")),
-                               **errors("400", "401", "403", "404", "409", "413", "415", "422",
-                                        "429", "503")}},
+        "post": {
+            "summary": "Change an order's status (write scope)",
+            "parameters": [WS_PARAM, ORDER_PARAM, IDEM],
+            "requestBody": json_body(ref("StatusChange")),
+            "responses": {
+                "200": ok(ref("OrderResult")),
+                **errors("400", "401", "403", "404", "409", "413", "415", "422", "429", "503"),
+            },
+        },
     },
     f"{WS}/batch": {
-        "post": {"summary": "Up to 100 creates and status changes, in order (write scope)",
-                 "parameters": [WS_PARAM, IDEM], "requestBody": json_body(ref("Batch")),
-                 "responses": {"200": ok({"type": "object", "required": ["results"]}),
-                               **errors("400", "401", "403", "413", "415", "422", "429", "503")}},
+        "post": {
+            "summary": "Up to 100 creates and status changes, in order (write scope)",
+            "parameters": [WS_PARAM, IDEM],
+            "requestBody": json_body(ref("Batch")),
+            "responses": {
+                "200": ok({"type": "object", "required": ["results"]}),
+                **errors("400", "401", "403", "413", "415", "422", "429", "503"),
+            },
+        },
     },
-    WS: {"get": {"summary": "The workspace and its settings", "parameters": [WS_PARAM],
-                 "responses": {"200": ok(ref("Workspace")), **errors("401", "403", "503")}}},
+    WS: {
+        "get": {
+            "summary": "The workspace and its settings",
+            "parameters": [WS_PARAM],
+            "responses": {"200": ok(ref("Workspace")), **errors("401", "403", "503")},
+        }
+    },
     f"{WS}/settings": {
-        "patch": {"summary": "Change workspace settings (admin)", "parameters": [WS_PARAM],
-                  "requestBody": json_body({"type": "object"}),
-                  "responses": {"200": ok(ref("Workspace")),
-                                **errors("400", "401", "403", "415", "422", "503")}},
+        "patch": {
+            "summary": "Change workspace settings (admin)",
+            "parameters": [WS_PARAM],
+            "requestBody": json_body({"type": "object"}),
+            "responses": {
+                "200": ok(ref("Workspace")),
+                **errors("400", "401", "403", "415", "422", "503"),
+            },
+        },
     },
     f"{WS}/workflow": {
-        "get": {"summary": "The workspace's workflow", "parameters": [WS_PARAM],
-                "responses": {"200": ok(ref("Workflow")), **errors("401", "403", "503")}},
-        "put": {"summary": "Set a custom workflow (admin)", "parameters": [WS_PARAM],
-                "requestBody": json_body(ref("Workflow")),
-                "responses": {"200": ok(ref("Workflow")),
-                              **errors("400", "401", "403", "415", "422", "503")}},
-        "delete": {"summary": "Back to the default workflow (admin)", "parameters": [WS_PARAM],
-                   "responses": {"200": ok(ref("Workflow")), **errors("401", "403", "503")}},
+        "get": {
+            "summary": "The workspace's workflow",
+            "parameters": [WS_PARAM],
+            "responses": {"200": ok(ref("Workflow")), **errors("401", "403", "503")},
+        },
+        "put": {
+            "summary": "Set a custom workflow (admin)",
+            "parameters": [WS_PARAM],
+            "requestBody": json_body(ref("Workflow")),
+            "responses": {
+                "200": ok(ref("Workflow")),
+                **errors("400", "401", "403", "415", "422", "503"),
+            },
+        },
+        "delete": {
+            "summary": "Back to the default workflow (admin)",
+            "parameters": [WS_PARAM],
+            "responses": {"200": ok(ref("Workflow")), **errors("401", "403", "503")},
+        },
     },
     f"{WS}/keys": {
-        "get": {"summary": "API keys of the workspace (admin)", "parameters": [WS_PARAM],
-                "responses": {"200": ok({"type": "object"}), **errors("401", "403", "503")}},
-        "post": {"summary": "Create an API key (admin); the key is shown once",
-                 "parameters": [WS_PARAM],
-                 "requestBody": json_body({"type": "object", "required": ["scope"],
-                                           "properties": {"scope": {"enum": ["read", "write",
-                                                                             "admin"]},
-                                                          "label": {"type": "string"}}}),
-                 "responses": {"201": ok({"type": "object"}),
-                               **errors("400", "401", "403", "415", "422", "503")}},
+        "get": {
+            "summary": "API keys of the workspace (admin)",
+            "parameters": [WS_PARAM],
+            "responses": {"200": ok({"type": "object"}), **errors("401", "403", "503")},
+        },
+        "post": {
+            "summary": "Create an API key (admin); the key is shown once",
+            "parameters": [WS_PARAM],
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["scope"],
+                    "properties": {
+                        "scope": {"enum": ["read", "write", "admin"]},
+                        "label": {"type": "string"},
+                    },
+                }
+            ),
+            "responses": {
+                "201": ok({"type": "object"}),
+                **errors("400", "401", "403", "415", "422", "503"),
+            },
+        },
     },
     f"{WS}/keys/{{key_id}}": {
-        "delete": {"summary": "Revoke an API key (admin)",
-                   "parameters": [WS_PARAM, {"name": "key_id", "in": "path", "required": True,
-                                             "schema": {"type": "string"}}],
-                   "responses": {"200": ok({"type": "object"}),
-                                 **errors("401", "403", "404", "503")}},
+        "delete": {
+            "summary": "Revoke an API key (admin)",
+            "parameters": [
+                WS_PARAM,
+                {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {"200": ok({"type": "object"}), **errors("401", "403", "404", "503")},
+        },
     },
 }
 
@@ -243,8 +387,11 @@ def add_paths(paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> N
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "orderlog", "version": __version__,
-                 "description": "A real-time order log; the Hyra Order Logging API and beyond."},
+        "info": {
+            "title": "orderlog",
+            "version": __version__,
+            "description": "A real-time order log; the Hyra Order Logging API and beyond.",
+        },
         "paths": PATHS,
         "components": {
             "schemas": SCHEMAS,

@@ -20,57 +20,82 @@ def _env(name: str) -> str | None:
 class Settings:
     redis_url: str | None = field(
         default=None,
-        metadata={"env": "REDIS_URL", "help": "Redis (>= 6.2) or Redis Cluster URL; unset: "
-                  "start an embedded redis-server in the data directory"},
+        metadata={
+            "env": "REDIS_URL",
+            "help": "Redis (>= 6.2) or Redis Cluster URL; unset: "
+            "start an embedded redis-server in the data directory",
+        },
     )
     data_dir: Path = field(
         default=Path(".orderlog"),
         metadata={"env": "ORDERLOG_DATA_DIR", "help": "where the embedded Redis keeps its AOF"},
     )
-    host: str = field(default="127.0.0.1", metadata={"env": "ORDERLOG_HOST", "help": "bind address"})
+    host: str = field(
+        default="127.0.0.1", metadata={"env": "ORDERLOG_HOST", "help": "bind address"}
+    )
     port: int = field(default=8000, metadata={"env": "ORDERLOG_PORT", "help": "HTTP port"})
-    workers: int = field(default=1, metadata={"env": "ORDERLOG_WORKERS",
-                                              "help": "server processes sharing the port"})
+    workers: int = field(
+        default=1, metadata={"env": "ORDERLOG_WORKERS", "help": "server processes sharing the port"}
+    )
     appendfsync: str = field(
         default="always",
-        metadata={"env": "ORDERLOG_APPENDFSYNC",
-                  "help": "embedded Redis fsync policy: always | everysec | no (docs/guarantees.md)"},
+        metadata={
+            "env": "ORDERLOG_APPENDFSYNC",
+            "help": "embedded Redis fsync policy: always, everysec or no (docs/guarantees.md)",
+        },
     )
-    key_prefix: str = field(default="ol", metadata={"env": "ORDERLOG_KEY_PREFIX",
-                                                    "help": "prefix of every Redis key"})
+    key_prefix: str = field(
+        default="ol", metadata={"env": "ORDERLOG_KEY_PREFIX", "help": "prefix of every Redis key"}
+    )
     redis_timeout: float = field(
         default=2.0,
-        metadata={"env": "ORDERLOG_REDIS_TIMEOUT",
-                  "help": "seconds a Redis call may take before the request answers 503"},
+        metadata={
+            "env": "ORDERLOG_REDIS_TIMEOUT",
+            "help": "seconds a Redis call may take before the request answers 503",
+        },
     )
     redis_max_connections: int = field(
-        default=64, metadata={"env": "ORDERLOG_REDIS_MAX_CONNECTIONS",
-                              "help": "Redis connections per process (requests wait for one)"},
+        default=64,
+        metadata={
+            "env": "ORDERLOG_REDIS_MAX_CONNECTIONS",
+            "help": "Redis connections per process (requests wait for one)",
+        },
     )
     stream_maxlen: int = field(
         default=100_000,
-        metadata={"env": "ORDERLOG_STREAM_MAXLEN",
-                  "help": "events kept per workspace for resume (approximate, MAXLEN ~)"},
+        metadata={
+            "env": "ORDERLOG_STREAM_MAXLEN",
+            "help": "events kept per workspace for resume (approximate, MAXLEN ~)",
+        },
     )
     idempotency_ttl: int = field(
-        default=86_400, metadata={"env": "ORDERLOG_IDEMPOTENCY_TTL",
-                                  "help": "seconds an Idempotency-Key response is replayed"},
+        default=86_400,
+        metadata={
+            "env": "ORDERLOG_IDEMPOTENCY_TTL",
+            "help": "seconds an Idempotency-Key response is replayed",
+        },
     )
     max_body_bytes: int = field(
         default=65_536, metadata={"env": "ORDERLOG_MAX_BODY", "help": "largest request body"}
     )
     allowed_origins: tuple[str, ...] = field(
         default=(),
-        metadata={"env": "ORDERLOG_ALLOWED_ORIGINS",
-                  "help": "comma-separated browser origins allowed on live endpoints "
-                          "(the server's own origin always is)"},
+        metadata={
+            "env": "ORDERLOG_ALLOWED_ORIGINS",
+            "help": "comma-separated browser origins allowed on live endpoints "
+            "(the server's own origin always is)",
+        },
     )
-    log_json: bool = field(default=False, metadata={"env": "ORDERLOG_LOG_JSON",
-                                                    "help": "log JSON lines instead of plain text"})
+    log_json: bool = field(
+        default=False,
+        metadata={"env": "ORDERLOG_LOG_JSON", "help": "log JSON lines instead of plain text"},
+    )
     demo_workspace: bool = field(
         default=True,
-        metadata={"env": "ORDERLOG_DEMO_WORKSPACE",
-                  "help": "on first start with an empty store, create a demo workspace"},
+        metadata={
+            "env": "ORDERLOG_DEMO_WORKSPACE",
+            "help": "on first start with an empty store, create a demo workspace",
+        },
     )
 
     @classmethod
@@ -97,6 +122,15 @@ class Settings:
             shown = ",".join(default) if isinstance(default, tuple) else default
             out.append((f.metadata["env"], "" if shown is None else str(shown), f.metadata["help"]))
         return out
+
+
+def markdown_table() -> str:
+    """The README's settings table (tests/test_settings.py keeps the README equal to it)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [
+        f"| `{env}` | `{default}` | {meaning} |" for env, default, meaning in Settings.describe()
+    ]
+    return "\n".join(rows)
 
 
 def _convert(kind: Any, raw: str, name: str) -> Any:

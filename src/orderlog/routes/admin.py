@@ -67,8 +67,9 @@ async def create_key(request: Request) -> Response:
     if not isinstance(scope, str):
         raise InvalidInput("scope", "is required: read, write or admin")
     key_id, raw = await state(request).workspaces.create_key(ws, scope, label)
-    return JSONResponse({"key_id": key_id, "key": raw, "scope": scope, "label": label},
-                        status_code=201)
+    return JSONResponse(
+        {"key_id": key_id, "key": raw, "scope": scope, "label": label}, status_code=201
+    )
 
 
 async def revoke_key(request: Request) -> Response:

@@ -33,7 +33,9 @@ async def read_body(request: Request) -> bytes:
     limit = state(request).settings.max_body_bytes
     ctype = request.headers.get("content-type", "")
     mime = ctype.split(";", 1)[0].strip().lower()
-    if mime != "application/json" and not (mime.startswith("application/") and mime.endswith("+json")):
+    if mime != "application/json" and not (
+        mime.startswith("application/") and mime.endswith("+json")
+    ):
         raise UnsupportedMediaType(ctype)
     length = request.headers.get("content-length")
     if length is not None:

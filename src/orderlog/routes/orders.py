@@ -50,12 +50,20 @@ async def batch(request: Request) -> Response:
     out = []
     for command, result in zip(commands, results, strict=True):
         if isinstance(result, OrderLogError):
-            entry = {"ref": command.ref, "ok": False,
-                     **error_body(result.status_code, result.message)}
+            entry = {
+                "ref": command.ref,
+                "ok": False,
+                **error_body(result.status_code, result.message),
+            }
         else:
             status = 201 if isinstance(command, inputs.CreateOrder) else 200
-            entry = {"ref": command.ref, "ok": True, "statusCode": status, **result.to_json(),
-                     "changed": result.changed}
+            entry = {
+                "ref": command.ref,
+                "ok": True,
+                "statusCode": status,
+                **result.to_json(),
+                "changed": result.changed,
+            }
         out.append(entry)
     return JSONResponse({"results": out})
 

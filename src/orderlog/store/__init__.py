@@ -150,13 +150,19 @@ class OrderStore:
         return [_result(r, cmd) for r, cmd in zip(reply, commands, strict=True)]
 
     async def create(
-        self, workspace_id: str, command: CreateOrder, workflow: Workflow,
+        self,
+        workspace_id: str,
+        command: CreateOrder,
+        workflow: Workflow,
         idempotency: Idempotency | None = None,
     ) -> OrderResult:
         return _raise(await self.apply(workspace_id, [command], workflow, idempotency))
 
     async def change_status(
-        self, workspace_id: str, command: ChangeStatus, workflow: Workflow,
+        self,
+        workspace_id: str,
+        command: ChangeStatus,
+        workflow: Workflow,
         idempotency: Idempotency | None = None,
     ) -> OrderResult:
         return _raise(await self.apply(workspace_id, [command], workflow, idempotency))
@@ -179,12 +185,14 @@ class OrderStore:
 
     async def get(self, workspace_id: str, order_id: str) -> dict[str, Any]:
         """The order with its full history. Raises NotFound."""
-        return _with_history((await self.read(workspace_id, "id", [order_id], history=True))[0],
-                             order_id)
+        return _with_history(
+            (await self.read(workspace_id, "id", [order_id], history=True))[0], order_id
+        )
 
     async def get_by_number(self, workspace_id: str, number: int) -> dict[str, Any]:
-        return _with_history((await self.read(workspace_id, "n", [number], history=True))[0],
-                             number)
+        return _with_history(
+            (await self.read(workspace_id, "n", [number], history=True))[0], number
+        )
 
     async def ping(self) -> bool:
         with unavailable():

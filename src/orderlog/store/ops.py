@@ -31,42 +31,53 @@ def encode_create(cmd: CreateOrder, order_id: str, workflow: Workflow, where: st
         workflow.check_initial(status)
     except InvalidInput as exc:
         raise InvalidInput(_at(where, "status"), exc.problem) from None
-    words = [*cmd.customer.words(), *(cmd.actor.words() if cmd.actor else []),
-             *(i.name for i in cmd.items)]
-    return _pad([
-        "c",
-        order_id,
-        status,
-        *_participant(cmd.customer),
-        *_participant(cmd.actor),
-        orjson.dumps([i.to_json() for i in cmd.items]).decode(),
-        SEP.join(dict.fromkeys(i.name.lower() for i in cmd.items)),
-        SEP.join(tokens(words)),
-        orjson.dumps(cmd.metadata).decode(),
-    ])
+    words = [
+        *cmd.customer.words(),
+        *(cmd.actor.words() if cmd.actor else []),
+        *(i.name for i in cmd.items),
+    ]
+    return _pad(
+        [
+            "c",
+            order_id,
+            status,
+            *_participant(cmd.customer),
+            *_participant(cmd.actor),
+            orjson.dumps([i.to_json() for i in cmd.items]).decode(),
+            SEP.join(dict.fromkeys(i.name.lower() for i in cmd.items)),
+            SEP.join(tokens(words)),
+            orjson.dumps(cmd.metadata).decode(),
+        ]
+    )
 
 
-def encode_change(cmd: ChangeStatus, workflow: Workflow, refs: dict[str, int], where: str) -> list[str]:
+def encode_change(
+    cmd: ChangeStatus, workflow: Workflow, refs: dict[str, int], where: str
+) -> list[str]:
     try:
         sources = workflow.sources(cmd.status)
     except InvalidInput as exc:
         raise InvalidInput(_at(where, "status"), exc.problem) from None
     role = workflow.role_of(cmd.status) or ""
-    words = [*(cmd.actor.words() if cmd.actor else []),
-             *(cmd.handed_to.words() if cmd.handed_to else [])]
-    return _pad([
-        "s",
-        cmd.order_id or "",
-        cmd.status,
-        str(refs[cmd.order_ref]) if cmd.order_ref is not None else "",
-        SEP.join(sorted(sources)),
-        role,
-        *_participant(cmd.actor),
-        *_participant(cmd.handed_to),
-        orjson.dumps(cmd.reason).decode() if cmd.reason else "",
-        "" if cmd.expected_version is None else str(cmd.expected_version),
-        SEP.join(tokens(words)),
-    ])
+    words = [
+        *(cmd.actor.words() if cmd.actor else []),
+        *(cmd.handed_to.words() if cmd.handed_to else []),
+    ]
+    return _pad(
+        [
+            "s",
+            cmd.order_id or "",
+            cmd.status,
+            str(refs[cmd.order_ref]) if cmd.order_ref is not None else "",
+            SEP.join(sorted(sources)),
+            role,
+            *_participant(cmd.actor),
+            *_participant(cmd.handed_to),
+            orjson.dumps(cmd.reason).decode() if cmd.reason else "",
+            "" if cmd.expected_version is None else str(cmd.expected_version),
+            SEP.join(tokens(words)),
+        ]
+    )
 
 
 def _at(where: str, name: str) -> str:
@@ -88,5 +99,3 @@ def encode(
         if cmd.ref is not None:
             refs[cmd.ref] = i + 1  # write.lua numbers ops from 1
     return fields
-
-

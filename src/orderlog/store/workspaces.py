@@ -78,8 +78,12 @@ class WorkspaceStore:
         settings = {
             name: int(meta.get(name, default)) for name, default in DEFAULT_SETTINGS.items()
         }
-        return {"id": workspace_id, "name": meta.get("name", ""),
-                "created_at": meta.get("created_at"), "settings": settings}
+        return {
+            "id": workspace_id,
+            "name": meta.get("name", ""),
+            "created_at": meta.get("created_at"),
+            "settings": settings,
+        }
 
     async def update_settings(self, workspace_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         for name, value in changes.items():
@@ -104,8 +108,13 @@ class WorkspaceStore:
         with unavailable():
             await self.redis.hset(
                 self.keys.api_key(key_id),
-                mapping={"sha256": digest(raw), "workspace": workspace_id, "scope": scope,
-                         "label": label, "created_at": now_iso()},
+                mapping={
+                    "sha256": digest(raw),
+                    "workspace": workspace_id,
+                    "scope": scope,
+                    "label": label,
+                    "created_at": now_iso(),
+                },
             )
             await self.redis.sadd(self.keys.workspace_keys(workspace_id), key_id)
         return key_id, raw
@@ -118,16 +127,23 @@ class WorkspaceStore:
     async def list_keys(self, workspace_id: str) -> list[dict[str, Any]]:
         await self.workspace(workspace_id)
         with unavailable():
-            ids = sorted(m.decode() for m in await self.redis.smembers(
-                self.keys.workspace_keys(workspace_id)))
+            ids = sorted(
+                m.decode()
+                for m in await self.redis.smembers(self.keys.workspace_keys(workspace_id))
+            )
         out = []
         for key_id in ids:
             record = await self.key_record(key_id)
             if record:
-                out.append({"key_id": key_id, "scope": record["scope"],
-                            "label": record.get("label", ""),
-                            "created_at": record.get("created_at"),
-                            "revoked_at": record.get("revoked_at") or None})
+                out.append(
+                    {
+                        "key_id": key_id,
+                        "scope": record["scope"],
+                        "label": record.get("label", ""),
+                        "created_at": record.get("created_at"),
+                        "revoked_at": record.get("revoked_at") or None,
+                    }
+                )
         return out
 
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
@@ -161,8 +177,9 @@ class WorkspaceStore:
         else:
             workflow = parse_workflow(data)
             with unavailable():
-                await self.redis.set(self.keys.workflow(workspace_id),
-                                     orjson.dumps(workflow.to_json()))
+                await self.redis.set(
+                    self.keys.workflow(workspace_id), orjson.dumps(workflow.to_json())
+                )
         self._workflows.pop(workspace_id, None)
         return workflow
 
@@ -171,8 +188,9 @@ class WorkspaceStore:
         ticket = new_ticket()
         value = orjson.dumps(principal.to_json())
         with unavailable():
-            await self.redis.set(self.keys.ticket(digest(ticket)), value,
-                                 px=min(ttl_ms, TICKET_TTL_MS))
+            await self.redis.set(
+                self.keys.ticket(digest(ticket)), value, px=min(ttl_ms, TICKET_TTL_MS)
+            )
         return ticket
 
     async def redeem_ticket(self, ticket: str) -> Principal | None:

@@ -1,0 +1,360 @@
+"""The ingest API through HTTP (in-process app): lifecycle, batch, idempotency, errors, auth."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+CUSTOMER = {"UserId": 3141592653, "Name": "Alice", "DisplayName": "Ally"}
+CASHIER = {"UserId": 7, "Name": "Bob"}
+CHEF = {"UserId": 8, "Name": "Carl"}
+
+
+def assert_error(resp: Any, status: int) -> dict[str, Any]:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["statusCode"] == status
+    assert isinstance(body["error"], str)
+    assert body["error"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
+    return body  # type: ignore[no-any-return]
+
+
+async def new_order(client: Any, ws: Any, **extra: Any) -> dict[str, Any]:
+    resp = await client.post(
+        f"{ws.base}/orders",
+        headers=ws.auth(),
+        json={"customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"], **extra},
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.json()  # type: ignore[no-any-return]
+
+
+async def set_status(client: Any, ws: Any, order_id: str, status: str, **extra: Any) -> Any:
+    return await client.post(
+        f"{ws.base}/orders/{order_id}/status", headers=ws.auth(), json={"status": status, **extra}
+    )
+
+
+async def test_api_seed_lifecycle_end_to_end(client: Any, workspace: Any) -> None:
+    """createOrder, setPreparing, setReprepare, setReadyForPickup, setComplete over HTTP."""
+    created = await new_order(client, workspace, status="waiting_for_preparation")
+    assert created["error"] is None
+    assert created["order_number"] == 1
+    oid = created["id"]
+    assert created["order"]["customer"]["user_id"] == 3141592653
+    for status, extra in [
+        ("preparing", {"actor": CHEF}),
+        ("finding_new_colleague", {}),
+        ("preparing", {"actor": CHEF}),
+        ("waiting_for_pickup", {}),
+        ("completed", {}),
+    ]:
+        resp = await set_status(client, workspace, oid, status, **extra)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["order"]["status"] == status
+    got = await client.get(f"{workspace.base}/orders/{oid}", headers=workspace.auth("read"))
+    assert got.status_code == 200
+    order = got.json()
+    assert order["preparer"]["username"] == "Carl"
+    assert len(order["history"]) == 6
+    by_number = await client.get(
+        f"{workspace.base}/orders/by-number/1", headers=workspace.auth("read")
+    )
+    assert by_number.json()["id"] == oid
+
+
+async def test_api_cancel_from_any_active_status(client: Any, workspace: Any) -> None:
+    """setCancelled works from an active status, and nothing leaves cancelled."""
+    oid = (await new_order(client, workspace))["id"]
+    assert (await set_status(client, workspace, oid, "cancelled")).status_code == 200
+    body = assert_error(await set_status(client, workspace, oid, "preparing"), 409)
+    assert "cancelled" in body["message"]
+    assert "preparing" in body["message"]
+
+
+async def test_api_system_actor_and_item_objects(client: Any, workspace: Any) -> None:
+    """A system actor id (2 = Kiosk) and item objects with quantity and notes are accepted."""
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        headers=workspace.auth(),
+        json={
+            "customer": {"user_id": "42", "username": "zed"},
+            "actor": 2,
+            "items": [{"name": "Tea", "quantity": 3, "notes": "no sugar"}],
+            "metadata": [],
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    order = resp.json()["order"]
+    assert order["cashier"] == {
+        "user_id": None,
+        "username": "Kiosk",
+        "display_name": "Kiosk",
+        "system_id": 2,
+    }
+    assert order["customer"]["user_id"] == 42
+    assert order["items"] == [{"name": "Tea", "quantity": 3, "notes": "no sugar"}]
+    assert order["metadata"] == {}
+
+
+async def test_api_handed_to_records_recipient(client: Any, workspace: Any) -> None:
+    """handed_to stores the recipient, and the actor as the one who handed over."""
+    oid = (await new_order(client, workspace))["id"]
+    resp = await set_status(client, workspace, oid, "handed_to", actor=CASHIER, handed_to=CUSTOMER)
+    order = resp.json()["order"]
+    assert order["handed_to"]["username"] == "Alice"
+    assert order["handed_by"]["username"] == "Bob"
+
+
+async def test_api_batch_applies_in_order_with_refs(client: Any, workspace: Any) -> None:
+    """A batch creates and moves orders in order; a status op may name an earlier create's ref."""
+    ops = [
+        {"op": "create", "ref": "a", "customer": CUSTOMER, "actor": CASHIER, "items": ["Mocha"]},
+        {"op": "status", "ref": "b", "order_ref": "a", "status": "preparing", "actor": CHEF},
+        {"op": "status", "ref": "c", "order_ref": "a", "status": "submitted"},
+        {"op": "status", "ref": "d", "order_ref": "a", "status": "waiting_for_pickup"},
+    ]
+    resp = await client.post(
+        f"{workspace.base}/batch", headers=workspace.auth(), json={"operations": ops}
+    )
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert [r["ref"] for r in results] == ["a", "b", "c", "d"]
+    assert [r["ok"] for r in results] == [True, True, False, True]
+    assert results[0]["statusCode"] == 201
+    assert results[2]["statusCode"] == 409
+    assert results[3]["order"]["status"] == "waiting_for_pickup"
+    assert results[3]["order"]["version"] == 3
+
+
+async def test_api_batch_limits_and_bad_refs(client: Any, workspace: Any) -> None:
+    """More than 100 ops, or a ref to no earlier create, is a 422 naming the field."""
+    op = {"op": "create", "customer": CUSTOMER}
+    body = assert_error(
+        await client.post(
+            f"{workspace.base}/batch", headers=workspace.auth(), json={"operations": [op] * 101}
+        ),
+        422,
+    )
+    assert body["field"] == "operations"
+    body = assert_error(
+        await client.post(
+            f"{workspace.base}/batch",
+            headers=workspace.auth(),
+            json={"operations": [{"op": "status", "order_ref": "x", "status": "preparing"}]},
+        ),
+        422,
+    )
+    assert body["field"] == "operations[0].order_ref"
+
+
+async def test_api_idempotency_key_replays_and_rejects_other_body(
+    client: Any, workspace: Any
+) -> None:
+    """A retried POST with the same Idempotency-Key creates one order; another body is 422."""
+    headers = workspace.auth() | {"Idempotency-Key": "retry-1"}
+    body = {"customer": CUSTOMER, "items": ["Latte"]}
+    results = await asyncio.gather(
+        *(client.post(f"{workspace.base}/orders", headers=headers, json=body) for _ in range(5))
+    )
+    assert {r.status_code for r in results} == {201}
+    assert len({r.json()["id"] for r in results}) == 1
+    other = await client.post(
+        f"{workspace.base}/orders", headers=headers, json={"customer": CUSTOMER, "items": ["Tea"]}
+    )
+    assert_error(other, 422)
+    nxt = await new_order(client, workspace)
+    assert nxt["order_number"] == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "customer"),
+        ({"customer": {"username": "x"}}, "customer.user_id"),
+        ({"customer": {"user_id": -1, "username": "x"}}, "customer.user_id"),
+        ({"customer": {"user_id": True, "username": "x"}}, "customer.user_id"),
+        ({"customer": {"user_id": 1, "username": ""}}, "customer.username"),
+        ({"customer": {"user_id": 1, "username": "a\u0000b"}}, "customer.username"),
+        ({"customer": CUSTOMER, "actor": 9}, "actor"),
+        ({"customer": CUSTOMER, "items": "Latte"}, "items"),
+        ({"customer": CUSTOMER, "items": [{"quantity": 2}]}, "items[0].name"),
+        ({"customer": CUSTOMER, "items": ["x"] * 101}, "items"),
+        ({"customer": CUSTOMER, "status": "baking"}, "status"),
+        ({"customer": CUSTOMER, "metadata": {"x": "y" * 5000}}, "metadata"),
+        ({"customer": CUSTOMER, "colour": "red"}, "colour"),
+        ([1, 2], ""),
+    ],
+)
+async def test_api_invalid_create_is_422_naming_field(
+    client: Any, workspace: Any, body: Any, field: str
+) -> None:
+    """Each validation failure is a 422 whose body names the field."""
+    resp = await client.post(f"{workspace.base}/orders", headers=workspace.auth(), json=body)
+    assert assert_error(resp, 422)["field"] == field
+
+
+async def test_api_malformed_json_is_400(client: Any, workspace: Any) -> None:
+    """A body that is not JSON is a 400."""
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        content=b"{nope",
+        headers=workspace.auth() | {"Content-Type": "application/json"},
+    )
+    assert_error(resp, 400)
+
+
+async def test_api_wrong_content_type_is_415(client: Any, workspace: Any) -> None:
+    """A form body is a 415."""
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        content=b"customer=x",
+        headers=workspace.auth() | {"Content-Type": "text/plain"},
+    )
+    assert_error(resp, 415)
+
+
+async def test_api_large_body_is_413(client: Any, workspace: Any) -> None:
+    """A body over 64 KiB is a 413, with or without Content-Length."""
+    big = b'{"customer": "' + b"x" * 70_000 + b'"}'
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        content=big,
+        headers=workspace.auth() | {"Content-Type": "application/json"},
+    )
+    assert_error(resp, 413)
+
+    async def chunks() -> Any:
+        for _ in range(20):
+            yield b"x" * 8192
+
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        content=chunks(),
+        headers=workspace.auth() | {"Content-Type": "application/json"},
+    )
+    assert_error(resp, 413)
+
+
+async def test_api_unknown_order_and_route_are_404(client: Any, workspace: Any) -> None:
+    """An unknown order id, order number or route is a JSON 404."""
+    assert_error(
+        await client.get(f"{workspace.base}/orders/{'0' * 24}", headers=workspace.auth("read")), 404
+    )
+    assert_error(
+        await client.get(f"{workspace.base}/orders/by-number/5", headers=workspace.auth("read")),
+        404,
+    )
+    assert_error(await set_status(client, workspace, "f" * 24, "preparing"), 404)
+    assert_error(await client.get("/v1/nothing-here"), 404)
+
+
+async def test_api_bad_order_id_is_422(client: Any, workspace: Any) -> None:
+    """An order id that is not 24 hex digits is a 422."""
+    assert_error(await client.get(f"{workspace.base}/orders/xyz", headers=workspace.auth()), 422)
+
+
+async def test_api_auth_missing_unknown_foreign_and_scope(
+    client: Any, workspace: Any, state: Any
+) -> None:
+    """No key 401, an unknown key 401, another workspace's key 403, a read key writing 403."""
+    url = f"{workspace.base}/orders"
+    body = {"customer": CUSTOMER}
+    assert_error(await client.post(url, json=body), 401)
+    assert_error(
+        await client.post(
+            url, json=body, headers={"Authorization": "Bearer olk_000000000000_nope"}
+        ),
+        401,
+    )
+    _other_id, other_keys = await state.workspaces.create_workspace("Other")
+    assert_error(
+        await client.post(
+            url, json=body, headers={"Authorization": f"Bearer {other_keys['write']}"}
+        ),
+        403,
+    )
+    assert_error(await client.post(url, json=body, headers=workspace.auth("read")), 403)
+    assert (await client.post(url, json=body, headers=workspace.auth("admin"))).status_code == 201
+
+
+async def test_api_revoked_key_stops_working(client: Any, workspace: Any) -> None:
+    """A key revoked through the admin API is refused (401) right after."""
+    created = await client.post(
+        f"{workspace.base}/keys",
+        headers=workspace.auth("admin"),
+        json={"scope": "write", "label": "till 2"},
+    )
+    assert created.status_code == 201
+    key = created.json()["key"]
+    url = f"{workspace.base}/orders"
+    hdr = {"Authorization": f"Bearer {key}"}
+    assert (await client.post(url, json={"customer": CUSTOMER}, headers=hdr)).status_code == 201
+    revoke = await client.delete(
+        f"{workspace.base}/keys/{created.json()['key_id']}", headers=workspace.auth("admin")
+    )
+    assert revoke.status_code == 200
+    assert_error(await client.post(url, json={"customer": CUSTOMER}, headers=hdr), 401)
+
+
+async def test_api_store_down_is_503_with_retry_after(settings: Any, workspace: Any) -> None:
+    """With Redis unreachable a write answers 503 with Retry-After, never 500."""
+    import httpx
+
+    from conftest import WithState
+    from orderlog.app import build_state, create_app
+    from orderlog.connection import make_redis
+    from orderlog.embedded import free_port
+
+    dead = make_redis(f"redis://127.0.0.1:{free_port()}", timeout=0.5)
+    st = build_state(settings, dead)
+    app = WithState(create_app(settings), st)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        resp = await c.post(
+            f"{workspace.base}/orders", headers=workspace.auth(), json={"customer": CUSTOMER}
+        )
+        assert_error(resp, 503)
+        assert resp.headers["retry-after"] == "1"
+        assert_error(await c.get("/readyz"), 503)
+        assert (await c.get("/healthz")).status_code == 200
+    await dead.aclose()
+
+
+async def test_api_custom_workflow_validated_and_applied(client: Any, workspace: Any) -> None:
+    """An admin sets a workflow with an extra status; transitions follow it; bad ones are 422."""
+    wf = {
+        "statuses": [
+            "submitted",
+            "baking",
+            {"name": "done", "terminal": True},
+            {"name": "cancelled", "terminal": True},
+        ],
+        "transitions": {"submitted": ["baking", "cancelled"], "baking": ["done", "cancelled"]},
+    }
+    resp = await client.put(f"{workspace.base}/workflow", headers=workspace.auth("admin"), json=wf)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["custom"] is True
+    assert_error(
+        await client.put(f"{workspace.base}/workflow", headers=workspace.auth(), json=wf), 403
+    )
+    bad = await client.put(
+        f"{workspace.base}/workflow",
+        headers=workspace.auth("admin"),
+        json={**wf, "transitions": {"done": ["baking"]}},
+    )
+    assert assert_error(bad, 422)["field"] == "transitions.done"
+    oid = (await new_order(client, workspace))["id"]
+    assert_error(await set_status(client, workspace, oid, "done"), 409)
+    assert (await set_status(client, workspace, oid, "baking")).status_code == 200
+    assert_error(await set_status(client, workspace, oid, "preparing"), 422)
+    got = await client.get(f"{workspace.base}/workflow", headers=workspace.auth("read"))
+    assert [s["name"] for s in got.json()["statuses"]] == [
+        "submitted",
+        "baking",
+        "done",
+        "cancelled",
+    ]
