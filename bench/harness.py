@@ -36,7 +36,7 @@ def build(name: str) -> Path:
     newest = max(source.stat().st_mtime, (BENCH / "common.h").stat().st_mtime)
     if not binary.exists() or binary.stat().st_mtime < newest:
         subprocess.run(
-            ["gcc", "-O2", "-Wall", "-Wextra", "-o", str(binary), str(source)], check=True
+            ["gcc", "-O2", "-Wall", "-Wextra", "-o", str(binary), str(source), "-lm"], check=True
         )
     return binary
 
@@ -75,7 +75,10 @@ class Usage:
     def stop(self) -> dict[str, float]:
         cpu = cpu_seconds(self.pid) - self.cpu0
         wall = time.monotonic() - self.t0
-        return {"cpu_pct": round(100 * cpu / wall, 1), "rss_mb": round(rss_bytes(self.pid) / 2**20, 1)}
+        return {
+            "cpu_pct": round(100 * cpu / wall, 1),
+            "rss_mb": round(rss_bytes(self.pid) / 2**20, 1),
+        }
 
 
 def wait_http(port: int, path: str = "/healthz", timeout: float = 20.0) -> None:
@@ -157,7 +160,16 @@ def orderlog_servers(url: str, count: int, logdir: Path) -> Iterator[list[tuple[
             port = free_port()
             proc = stack.enter_context(
                 process(
-                    [sys.executable, "-m", "orderlog", "serve", "--redis-url", url, "--port", str(port)],
+                    [
+                        sys.executable,
+                        "-m",
+                        "orderlog",
+                        "serve",
+                        "--redis-url",
+                        url,
+                        "--port",
+                        str(port),
+                    ],
                     SERVER_CORE if i == 0 else LOAD_CORE,
                     logdir / f"orderlog-{i}.log",
                     env={"PYTHONPATH": str(SRC)},

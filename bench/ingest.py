@@ -24,15 +24,35 @@ FIXED_RATE = 1_000
 
 
 def measure(
-    loader: Path, servers: list[tuple[int, int]], ws: str, key: str, rate: int, conns: int,
-    duration: float, warmup: float,
+    loader: Path,
+    servers: list[tuple[int, int]],
+    ws: str,
+    key: str,
+    rate: int,
+    conns: int,
+    duration: float,
+    warmup: float,
 ) -> dict[str, Any]:
     usages = [harness.Usage(pid) for _, pid in servers]
     for u in usages:
         u.start()
     ports = ",".join(str(p) for p, _ in servers)
-    args = ["--ports", ports, "--rate", str(rate), "--conns", str(conns), "--duration",
-            str(duration), "--warmup", str(warmup), "--workspace", ws, "--key", key]
+    args = [
+        "--ports",
+        ports,
+        "--rate",
+        str(rate),
+        "--conns",
+        str(conns),
+        "--duration",
+        str(duration),
+        "--warmup",
+        str(warmup),
+        "--workspace",
+        ws,
+        "--key",
+        key,
+    ]
     result = harness.run_loader(loader, args, timeout=duration + warmup + 30)
     result["servers"] = [u.stop() for u in usages]
     return result
@@ -47,10 +67,14 @@ def run(fsync: str, duration: float, warmup: float, logdir: Path) -> list[dict[s
             with harness.orderlog_servers(url, count, logdir) as servers:
                 # a short warm-up run fills caches (auth, workflow, scripts) and the JIT-less paths
                 measure(loader, servers, ws, keys["write"], 500, 8, 1, 0)
-                sat = measure(loader, servers, ws, keys["write"], SATURATE_RATE, 64, duration, warmup)
+                sat = measure(
+                    loader, servers, ws, keys["write"], SATURATE_RATE, 64, duration, warmup
+                )
                 rows.append({"fsync": fsync, "processes": count, "kind": "max", **sat})
                 if count == 1:
-                    fixed = measure(loader, servers, ws, keys["write"], FIXED_RATE, 50, duration, warmup)
+                    fixed = measure(
+                        loader, servers, ws, keys["write"], FIXED_RATE, 50, duration, warmup
+                    )
                     rows.append({"fsync": fsync, "processes": 1, "kind": "fixed", **fixed})
     return rows
 
@@ -60,19 +84,46 @@ def report(rows: list[dict[str, Any]]) -> str:
     body = []
     for r in rows:
         srv = r["servers"]
-        body.append([
-            r["fsync"], r["processes"],
-            "max (offered 20k/s)" if r["kind"] == "max" else f"fixed {r['offered_rate']:.0f}/s",
-            f"{r['ok_per_s']:.0f}", r["p50_ms"], r["p99_ms"], r["max_ms"], r["errors"],
-            " + ".join(f"{s['cpu_pct']}%" for s in srv),
-            " + ".join(f"{s['rss_mb']}" for s in srv), r["loader_cpu_pct"],
-        ])
-    out.append(harness.table(
-        ["appendfsync", "processes", "load", "writes/s accepted", "p50 ms", "p99 ms", "max ms",
-         "errors", "server CPU", "server RSS MB", "loader CPU %"], body))
+        body.append(
+            [
+                r["fsync"],
+                r["processes"],
+                "max (offered 20k/s)" if r["kind"] == "max" else f"fixed {r['offered_rate']:.0f}/s",
+                f"{r['ok_per_s']:.0f}",
+                r["p50_ms"],
+                r["p99_ms"],
+                r["max_ms"],
+                r["errors"],
+                " + ".join(f"{s['cpu_pct']}%" for s in srv),
+                " + ".join(f"{s['rss_mb']}" for s in srv),
+                r["loader_cpu_pct"],
+            ]
+        )
+    out.append(
+        harness.table(
+            [
+                "appendfsync",
+                "processes",
+                "load",
+                "writes/s accepted",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "errors",
+                "server CPU",
+                "server RSS MB",
+                "loader CPU %",
+            ],
+            body,
+        )
+    )
     for fsync in dict.fromkeys(r["fsync"] for r in rows):
-        one = next(r for r in rows if r["fsync"] == fsync and r["kind"] == "max" and r["processes"] == 1)
-        two = next(r for r in rows if r["fsync"] == fsync and r["kind"] == "max" and r["processes"] == 2)
+        one = next(
+            r for r in rows if r["fsync"] == fsync and r["kind"] == "max" and r["processes"] == 1
+        )
+        two = next(
+            r for r in rows if r["fsync"] == fsync and r["kind"] == "max" and r["processes"] == 2
+        )
         ratio = two["ok_per_s"] / one["ok_per_s"] if one["ok_per_s"] else 0
         out.append(f"\nappendfsync {fsync}: two processes / one = {ratio:.2f}x")
     errors = {r["first_error"] for r in rows if r["first_error"]}

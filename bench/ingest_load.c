@@ -10,6 +10,7 @@
  * mix=full: a create, then two status changes of each created order (waiting_for_preparation,
  * completed), interleaved; mix=create: creates only, each carrying metadata {"t": <send ns>}
  * (the live benchmark's publisher: subscribers compute latency from it).
+ * --start-at <CLOCK_REALTIME ns>: when the first request is due (default: now).
  * Prints one JSON object on stdout.
  */
 #include "common.h"
@@ -97,6 +98,7 @@ static void send_request(conn_t *c, int64_t intended) {
 int main(int argc, char **argv) {
     int ports[16], nports = 0, conns = 50;
     double rate = 1000, duration = 10, warmup = 2;
+    long long start_at = 0; /* CLOCK_REALTIME ns of the first send, if given */
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "--ports")) {
@@ -111,6 +113,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--key")) key = v;
         else if (!strcmp(a, "--mix")) mix_full = strcmp(v, "create") != 0;
         else if (!strcmp(a, "--path-prefix")) prefix = v;
+        else if (!strcmp(a, "--start-at")) start_at = atoll(v);
         else {
             fprintf(stderr, "unknown option %s\n", a);
             return 2;
@@ -137,6 +140,7 @@ int main(int argc, char **argv) {
     real_offset = now_ns() - mono_ns();
     double cpu0 = self_cpu_s();
     int64_t t0 = mono_ns() + 50000000LL;
+    if (start_at) t0 = start_at - real_offset;
     int64_t w_start = t0 + (int64_t)(warmup * 1e9), end = w_start + (int64_t)(duration * 1e9);
     int64_t interval = (int64_t)(1e9 / rate);
     int64_t next = t0, drain_deadline = end + 5000000000LL;
