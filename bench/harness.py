@@ -181,6 +181,30 @@ def orderlog_servers(url: str, count: int, logdir: Path) -> Iterator[list[tuple[
         yield out
 
 
+def profile(pid: int, out: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` for ``seconds`` into ``out`` (folded stacks: one line per stack)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [
+            str(spy),
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(max(1, int(seconds))),
+            "-r",
+            "250",
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def run_loader(binary: Path, args: Sequence[str], timeout: float) -> dict[str, object]:
     """Runs a C load generator pinned to the load core; its one JSON line of results."""
     proc = subprocess.run(

@@ -69,7 +69,12 @@ def start(kind: str, url: str, logdir: Path) -> Iterator[Target]:
 
 
 def scenario(
-    target: Target, subs: int, rate: int, duration: float, warmup: float
+    target: Target,
+    subs: int,
+    rate: int,
+    duration: float,
+    warmup: float,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     client = harness.build("fanout_client")
     loader = harness.build("ingest_load")
@@ -110,6 +115,7 @@ def scenario(
         stop = w_end + int(GRACE_S * 1e9)
         proc.stdin.write(f"{w_start} {w_end} {stop}\n".encode())
         proc.stdin.flush()
+        spy = harness.profile(target.pid, profile, duration + warmup) if profile else None
         pub = harness.run_loader(
             loader,
             [
@@ -135,6 +141,8 @@ def scenario(
             timeout=duration + warmup + 60,
         )
         server = usage.stop()
+        if spy:
+            spy.wait(60)
         out, err = proc.communicate(timeout=GRACE_S + 30)
         res = harness.json.loads(out.decode().strip().splitlines()[-1])
     finally:
@@ -172,14 +180,14 @@ def run(
     warmup: float,
     fsync: str,
     logdir: Path,
+    profile_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     rows = []
     for kind in kinds:
         for subs, rate in scenarios:
-            if kind == "orderlog" and (subs, rate) == (5000, 10):
-                pass  # run it too: the peers' hardest case is worth showing for orderlog as well
+            out = profile_dir / f"{kind}-{subs}-{rate}.folded" if profile_dir else None
             with harness.redis_server(fsync) as url, start(kind, url, logdir) as target:
-                row = {"server": kind, **scenario(target, subs, rate, duration, warmup)}
+                row = {"server": kind, **scenario(target, subs, rate, duration, warmup, out)}
             print(format_row(row), flush=True)
             rows.append(row)
     return rows
@@ -273,7 +281,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scenarios", help="S@R,S@R,... (default: all)")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
-    p.add_argument("--fsync", default="always", help="Redis appendfsync (orderlog's default)")
+    p.add_argument("--profile", type=Path, help="py-spy the server of each run into this folder")
+    p.add_argument(
+        "--fsync",
+        default="everysec",
+        help="Redis appendfsync; everysec by default so the disk does not cap the event rate "
+        "(with always, this machine's disk holds ~600 writes/s: see bench.ingest)",
+    )
     args = p.parse_args(argv)
     scenarios = SCENARIOS
     duration, warmup = args.duration, args.warmup
@@ -282,7 +296,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.scenarios:
         scenarios = [(int(s), int(r)) for s, r in (x.split("@") for x in args.scenarios.split(","))]
     with tempfile.TemporaryDirectory(prefix="orderlog-bench-") as tmp:
-        rows = run(args.servers.split(","), scenarios, duration, warmup, args.fsync, Path(tmp))
+        rows = run(
+            args.servers.split(","),
+            scenarios,
+            duration,
+            warmup,
+            args.fsync,
+            Path(tmp),
+            args.profile,
+        )
     print(report(rows))
 
 

@@ -20,6 +20,7 @@ from .keys import Keys
 from .routes import admin, health, live, openapi, orders
 from .routes.errors import HANDLERS
 from .routes.state import State
+from .runtime import tune_gc
 from .settings import Settings
 from .store import OrderStore
 from .store.workspaces import WorkspaceStore
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             url, timeout=settings.redis_timeout, max_connections=settings.redis_max_connections
         )
         state = build_state(settings, redis)
+        tune_gc(settings.gc_gen0_threshold)
         try:
             yield {"orderlog": state}
         finally:
