@@ -49,9 +49,22 @@ class Target:
 def start(kind: str, url: str, logdir: Path) -> Iterator[Target]:
     env = {"PYTHONPATH": f"{harness.SRC}:{harness.ROOT}", "REDIS_URL": url}
     port = harness.free_port()
-    if kind == "orderlog":
+    if kind.startswith("orderlog"):
         ws, keys = harness.create_workspace(url)
         args = [sys.executable, "-m", "orderlog", "serve", "--redis-url", url, "--port", str(port)]
+        if ":" in kind:  # orderlog:<impl>: uvicorn's other WebSocket implementations, same app
+            impl = kind.split(":", 1)[1]
+            args = [
+                sys.executable,
+                *UVICORN,
+                str(port),
+                "--ws",
+                impl,
+                "--ws-max-size",
+                "65536",
+                "--factory",
+                "orderlog.app:create_app",
+            ]
         path, header, write = (
             f"/v1/workspaces/{ws}/live",
             f"Authorization: Bearer {keys['read']}",
@@ -124,7 +137,7 @@ def scenario(
                 "--rate",
                 str(rate),
                 "--conns",
-                "32",
+                "128",
                 "--duration",
                 str(duration),
                 "--warmup",
@@ -198,6 +211,7 @@ HEADERS = [
     "S",
     "events/s",
     "accepted/s",
+    "ingest p99 ms",
     "delivered msgs/s",
     "p50 ms",
     "p99 ms",
@@ -205,6 +219,7 @@ HEADERS = [
     "lost",
     "closed",
     "server CPU %",
+    "msgs per server CPU-s",
     "server RSS MB",
     "idle KiB/conn",
     "client CPU %",
@@ -218,6 +233,7 @@ def cells(r: dict[str, Any]) -> list[Any]:
         r["subscribers"],
         r["rate"],
         f"{r['accepted_per_s']:.0f}",
+        r["publish_p99_ms"],
         f"{r['delivered_per_s']:.0f}",
         r["p50_ms"],
         r["p99_ms"],
@@ -225,6 +241,7 @@ def cells(r: dict[str, Any]) -> list[Any]:
         r["lost"],
         r["closed"],
         r["server_cpu"],
+        f"{100 * r['delivered_per_s'] / r['server_cpu']:.0f}" if r["server_cpu"] else "-",
         r["server_rss_mb"],
         r["idle_kib_per_conn"],
         r["client_cpu"],
@@ -238,11 +255,11 @@ def format_row(r: dict[str, Any]) -> str:
 
 def report(rows: list[dict[str, Any]]) -> str:
     out = [harness.table(HEADERS, [cells(r) for r in rows])]
-    ours = {(r["subscribers"], r["rate"]): r for r in rows if r["server"] == "orderlog"}
+    ours = {(r["subscribers"], r["rate"]): r for r in rows if r["server"].startswith("orderlog")}
     ratios = []
     for r in rows:
         mine = ours.get((r["subscribers"], r["rate"]))
-        if r["server"] == "orderlog" or not mine:
+        if r["server"].startswith("orderlog") or not mine:
             continue
         speed = (
             mine["delivered_per_s"] / r["delivered_per_s"] if r["delivered_per_s"] else float("inf")
@@ -281,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scenarios", help="S@R,S@R,... (default: all)")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--logs", type=Path, help="keep the servers' logs in this folder")
     p.add_argument("--profile", type=Path, help="py-spy the server of each run into this folder")
     p.add_argument(
         "--fsync",
@@ -295,7 +313,10 @@ def main(argv: list[str] | None = None) -> None:
         scenarios, duration, warmup = QUICK_SCENARIOS, 2.0, 0.5
     if args.scenarios:
         scenarios = [(int(s), int(r)) for s, r in (x.split("@") for x in args.scenarios.split(","))]
-    with tempfile.TemporaryDirectory(prefix="orderlog-bench-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = args.logs or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="orderlog-bench-")
+        )
         rows = run(
             args.servers.split(","),
             scenarios,
