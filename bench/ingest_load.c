@@ -142,7 +142,7 @@ int main(int argc, char **argv) {
     int64_t t0 = mono_ns() + 50000000LL;
     if (start_at) t0 = start_at - real_offset;
     int64_t w_start = t0 + (int64_t)(warmup * 1e9), end = w_start + (int64_t)(duration * 1e9);
-    int64_t interval = (int64_t)(1e9 / rate);
+    long long scheduled = 0;
     int64_t next = t0, drain_deadline = end + 5000000000LL;
     int inflight = 0;
     struct epoll_event evs[256];
@@ -151,7 +151,7 @@ int main(int argc, char **argv) {
         while (next <= now && next < end) { /* everything due joins the queue */
             if (p_tail - p_head < RING) pending[p_tail++ % RING] = next;
             else dropped++;
-            next += interval;
+            next = t0 + (int64_t)((double)++scheduled * 1e9 / rate);
         }
         for (int i = 0; i < conns && p_head != p_tail; i++) {
             if (!cs[i].busy) {
