@@ -209,6 +209,7 @@ def run(
 HEADERS = [
     "server",
     "S",
+    "subscribed",
     "events/s",
     "accepted/s",
     "ingest p99 ms",
@@ -231,6 +232,7 @@ def cells(r: dict[str, Any]) -> list[Any]:
     return [
         r["server"],
         r["subscribers"],
+        r["subscribed"],
         r["rate"],
         f"{r['accepted_per_s']:.0f}",
         r["publish_p99_ms"],
@@ -253,6 +255,12 @@ def format_row(r: dict[str, Any]) -> str:
     return "  " + ", ".join(f"{h}={c}" for h, c in zip(HEADERS, cells(r), strict=True))
 
 
+def ratio(a: float, b: float) -> str:
+    if not b:
+        return "peer delivered none" if a else "-"
+    return f"{a / b:.2f}x"
+
+
 def report(rows: list[dict[str, Any]]) -> str:
     out = [harness.table(HEADERS, [cells(r) for r in rows])]
     ours = {(r["subscribers"], r["rate"]): r for r in rows if r["server"].startswith("orderlog")}
@@ -261,16 +269,14 @@ def report(rows: list[dict[str, Any]]) -> str:
         mine = ours.get((r["subscribers"], r["rate"]))
         if r["server"].startswith("orderlog") or not mine:
             continue
-        speed = (
-            mine["delivered_per_s"] / r["delivered_per_s"] if r["delivered_per_s"] else float("inf")
-        )
-        p99 = r["p99_ms"] / mine["p99_ms"] if mine["p99_ms"] else float("inf")
+        speed = ratio(mine["delivered_per_s"], r["delivered_per_s"])
+        p99 = ratio(r["p99_ms"], mine["p99_ms"]) if r["delivered_per_s"] else "-"
         ratios.append(
             [
                 f"S={r['subscribers']} @ {r['rate']}/s",
                 r["server"],
-                f"{speed:.2f}x",
-                f"{p99:.1f}x",
+                speed,
+                p99,
                 f"{mine['lost']} vs {r['lost']}",
             ]
         )
