@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from .auth import Authenticator
-from .connection import make_redis
+from .connection import check_cluster, close_redis, is_cluster_url, make_redis, publish_command
 from .embedded import EmbeddedRedis
 from .keys import Keys
 from .routes import admin, health, openapi, orders
@@ -39,6 +39,7 @@ def build_state(settings: Settings, redis: object) -> State:
             keys,
             stream_maxlen=settings.stream_maxlen,
             idempotency_ttl=settings.idempotency_ttl,
+            publish_command=publish_command(settings.redis_url),
         ),
         workspaces=workspaces,
         auth=Authenticator(workspaces),
@@ -58,11 +59,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         redis = make_redis(
             url, timeout=settings.redis_timeout, max_connections=settings.redis_max_connections
         )
+        if is_cluster_url(url):
+            await check_cluster(redis)
         state = build_state(settings, redis)
         try:
             yield {"orderlog": state}
         finally:
-            await redis.aclose()
+            await close_redis(redis)
             if embedded is not None:
                 embedded.stop()
 

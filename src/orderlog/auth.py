@@ -33,9 +33,9 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_key() -> tuple[str, str]:
-    """A fresh (key id, raw key)."""
-    key_id = secrets.token_hex(6)
+def new_key(key_id: str | None = None) -> tuple[str, str]:
+    """A fresh (key id, raw key); the id is 12 hex digits (``Keys.slot_tag`` draws them)."""
+    key_id = key_id or secrets.token_hex(6)
     return key_id, f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
 
 
@@ -53,8 +53,21 @@ def key_id_of(token: str) -> str | None:
     return key_id
 
 
-def new_ticket() -> str:
-    return TICKET_PREFIX + secrets.token_urlsafe(24)
+def new_ticket(tag: str) -> str:
+    """``olt_<tag: 12 hex>_<secret>``; the tag names where the ticket is kept (its slot)."""
+    return f"{TICKET_PREFIX}{tag}_{secrets.token_urlsafe(24)}"
+
+
+def ticket_tag(ticket: str) -> str | None:
+    """The tag inside a ticket built by ``new_ticket``, or None if it is not shaped like one."""
+    tag, sep, secret = ticket.removeprefix(TICKET_PREFIX).partition("_")
+    if not ticket.startswith(TICKET_PREFIX) or not sep or len(tag) != 12 or not secret:
+        return None
+    try:
+        int(tag, 16)
+    except ValueError:
+        return None
+    return tag
 
 
 @dataclass(frozen=True, slots=True)
