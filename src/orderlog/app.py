@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from . import metrics
+from .accesslog import AccessLog
 from .auth import Authenticator
 from .connection import check_cluster, close_redis, is_cluster_url, make_redis, publish_command
 from .embedded import EmbeddedRedis
@@ -31,6 +34,7 @@ STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 def build_state(settings: Settings, redis: object) -> State:
     keys = Keys(settings.key_prefix)
     workspaces = WorkspaceStore(redis, keys)
+    measures = metrics.Metrics()
     return State(
         settings=settings,
         redis=redis,
@@ -40,9 +44,11 @@ def build_state(settings: Settings, redis: object) -> State:
             stream_maxlen=settings.stream_maxlen,
             idempotency_ttl=settings.idempotency_ttl,
             publish_command=publish_command(settings.redis_url),
+            on_events=measures.events_published.inc,
         ),
         workspaces=workspaces,
         auth=Authenticator(workspaces),
+        extras={"metrics": measures},
     )
 
 
@@ -66,10 +72,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield {"orderlog": state}
         finally:
             await close_redis(redis)
+            metrics.mark_process_dead()
             if embedded is not None:
                 embedded.stop()
 
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
+    routes += metrics.routes
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=HANDLERS,
+        middleware=[Middleware(AccessLog, enabled=settings.access_log)],
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -94,8 +94,10 @@ class OrderStore:
         stream_maxlen: int = 100_000,
         idempotency_ttl: int = 24 * 3600,
         publish_command: str = "PUBLISH",
+        on_events: Callable[[int], object] | None = None,
     ) -> None:
         self.redis = redis
+        self.on_events = on_events  # told how many events each write published (metrics)
         self.keys = keys or Keys()
         self.stream_maxlen = stream_maxlen
         self.idempotency_ttl = idempotency_ttl
@@ -147,6 +149,9 @@ class OrderStore:
                     "Idempotency-Key", "was already used with a different request body"
                 )
             reply = orjson.loads(reply[2])
+        elif self.on_events is not None:
+            # Each op that changed an order wrote one event (a replay above wrote none).
+            self.on_events(sum(1 for r in reply if r[0] == "ok" and r[4]))
         return [_result(r, cmd) for r, cmd in zip(reply, commands, strict=True)]
 
     async def create(
