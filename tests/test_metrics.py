@@ -111,8 +111,8 @@ async def test_metrics_token_required_when_set(settings: Any, redis: Any) -> Non
 def test_metrics_delivery_latency_from_stream_id() -> None:
     """The live delivery latency is now minus the stream id's millisecond time."""
     m = Metrics()
-    m.delivered(b"1700000000000-3", now=1700000000.250)
-    m.delivered("1700000000000-4", now=1700000001.0)
+    m.delivered(1700000000000, now=1700000000.250)
+    m.delivered(1700000000000, now=1700000001.0)
     got = samples(m.render().decode())
     assert got[("orderlog_live_delivery_seconds_count", ())] == 2
     assert got[("orderlog_live_delivery_seconds_sum", ())] == pytest.approx(1.25)

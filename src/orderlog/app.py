@@ -5,24 +5,27 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from . import metrics
+from . import drain, metrics
 from .accesslog import AccessLog
 from .auth import Authenticator
 from .connection import check_cluster, close_redis, is_cluster_url, make_redis, publish_command
 from .embedded import EmbeddedRedis
+from .hub import Backend, Hub
 from .keys import Keys
-from .routes import admin, health, openapi, orders
+from .routes import admin, health, live, openapi, orders
 from .routes.errors import HANDLERS
 from .routes.state import State
 from .settings import Settings
+from .sharded import ShardedPubSub
 from .store import OrderStore
 from .store.workspaces import WorkspaceStore
 
@@ -48,7 +51,27 @@ def build_state(settings: Settings, redis: object) -> State:
         ),
         workspaces=workspaces,
         auth=Authenticator(workspaces),
+        hub=Hub(
+            redis,
+            keys,
+            backend=live_backend(settings, redis, measures),
+            queue_max_events=settings.live_queue_events,
+            queue_max_bytes=settings.live_queue_bytes,
+            on_deliver=measures.delivered,
+            on_reconnect=measures.redis_reconnects.inc,
+        ),
         extras={"metrics": measures},
+    )
+
+
+def live_backend(
+    settings: Settings, redis: Any, measures: metrics.Metrics
+) -> Callable[[], Backend] | None:
+    """On a cluster, the hub listens with sharded pub/sub (write.lua SPUBLISHes there)."""
+    if not is_cluster_url(settings.redis_url):
+        return None
+    return lambda: ShardedPubSub(
+        redis, timeout=settings.redis_timeout, on_reconnect=measures.redis_reconnects.inc
     )
 
 
@@ -68,15 +91,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if is_cluster_url(url):
             await check_cluster(redis)
         state = build_state(settings, redis)
+        # SIGTERM: close live connections with 1001 first (drain.py says why not here, later).
+        uninstall = drain.install(lambda: state.hub.drain(within=1.0))
         try:
             yield {"orderlog": state}
         finally:
+            uninstall()
+            await state.hub.close()
             await close_redis(redis)
             metrics.mark_process_dead()
             if embedded is not None:
                 embedded.stop()
 
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
+    routes += live.routes
     routes += metrics.routes
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))

@@ -116,11 +116,14 @@ class Metrics:
         if route in INGEST_ROUTES and status < 500:
             self.ingest_seconds.labels(route).observe(seconds)
 
-    def delivered(self, stream_id: bytes | str, now: float | None = None) -> None:
-        """One event handed to this process's sockets; its id's ms part is Redis time at write."""
-        text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
-        ms = int(text.split("-", 1)[0])
+    def delivered(self, ms: int, now: float | None = None) -> None:
+        """One event handed to this process's subscriptions; ``ms`` is its stream id's time
+        part, Redis's clock at the write."""
         self.delivery_seconds.observe(max(0.0, (now or time.time()) - ms / 1000))
+
+    def resumed(self, outcome: str) -> None:
+        """A client with a cursor was ``replayed`` from it, or needed a ``reset``."""
+        self.resumes.labels(outcome).inc()
 
     # -- exposition --------------------------------------------------------------------------
     def render(self) -> bytes:
