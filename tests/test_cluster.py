@@ -29,6 +29,16 @@ from test_api_orders import (  # noqa: F401  (collected here again, on the clust
     test_api_revoked_key_stops_working,
     test_api_seed_lifecycle_end_to_end,
 )
+from test_live import (  # noqa: F401  (collected here again, on the cluster)
+    create,
+    events,
+    http,
+    move,
+    recv,
+    socket,
+    test_live_concurrent_writers_no_gap_no_duplicate,
+    test_live_snapshot_then_events_in_order,
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +159,10 @@ async def test_cluster_one_master_down_fails_only_its_workspaces(
         ):
             for ws in spread.values():
                 assert (await new_order(http, ws))["order_number"] == 1
+            healthy = next(ws for name, ws in spread.items() if name != victim_name)
+            live = socket(base, healthy)
+            conn = await live.__aenter__()
+            assert (await recv(conn))["type"] == "snapshot"
             assert victim.process is not None
             if fault == "stopped":
                 victim.stop()
@@ -165,6 +179,10 @@ async def test_cluster_one_master_down_fails_only_its_workspaces(
                         assert resp.json()["statusCode"] == 503
                     else:
                         assert resp.status_code == 201, resp.text
+            # the healthy workspace's live feed kept going: 2 rounds of creates, in order
+            got = await events(conn, 2)
+            assert [e["order"]["order_number"] for e in got] == [2, 3]
+            await live.__aexit__(None, None, None)
             ready = await http.get("/readyz")
             assert ready.status_code == 200
             assert ready.json()["down"] == [victim_name]
@@ -195,3 +213,26 @@ async def test_cluster_key_records_and_tickets_live_on_the_workspace_slot(state:
         assert await state.auth.redeem_ticket(ticket) == principal
         assert await state.workspaces.redeem_ticket(ticket) is None  # single use
         assert isinstance(principal, Principal)
+
+
+async def test_cluster_live_delivery_and_resume_on_every_master(server: str, state: Any) -> None:
+    """For a workspace on each master: a socket gets the SPUBLISHed events, and a socket opened
+    with the last cursor gets exactly what happened after it."""
+    spread = await spread_workspaces(state)
+    async with http(server) as client:
+        for ws in spread.values():
+            async with socket(server, ws) as conn:
+                assert (await recv(conn))["type"] == "snapshot"
+                (oid,) = await create(client, ws)
+                (first,) = await events(conn, 1)
+            await move(client, ws, oid, "preparing")
+            await move(client, ws, oid, "waiting_for_pickup")
+            async with socket(server, ws, cursor=first["cursor"]) as conn:
+                replayed = await events(conn, 2)
+                assert [e["order"]["status"] for e in replayed] == [
+                    "preparing",
+                    "waiting_for_pickup",
+                ]
+                await move(client, ws, oid, "completed")
+                (live,) = await events(conn, 1)
+                assert live["order"]["status"] == "completed"
