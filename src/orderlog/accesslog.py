@@ -141,6 +141,7 @@ class JSONFormatter(logging.Formatter):
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which of several workers
         }
         access = getattr(record, "access", None)
         if access is not None:
@@ -158,7 +159,7 @@ def log_config(json: bool, level: str = "INFO") -> dict[str, Any]:
     formatter = (
         {"()": f"{__name__}.JSONFormatter"}
         if json
-        else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+        else {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s"}
     )
     handler = {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}
     return {

@@ -1,0 +1,136 @@
+"""Several server processes on one port (`orderlog serve --workers 2`, real subprocesses): a
+write through either reaches sockets on both, any process resumes any cursor, the metrics add
+up across processes, and SIGTERM closes sockets with 1001 and exits in bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from conftest import Workspace
+from orderlog.embedded import free_port
+from test_cli import env
+from test_live import create, events, http, move, recv, socket
+from test_metrics import samples
+
+SHUTDOWN_TIMEOUT = 5
+
+
+class Workers:
+    """`orderlog serve --workers N` on a free port against the suite's Redis."""
+
+    def __init__(self, redis_url: str, workers: int) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        extra = {
+            "REDIS_URL": redis_url,
+            "ORDERLOG_DEMO_WORKSPACE": "0",
+            "ORDERLOG_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "orderlog", "serve", "--port", str(self.port)]
+            + ["--workers", str(workers)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={k: v for k, v in env().items() if k != "PROMETHEUS_MULTIPROC_DIR"} | extra,
+        )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("serve did not become ready in 30 s")
+
+    def output(self) -> str:
+        out, _ = self.proc.communicate(timeout=30)
+        return out
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=30)
+
+
+@pytest.fixture
+def workers(redis_url: str, redis: Any) -> Iterator[Workers]:
+    server = Workers(redis_url, 2)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.kill()
+
+
+def pids(log: str, what: str) -> set[str]:
+    """The worker pids that logged an access line containing ``what``."""
+    return set(re.findall(r"\[(\d+)\] orderlog\.access .*" + re.escape(what), log))
+
+
+@pytest.mark.slow
+async def test_processes_share_writes_cursors_metrics_and_leave_with_1001(
+    workers: Workers, workspace: Workspace
+) -> None:
+    """Two workers: each socket sees every write whichever worker took it; a cursor resumes on
+    any worker; /metrics sums both; SIGTERM closes sockets with 1001 and the server exits."""
+    base = workers.base
+    async with http(base) as client:
+        (oid,) = await create(client, workspace)
+        sockets = [socket(base, workspace) for _ in range(6)]
+        conns = [await s.__aenter__() for s in sockets]
+        for conn in conns:
+            assert (await recv(conn))["type"] == "snapshot"
+        created: list[str] = []
+        for _ in range(8):  # each on a fresh connection: the kernel spreads them
+            async with http(base) as fresh:
+                created += await create(fresh, workspace)
+        for conn in conns:
+            got = await events(conn, 8)
+            assert [e["order"]["id"] for e in got] == created
+        cursor = got[0]["cursor"]
+        # any worker resumes a cursor: exactly the 7 events after it, then live ones
+        for _ in range(4):
+            async with socket(base, workspace, cursor=cursor) as again:
+                assert [e["order"]["id"] for e in await events(again, 7)] == created[1:]
+        await move(client, workspace, oid, "preparing")
+        for conn in conns:
+            assert (await events(conn, 1))[0]["order"]["id"] == oid
+        # the metrics of both workers, whichever answers
+        for _ in range(3):
+            async with http(base) as fresh:
+                page = samples((await fresh.get("/metrics")).text)
+            key = (("method", "POST"), ("route", "batch"), ("status", "200"))
+            assert page[("orderlog_http_requests_total", key)] == 9
+            assert page[("orderlog_live_clients", (("transport", "websocket"),))] == 6
+        started = time.monotonic()
+        workers.proc.send_signal(signal.SIGTERM)
+        codes = []
+        for conn in conns:
+            with pytest.raises(ConnectionClosed):
+                async with asyncio.timeout(10):
+                    while True:
+                        await conn.recv()
+            codes.append(conn.close_code)
+        assert codes == [1001] * 6
+    log = await asyncio.to_thread(workers.output)
+    assert workers.proc.returncode == 0, log
+    assert time.monotonic() - started < SHUTDOWN_TIMEOUT + 10
+    assert len(pids(log, "POST /v1/workspaces/{workspace_id}/batch 200")) == 2, log
+    assert len(pids(log, "WS /v1/workspaces/{workspace_id}/live 1001")) == 2, log
+    assert workspace.keys["read"] not in log
