@@ -17,6 +17,7 @@ from .connection import make_redis
 from .embedded import EmbeddedRedis
 from .keys import Keys
 from .routes import admin, health, openapi, orders
+from .routes import search as search_routes
 from .routes.errors import HANDLERS
 from .routes.state import State
 from .settings import Settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 embedded.stop()
 
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
+    routes += search_routes.routes
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
     return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)

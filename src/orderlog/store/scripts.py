@@ -46,3 +46,5 @@ class Script:
 
 WRITE = Script("write.lua")
 READ = Script("read.lua")
+SEARCH = Script("search.lua")
+RETENTION = Script("retention.lua")
