@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from . import retention
 from .auth import Authenticator
 from .connection import make_redis
 from .embedded import EmbeddedRedis
@@ -60,9 +62,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
             url, timeout=settings.redis_timeout, max_connections=settings.redis_max_connections
         )
         state = build_state(settings, redis)
+        sweeper = None
+        if settings.retention_interval > 0:
+            sweeper = asyncio.create_task(
+                retention.run(
+                    state.orders,
+                    state.workspaces,
+                    interval=settings.retention_interval,
+                    batch=settings.retention_batch,
+                )
+            )
         try:
             yield {"orderlog": state}
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await redis.aclose()
             if embedded is not None:
                 embedded.stop()

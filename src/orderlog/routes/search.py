@@ -79,9 +79,11 @@ async def report(request: Request) -> Response:
     await authorize(request, ws, "read")
     workflow = await state(request).workspaces.workflow(ws)
     params = search.collect(request.query_params.multi_items(), ("from", "to"))
-    start, end = stats.window(*search.time_range(params))
+    asked = search.time_range(params)
+    start, end = stats.window(*asked)
     settings = state(request).settings
-    query = search.Query((), from_ms=start, to_ms=end)
+    # Without `to`, no upper bound: an order created in this very millisecond still counts.
+    query = search.Query((), from_ms=start, to_ms=asked[1])
     orders: list[dict[str, Any]] = []
     truncated = False
     async for page in _pages(request, ws, query):

@@ -255,6 +255,19 @@ class OrderStore:
                 break
         return SearchPage(orders, before, examined)
 
+    async def expire(self, workspace_id: str, cutoff_ms: int, batch: int = 200) -> int:
+        """Remove up to ``batch`` orders created before ``cutoff_ms`` (epoch ms) with all their
+        index entries, in one atomic script call; the number removed (0: nothing is left)."""
+        k = self.keys
+        keys = [
+            k.ids(workspace_id),
+            k.index(workspace_id, "all"),
+            k.index(workspace_id, "created"),
+        ]
+        args = [k.order_prefix(workspace_id), k.index_prefix(workspace_id), cutoff_ms, batch]
+        with unavailable():
+            return int(await scripts.RETENTION(self.redis, keys, args))
+
     async def ping(self) -> bool:
         with unavailable():
             return bool(await self.redis.ping())
