@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import platform
 import random
 import statistics
@@ -94,6 +95,7 @@ class World:
         ]
         # Zipf-like: the k-th customer orders about k^-0.8 as often as the first.
         self.customer_weights = [1 / (k + 1) ** 0.8 for k in range(len(self.customers))]
+        self.cum_weights = list(itertools.accumulate(self.customer_weights))
         self.cashiers = [Participant(name(rng, i), 1000 + i) for i in range(20)]
         self.preparers = [Participant(name(rng, i), 2000 + i) for i in range(20)]
         self.pos = Participant.system(1)
@@ -101,7 +103,7 @@ class World:
     def order(self, ref: str) -> list[CreateOrder | ChangeStatus]:
         rng = self.rng
         final = rng.choices(list(FINAL), weights=list(FINAL.values()))[0]
-        customer = rng.choices(self.customers, weights=self.customer_weights)[0]
+        customer = rng.choices(self.customers, cum_weights=self.cum_weights)[0]
         cashier = self.pos if rng.random() < 0.1 else rng.choice(self.cashiers)
         items = tuple(Item(i, rng.randint(1, 2)) for i in rng.sample(ITEMS, rng.randint(1, 3)))
         first = "submitted" if final == "submitted" else "waiting_for_preparation"
@@ -176,16 +178,6 @@ async def backdate(redis: Any, store: Any, workspace_id: str, total: int, end_ms
     return start
 
 
-class WithState:
-    def __init__(self, app: Any, state: Any) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        scope["state"] = {"orderlog": self.state}
-        await self.app(scope, receive, send)
-
-
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
@@ -202,7 +194,7 @@ def queries(world: World, total: int, start_ms: int, end_ms: int) -> dict[str, A
     def last_week() -> dict[str, str]:
         return {"from": iso(end_ms - 7 * day), "to": iso(end_ms)}
 
-    cust = lambda: rng.choices(world.customers, weights=world.customer_weights)[0]  # noqa: E731
+    cust = lambda: rng.choices(world.customers, cum_weights=world.cum_weights)[0]  # noqa: E731
     single = {
         "(none)": dict,
         "status=completed (70%)": lambda: {"status": "completed"},
@@ -325,7 +317,13 @@ async def run(args: argparse.Namespace, url: str) -> str:
     print(f"loaded in {load_s:.0f} s ({total / load_s:,.0f} orders/s)", file=sys.stderr)
     breakdown = await memory_breakdown(redis, state.orders, ws, total)
 
-    app = WithState(create_app(settings), state)
+    inner = create_app(settings)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        # ASGITransport runs no lifespan: hand the app the state the lifespan would build.
+        scope["state"] = {"orderlog": state}
+        await inner(scope, receive, send)
+
     headers = {"Authorization": f"Bearer {keys['read']}"}
     base = f"/v1/workspaces/{ws}"
     rows = []

@@ -76,16 +76,18 @@ local function fetch(upto, want)
     for i = 1, #got do got[i] = tonumber(got[i]) end
     return got, #got < want
   end
-  local all, seen = {}, {}
+  local all, seen, drained = {}, {}, true
   for _, key in ipairs(driver) do
-    for _, m in ipairs(redis.call('ZREVRANGEBYSCORE', key, upto, lo, 'LIMIT', 0, want)) do
+    local got = redis.call('ZREVRANGEBYSCORE', key, upto, lo, 'LIMIT', 0, want)
+    if #got == want then drained = false end  -- this index may hold more below
+    for _, m in ipairs(got) do
       local n = tonumber(m)
       if not seen[n] then seen[n] = true all[#all + 1] = n end
     end
   end
   table.sort(all, function(a, b) return a > b end)
   -- Each index gave its top `want`, so the union's top `want` are among them.
-  local exhausted = #all <= want
+  local exhausted = drained and #all <= want
   for i = #all, want + 1, -1 do all[i] = nil end
   return all, exhausted
 end
