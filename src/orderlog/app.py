@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -14,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from . import drain, metrics
+from . import drain, metrics, retention
 from .accesslog import AccessLog
 from .auth import Authenticator
 from .connection import check_cluster, close_redis, is_cluster_url, make_redis, publish_command
@@ -22,6 +23,7 @@ from .embedded import EmbeddedRedis
 from .hub import Backend, Hub
 from .keys import Keys
 from .routes import admin, health, live, openapi, orders
+from .routes import search as search_routes
 from .routes.errors import HANDLERS
 from .routes.state import State
 from .settings import Settings
@@ -93,10 +95,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
         state = build_state(settings, redis)
         # SIGTERM: close live connections with 1001 first (drain.py says why not here, later).
         uninstall = drain.install(lambda: state.hub.drain(within=1.0))
+        sweeper = None
+        if settings.retention_interval > 0:
+            sweeper = asyncio.create_task(
+                retention.run(
+                    state.orders,
+                    state.workspaces,
+                    interval=settings.retention_interval,
+                    batch=settings.retention_batch,
+                )
+            )
         try:
             yield {"orderlog": state}
         finally:
             uninstall()
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await state.hub.close()
             await close_redis(redis)
             metrics.mark_process_dead()
@@ -105,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
     routes += live.routes
+    routes += search_routes.routes
     routes += metrics.routes
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
