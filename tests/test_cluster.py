@@ -39,6 +39,18 @@ from test_live import (  # noqa: F401  (collected here again, on the cluster)
     test_live_concurrent_writers_no_gap_no_duplicate,
     test_live_snapshot_then_events_in_order,
 )
+from test_retention import (  # noqa: F401  (collected here again, on the cluster)
+    test_retention_follows_each_workspace_setting,
+    test_retention_removes_old_orders_with_every_index_entry,
+)
+from test_search import (  # noqa: F401  (collected here again, on the cluster)
+    test_csv_rows_have_people_items_and_stage_times,
+    test_search_combined_filters_intersect,
+    test_search_each_filter_finds_its_orders,
+    test_search_limit_and_cursor_walk_every_order,
+    test_search_scan_budget_gives_short_pages_that_resume,
+)
+from test_stats import test_stats_route_reports_the_stored_orders  # noqa: F401
 
 
 @pytest.fixture(scope="module")
