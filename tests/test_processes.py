@@ -142,3 +142,43 @@ async def test_processes_share_writes_cursors_metrics_and_leave_with_1001(
     assert len(pids(log, "POST /v1/workspaces/{workspace_id}/batch 200")) == 2, log
     assert len(pids(log, "WS /v1/workspaces/{workspace_id}/live 1001")) == 2, log
     assert workspace.keys["read"] not in log
+
+
+@pytest.mark.slow
+async def test_processes_sigterm_finishes_inflight_write_after_closing_sockets(
+    redis_url: str, redis: Any, workspace: Workspace
+) -> None:
+    """One process: SIGTERM while a write waits on Redis (CLIENT PAUSE WRITE) closes the socket
+    with 1001 at once, still answers the write 201 (it is in Redis), and exits cleanly."""
+    server = Workers(redis_url, 1)
+    try:
+        server.wait_ready()
+        async with http(server.base) as client, socket(server.base, workspace) as conn:
+            assert (await recv(conn))["type"] == "snapshot"
+            await redis.execute_command("CLIENT", "PAUSE", 1500, "WRITE")
+            write = asyncio.create_task(
+                client.post(
+                    f"{workspace.base}/orders",
+                    headers=workspace.auth(),
+                    json={"customer": {"user_id": 5, "username": "Late"}},
+                )
+            )
+            await asyncio.sleep(0.3)  # the write is in flight, held by the pause
+            assert not write.done()
+            server.proc.send_signal(signal.SIGTERM)
+            await drained(conn)
+            assert conn.close_code == 1001
+            assert not write.done()  # the socket closed before the write finished
+            async with asyncio.timeout(10):
+                resp = await write
+            assert resp.status_code == 201, resp.text
+        log = await asyncio.to_thread(server.output)
+        # uvicorn re-raises the signal once shut down: the process ends "killed" by SIGTERM
+        assert server.proc.returncode in (0, -signal.SIGTERM), log
+        assert "Application shutdown complete" in log
+        number = resp.json()["order_number"]
+        stored = await redis.hget(f"ol:{{{workspace.id}}}:o:{number}", "st")
+        assert stored is not None
+    finally:
+        await redis.execute_command("CLIENT", "UNPAUSE")
+        server.kill()
