@@ -34,6 +34,7 @@ from test_live import (  # noqa: F401  (collected here again, on the cluster)
     events,
     http,
     move,
+    quiet,
     recv,
     socket,
     test_live_concurrent_writers_no_gap_no_duplicate,
@@ -248,3 +249,52 @@ async def test_cluster_live_delivery_and_resume_on_every_master(server: str, sta
                 await move(client, ws, oid, "completed")
                 (live,) = await events(conn, 1)
                 assert live["order"]["status"] == "completed"
+
+
+async def test_cluster_master_back_resumes_its_live_feeds_without_gap(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A socket of a workspace whose master stops is told ``reconnecting``; once the master is
+    back, writes to it succeed again and the socket receives them after ``live``, no gap."""
+    from orderlog.settings import Settings
+
+    own = Cluster(tmp_path_factory.mktemp("back"), redis_7_binary()).start()
+    try:
+        settings = Settings(redis_url=own.url, redis_timeout=1.0, demo_workspace=False)
+        redis = make_redis(own.url, timeout=settings.redis_timeout)
+        spread = await spread_workspaces(build_state(settings, redis))
+        victim_name = next(n for n in spread if not n.endswith(f":{own.nodes[0].port}"))
+        victim = next(n for n in own.nodes if victim_name.endswith(f":{n.port}"))
+        ws = spread[victim_name]
+        async with (
+            running_server(settings) as base,
+            httpx.AsyncClient(base_url=base, timeout=10) as client,
+            socket(base, ws) as conn,
+        ):
+            assert (await recv(conn))["type"] == "snapshot"
+            assert (await new_order(client, ws))["order_number"] == 1
+            assert (await events(conn, 1))[0]["order"]["order_number"] == 1
+            victim.stop()
+            assert await recv(conn, 15) == {"type": "status", "state": "reconnecting"}
+            await asyncio.to_thread(victim.restart)
+            await asyncio.to_thread(own.wait_ok)
+            async with asyncio.timeout(20):
+                while True:  # the first tries may meet the client's stale view of the node
+                    resp = await client.post(
+                        f"{ws.base}/orders", headers=ws.auth(), json={"customer": CUSTOMER}
+                    )
+                    if resp.status_code == 201:
+                        break
+                    assert resp.status_code == 503, resp.text
+                    await asyncio.sleep(0.2)
+            frames: list[dict[str, Any]] = []
+            live = {"type": "status", "state": "live"}
+            async with asyncio.timeout(20):  # the event (caught up or live) and `live`, any order
+                while live not in frames or not any(f["type"] == "event" for f in frames):
+                    frames.append(await recv(conn, 20))
+            (event,) = [f for f in frames if f.get("type") == "event"]
+            assert event["order"]["order_number"] == resp.json()["order_number"]
+            await quiet(conn)
+        await close_redis(redis)
+    finally:
+        own.stop()

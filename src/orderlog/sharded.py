@@ -133,6 +133,10 @@ class ShardedPubSub:
     async def _subscribe(self, channel: str) -> None:
         node: _Node | None = None
         try:
+            # The owner must serve data too: the hub reads the stream to catch up once this
+            # subscription is confirmed, and a master that has just restarted answers
+            # CLUSTERDOWN until it has rejoined (a failure there would restart every feed).
+            await self.cluster.exists(channel)
             owner = self.cluster.get_node_from_key(channel)
             node = await self._connect(owner.host, owner.port)
             node.channels.add(channel)

@@ -34,6 +34,12 @@ UNAVAILABLE = (
     rx.ConnectionError,  # includes BusyLoadingError: Redis is loading its AOF after a restart
     rx.TimeoutError,
     rx.ReadOnlyError,
+    # redis-py turns these replies into classes and strips their code from the message, so the
+    # prefix test below never sees them: CLUSTERDOWN/MASTERDOWN (a master restarting or failing
+    # over), TRYAGAIN (a slot migrating), OOM (maxmemory reached).
+    rx.ClusterError,
+    rx.TryAgainError,
+    rx.OutOfMemoryError,
 )
 
 
