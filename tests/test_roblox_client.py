@@ -352,3 +352,300 @@ def test_roblox_seed_lifecycle_reaches_server(roblox: Roblox) -> None:
     # The five updates queued together went as one batch (plus the create before them).
     assert roblox.stats()["requests"] == 2
     assert [s.url.rsplit("/", 1)[1] for s in roblox.sent] == ["batch", "batch"]
+
+
+def test_roblox_hand_to_records_giver_and_recipient(roblox: Roblox) -> None:
+    """setHandedTo(id, from, to) records who handed the order over and to whom."""
+    roblox.setup()
+    oid = roblox.run(
+        """
+        local res = OrderLog.createOrder(customer, 1, {items = {{name = "Tea", quantity = 2}}})
+        OrderLog.setHandedTo(res.id, cashier, customer)
+        return res.id
+        """
+    )
+    roblox.settle()
+    order = roblox.order(oid)
+    assert order["status"] == "handed_to"
+    assert order["handed_by"]["username"] == "builderman"
+    assert order["handed_to"]["username"] == "shedletsky"
+    assert order["cashier"]["username"] == "POS"  # system actor 1
+    assert order["items"] == [{"name": "Tea", "quantity": 2}]
+
+
+def test_roblox_async_create_takes_updates_before_its_id(roblox: Roblox) -> None:
+    """Updates queued on createOrderAsync's handle go with order_ref in the same batch, and by id
+    in a later one; the callback gets the id and order number."""
+    roblox.setup("batchSize = 3")
+    roblox.run(
+        """
+        handle = OrderLog.createOrderAsync(customer, cashier, {items = {"Mocha"}, metadata = {}},
+            function(res) created = res end)
+        OrderLog.setWaiting(handle)
+        OrderLog.setPreparing(handle, chef)
+        OrderLog.setReadyForPickup(handle)   -- the fourth op: a second batch, by id
+        """
+    )
+    roblox.settle()
+    created = lua_dict(roblox.lua.globals().created)
+    assert created.get("error") is None
+    handle = lua_dict(roblox.lua.globals().handle)
+    assert handle["id"] == created["id"]
+    assert handle["order_number"] == created["order_number"] == 1
+    first, second = (json.loads(s.body or "") for s in roblox.sent)
+    assert [op.get("order_ref") for op in first["operations"]] == [None, "c1", "c1"]
+    assert first["operations"][0]["ref"] == "c1"
+    assert first["operations"][0]["metadata"] == []  # Roblox encodes {} as []; the server takes it
+    assert second["operations"] == [
+        {"op": "status", "id": created["id"], "status": "waiting_for_pickup"}
+    ]
+    # Later calls with the handle use the id.
+    roblox.run("OrderLog.setComplete(handle)")
+    roblox.settle()
+    order = roblox.order(created["id"])
+    assert [h["status"] for h in order["history"]] == [
+        "submitted",
+        "waiting_for_preparation",
+        "preparing",
+        "waiting_for_pickup",
+        "completed",
+    ]
+
+
+def windows(sent: list[Sent], width: float = 60) -> int:
+    """The most requests in any window [t, t + width) of virtual time."""
+    times = sorted(s.at for s in sent)
+    return max(sum(1 for u in times if t <= u < t + width) for t in times)
+
+
+QUEUE_1000 = """
+    for i = 1, 200 do
+        local p = {UserId = 5000 + i, Name = "guest" .. i}
+        local h = OrderLog.createOrderAsync(p, 2, {items = {"Latte"}, status = "submitted"})
+        handles[i] = h
+        OrderLog.setWaiting(h)
+        OrderLog.setPreparing(h, chef)
+        OrderLog.setReadyForPickup(h)
+        OrderLog.setHandedTo(h, cashier, p)
+        OrderLog.setComplete(h)
+    end
+"""
+
+
+def test_roblox_batches_1000_updates_within_budget(roblox: Roblox) -> None:
+    """200 creates and 1,000 updates queued at once all arrive, in order per order, in a dozen
+    requests; with a tiny budget they take minutes and no 60 s window holds more than it."""
+    roblox.setup()
+    roblox.lua.execute("handles = {}")
+    roblox.run(QUEUE_1000)
+    roblox.settle()
+    stats = roblox.stats()
+    print(f"\n1,000 updates + 200 creates, default options: {stats['requests']} requests")
+    assert stats["failed"] == 0
+    assert stats["operations"] == 1200
+    assert stats["requests"] == 12  # 100 operations per request
+    assert windows(roblox.sent) <= 120
+    ids = [roblox.lua.globals().handles[i].id for i in range(1, 201)]
+    for oid in ids[::20]:
+        history = [h["status"] for h in roblox.order(oid)["history"]]
+        assert history == [
+            "submitted",
+            "waiting_for_preparation",
+            "preparing",
+            "waiting_for_pickup",
+            "handed_to",
+            "completed",
+        ]
+
+
+def test_roblox_budget_holds_when_it_binds(roblox: Roblox) -> None:
+    """With 10 requests a minute and 20 operations a request, 1,200 operations take 60 requests
+    over six minutes of (virtual) time and never more than 10 in any 60 s window."""
+    roblox.setup("budgetPerMinute = 10, burst = 3, batchSize = 20")
+    roblox.lua.execute("handles = {}")
+    roblox.run(QUEUE_1000)
+    roblox.settle()
+    stats = roblox.stats()
+    busiest = windows(roblox.sent)
+    span = roblox.sent[-1].at - roblox.sent[0].at
+    print(
+        f"\nbudget 10/min: {stats['requests']} requests over {span:.0f} s, busiest minute {busiest}"
+    )
+    assert stats["failed"] == 0
+    assert stats["requests"] == 60
+    assert busiest <= 10
+    assert roblox.order(roblox.lua.globals().handles[200].id)["status"] == "completed"
+
+
+def test_roblox_retries_503_429_and_lost_answers_without_duplicates(roblox: Roblox) -> None:
+    """A lost answer, a 503 and a 429 are retried with the same bytes and Idempotency-Key:
+    one order is created, at least Retry-After apart."""
+    roblox.setup()
+    roblox.faults[:] = ["lost", ("status", 503, None), ("status", 429, 7)]
+    res = lua_dict(
+        roblox.run(
+            """
+            local res = OrderLog.createOrder(customer, cashier, {items = {"Latte"}})
+            return {error = res.error, id = res.id, order_number = res.order_number}
+            """
+        )
+    )
+    assert res.get("error") is None
+    assert res["order_number"] == 1
+    assert len(roblox.sent) == 4
+    assert len({s.body for s in roblox.sent}) == 1
+    assert len({s.headers["Idempotency-Key"] for s in roblox.sent}) == 1
+    assert roblox.sent[3].at - roblox.sent[2].at >= 7  # Retry-After honoured
+    assert roblox.count_orders() == 1
+    # The next batch is another request: another key.
+    roblox.lua.globals().oid = res["id"]
+    roblox.run("OrderLog.setPreparing(oid, chef)")
+    roblox.settle()
+    assert roblox.sent[-1].headers["Idempotency-Key"] != roblox.sent[0].headers["Idempotency-Key"]
+    assert roblox.stats()["retries"] == 3
+    assert [h["status"] for h in roblox.order(res["id"])["history"]] == ["submitted", "preparing"]
+
+
+def test_roblox_server_down_then_back_loses_nothing(roblox: Roblox) -> None:
+    """Orders made while the server is down wait in the queue and all arrive once it is back."""
+    roblox.setup()
+    roblox.server.stop()
+    try:
+        roblox.lua.execute("handles = {}")
+        roblox.run(
+            """
+            for i = 1, 10 do
+                local p = {UserId = 7000 + i, Name = "diner" .. i}
+                handles[i] = OrderLog.createOrderAsync(p, 4, {items = {"Soup"}})
+                OrderLog.setPreparing(handles[i], chef)
+                OrderLog.setComplete(handles[i])
+            end
+            """
+        )
+        start = float(roblox.sched.now)
+        roblox.drive(lambda: float(roblox.sched.now) > start + 180)
+        stats = roblox.stats()
+        assert stats["queued"] + stats["sending"] == 30
+        assert stats["failed"] == 0
+        assert stats["retries"] >= 5
+    finally:
+        roblox.server.start()
+    roblox.settle()
+    assert roblox.stats()["failed"] == 0
+    for i in range(1, 11):
+        order = roblox.order(roblox.lua.globals().handles[i].id)
+        assert order["status"] == "completed"
+    assert roblox.count_orders() == 10
+
+
+def test_roblox_bind_to_close_flushes_the_queue(roblox: Roblox) -> None:
+    """At shutdown the queue is sent at once (no lingering) within 25 s."""
+    roblox.setup("flushInterval = 60")
+    oid = roblox.run('return OrderLog.createOrder(customer, cashier, {items = {"Pie"}}).id')
+    roblox.run(
+        """
+        OrderLog.setPreparing(...)
+        OrderLog.setReadyForPickup(...)
+        """.replace("...", f'"{oid}"')
+    )
+    roblox.drive(lambda: float(roblox.sched.now) > 5)
+    assert roblox.stats()["queued"] == 2  # lingering for company
+    start = float(roblox.sched.now)
+    records = roblox.sched.close()
+    roblox.drive(lambda: all(r.done for r in records.values()), limit=30)
+    assert float(roblox.sched.now) - start < 25
+    assert roblox.order(oid)["status"] == "waiting_for_pickup"
+
+
+def test_roblox_bind_to_close_gives_up_after_25_seconds(roblox: Roblox) -> None:
+    """A shutdown with the server unreachable ends within 25 s and reports what was not sent;
+    in Studio with nothing queued it returns at once."""
+    roblox.setup(ON_ERROR)
+    roblox.faults[:] = ["refuse"] * 100
+    roblox.run('OrderLog.createOrderAsync(customer, cashier, {items = {"Pie"}})')
+    start = float(roblox.sched.now)
+    records = roblox.sched.close()
+    roblox.drive(lambda: all(r.done for r in records.values()), limit=30)
+    assert float(roblox.sched.now) - start <= 25.5
+    roblox.settle()
+    errors = lua_dict(roblox.lua.globals().errors)
+    assert len(errors) == 1
+    assert "shut down" in errors[0]["message"]
+
+    studio = Roblox(roblox.server, roblox.workspace, roblox.keys)
+    studio.sched.studio = True
+    studio.setup()
+    records = studio.sched.close()
+    studio.drive(lambda: all(r.done for r in records.values()), limit=1)
+    assert float(studio.sched.now) == 0
+    assert studio.sent == []
+
+
+def test_roblox_client_errors_surface_without_retry(roblox: Roblox) -> None:
+    """A 4xx is not retried: it is res.error and onError; one bad op does not sink its batch."""
+    roblox.setup(ON_ERROR)
+    out = lua_dict(
+        roblox.run(
+            """
+            local good = OrderLog.createOrderAsync(customer, cashier, {items = {"Latte"}})
+            local bad = OrderLog.createOrder(customer, cashier, {status = "baking"})
+            local done = OrderLog.createOrder(customer, cashier, {status = "completed"})
+            OrderLog.setPreparing(done.id, chef)   -- completed orders do not move: 409
+            local none = OrderLog.createOrder(nil, cashier, {})
+            local ok, problem = OrderLog.setWaiting("not-an-id")
+            local check = OrderLog.getOrder(good)
+            return {bad = bad.error, none = none.error, ok = ok, problem = problem,
+                    good = check.order.status, done = done.error}
+            """
+        )
+    )
+    roblox.settle()
+    assert "status" in out["bad"]
+    assert "customer" in out["none"]
+    assert out["ok"] is False
+    assert "order id" in out["problem"]
+    assert out["good"] == "submitted"  # sent again without the bad op
+    assert out.get("done") is None
+    errors = lua_dict(roblox.lua.globals().errors)
+    codes = [e["info"].get("statusCode") for e in errors]
+    assert 422 in codes
+    assert 409 in codes
+    assert len(errors) == 4  # bad create, 409, no customer, bad id
+    assert roblox.stats()["retries"] == 0
+    assert roblox.count_orders() == 2
+
+
+def test_roblox_bad_key_is_an_error_not_a_retry(roblox: Roblox) -> None:
+    """A wrong API key answers 401 at once, through res.error."""
+    roblox.run(
+        f'OrderLog.setupAPI("olk_wrong", "{roblox.workspace}", {{baseUrl = "{roblox.server.url}"}})'
+    )
+    error = roblox.run("return OrderLog.createOrder(customer, cashier, {}).error")
+    assert "key" in error.lower()
+    assert len(roblox.sent) == 1
+    roblox.sent.clear()  # the fixture checks the real keys; this one was wrong on purpose
+
+
+def test_roblox_secret_key_and_studio_players(roblox: Roblox) -> None:
+    """A Secret from HttpService:GetSecret works as the key; Studio's test players (id <= 0, no
+    display name) are accepted; getOrder sees the updates queued before it."""
+    roblox.sched.secrets["orderlog"] = roblox.keys["write"]
+    roblox.run(
+        f'OrderLog.setupAPI(game:GetService("HttpService"):GetSecret("orderlog"), '
+        f'"{roblox.workspace}", {{baseUrl = "{roblox.server.url}"}})'
+    )
+    out = lua_dict(
+        roblox.run(
+            """
+            local player1 = sched.player(-1, "Player1", "")
+            local res = OrderLog.createOrder(player1, player1, {items = {}})
+            OrderLog.setCancelled(res.id, "Left the game")
+            local got = OrderLog.getOrder(res.id)
+            return {error = got.error, status = got.order.status, user = got.order.customer.user_id}
+            """
+        )
+    )
+    assert out.get("error") is None
+    assert out["status"] == "cancelled"
+    assert out["user"] == "-1"
+    assert roblox.sent[0].headers["Authorization"] == f"Bearer {roblox.keys['write']}"

@@ -61,7 +61,7 @@ local workerIdle = false
 local closing = false -- BindToClose is flushing: send at once, no lingering
 local closed = false -- the flush is over: nothing more can be sent
 local closeDeadline = nil
-local inFlight = false
+local inFlight = 0 -- operations in the request being sent
 local lingering = false
 local refCounter = 0
 local handles = setmetatable({}, { __mode = "k" })
@@ -457,10 +457,10 @@ local function sendBatch(limit)
 	if entries == nil then
 		return nil
 	end
-	inFlight = true
+	inFlight = #entries
 	local key = HttpService:GenerateGUID(false)
 	local response, problem = request("POST", workspaceUrl .. "/batch", body, key)
-	inFlight = false
+	inFlight = 0
 	stats.batches = stats.batches + 1
 	if response == nil then
 		for _, entry in ipairs(entries) do
@@ -510,9 +510,9 @@ end
 
 local function sendGet(entry)
 	pop()
-	inFlight = true
+	inFlight = 1
 	local response, problem = request("GET", workspaceUrl .. "/orders/" .. entry.target)
-	inFlight = false
+	inFlight = 0
 	if response == nil then
 		finish(entry, { error = "OrderLog: " .. problem })
 	elseif response.StatusCode == 200 then
@@ -572,7 +572,7 @@ local function flush(timeout)
 	closing = true
 	closeDeadline = clock() + timeout
 	wake()
-	while (qHead <= qTail or inFlight) and clock() < closeDeadline do
+	while (qHead <= qTail or inFlight > 0) and clock() < closeDeadline do
 		task.wait(0.1)
 	end
 	closed = true
@@ -622,7 +622,7 @@ function OrderLog.setupAPI(apiKey, workspaceId, options)
 			worker()
 		end)
 		game:BindToClose(function()
-			if RunService:IsStudio() and qHead > qTail and not inFlight then
+			if RunService:IsStudio() and qHead > qTail and inFlight == 0 then
 				return -- stopping a play test should not wait for nothing
 			end
 			flush(config.shutdownTimeout)
@@ -664,6 +664,7 @@ end
 function OrderLog.createOrder(customer, actor, opts)
 	local entry, problem = createEntry(customer, actor, opts)
 	if entry == nil then
+		report(problem, { op = "create" })
 		return { error = problem }
 	end
 	local result = await(entry)
@@ -779,7 +780,7 @@ end
 -- Sends what is queued now (yields, at most `timeout` seconds); returns how many were left.
 function OrderLog.flush(timeout)
 	local deadline = clock() + (timeout or 25)
-	while (qHead <= qTail or inFlight) and clock() < deadline do
+	while (qHead <= qTail or inFlight > 0) and clock() < deadline do
 		if qHead <= qTail then
 			queue[qHead].urgent = true
 			wake()
@@ -789,9 +790,10 @@ function OrderLog.flush(timeout)
 	return queued()
 end
 
--- Counters for your own monitoring: requests sent, batches, operations, retries, failures, queued.
+-- Counters for your own monitoring: requests sent, batches, operations sent, retries, failed
+-- operations, and the operations queued and being sent now.
 function OrderLog.getStats()
-	local out = { queued = queued() }
+	local out = { queued = queued(), sending = inFlight }
 	for name, value in pairs(stats) do
 		out[name] = value
 	end
