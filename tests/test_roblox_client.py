@@ -113,7 +113,7 @@ class Roblox:
     sent: list[Sent] = field(default_factory=list)
     # Injected faults, consumed one per request: ("status", code, retry_after) answers without
     # reaching the server; "lost" sends the request, then throws as a timeout would; "refuse"
-    # throws as a refused connection does.
+    # throws as a refused connection does; ("throw", message) throws that message.
     faults: list[Any] = field(default_factory=list)
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
 
@@ -145,6 +145,8 @@ class Roblox:
         fault = self.faults.pop(0) if self.faults else None
         if fault == "refuse":
             return (False, "HttpError: ConnectFail")
+        if isinstance(fault, tuple) and fault[0] == "throw":
+            return (False, fault[1])
         if isinstance(fault, tuple):
             _, code, retry_after = fault
             extra = {"retry-after": str(retry_after)} if retry_after is not None else {}
@@ -649,3 +651,39 @@ def test_roblox_secret_key_and_studio_players(roblox: Roblox) -> None:
     assert out["status"] == "cancelled"
     assert out["user"] == "-1"
     assert roblox.sent[0].headers["Authorization"] == f"Bearer {roblox.keys['write']}"
+
+
+def test_roblox_create_gives_up_only_when_never_sent(roblox: Roblox) -> None:
+    """While the server is down, a yielding createOrder still queued behind the batch being
+    retried answers an error after createTimeout and is never sent; the batch arrives later."""
+    roblox.setup("createTimeout = 30")
+    roblox.server.stop()
+    try:
+        roblox.run('first = OrderLog.createOrderAsync(customer, cashier, {items = {"Tea"}})')
+        roblox.drive(lambda: roblox.stats()["sending"] == 1)
+        res = lua_dict(
+            roblox.run(
+                """
+                local res = OrderLog.createOrder(customer, cashier, {items = {"Cake"}})
+                OrderLog.setComplete(res.handle)   -- fails too: its order was never created
+                return {error = res.error}
+                """
+            )
+        )
+        assert "not sent within 30 s" in res["error"]
+    finally:
+        roblox.server.start()
+    roblox.settle()
+    assert roblox.stats()["failed"] == 2
+    assert roblox.count_orders() == 1
+    assert roblox.order(roblox.lua.globals().first.id)["items"] == [{"name": "Tea", "quantity": 1}]
+
+
+def test_roblox_http_disabled_is_reported_not_retried(roblox: Roblox) -> None:
+    """RequestAsync throwing 'Http requests are not enabled' fails the call at once."""
+    roblox.setup()
+    roblox.faults[:] = [("throw", "Http requests are not enabled. Enable via game settings")]
+    error = roblox.run("return OrderLog.createOrder(customer, cashier, {}).error")
+    assert "not enabled" in error
+    assert len(roblox.sent) == 1
+    assert roblox.lua.globals().sched.warnings[1].startswith("OrderLog: Http requests")

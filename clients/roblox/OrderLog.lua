@@ -37,7 +37,7 @@ local DEFAULTS = {
 	retryBase = 1, -- first backoff, seconds; doubles on each failure
 	retryMax = 30, -- longest backoff, seconds
 	maxQueue = 10000, -- queued operations beyond which new ones are refused
-	createTimeout = 30, -- seconds createOrder/getOrder yield before answering with an error
+	createTimeout = 30, -- seconds createOrder/getOrder wait to be sent before giving up (false: wait)
 	shutdownTimeout = 25, -- seconds BindToClose spends flushing (Roblox allows 30 in total)
 	onError = nil, -- function(message, info) called for every operation that fails
 }
@@ -121,7 +121,11 @@ local function report(message, info)
 	if onError then
 		task.spawn(onError, message, info)
 	else
-		warn("[OrderLog] " .. tostring(message))
+		message = tostring(message)
+		if message:sub(1, 8) ~= "OrderLog" then
+			message = "OrderLog: " .. message
+		end
+		warn(message)
 	end
 end
 
@@ -259,8 +263,10 @@ local function push(entry)
 	end
 end
 
-local function pushFront(entries)
+local function requeue(entries)
+	-- Back to the front of the queue, in order: nothing of them was written.
 	for i = #entries, 1, -1 do
+		entries[i].sending = nil
 		qHead = qHead - 1
 		queue[qHead] = entries[i]
 	end
@@ -270,6 +276,9 @@ local function pop()
 	local entry = queue[qHead]
 	queue[qHead] = nil
 	qHead = qHead + 1
+	if qHead > qTail then
+		qHead, qTail = 1, 0
+	end
 	return entry
 end
 
@@ -294,7 +303,7 @@ local function finish(entry, result)
 			statusCode = result.statusCode,
 		})
 	end
-	if entry.waiter ~= nil and not entry.timedOut then
+	if entry.waiter ~= nil then
 		task.spawn(entry.waiter, result)
 	end
 	if entry.callback ~= nil then
@@ -330,15 +339,17 @@ local function await(entry)
 		finish(entry, refused)
 		return refused
 	end
-	task.delay(config.createTimeout, function()
-		if not entry.done and not entry.timedOut then
-			entry.timedOut = true
-			task.spawn(thread, {
-				error = "OrderLog: no answer within " .. config.createTimeout .. " s; it stays queued",
-				handle = entry.handle,
-			})
-		end
-	end)
+	if config.createTimeout then
+		task.delay(config.createTimeout, function()
+			-- Only an operation still queued is given up: it was never sent, so the caller may
+			-- safely try again. One being sent has to wait for its answer (it may be applied).
+			if not entry.done and not entry.sending then
+				finish(entry, {
+					error = "OrderLog: not sent within " .. config.createTimeout .. " s (server unreachable?); nothing was done",
+				})
+			end
+		end)
+	end
 	return coroutine.yield()
 end
 
@@ -350,6 +361,15 @@ local function backoff(attempt, retryAfter)
 		delay = retryAfter
 	end
 	return delay
+end
+
+local function isPermanent(message)
+	-- Errors RequestAsync throws that no retry can mend: HTTP requests disabled in the game's
+	-- settings, a URL Roblox refuses.
+	message = message:lower()
+	return message:find("not enabled", 1, true) ~= nil
+		or message:find("trust check", 1, true) ~= nil
+		or message:find("invalid url", 1, true) ~= nil
 end
 
 local TRANSIENT = { [429] = true, [502] = true, [503] = true, [504] = true }
@@ -376,7 +396,9 @@ local function request(method, url, body, idempotencyKey, auth)
 		takeBudget()
 		local ok, response = pcall(HttpService.RequestAsync, HttpService, req)
 		local problem, retryAfter
-		if not ok then
+		if not ok and isPermanent(tostring(response)) then
+			return nil, tostring(response)
+		elseif not ok then
 			problem = "network error: " .. tostring(response)
 		elseif TRANSIENT[response.StatusCode] or response.StatusCode >= 500 then
 			problem = errorMessage(response)
@@ -412,7 +434,9 @@ local function formBatch(limit)
 		end
 		local body = entry.body
 		local problem = nil
-		if entry.kind == "status" and entry.handle == nil then
+		if entry.done then
+			problem = "given up" -- a yielding call that timed out before it was sent
+		elseif entry.kind == "status" and entry.handle == nil then
 			local target = entry.target
 			body.id, body.order_ref = nil, nil
 			if type(target) == "string" then
@@ -427,13 +451,14 @@ local function formBatch(limit)
 		end
 		if problem ~= nil then
 			pop()
-			finish(entry, { error = problem })
+			finish(entry, { error = problem }) -- no-op when already done
 		else
 			local encoded = HttpService:JSONEncode(body)
 			if #entries > 0 and size + #encoded + 1 > config.maxBatchBytes then
 				break
 			end
 			pop()
+			entry.sending = true
 			size = size + #encoded + 1
 			entries[#entries + 1] = entry
 			parts[#parts + 1] = encoded
@@ -495,11 +520,11 @@ local function sendBatch(limit)
 				rest[#rest + 1] = entry
 			end
 		end
-		pushFront(rest)
+		requeue(rest)
 		return nil
 	end
 	if response.StatusCode == 413 and #entries > 1 then
-		pushFront(entries)
+		requeue(entries)
 		return math.max(1, math.floor(#entries / 2)) -- the next batch is half as large
 	end
 	for _, entry in ipairs(entries) do
@@ -510,6 +535,10 @@ end
 
 local function sendGet(entry)
 	pop()
+	if entry.done then
+		return -- timed out before it was sent
+	end
+	entry.sending = true
 	inFlight = 1
 	local response, problem = request("GET", workspaceUrl .. "/orders/" .. entry.target)
 	inFlight = 0
