@@ -687,3 +687,37 @@ def test_roblox_http_disabled_is_reported_not_retried(roblox: Roblox) -> None:
     assert "not enabled" in error
     assert len(roblox.sent) == 1
     assert roblox.lua.globals().sched.warnings[1].startswith("OrderLog: Http requests")
+
+
+@pytest.mark.parametrize("path", sorted(MODULE.parent.glob("*.lua")), ids=lambda p: p.name)
+def test_roblox_sources_are_lua51(path: Path) -> None:
+    """The module and the examples compile as Lua 5.1 (no Luau-only syntax)."""
+    lua = lua51.LuaRuntime(unpack_returned_tuples=True)
+    lua.globals().source = path.read_text()
+    ok, problem = lua.execute(f"local f, e = loadstring(source, '@{path.name}') return f ~= nil, e")
+    assert ok, problem
+
+
+def test_roblox_get_events_uses_the_read_key(roblox: Roblox) -> None:
+    """getEvents sends the read key (a Secret here) in the header and its query in the URL."""
+    roblox.sched.secrets["orderlog_read_key"] = roblox.keys["read"]
+    roblox.setup()
+    roblox.run(
+        """
+        local key = game:GetService("HttpService"):GetSecret("orderlog_read_key")
+        local options = {wait = 5, readKey = key, status = "waiting_for_pickup"}
+        answer, problem = OrderLog.getEvents("1:2-0", options)
+        """
+    )
+    sent = roblox.sent[-1]
+    assert sent.method == "GET"
+    assert sent.url.endswith(
+        f"/v1/workspaces/{roblox.workspace}/events?wait=5&after=1%3A2-0&status=waiting_for_pickup"
+    )
+    assert sent.headers["Authorization"] == f"Bearer {roblox.keys['read']}"
+    answer = roblox.lua.globals().answer
+    if roblox.get("/events?wait=0").status_code == 404:  # the events route has not landed here
+        assert answer is None
+        assert roblox.lua.globals().problem
+    else:
+        assert lua51.lua_type(answer) == "table"

@@ -829,19 +829,29 @@ function OrderLog.getStats()
 	return out
 end
 
--- Long-polls the workspace's events (yields up to `wait` seconds): {events = {...}, cursor = c},
--- or nil and a message. `after` is the cursor of the last answer (nil: from now on). Events need
--- a read key (the write key cannot read them): `readKey` is a string or a Secret. It shares the
--- module's budget and retries, so a pickup board never starves the order updates.
-function OrderLog.getEvents(after, wait, readKey)
+-- Long-polls the workspace's events (yields up to options.wait seconds, default 20, at most 30).
+-- `after` is the cursor of the last answer; nil asks for a snapshot to start from. Answers the
+-- decoded body {events = {...}, cursor = "...", orders = {...} (a snapshot), reset = reason},
+-- or nil and a message. Events need a read key (a write key cannot read them): options.readKey,
+-- a string or a Secret; options.status filters ("waiting_for_pickup" or a comma list).
+-- It shares the module's budget and retries: a pickup board never starves the order updates.
+function OrderLog.getEvents(after, options)
+	options = options or {}
 	if config == nil then
 		return nil, "OrderLog: call setupAPI first"
 	end
-	local url = workspaceUrl .. "/events?wait=" .. tostring(wait or 20)
+	local url = workspaceUrl .. "/events?wait=" .. tostring(options.wait or 20)
 	if after ~= nil then
 		url = url .. "&after=" .. HttpService:UrlEncode(after)
 	end
-	local response, problem = request("GET", url, nil, nil, readKey and bearer(readKey) or nil)
+	if options.status ~= nil then
+		url = url .. "&status=" .. HttpService:UrlEncode(options.status)
+	end
+	local auth = nil
+	if options.readKey ~= nil then
+		auth = bearer(options.readKey)
+	end
+	local response, problem = request("GET", url, nil, nil, auth)
 	if response == nil then
 		return nil, problem
 	end
@@ -850,7 +860,5 @@ function OrderLog.getEvents(after, wait, readKey)
 	end
 	return decode(response.Body)
 end
-
-OrderLog._flushOnClose = flush
 
 return OrderLog
