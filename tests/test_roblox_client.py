@@ -721,3 +721,51 @@ def test_roblox_get_events_uses_the_read_key(roblox: Roblox) -> None:
         assert roblox.lua.globals().problem
     else:
         assert lua51.lua_type(answer) == "table"
+
+
+def test_roblox_oversized_batch_is_split(roblox: Roblox) -> None:
+    """Batches stay under maxBatchBytes; one the server still finds too large (413) is sent
+    again in halves, and every order arrives once."""
+    roblox.setup("maxBatchBytes = 1000000")
+    roblox.run(
+        """
+        local notes = string.rep("x", 3900)
+        for i = 1, 20 do
+            OrderLog.createOrderAsync(customer, cashier, {metadata = {notes = notes}})
+        end
+        """
+    )
+    roblox.settle()
+    sizes = [len(s.body or "") for s in roblox.sent]
+    assert len(sizes) == 3
+    assert sizes[0] > 65536  # refused with 413, then sent in two halves
+    assert max(sizes[1:]) < 65536
+    assert roblox.stats()["failed"] == 0
+    assert roblox.count_orders() == 20
+
+    again = Roblox(roblox.server, roblox.workspace, roblox.keys)
+    again.setup()
+    again.run(
+        """
+        local notes = string.rep("x", 3900)
+        for i = 1, 20 do
+            OrderLog.createOrderAsync({UserId = 1, Name = "a"}, nil, {metadata = {notes = notes}})
+        end
+        """
+    )
+    again.settle()
+    assert all(len(s.body or "") <= 60000 for s in again.sent)
+    assert len(again.sent) == 2
+    assert again.count_orders() == 40
+    again.http.close()
+
+
+def test_roblox_setup_again_keeps_the_budget_spent(roblox: Roblox) -> None:
+    """Calling setupAPI a second time (another script) does not hand out a fresh budget."""
+    roblox.setup("budgetPerMinute = 5, burst = 5")
+    roblox.run("for i = 1, 5 do OrderLog.createOrder(customer, cashier, {}) end")
+    roblox.setup("budgetPerMinute = 5, burst = 5")
+    roblox.run("OrderLog.createOrder(customer, cashier, {})", limit=120)
+    assert len(roblox.sent) == 6
+    assert roblox.sent[5].at - roblox.sent[0].at >= 60
+    assert roblox.count_orders() == 6

@@ -89,6 +89,21 @@ local function budgetDelay(now)
 	return wait
 end
 
+local function keepBudget(limit)
+	-- The ring for a (new) limit, with the latest send times of the old one.
+	local times = {}
+	for _, at in pairs(sendTimes) do
+		times[#times + 1] = at
+	end
+	table.sort(times)
+	sendTimes, sendIndex = {}, 0
+	for i = math.max(1, #times - limit + 1), #times do
+		sendIndex = sendIndex + 1
+		sendTimes[sendIndex] = times[i]
+	end
+	sendIndex = sendIndex % limit
+end
+
 local function takeBudget()
 	-- Yields until one request fits the budget, then books it.
 	while true do
@@ -375,6 +390,19 @@ end
 local TRANSIENT = { [429] = true, [502] = true, [503] = true, [504] = true }
 local MAX_SERVER_ERROR_RETRIES = 3
 
+local function sleep(seconds)
+	-- A backoff, cut short (false) when the server starts shutting down and it would outlast
+	-- the flush: what cannot be sent is then reported at once.
+	local wakeAt = clock() + seconds
+	while clock() < wakeAt do
+		if closeDeadline ~= nil and wakeAt > closeDeadline then
+			return false
+		end
+		task.wait(math.min(1, wakeAt - clock()))
+	end
+	return true
+end
+
 local function request(method, url, body, idempotencyKey, auth)
 	-- One logical request, retried until it is answered for good. Returns the response, or
 	-- nil and a message when it was given up. The same table (same bytes, same key) is resent.
@@ -413,12 +441,10 @@ local function request(method, url, body, idempotencyKey, auth)
 		if attempt > config.maxRetries or serverErrors > MAX_SERVER_ERROR_RETRIES then
 			return nil, problem
 		end
-		local delay = backoff(attempt, retryAfter)
-		if closeDeadline ~= nil and clock() + delay > closeDeadline then
+		stats.retries = stats.retries + 1
+		if not sleep(backoff(attempt, retryAfter)) then
 			return nil, problem .. " (the server shut down before it could be sent)"
 		end
-		stats.retries = stats.retries + 1
-		task.wait(delay)
 	end
 end
 
@@ -642,9 +668,10 @@ function OrderLog.setupAPI(apiKey, workspaceId, options)
 	merged.batchSize = math.max(1, math.min(100, merged.batchSize))
 	config = merged
 	workspaceUrl = config.baseUrl:gsub("/+$", "") .. "/v1/workspaces/" .. workspaceId
-	tokens = config.burst
-	tokensAt = clock()
-	sendTimes, sendIndex = {}, 0
+	if workerThread == nil then
+		tokens, tokensAt = config.burst, clock()
+	end
+	keepBudget(config.budgetPerMinute) -- calling setupAPI again must not reset what was spent
 	if workerThread == nil then
 		workerThread = task.spawn(function()
 			workerThread = coroutine.running()
