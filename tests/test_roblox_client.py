@@ -602,7 +602,7 @@ def test_roblox_client_errors_surface_without_retry(roblox: Roblox) -> None:
         )
     )
     roblox.settle()
-    assert "status" in out["bad"]
+    assert out["bad"].startswith("status: ")
     assert "customer" in out["none"]
     assert out["ok"] is False
     assert "order id" in out["problem"]
@@ -626,6 +626,15 @@ def test_roblox_bad_key_is_an_error_not_a_retry(roblox: Roblox) -> None:
     assert "key" in error.lower()
     assert len(roblox.sent) == 1
     roblox.sent.clear()  # the fixture checks the real keys; this one was wrong on purpose
+    # A wrong baseUrl: a 404, reported without a retry.
+    roblox.run(
+        f'OrderLog.setupAPI("{roblox.keys["write"]}", "{roblox.workspace}", '
+        f'{{baseUrl = "{roblox.server.url}/wrong/"}})'
+    )
+    error = roblox.run("return OrderLog.createOrder(customer, cashier, {}).error")
+    assert "No route" in error
+    assert len(roblox.sent) == 1
+    assert roblox.sent[0].url == f"{roblox.server.url}/wrong/v1/workspaces/{roblox.workspace}/batch"
 
 
 def test_roblox_secret_key_and_studio_players(roblox: Roblox) -> None:

@@ -534,14 +534,18 @@ local function sendBatch(limit)
 	end
 	-- The whole request was refused; nothing of it was written.
 	local message, errorBody = errorMessage(response)
-	local bad = type(errorBody) == "table" and type(errorBody.field) == "string"
-		and tonumber(errorBody.field:match("^operations%[(%d+)%]"))
+	local bad = nil
+	if type(errorBody) == "table" and type(errorBody.field) == "string" then
+		bad = tonumber(errorBody.field:match("^operations%[(%d+)%]"))
+	end
 	if response.StatusCode == 422 and bad ~= nil and entries[bad + 1] ~= nil and #entries > 1 then
 		-- One bad operation: report it and resend the others (a new batch, a new key).
 		local rest = {}
 		for i, entry in ipairs(entries) do
 			if i == bad + 1 then
-				finish(entry, { error = message, statusCode = 422 })
+				-- "operations[3].status: unknown status" -> "status: unknown status"
+				local own = message:gsub("^operations%[%d+%]%.?", "")
+				finish(entry, { error = own, statusCode = 422 })
 			else
 				rest[#rest + 1] = entry
 			end
