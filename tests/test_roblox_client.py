@@ -581,6 +581,7 @@ def test_roblox_bind_to_close_gives_up_after_25_seconds(roblox: Roblox) -> None:
     studio.drive(lambda: all(r.done for r in records.values()), limit=1)
     assert float(studio.sched.now) == 0
     assert studio.sent == []
+    studio.http.close()
 
 
 def test_roblox_client_errors_surface_without_retry(roblox: Roblox) -> None:
