@@ -156,7 +156,7 @@ class OrderStore:
         workflow: Workflow,
         idempotency: Idempotency | None = None,
     ) -> OrderResult:
-        return _raise(await self.apply(workspace_id, [command], workflow, idempotency))
+        return only(await self.apply(workspace_id, [command], workflow, idempotency))
 
     async def change_status(
         self,
@@ -165,7 +165,7 @@ class OrderStore:
         workflow: Workflow,
         idempotency: Idempotency | None = None,
     ) -> OrderResult:
-        return _raise(await self.apply(workspace_id, [command], workflow, idempotency))
+        return only(await self.apply(workspace_id, [command], workflow, idempotency))
 
     # -- reads ---------------------------------------------------------------------------------
     async def read(
@@ -207,7 +207,8 @@ def _with_history(row: tuple[bytes, bytes] | None, ident: object) -> dict[str, A
     return order
 
 
-def _raise(results: list[Result]) -> OrderResult:
+def only(results: list[Result]) -> OrderResult:
+    """The one result of a one-command write; its error raised."""
     (result,) = results
     if isinstance(result, OrderLogError):
         raise result
