@@ -98,6 +98,7 @@ class Sent:
     headers: dict[str, str]
     body: str | None
     at: float  # virtual time
+    answer: str | None = None  # the response body, when the server answered
 
 
 @dataclass
@@ -162,6 +163,7 @@ class Roblox:
             return (False, "HttpError: Timedout")
         if fault == "lost":
             return (False, "HttpError: Timedout")  # the server applied it; the answer is lost
+        self.sent[-1].answer = resp.text
         return (
             True,
             resp.status_code,
@@ -725,12 +727,11 @@ def test_roblox_get_events_uses_the_read_key(roblox: Roblox) -> None:
         f"/v1/workspaces/{roblox.workspace}/events?wait=5&after=1%3A2-0&status=waiting_for_pickup"
     )
     assert sent.headers["Authorization"] == f"Bearer {roblox.keys['read']}"
-    answer = roblox.lua.globals().answer
-    if roblox.get("/events?wait=0").status_code == 404:  # the events route has not landed here
-        assert answer is None
-        assert roblox.lua.globals().problem
-    else:
-        assert lua51.lua_type(answer) == "table"
+    # A cursor from no stream: the server answers a snapshot to start from.
+    answer = lua_dict(roblox.lua.globals().answer)
+    assert not answer["events"]
+    assert "orders" in answer
+    assert answer["cursor"]
 
 
 def test_roblox_oversized_batch_is_split(roblox: Roblox) -> None:
@@ -779,3 +780,70 @@ def test_roblox_setup_again_keeps_the_budget_spent(roblox: Roblox) -> None:
     assert len(roblox.sent) == 6
     assert roblox.sent[5].at - roblox.sent[0].at >= 60
     assert roblox.count_orders() == 6
+
+
+BOARD_STUBS = """
+    local gui = {Name = "SurfaceGui", children = {}}
+    function gui:FindFirstChild(name) return self.children[name] end
+    local part = {}
+    function part:WaitForChild(name) return gui end
+    script = {Parent = part}
+    local modules = {Exporter = OrderLog}
+    local ServerScriptService = {}
+    function ServerScriptService:WaitForChild(name) return {Name = name} end
+    local getService = game.GetService
+    function game:GetService(name)
+        if name == "ServerScriptService" then return ServerScriptService end
+        return getService(self, name)
+    end
+    function require(moduleScript) return modules[moduleScript.Name] end
+    created = {}
+    Instance = {new = function(class)
+        local instance = {ClassName = class}
+        table.insert(created, instance)
+        return instance
+    end}
+    UDim2 = {fromScale = function(x, y) return {x, y} end}
+    Enum = {Font = {GothamBold = "GothamBold"}}
+"""
+
+
+def test_roblox_pickup_board_shows_ready_numbers(roblox: Roblox) -> None:
+    """The PickupBoard example starts from the snapshot's ready orders and adds the order that
+    becomes ready during its long-poll."""
+    roblox.sched.secrets["orderlog_read_key"] = roblox.keys["read"]
+    roblox.setup()
+    roblox.run('OrderLog.createOrder(customer, cashier, {status = "waiting_for_pickup"})')
+    second = roblox.run('return OrderLog.createOrder(customer, cashier, {status = "preparing"}).id')
+    roblox.lua.execute(BOARD_STUBS)
+    board = roblox.lua.execute(
+        "return function() " + (MODULE.parent / "PickupBoard.server.lua").read_text() + "\nend"
+    )
+    # Poll 1 answers the snapshot, poll 2 waits until the order below becomes ready, poll 3 is
+    # refused, so the board waits and the test gets control back.
+    roblox.faults[:] = [None, None, "refuse"]
+    url = f"{roblox.server.url}/v1/workspaces/{roblox.workspace}/orders/{second}/status"
+    timer = threading.Timer(
+        0.5,
+        lambda: httpx.post(
+            url,
+            json={"status": "waiting_for_pickup"},
+            headers={"Authorization": f"Bearer {roblox.keys['write']}"},
+        ),
+    )
+    timer.start()
+    try:
+        roblox.sched.run(board)
+
+        def label() -> str:
+            created = roblox.lua.globals().created
+            return str(created[1].Text) if created[1] is not None else ""
+
+        roblox.drive(lambda: "#2" in label(), limit=30)
+    finally:
+        timer.join()
+    assert label() == "Ready\n#1  #2"
+    polls = [s.url for s in roblox.sent if "/events" in s.url]
+    assert "after=" not in polls[0]
+    assert "after=" in polls[1]
+    assert all("status=waiting_for_pickup" in p for p in polls)

@@ -56,7 +56,7 @@ end
 
 local cursor = nil
 while true do
-	local answer, problem = orderLog.getEvents(cursor, {wait = 20, readKey = readKey})
+	local answer, problem = orderLog.getEvents(cursor, {wait = 20, readKey = readKey, status = READY})
 	if answer == nil then
 		warn("pickup board: " .. tostring(problem))
 		task.wait(5)
