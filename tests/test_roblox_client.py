@@ -847,3 +847,22 @@ def test_roblox_pickup_board_shows_ready_numbers(roblox: Roblox) -> None:
     assert "after=" not in polls[0]
     assert "after=" in polls[1]
     assert all("status=waiting_for_pickup" in p for p in polls)
+
+
+def test_roblox_unencodable_operation_fails_alone(roblox: Roblox) -> None:
+    """An operation JSONEncode cannot encode fails by itself; the worker carries on."""
+    roblox.setup(ON_ERROR)
+    out = lua_dict(
+        roblox.run(
+            """
+            local bad = OrderLog.createOrder(customer, cashier, {metadata = {f = print}})
+            local good = OrderLog.createOrder(customer, cashier, {status = 5})
+            local fine = OrderLog.createOrder(customer, cashier, {items = {"Tea"}})
+            return {bad = bad.error, good = good.error, fine = fine.order_number}
+            """
+        )
+    )
+    assert "cannot encode" in out["bad"]
+    assert "status must be a string" in out["good"]
+    assert out["fine"] == 1
+    assert len(lua_dict(roblox.lua.globals().errors)) == 2

@@ -475,11 +475,21 @@ local function formBatch(limit)
 				problem = "OrderLog: the order was not created: " .. tostring(target.error or "unknown")
 			end
 		end
+		local encoded = nil
+		if problem == nil then
+			-- A value JSON cannot hold (a function, an Instance in metadata) fails this op alone:
+			-- the worker must never die.
+			local ok, result = pcall(HttpService.JSONEncode, HttpService, body)
+			if ok then
+				encoded = result
+			else
+				problem = "OrderLog: cannot encode the operation as JSON: " .. tostring(result)
+			end
+		end
 		if problem ~= nil then
 			pop()
 			finish(entry, { error = problem }) -- no-op when already done
 		else
-			local encoded = HttpService:JSONEncode(body)
 			if #entries > 0 and size + #encoded + 1 > config.maxBatchBytes then
 				break
 			end
@@ -700,6 +710,9 @@ end
 local function createEntry(customer, actor, opts)
 	opts = opts or {}
 	local ok, body = pcall(function()
+		if opts.status ~= nil and type(opts.status) ~= "string" then
+			error("status must be a string", 0)
+		end
 		return {
 			op = "create",
 			customer = participant(customer, "customer", false),
