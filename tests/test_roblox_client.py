@@ -866,3 +866,38 @@ def test_roblox_unencodable_operation_fails_alone(roblox: Roblox) -> None:
     assert "status must be a string" in out["good"]
     assert out["fine"] == 1
     assert len(lua_dict(roblox.lua.globals().errors)) == 2
+
+
+def test_roblox_concurrent_creates_share_a_batch(roblox: Roblox) -> None:
+    """Fifty script threads calling createOrder at once yield together, go in one request, and
+    each gets its own order back."""
+    roblox.setup()
+    roblox.run(
+        """
+        results = {}
+        for i = 1, 50 do
+            task.spawn(function()
+                local p = {UserId = 100 + i, Name = "guest" .. i}
+                local res = OrderLog.createOrder(p, cashier, {items = {"Tea"}})
+                results[i] = res.order_number
+            end)
+        end
+        """
+    )
+    roblox.drive(lambda: len(roblox.lua.globals().results) == 50)
+    numbers = [roblox.lua.globals().results[i] for i in range(1, 51)]
+    assert numbers == list(range(1, 51))
+    assert len(roblox.sent) == 1
+
+
+def test_roblox_standin_encodes_like_roblox(roblox: Roblox) -> None:
+    """The stand-in's JSONEncode has Roblox's quirks the module must live with."""
+    encoded = lua_dict(
+        roblox.run(
+            """
+            local H = game:GetService("HttpService")
+            return {H:JSONEncode({}), H:JSONEncode({1, 2, x = 3}), H:JSONEncode({a = nil, b = 1})}
+            """
+        )
+    )
+    assert encoded == ["[]", "[1,2]", '{"b":1}']
