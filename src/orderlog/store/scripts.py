@@ -47,3 +47,4 @@ class Script:
 WRITE = Script("write.lua")
 READ = Script("read.lua")
 SNAPSHOT = Script("snapshot.lua")
+PAGE = Script("page.lua")
