@@ -490,3 +490,92 @@ async def test_live_two_servers_share_one_redis(
         ids = await create(client, workspace, 3)
         for conn in (on_a, on_b):
             assert [e["order"]["id"] for e in await events(conn, 3)] == ids
+
+
+# -- SSE and long-poll -------------------------------------------------------------------------
+async def sse_frames(lines: AsyncIterator[str], n: int) -> list[tuple[str | None, dict[str, Any]]]:
+    """The next ``n`` SSE messages as (id, data); comments and ``retry:`` are skipped."""
+    out: list[tuple[str | None, dict[str, Any]]] = []
+    ident: str | None = None
+    async with asyncio.timeout(10):
+        async for line in lines:
+            if line.startswith("id: "):
+                ident = line[4:]
+            elif line.startswith("data: "):
+                out.append((ident, orjson.loads(line[6:])))
+                ident = None
+                if len(out) == n:
+                    break
+    return out
+
+
+async def test_sse_streams_and_resumes_with_last_event_id(
+    server: str, workspace: Workspace
+) -> None:
+    """SSE: a snapshot, events with id = cursor; Last-Event-ID resumes after it; a stale one
+    gets a reset and a snapshot."""
+    url = f"{workspace.base}/events/stream"
+    async with http(server) as client:
+        async with client.stream("GET", url, headers=workspace.auth("read")) as resp:
+            assert resp.status_code == 200
+            assert resp.headers["content-type"].startswith("text/event-stream")
+            lines = resp.aiter_lines()
+            ((snap_id, snap),) = await sse_frames(lines, 1)
+            assert snap["type"] == "snapshot"
+            assert snap_id == snap["cursor"]
+            first = await create(client, workspace, 2)
+            got = await sse_frames(lines, 2)
+            assert [d["order"]["id"] for _, d in got] == first
+            assert [i for i, _ in got] == [d["cursor"] for _, d in got]
+        later = await create(client, workspace)
+        headers = {**workspace.auth("read"), "Last-Event-ID": got[0][0] or ""}
+        async with client.stream("GET", url, headers=headers) as resp:
+            got = await sse_frames(resp.aiter_lines(), 2)
+            assert [d["order"]["id"] for _, d in got] == [first[1], *later]
+        headers["Last-Event-ID"] = "ab:1-0"
+        async with client.stream("GET", url, headers=headers) as resp:
+            (_, reset), (_, snap) = await sse_frames(resp.aiter_lines(), 2)
+            assert reset == {"type": "reset", "reason": "epoch"}
+            assert len(snap["orders"]) == 3
+        bad = await client.get(url, headers={**headers, "Last-Event-ID": "x"})
+        assert bad.status_code == 422
+        assert bad.json()["field"] == "Last-Event-ID"
+        assert (await client.get(url)).status_code == 401
+
+
+async def test_poll_returns_at_once_waits_and_resumes(server: str, workspace: Workspace) -> None:
+    """Long-poll: a start gives the cursor and active orders; pending events come back at once;
+    none pending: it waits for the next one; a stale cursor gives a reset and the orders."""
+    url = f"{workspace.base}/events"
+    auth = workspace.auth("read")
+    async with http(server) as client:
+        (a,) = await create(client, workspace)
+        start = (await client.get(url, headers=auth)).json()
+        assert start["events"] == []
+        assert [o["id"] for o in start["orders"]] == [a]
+        await move(client, workspace, a, "preparing")
+        (b,) = await create(client, workspace)
+        got = (await client.get(url, params={"after": start["cursor"]}, headers=auth)).json()
+        assert [(e["order"]["id"], e["order"]["version"]) for e in got["events"]] == [
+            (a, 2),
+            (b, 1),
+        ]
+        assert got["cursor"] == got["events"][-1]["cursor"]
+        assert "orders" not in got
+        idle = (await client.get(url, params={"after": got["cursor"]}, headers=auth)).json()
+        assert idle == {"events": [], "cursor": got["cursor"]}
+        params = {"after": got["cursor"], "wait": "10", "status": "waiting_for_pickup"}
+        waiting = asyncio.create_task(client.get(url, params=params, headers=auth))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await create(client, workspace)  # not for this filter: keeps waiting
+        await move(client, workspace, a, "waiting_for_pickup")
+        async with asyncio.timeout(10):
+            woke = (await waiting).json()
+        assert [e["order"]["status"] for e in woke["events"]] == ["waiting_for_pickup"]
+        stale = (await client.get(url, params={"after": "ab:1-0"}, headers=auth)).json()
+        assert stale["reset"] == "epoch"
+        assert len(stale["orders"]) == 3
+        for params in ({"wait": "31"}, {"after": "x"}, {"status": "nope"}):
+            assert (await client.get(url, params=params, headers=auth)).status_code == 422
+        assert (await client.get(url, headers=workspace.auth("write"))).status_code == 403
