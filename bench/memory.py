@@ -39,8 +39,8 @@ def rss(pid: int) -> int:
     return 0
 
 
-def write_orders(url: str, base: str, key: str, orders: int) -> float:
-    """Bytes of Redis memory per order written."""
+def write_orders(url: str, base: str, key: str, orders: int) -> tuple[float, float]:
+    """Bytes of Redis memory per order written, and of its workspace stream per event."""
     sync = redis.Redis.from_url(url)
     before = sync.info("memory")["used_memory"]
     auth = {"Authorization": f"Bearer {key}"}
@@ -53,7 +53,10 @@ def write_orders(url: str, base: str, key: str, orders: int) -> float:
         for _ in range(orders // 50):
             body = {"operations": creates + cancels}
             client.post(f"{base}/batch", headers=auth, json=body).raise_for_status()
-    return (sync.info("memory")["used_memory"] - before) / orders
+    per_order = (sync.info("memory")["used_memory"] - before) / orders
+    (stream,) = sync.keys("*:events")
+    per_event = sync.memory_usage(stream, samples=0) / sync.xlen(stream)
+    return per_order, per_event
 
 
 async def open_sockets(url: str, key: str, sockets: int, pid: int) -> float:
@@ -92,7 +95,7 @@ def main(orders: int, sockets: int) -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             path = f"/v1/workspaces/{ws['workspace_id']}"
-            per_order = write_orders(
+            per_order, per_event = write_orders(
                 url, f"http://127.0.0.1:{port}{path}", ws["keys"]["write"], orders
             )
             idle = rss(proc.pid)
@@ -104,6 +107,7 @@ def main(orders: int, sockets: int) -> None:
                 "| Redis memory per order (created, then cancelled: hash, indexes, "
                 f"2 stream entries) | {per_order / 1024:.2f} KiB |"
             )
+            print(f"| of which the event stream, per event | {per_event:.0f} B |")
             print(
                 f"| server RSS idle (one process, after {orders} orders) | {idle / 2**20:.0f} MiB |"
             )
