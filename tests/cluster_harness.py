@@ -115,6 +115,19 @@ class Cluster:
         per = SLOTS // len(self.nodes)
         return self.nodes[min(slot // per, len(self.nodes) - 1)]
 
+    def move_slot(self, slot: int, source: EmbeddedRedis, target: EmbeddedRedis) -> None:
+        """Reshard one slot with its keys (what `redis-cli --cluster reshard` does)."""
+        with self._client(source) as src, self._client(target) as dst:
+            src_id = src.execute_command("CLUSTER MYID").decode()
+            dst_id = dst.execute_command("CLUSTER MYID").decode()
+            dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
+            src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
+            while keys := src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100):
+                src.execute_command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+            for node in self.nodes:
+                with self._client(node) as client:
+                    client.execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+
     @staticmethod
     def _client(node: EmbeddedRedis) -> sync_redis.Redis:
         return sync_redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=5)

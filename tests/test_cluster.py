@@ -298,3 +298,43 @@ async def test_cluster_master_back_resumes_its_live_feeds_without_gap(
         await close_redis(redis)
     finally:
         own.stop()
+
+
+async def test_cluster_resharded_workspace_keeps_its_live_feed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Moving a workspace's slot to another master (Redis drops its SSUBSCRIBErs): the socket
+    keeps receiving the workspace's events, without a gap, from the new master."""
+    from orderlog.settings import Settings
+
+    own = Cluster(tmp_path_factory.mktemp("reshard"), redis_7_binary()).start()
+    try:
+        settings = Settings(redis_url=own.url, demo_workspace=False)
+        redis = make_redis(own.url)
+        spread = await spread_workspaces(build_state(settings, redis))
+        name, ws = next(iter(spread.items()))
+        source = next(n for n in own.nodes if name.endswith(f":{n.port}"))
+        target = next(n for n in own.nodes if n is not source)
+        slot = redis.keyslot(Keys().seq(ws.id))
+        async with (
+            running_server(settings) as base,
+            httpx.AsyncClient(base_url=base, timeout=10) as client,
+            socket(base, ws) as conn,
+        ):
+            assert (await recv(conn))["type"] == "snapshot"
+            (oid,) = await create(client, ws)
+            assert len(await events(conn, 1)) == 1
+            await asyncio.to_thread(own.move_slot, slot, source, target)
+            # Redis 7 unsubscribed us on the old master: the feed says so, then goes live again
+            assert await recv(conn) == {"type": "status", "state": "reconnecting"}
+            await move(client, ws, oid, "preparing")
+            await move(client, ws, oid, "waiting_for_pickup")
+            got = await events(conn, 2)  # (caught up from the stream or live, once each)
+            assert [e["order"]["status"] for e in got] == ["preparing", "waiting_for_pickup"]
+            await move(client, ws, oid, "completed")  # no duplicate came before it
+            assert [e["order"]["status"] for e in await events(conn, 1)] == ["completed"]
+        with own._client(target) as direct:
+            assert direct.exists(Keys().events(ws.id)) == 1
+        await close_redis(redis)
+    finally:
+        own.stop()
