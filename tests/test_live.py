@@ -579,3 +579,67 @@ async def test_poll_returns_at_once_waits_and_resumes(server: str, workspace: Wo
         for params in ({"wait": "31"}, {"after": "x"}, {"status": "nope"}):
             assert (await client.get(url, params=params, headers=auth)).status_code == 422
         assert (await client.get(url, headers=workspace.auth("write"))).status_code == 403
+
+
+async def numsub(redis: Any, workspace: Workspace) -> int:
+    ((_, count),) = await redis.pubsub_numsub(f"ol:{{{workspace.id}}}:live")
+    return int(count)
+
+
+async def test_live_one_redis_subscription_per_workspace(
+    server: str, redis: Any, workspace: Workspace
+) -> None:
+    """Ten sockets of one workspace share one Redis subscription, dropped with the last one."""
+    async with contextlib.AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(socket(server, workspace)) for _ in range(10)]
+        for conn in conns:
+            assert (await recv(conn))["type"] == "snapshot"
+        assert await numsub(redis, workspace) == 1
+    async with asyncio.timeout(5):
+        while True:  # the last socket's server side may still be finishing
+            if await numsub(redis, workspace) == 0:
+                break
+            await asyncio.sleep(0.05)
+
+
+async def test_live_closes_flooding_and_oversized_clients(
+    server: str, workspace: Workspace
+) -> None:
+    """More than 30 messages in 10 s closes 1008; a message over 64 KiB closes 1009; pings
+    are answered."""
+    async with socket(server, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        await conn.send('{"type":"ping"}')
+        assert await recv(conn) == {"type": "pong"}
+        for _ in range(40):
+            await conn.send("{}")
+        assert (await close_of(conn))[0] == 1008
+    async with socket(server, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        await conn.send("x" * 70_000)
+        assert (await close_of(conn))[0] == 1009
+
+
+async def test_live_server_shutdown_tells_clients_to_come_back(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """Stopping the server closes its sockets with a code meaning 'reconnect' (1001/1012)."""
+    async with running_server(settings) as base:
+        conn = await connect(live_url(base, workspace), additional_headers=workspace.auth("read"))
+        assert (await recv(conn))["type"] == "snapshot"
+    assert (await close_of(conn))[0] in (1001, 1012)
+
+
+async def test_poll_works_in_process(client: httpx.AsyncClient, workspace: Workspace) -> None:
+    """Long-poll through the in-process app (no lifespan): the hub starts on demand."""
+    url = f"{workspace.base}/events"
+    start = (await client.get(url, headers=workspace.auth("read"))).json()
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        headers=workspace.auth(),
+        json={"customer": CUSTOMER, "items": ["Tea"]},
+    )
+    assert resp.status_code == 201
+    params = {"after": start["cursor"], "wait": "5"}
+    got = (await client.get(url, params=params, headers=workspace.auth("read"))).json()
+    assert [e["order"]["id"] for e in got["events"]] == [resp.json()["id"]]
