@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket as pysocket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -266,9 +267,11 @@ async def test_live_stale_cursor_gives_reset_and_snapshot(
 
 
 async def test_live_ticket_is_single_use_and_expires(
-    server: str, redis: Any, workspace: Workspace
+    server: str, redis: Any, workspace: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """POST /tickets gives a ticket for one connection; a used or expired one is refused."""
+    """POST /tickets gives a ticket for one connection; a used or expired one is refused; no
+    ticket reaches the server's log."""
+    caplog.set_level(logging.INFO, "uvicorn.error")
     async with http(server) as client:
         resp = await client.post(f"{workspace.base}/tickets", headers=workspace.auth("read"))
         assert resp.status_code == 201, resp.text
@@ -293,6 +296,8 @@ async def test_live_ticket_is_single_use_and_expires(
         assert info.value.response.status_code == 401
         write = await client.post(f"{workspace.base}/tickets", headers=workspace.auth("write"))
         assert write.status_code == 403
+        assert "WebSocket" in caplog.text
+        assert "olt_" not in caplog.text
 
 
 async def test_live_first_message_auth(server: str, workspace: Workspace) -> None:
