@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket as pysocket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -266,9 +267,11 @@ async def test_live_stale_cursor_gives_reset_and_snapshot(
 
 
 async def test_live_ticket_is_single_use_and_expires(
-    server: str, redis: Any, workspace: Workspace
+    server: str, redis: Any, workspace: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """POST /tickets gives a ticket for one connection; a used or expired one is refused."""
+    """POST /tickets gives a ticket for one connection; a used or expired one is refused; no
+    ticket reaches the server's log."""
+    caplog.set_level(logging.INFO, "uvicorn.error")
     async with http(server) as client:
         resp = await client.post(f"{workspace.base}/tickets", headers=workspace.auth("read"))
         assert resp.status_code == 201, resp.text
@@ -293,6 +296,8 @@ async def test_live_ticket_is_single_use_and_expires(
         assert info.value.response.status_code == 401
         write = await client.post(f"{workspace.base}/tickets", headers=workspace.auth("write"))
         assert write.status_code == 403
+        assert "WebSocket" in caplog.text
+        assert "olt_" not in caplog.text
 
 
 async def test_live_first_message_auth(server: str, workspace: Workspace) -> None:
@@ -579,3 +584,67 @@ async def test_poll_returns_at_once_waits_and_resumes(server: str, workspace: Wo
         for params in ({"wait": "31"}, {"after": "x"}, {"status": "nope"}):
             assert (await client.get(url, params=params, headers=auth)).status_code == 422
         assert (await client.get(url, headers=workspace.auth("write"))).status_code == 403
+
+
+async def numsub(redis: Any, workspace: Workspace) -> int:
+    ((_, count),) = await redis.pubsub_numsub(f"ol:{{{workspace.id}}}:live")
+    return int(count)
+
+
+async def test_live_one_redis_subscription_per_workspace(
+    server: str, redis: Any, workspace: Workspace
+) -> None:
+    """Ten sockets of one workspace share one Redis subscription, dropped with the last one."""
+    async with contextlib.AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(socket(server, workspace)) for _ in range(10)]
+        for conn in conns:
+            assert (await recv(conn))["type"] == "snapshot"
+        assert await numsub(redis, workspace) == 1
+    async with asyncio.timeout(5):
+        while True:  # the last socket's server side may still be finishing
+            if await numsub(redis, workspace) == 0:
+                break
+            await asyncio.sleep(0.05)
+
+
+async def test_live_closes_flooding_and_oversized_clients(
+    server: str, workspace: Workspace
+) -> None:
+    """More than 30 messages in 10 s closes 1008; a message over 64 KiB closes 1009; pings
+    are answered."""
+    async with socket(server, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        await conn.send('{"type":"ping"}')
+        assert await recv(conn) == {"type": "pong"}
+        for _ in range(40):
+            await conn.send("{}")
+        assert (await close_of(conn))[0] == 1008
+    async with socket(server, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        await conn.send("x" * 70_000)
+        assert (await close_of(conn))[0] == 1009
+
+
+async def test_live_server_shutdown_tells_clients_to_come_back(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """Stopping the server closes its sockets with a code meaning 'reconnect' (1001/1012)."""
+    async with running_server(settings) as base:
+        conn = await connect(live_url(base, workspace), additional_headers=workspace.auth("read"))
+        assert (await recv(conn))["type"] == "snapshot"
+    assert (await close_of(conn))[0] in (1001, 1012)
+
+
+async def test_poll_works_in_process(client: httpx.AsyncClient, workspace: Workspace) -> None:
+    """Long-poll through the in-process app (no lifespan): the hub starts on demand."""
+    url = f"{workspace.base}/events"
+    start = (await client.get(url, headers=workspace.auth("read"))).json()
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        headers=workspace.auth(),
+        json={"customer": CUSTOMER, "items": ["Tea"]},
+    )
+    assert resp.status_code == 201
+    params = {"after": start["cursor"], "wait": "5"}
+    got = (await client.get(url, params=params, headers=workspace.auth("read"))).json()
+    assert [e["order"]["id"] for e in got["events"]] == [resp.json()["id"]]
