@@ -202,12 +202,16 @@ class ShardedPubSub:
         raw = msg["channel"]
         channel = raw.decode() if isinstance(raw, bytes) else str(raw)
         if kind == "unsubscribe":
-            node.channels.discard(channel)
             if channel in self._leaving:
                 self._leaving.discard(channel)
+                if channel not in self._wanted:  # (not subscribed again meanwhile)
+                    node.channels.discard(channel)
             elif channel in self._wanted:
+                node.channels.discard(channel)
                 self._lost(channel)  # Redis dropped it: its slot moved to another master
                 return
+            else:
+                node.channels.discard(channel)
         data = msg["data"] if isinstance(msg["data"], bytes) else b""
         self._inbox.put_nowait((kind, channel, data))
 
