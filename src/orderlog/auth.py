@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from .errors import Forbidden, Unauthorized
 SCOPES = ("read", "write", "admin")
 KEY_PREFIX = "olk_"
 TICKET_PREFIX = "olt_"
+TICKET_TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a workspace id
 
 # What each action needs: a key of any listed scope.
 ALLOWED = {
@@ -53,19 +55,19 @@ def key_id_of(token: str) -> str | None:
     return key_id
 
 
-def new_ticket(tag: str) -> str:
-    """``olt_<tag: 12 hex>_<secret>``; the tag names where the ticket is kept (its slot)."""
-    return f"{TICKET_PREFIX}{tag}_{secrets.token_urlsafe(24)}"
+def new_ticket(workspace_id: str) -> str:
+    """``olt_<workspace id>.<secret>``: the workspace id names where the ticket is kept (its
+    hash tag is the workspace's, so on a cluster it lives on the workspace's master). ``.`` is
+    in neither a workspace id nor a url-safe secret."""
+    return f"{TICKET_PREFIX}{workspace_id}.{secrets.token_urlsafe(24)}"
 
 
 def ticket_tag(ticket: str) -> str | None:
-    """The tag inside a ticket built by ``new_ticket``, or None if it is not shaped like one."""
-    tag, sep, secret = ticket.removeprefix(TICKET_PREFIX).partition("_")
-    if not ticket.startswith(TICKET_PREFIX) or not sep or len(tag) != 12 or not secret:
+    """The workspace id inside a ticket built by ``new_ticket``, or None if not shaped so."""
+    tag, sep, secret = ticket.removeprefix(TICKET_PREFIX).partition(".")
+    if not ticket.startswith(TICKET_PREFIX) or not sep or not secret:
         return None
-    try:
-        int(tag, 16)
-    except ValueError:
+    if not TICKET_TAG.match(tag):
         return None
     return tag
 

@@ -4,7 +4,7 @@ Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
 
     P:workspaces                 SET   ids of every workspace (CLI listing, retention sweep)
     P:key:{K}                    HASH  one API key by its public id K: sha256, workspace, scope, ...
-    P:ticket:{T}:SHA             STR   a live-connection ticket (sha256 of it; T its slot tag),
+    P:ticket:{W}:SHA             STR   a live-connection ticket for workspace W (sha256 of it),
                                        60 s, single use
     P:{W}:meta                   HASH  name, created_at, settings of the workspace
     P:{W}:keys                   SET   ids of the workspace's API keys
@@ -69,11 +69,12 @@ class Keys:
         return f"{self.prefix}:ticket:{{{tag}}}:{digest}"
 
     def slot_tag(self, workspace_id: str) -> str:
-        """12 random hex digits whose cluster slot is the workspace's, for key ids and tickets.
+        """12 random hex digits whose cluster slot is the workspace's, for API key ids.
 
         Drawn at random until the CRC16 slot matches (16384 draws expected, ~15 ms of CPU, once
-        per API key or ticket): the id stays random and opaque, and the record it names lives on
-        the workspace's master."""
+        per key created, a rare admin act): the id stays random and opaque, and the record it
+        names lives on the workspace's master. (Tickets, made per connection, are tagged with
+        the workspace id itself instead.)"""
         target = key_slot(self.ws(workspace_id).encode())
         while True:
             tag = secrets.token_hex(6)

@@ -185,7 +185,7 @@ class WorkspaceStore:
 
     # -- tickets ---------------------------------------------------------------------------------
     async def issue_ticket(self, principal: Principal, ttl_ms: int = TICKET_TTL_MS) -> str:
-        tag = self.keys.slot_tag(principal.workspace_id)
+        tag = principal.workspace_id
         ticket = new_ticket(tag)
         value = orjson.dumps(principal.to_json())
         with unavailable():
