@@ -48,3 +48,17 @@ async def test_authenticator_revoked_key_seen_after_cache_time(redis: Any) -> No
     principal = await auth.authenticate(keys["read"])
     await store.revoke_key(principal.key_id)
     assert not await auth.still_valid(principal)
+
+
+async def test_authenticator_expired_entry_served_while_re_read(redis: Any) -> None:
+    """While an expired key is re-read, other callers get the previous answer without waiting."""
+    store = WorkspaceStore(redis)
+    _, keys = await store.create_workspace("Cafe")
+    auth = Authenticator(store, cache_seconds=0.0)
+    principal = await auth.authenticate(keys["read"])
+    first = asyncio.ensure_future(auth.still_valid(principal))
+    await asyncio.sleep(0)  # the first caller's read is in flight
+    others = [asyncio.ensure_future(auth.still_valid(principal)) for _ in range(100)]
+    await asyncio.sleep(0)
+    assert all(o.done() and o.result() for o in others)
+    assert await asyncio.wait_for(first, 5)
