@@ -49,7 +49,9 @@ CLOSE_TIMEOUT = 5.0  # a close frame stuck behind a full buffer: give up and dro
 # Socket writes per second the process aims to stay under (all sockets together): one ASGI send
 # costs ~5 us whatever its size, so past this each socket writes less often and carries a batch
 # of everything pending instead (docs/performance.md). Below it every event goes out at once.
-WRITES_PER_SECOND = 100_000
+# 50k keeps the writes to about a quarter of a core, leaving the rest to ingest, at the price of
+# up to S/50k s of added latency (1,000 sockets: 20 ms; 5,000: 100 ms).
+WRITES_PER_SECOND = 50_000
 
 # close codes (docs/protocol.md)
 UNAUTHORIZED = 4001
