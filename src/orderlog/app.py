@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
@@ -17,7 +18,9 @@ from .connection import make_redis
 from .embedded import EmbeddedRedis
 from .keys import Keys
 from .routes import admin, health, openapi, orders
+from .routes import recall as recall_routes
 from .routes.errors import HANDLERS
+from .routes.security import SecurityHeaders
 from .routes.state import State
 from .settings import Settings
 from .store import OrderStore
@@ -67,6 +70,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 embedded.stop()
 
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
+    routes += recall_routes.routes
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=HANDLERS,
+        middleware=[Middleware(SecurityHeaders)],
+    )
