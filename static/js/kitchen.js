@@ -1,0 +1,186 @@
+// Kitchen display: waiting and preparing tickets as large tiles, oldest first; a sound on a new
+// ticket and on a late one (mutable, remembered); with a write key: bump, recall and cancel.
+import { ageBadge, api, clear, duration, el, header, itemList, loadWorkspace, requireSession, showError, tickAges, who } from "./common.js";
+import { nextStatus } from "./flow.js";
+import { watch } from "./watch.js";
+
+const session = requireSession();
+header({ live: true });
+
+const KITCHEN = ["waiting_for_preparation", "preparing", "finding_new_colleague"];
+const tiles = document.getElementById("tiles");
+const recalls = document.getElementById("recalls");
+const stats = document.getElementById("kitchen-stats");
+const staff = Boolean(session.writeKey);
+
+// -- sound -----------------------------------------------------------------------------------------
+const MUTE = "orderlog.muted";
+const soundButton = document.getElementById("sound");
+let audio = null;
+const muted = () => localStorage.getItem(MUTE) === "1";
+function showSound() {
+  soundButton.textContent = muted() ? "Sound: off" : "Sound: on";
+  soundButton.setAttribute("aria-pressed", String(!muted()));
+}
+soundButton.addEventListener("click", () => {
+  localStorage.setItem(MUTE, muted() ? "0" : "1");
+  showSound();
+  unlockAudio();
+});
+// Browsers start an AudioContext suspended until the page gets a gesture.
+function unlockAudio() {
+  if (!audio) audio = new AudioContext();
+  if (audio.state === "suspended") audio.resume();
+}
+document.addEventListener("pointerdown", unlockAudio, { once: true });
+document.addEventListener("keydown", unlockAudio, { once: true });
+
+function play(notes) {
+  if (muted()) return;
+  unlockAudio();
+  let t = audio.currentTime;
+  for (const [freq, length] of notes) {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, t);
+    gain.gain.exponentialRampToValueAtTime(0.4, t + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + length);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t);
+    osc.stop(t + length);
+    t += length + 0.05;
+  }
+  document.body.dataset.lastSound = notes === NEW_TICKET ? "new" : "late";
+}
+const NEW_TICKET = [[660, 0.15], [880, 0.25]];
+const LATE_TICKET = [[330, 0.3], [330, 0.3], [330, 0.3]];
+showSound();
+
+// -- staff actions -----------------------------------------------------------------------------------
+let ws = null;
+const recent = new Map(); // order id -> {number, until}: bumps this screen may recall
+
+async function act(order, path, body, button) {
+  button.disabled = true;
+  try {
+    return await api(`/orders/${order.id}${path}`, { method: "POST", body, write: true });
+  } catch (exc) {
+    showError(`#${order.order_number}: ${exc.message}`);
+    button.disabled = false;
+    return null;
+  }
+}
+
+async function bump(order, target, button) {
+  const result = await act(order, "/status", { status: target, version: order.version }, button);
+  if (result) {
+    recent.set(order.id, { number: order.order_number, until: Date.now() + ws.settings.recall_window_seconds * 1000 });
+    showRecalls();
+  }
+}
+
+async function recall(id, button) {
+  const entry = recent.get(id);
+  const result = await act({ id, order_number: entry.number }, "/recall", {}, button);
+  if (result) {
+    recent.delete(id);
+    showRecalls();
+  }
+}
+
+function showRecalls() {
+  const now = Date.now();
+  for (const [id, entry] of recent) if (entry.until <= now) recent.delete(id);
+  clear(
+    recalls,
+    [...recent].map(([id, entry]) =>
+      el("button", { type: "button", class: "recall", dataset: { order: id }, onclick: (e) => recall(id, e.currentTarget) },
+        `Recall #${entry.number} (${Math.ceil((entry.until - now) / 1000)} s)`)
+    )
+  );
+}
+
+function cancelButton(order) {
+  let armed = false;
+  const button = el("button", { type: "button", class: "danger cancel" }, "Cancel");
+  button.addEventListener("click", () => {
+    if (!armed) {
+      armed = true;
+      button.textContent = "Confirm cancel";
+      setTimeout(() => {
+        armed = false;
+        button.textContent = "Cancel";
+      }, 4000);
+      return;
+    }
+    act(order, "/status", { status: "cancelled", reason: "cancelled at the kitchen display" }, button);
+  });
+  return button;
+}
+
+// -- tiles -------------------------------------------------------------------------------------------
+function tile(order) {
+  const target = nextStatus(ws.workflow, order.status);
+  return el(
+    "article",
+    { class: "card tile", dataset: { order: order.id, number: order.order_number, status: order.status } },
+    el("div", { class: "head" }, el("span", { class: "num" }, `#${order.order_number}`), ageBadge(order.created_at)),
+    el("div", { class: "status" }, ws.label(order.status)),
+    itemList(order),
+    el(
+      "div",
+      { class: "people" },
+      el("span", {}, "For ", el("b", {}, who(order.customer))),
+      order.preparer ? el("span", {}, "Preparer ", el("b", {}, who(order.preparer))) : null
+    ),
+    staff
+      ? el(
+          "div",
+          { class: "actions" },
+          target
+            ? el("button", { type: "button", class: "primary bump", onclick: (e) => bump(order, target, e.currentTarget) },
+                `→ ${ws.label(target)}`)
+            : null,
+          cancelButton(order)
+        )
+      : null
+  );
+}
+
+async function start() {
+  ws = await loadWorkspace();
+  const names = ws.workflow.statuses.map((s) => s.name);
+  let statuses = KITCHEN.filter((s) => names.includes(s));
+  if (!statuses.length) statuses = ws.workflow.statuses.filter((s) => !s.terminal).map((s) => s.name);
+  const seen = new Set();
+  const late = new Set();
+  let first = true;
+  let pending = null;
+  const render = (orders, events) => {
+    const fresh = [...orders.keys()].filter((id) => !seen.has(id));
+    fresh.forEach((id) => seen.add(id));
+    if (fresh.length && !first && events.length) play(NEW_TICKET);
+    first = false;
+    pending = orders;
+    requestAnimationFrame(() => {
+      if (!pending) return;
+      const list = [...pending.values()].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+      pending = null;
+      clear(tiles, list.length ? list.map(tile) : el("div", { class: "empty" }, "No open tickets"));
+      stats.textContent = list.length
+        ? `${list.length} open · oldest ${duration((Date.now() - Date.parse(list[0].created_at)) / 1000)}`
+        : "0 open";
+      tick();
+    });
+  };
+  const tick = tickAges(ws.settings, (id) => {
+    if (late.has(id)) return;
+    late.add(id);
+    play(LATE_TICKET);
+  });
+  setInterval(showRecalls, 1000);
+  watch({ statuses, onUpdate: render });
+}
+
+start().catch((exc) => showError(`Cannot start the kitchen display: ${exc.message}`));
