@@ -36,11 +36,12 @@ CANCEL_REASONS = ["customer left the game", "duplicate order", "out of stock"]
 
 
 def username(rng: random.Random) -> str:
-    """A Roblox-looking username: ``xX_PizzaNinja_Xx``, ``CoolPanda2013``, ``bacon_taco77``."""
+    """A valid Roblox username (3-20 letters, digits, one inner "_"): ``xXPizzaNinjaXx``,
+    ``CoolPanda2013``, ``bacon_taco77``."""
     a, b = rng.sample(WORDS, 2)
     shape = rng.randrange(5)
     if shape == 0:
-        return f"xX_{a}{b}_Xx"
+        return f"xX{a}{b}Xx"
     if shape == 1:
         return f"{rng.choice(PREFIXES)}{a}{rng.randint(2008, 2016)}"
     if shape == 2:
