@@ -16,8 +16,9 @@ from starlette.staticfiles import StaticFiles
 from .auth import Authenticator
 from .connection import make_redis
 from .embedded import EmbeddedRedis
+from .hub import Hub
 from .keys import Keys
-from .routes import admin, health, openapi, orders
+from .routes import admin, health, live, openapi, orders
 from .routes import recall as recall_routes
 from .routes.errors import HANDLERS
 from .routes.security import SecurityHeaders
@@ -45,6 +46,12 @@ def build_state(settings: Settings, redis: object) -> State:
         ),
         workspaces=workspaces,
         auth=Authenticator(workspaces),
+        hub=Hub(
+            redis,
+            keys,
+            queue_max_events=settings.live_queue_events,
+            queue_max_bytes=settings.live_queue_bytes,
+        ),
     )
 
 
@@ -65,11 +72,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {"orderlog": state}
         finally:
+            await state.hub.close()
             await redis.aclose()
             if embedded is not None:
                 embedded.stop()
 
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
+    routes += live.routes
     routes += recall_routes.routes
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))

@@ -86,6 +86,21 @@ class Settings:
             "(the server's own origin always is)",
         },
     )
+    live_queue_events: int = field(
+        default=10_000,
+        metadata={
+            "env": "ORDERLOG_LIVE_QUEUE_EVENTS",
+            "help": "events a live client may have pending before it is closed "
+            "(4008: resume from its cursor)",
+        },
+    )
+    live_queue_bytes: int = field(
+        default=8 << 20,
+        metadata={
+            "env": "ORDERLOG_LIVE_QUEUE_BYTES",
+            "help": "bytes a live client may have pending before it is closed (4008)",
+        },
+    )
     log_json: bool = field(
         default=False,
         metadata={"env": "ORDERLOG_LOG_JSON", "help": "log JSON lines instead of plain text"},
