@@ -23,19 +23,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from orderlog import demo  # noqa: E402
 from orderlog.embedded import free_port  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+from test_dashboards import ARGS, CHROMIUM  # noqa: E402  (one place for the launch flags)
 
 
 def _env() -> dict[str, str]:

@@ -72,8 +72,32 @@ async function act(order, path, body, button) {
   }
 }
 
+// Who bumps: a cook may name themselves once on this screen (kept in localStorage), so the
+// order records its preparer; without a name the change is recorded without an actor.
+const COOK = "orderlog.cook";
+const cookForm = document.getElementById("cook");
+function cook() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(COOK) || "null");
+    return saved && saved.username && saved.user_id ? { Name: saved.username, UserId: saved.user_id } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+if (staff) {
+  cookForm.hidden = false;
+  const saved = JSON.parse(localStorage.getItem(COOK) || "{}");
+  cookForm.username.value = saved.username || "";
+  cookForm.user_id.value = saved.user_id || "";
+  cookForm.addEventListener("input", () =>
+    localStorage.setItem(COOK, JSON.stringify({ username: cookForm.username.value.trim(), user_id: cookForm.user_id.value.trim() }))
+  );
+  cookForm.addEventListener("submit", (e) => e.preventDefault());
+}
+
 async function bump(order, target, button) {
-  const result = await act(order, "/status", { status: target, version: order.version }, button);
+  const body = { status: target, version: order.version, actor: cook() };
+  const result = await act(order, "/status", body, button);
   if (result) {
     recent.set(order.id, { number: order.order_number, until: Date.now() + ws.settings.recall_window_seconds * 1000 });
     showRecalls();
@@ -82,7 +106,7 @@ async function bump(order, target, button) {
 
 async function recall(id, button) {
   const entry = recent.get(id);
-  const result = await act({ id, order_number: entry.number }, "/recall", {}, button);
+  const result = await act({ id, order_number: entry.number }, "/recall", { actor: cook() }, button);
   if (result) {
     recent.delete(id);
     showRecalls();
@@ -114,7 +138,7 @@ function cancelButton(order) {
       }, 4000);
       return;
     }
-    act(order, "/status", { status: "cancelled", reason: "cancelled at the kitchen display" }, button);
+    act(order, "/status", { status: "cancelled", reason: "cancelled at the kitchen display", actor: cook() }, button);
   });
   return button;
 }
@@ -146,6 +170,20 @@ function tile(order) {
         )
       : null
   );
+}
+
+// Speed of service on screen, like a KDS's "average ticket time": the median time from order to
+// ready over the last hours, from the stats report (best effort).
+async function showTicketTime() {
+  try {
+    const from = new Date(Date.now() - 3 * 3600_000).toISOString();
+    const s = await api(`/stats?from=${encodeURIComponent(from)}`);
+    const median = s.created_to_ready_seconds && s.created_to_ready_seconds.median;
+    document.getElementById("ticket-time").textContent =
+      median === null || median === undefined ? "" : `median ticket time (3 h): ${duration(median)}`;
+  } catch {
+    // no stats API or no permission: the screen works without it
+  }
 }
 
 async function start() {
@@ -180,6 +218,8 @@ async function start() {
     play(LATE_TICKET);
   });
   setInterval(showRecalls, 1000);
+  showTicketTime();
+  setInterval(showTicketTime, 60_000);
   watch({ statuses, onUpdate: render });
 }
 
