@@ -2,51 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import inputs
 from ..errors import OrderLogError
+from ..store import Result, only
 from .errors import error_body
 from .http import JSONResponse, authorize, idempotency, path_int, read_json, state
 
 
-async def create_order(request: Request) -> Response:
+async def _apply(
+    request: Request, parse: Callable[[Any], list[inputs.Command]], *, batch: bool = False
+) -> tuple[list[inputs.Command], list[Result]]:
+    """The shared path of every write: key, body, commands, workflow, one store call."""
     ws = request.path_params["workspace_id"]
     principal = await authorize(request, ws, "write")
     data, body = await read_json(request)
-    command = inputs.create_order(data)
+    commands = parse(data)
     st = state(request)
     workflow = await st.workspaces.workflow(ws)
-    result = await st.orders.create(ws, command, workflow, idempotency(request, principal, body))
-    return JSONResponse(result.to_json(), status_code=201)
+    key = idempotency(request, principal, body)
+    return commands, await st.orders.apply(ws, commands, workflow, key, batch=batch)
+
+
+async def create_order(request: Request) -> Response:
+    _, results = await _apply(request, lambda data: [inputs.create_order(data)])
+    return JSONResponse(only(results).to_json(), status_code=201)
 
 
 async def change_status(request: Request) -> Response:
-    ws = request.path_params["workspace_id"]
-    principal = await authorize(request, ws, "write")
     order_id = inputs.order_id(request.path_params["order_id"], "order_id")
-    data, body = await read_json(request)
-    command = inputs.change_status(data, order_id)
-    st = state(request)
-    workflow = await st.workspaces.workflow(ws)
-    result = await st.orders.change_status(
-        ws, command, workflow, idempotency(request, principal, body)
-    )
+    _, results = await _apply(request, lambda data: [inputs.change_status(data, order_id)])
+    result = only(results)
     return JSONResponse(result.to_json() | {"changed": result.changed})
 
 
 async def batch(request: Request) -> Response:
-    ws = request.path_params["workspace_id"]
-    principal = await authorize(request, ws, "write")
-    data, body = await read_json(request)
-    commands = inputs.batch(data)
-    st = state(request)
-    workflow = await st.workspaces.workflow(ws)
-    results = await st.orders.apply(
-        ws, commands, workflow, idempotency(request, principal, body), batch=True
-    )
+    commands, results = await _apply(request, inputs.batch, batch=True)
     out = []
     for command, result in zip(commands, results, strict=True):
         if isinstance(result, OrderLogError):

@@ -47,3 +47,5 @@ class Script:
 WRITE = Script("write.lua")
 READ = Script("read.lua")
 SNAPSHOT = Script("snapshot.lua")
+SEARCH = Script("search.lua")
+RETENTION = Script("retention.lua")
