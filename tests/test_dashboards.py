@@ -295,3 +295,37 @@ async def test_item_markup_renders_as_text(site: Any, workspace: Workspace) -> N
             assert await b.page.locator("main b", has_text="bold").count() == 0
         assert b.dialogs == []
         assert b.errors == []
+
+
+async def test_flow_bump_targets_follow_the_default_workflow(
+    site: Any, workspace: Workspace
+) -> None:
+    """Bump moves forward and skips side branches: waiting -> preparing -> ready -> handed over
+    -> completed; finding a colleague bumps back to preparing; cancel is never a bump."""
+    base, _ = site
+    async with browser(base) as b:
+        await open_page(b, workspace, "index.html")
+        targets = await b.page.evaluate(
+            """async (key) => {
+                const flow = await import("/js/flow.js");
+                const headers = {Authorization: `Bearer ${key}`};
+                const ws = localStorage.getItem("orderlog.workspace");
+                const wf = await (await fetch(`/v1/workspaces/${ws}/workflow`, {headers})).json();
+                const out = {};
+                for (const s of wf.statuses) out[s.name] = flow.nextStatus(wf, s.name);
+                out.ready = flow.readyStatuses(wf);
+                return out;
+            }""",
+            workspace.keys["read"],
+        )
+    assert targets == {
+        "submitted": "waiting_for_preparation",
+        "waiting_for_preparation": "preparing",
+        "preparing": "waiting_for_pickup",
+        "finding_new_colleague": "preparing",
+        "waiting_for_pickup": "handed_to",
+        "handed_to": "completed",
+        "completed": None,
+        "cancelled": None,
+        "ready": ["waiting_for_pickup", "handed_to"],
+    }

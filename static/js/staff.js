@@ -22,12 +22,24 @@ function figure(label, value) {
 
 const secs = (v) => (v === null || v === undefined ? "–" : duration(v));
 
+/** Every hour from the first to the last with orders (the report lists only hours with some). */
+function hours(perHour) {
+  if (!perHour.length) return [];
+  const counts = new Map(perHour.map((h) => [Date.parse(h.hour), h.orders]));
+  const first = Math.min(...counts.keys());
+  const last = Math.max(...counts.keys());
+  const out = [];
+  for (let t = first; t <= last && out.length < 24 * 31; t += 3600_000) out.push({ hour: new Date(t).toISOString(), orders: counts.get(t) || 0 });
+  return out;
+}
+
 function chart(perHour) {
+  perHour = hours(perHour);
   const width = 800;
   const height = 220;
   const pad = { l: 34, r: 8, t: 10, b: 26 };
   const max = Math.max(1, ...perHour.map((h) => h.orders));
-  const w = (width - pad.l - pad.r) / Math.max(1, perHour.length);
+  const w = Math.min(48, (width - pad.l - pad.r) / Math.max(1, perHour.length));
   const y = (v) => pad.t + (height - pad.t - pad.b) * (1 - v / max);
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Orders per hour" });
   root.append(svg("line", { class: "axis", x1: pad.l, y1: height - pad.b, x2: width - pad.r, y2: height - pad.b }));
