@@ -329,3 +329,38 @@ async def test_flow_bump_targets_follow_the_default_workflow(
         "cancelled": None,
         "ready": ["waiting_for_pickup", "handed_to"],
     }
+
+
+async def test_csp_allows_the_same_origin_websocket(site: Any, workspace: Workspace) -> None:
+    """Under the page's CSP (connect-src 'self'), Chromium opens the live WebSocket to the same
+    host and port with a ticket, and gets the snapshot; the CSP blocks another host."""
+    base, _ = site
+    async with browser(base) as b:
+        response = await open_page(b, workspace, "index.html")
+        csp = response.headers["content-security-policy"]
+        assert "connect-src 'self'" in csp
+        assert "script-src 'self'" in csp
+        result = await b.page.evaluate(
+            """async (key) => {
+                const violations = [];
+                document.addEventListener("securitypolicyviolation", (e) =>
+                    violations.push(e.blockedURI));
+                const ws = localStorage.getItem("orderlog.workspace");
+                const resp = await fetch(`/v1/workspaces/${ws}/tickets`,
+                    {method: "POST", headers: {Authorization: `Bearer ${key}`}});
+                const {ticket} = await resp.json();
+                const url = `ws://${location.host}/v1/workspaces/${ws}/live?ticket=${ticket}`;
+                const first = await new Promise((resolve, reject) => {
+                    const sock = new WebSocket(url);
+                    sock.onmessage = (e) => { resolve(JSON.parse(e.data).type); sock.close(); };
+                    sock.onerror = () => reject(new Error("websocket error"));
+                    setTimeout(() => reject(new Error("no frame in 5 s")), 5000);
+                });
+                try { new WebSocket("ws://example.invalid/"); } catch (e) { /* blocked */ }
+                await new Promise((r) => setTimeout(r, 200));
+                return {first, violations};
+            }""",
+            workspace.keys["read"],
+        )
+    assert result["first"] == "snapshot"
+    assert any("example.invalid" in v for v in result["violations"]), result

@@ -95,6 +95,13 @@ export async function loadWorkspace() {
   if (!workspaceInfo) {
     const [ws, workflow] = await Promise.all([api(""), api("/workflow")]);
     workspaceInfo = { ...ws, workflow, label: labeller(workflow) };
+    // A screen stays open for days: pick up changed settings (ticket colours, linger, recall
+    // window) in place, every few minutes.
+    setInterval(() => {
+      api("")
+        .then((fresh) => Object.assign(workspaceInfo.settings, fresh.settings))
+        .catch(() => {});
+    }, 300_000);
   }
   return workspaceInfo;
 }
