@@ -158,7 +158,8 @@ class Cafe:
             else:
                 slow = rng.random() < 0.15  # a few tickets run long: the boards turn red
                 wait = (240, 540) if slow else (30, 180)
-                self._step(action, self._later(now, *wait), "waiting_for_pickup")
+                chef = action.body.get("actor") or rng.choice(self.staff.chefs)
+                self._step(action, self._later(now, *wait), "waiting_for_pickup", actor=chef)
         elif status == "finding_new_colleague":
             chef = rng.choice(self.staff.chefs)
             self._step(action, self._later(now, 10, 40), "preparing", actor=chef)
@@ -170,7 +171,7 @@ class Cafe:
                 action, self._later(now, 10, 60), "handed_to", actor=server, handed_to=recipient
             )
         elif status == "handed_to":
-            self._step(action, self._later(now, 2, 8), "completed")
+            self._step(action, self._later(now, 2, 8), "completed", actor=action.body["actor"])
 
     def _step(self, action: Action, at: float, status: str, **extra: Any) -> None:
         body = {"status": status, **extra}

@@ -22,7 +22,7 @@ function entry(h, createdMs, label) {
     { dataset: { status: h.status } },
     el("div", { class: "what" }, what),
     el("div", { class: "when" }, localTime(h.at), ` · +${duration((at - createdMs) / 1000)}`),
-    h.actor ? el("div", {}, "by ", el("b", {}, who(h.actor))) : el("div", { class: "muted" }, "by an unnamed actor"),
+    h.actor ? el("div", {}, "by ", el("b", {}, who(h.actor))) : el("div", { class: "muted" }, "no actor recorded"),
     h.handed_to ? el("div", {}, "handed to ", el("b", {}, who(h.handed_to))) : null,
     h.reason ? el("div", { class: "muted" }, "reason: ", h.reason) : null
   );
