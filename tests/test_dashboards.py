@@ -366,3 +366,68 @@ async def test_csp_allows_the_same_origin_websocket(site: Any, workspace: Worksp
         )
     assert result["first"] == "snapshot"
     assert any("example.invalid" in v for v in result["violations"]), result
+
+
+async def test_kitchen_sounds_on_a_new_ticket_and_mute_is_remembered(
+    site: Any, workspace: Workspace
+) -> None:
+    """A ticket arriving live plays the new-ticket sound; the mute choice survives a reload."""
+    from playwright.async_api import expect
+
+    base, api = site
+    async with browser(base) as b:
+        await open_page(b, workspace, "kitchen.html")
+        await wait_live(b)
+        order = await api.create(status="waiting_for_preparation")
+        await expect(b.page.locator(f'.tile[data-order="{order["id"]}"]')).to_be_visible()
+        await expect(b.page.locator("body")).to_have_attribute("data-last-sound", "new")
+        sound = b.page.locator("#sound")
+        await expect(sound).to_have_text("Sound: on")
+        await sound.click()
+        await expect(sound).to_have_text("Sound: off")
+        await b.page.reload()
+        await expect(b.page.locator("#sound")).to_have_text("Sound: off")
+
+
+async def test_orders_csv_export_downloads_without_key_in_url(
+    site: Any, workspace: Workspace
+) -> None:
+    """Export CSV fetches with the key in a header and saves a Blob: the file has the order,
+    and no request URL carried the key."""
+    from playwright.async_api import expect
+
+    base, api = site
+    await api.create(status="waiting_for_preparation")
+    async with browser(base) as b:
+        urls: list[str] = []
+        b.page.on("request", lambda req: urls.append(req.url))
+        await open_page(b, workspace, "orders.html")
+        await expect(b.page.locator("#results tbody tr")).to_have_count(1, timeout=3000)
+        async with b.page.expect_download(timeout=5000) as info:
+            await b.page.click("#csv")
+        download = await info.value
+        text = (await asyncio.to_thread(Path(await download.path()).read_text)).splitlines()
+        assert text[0].startswith("number,id,status")
+        assert "PizzaNinja2012" in text[1]
+    # (the kiosk link's #fragment is never sent; no request URL may carry the key)
+    assert all(workspace.keys["read"] not in u for u in urls if "#" not in u), urls
+
+
+async def test_settings_form_needs_an_admin_key(site: Any, workspace: Workspace) -> None:
+    """On the sign-in page the settings save with an admin key and are refused with a read key."""
+    from playwright.async_api import expect
+
+    base, api = site
+    async with browser(base) as b:
+        await open_page(b, workspace, "index.html")
+        form = b.page.locator("#settings")
+        await expect(form.locator('input[name="age_warn_seconds"]')).to_have_value("300")
+        await form.locator('input[name="age_warn_seconds"]').fill("200")
+        await form.locator('input[name="adminKey"]').fill(workspace.keys["read"])
+        await form.locator('button[type="submit"]').click()
+        await expect(b.page.locator("#settings-status")).to_contain_text("Not saved")
+        await form.locator('input[name="adminKey"]').fill(workspace.keys["admin"])
+        await form.locator('button[type="submit"]').click()
+        await expect(b.page.locator("#settings-status")).to_have_text("Saved.")
+    resp = await api.http.get(base + workspace.base, headers=workspace.auth("read"))
+    assert resp.json()["settings"]["age_warn_seconds"] == 200
