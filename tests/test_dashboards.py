@@ -431,3 +431,21 @@ async def test_settings_form_needs_an_admin_key(site: Any, workspace: Workspace)
         await expect(b.page.locator("#settings-status")).to_have_text("Saved.")
     resp = await api.http.get(base + workspace.base, headers=workspace.auth("read"))
     assert resp.json()["settings"]["age_warn_seconds"] == 200
+
+
+async def test_board_ages_follow_the_server_clock(site: Any, workspace: Workspace) -> None:
+    """A screen whose clock runs 10 minutes fast still shows a new ticket as fresh: ages are
+    corrected by the server's Date header."""
+    import datetime as dt
+
+    from playwright.async_api import expect
+
+    base, api = site
+    async with browser(base) as b:
+        await b.page.clock.install(time=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
+        await open_page(b, workspace, "board.html")
+        await wait_live(b)
+        order = await api.create(status="waiting_for_preparation")
+        card = b.page.locator(f'[data-order="{order["id"]}"]')
+        await expect(card).to_have_class(re.compile(r"\bage-fresh\b"), timeout=3000)
+        await expect(card.locator(".age")).to_have_text(re.compile(r"^0:0\d$"))

@@ -77,6 +77,7 @@ export async function api(path, { method = "GET", body, write = false, raw = fal
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
   });
+  learnClock(resp);
   if (!resp.ok) {
     let message = `${resp.status} ${resp.statusText}`;
     try {
@@ -87,6 +88,20 @@ export async function api(path, { method = "GET", body, write = false, raw = fal
     throw new ApiError(resp.status, message);
   }
   return raw ? resp : resp.json();
+}
+
+// Ticket ages compare the server's timestamps with this screen's clock, and a kitchen tablet's
+// clock may be minutes off. Every API response's Date header says how far (to a second, which
+// is all a ticket timer shows).
+let clockOffset = 0;
+function learnClock(resp) {
+  const server = Date.parse(resp.headers.get("date") || "");
+  if (!Number.isNaN(server)) clockOffset = server + 500 - Date.now(); // Date truncates: +0.5 s
+}
+
+/** The server's time as this screen best knows it (ms since the epoch). */
+export function now() {
+  return Date.now() + clockOffset;
 }
 
 let workspaceInfo = null;
@@ -233,9 +248,9 @@ export function ageBadge(iso) {
 /** Refresh every age badge once a second; returns nothing (runs for the page's life). */
 export function tickAges(settings, onLate) {
   const tick = () => {
-    const now = Date.now();
+    const at = now();
     for (const node of document.querySelectorAll("[data-since]")) {
-      const seconds = (now - Number(node.dataset.since)) / 1000;
+      const seconds = (at - Number(node.dataset.since)) / 1000;
       node.textContent = duration(seconds);
       const cls = ageClass(seconds, settings);
       const card = node.closest("[data-order]") || node;

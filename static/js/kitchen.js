@@ -1,6 +1,6 @@
 // Kitchen display: waiting and preparing tickets as large tiles, oldest first; a sound on a new
 // ticket and on a late one (mutable, remembered); with a write key: bump, recall and cancel.
-import { ageBadge, api, clear, duration, el, header, itemList, loadWorkspace, requireSession, showError, tickAges, who } from "./common.js";
+import { ageBadge, api, clear, duration, el, header, itemList, loadWorkspace, now, requireSession, showError, tickAges, who } from "./common.js";
 import { nextStatus } from "./flow.js";
 import { watch } from "./watch.js";
 
@@ -114,13 +114,13 @@ async function recall(id, button) {
 }
 
 function showRecalls() {
-  const now = Date.now();
-  for (const [id, entry] of recent) if (entry.until <= now) recent.delete(id);
+  const t = Date.now();
+  for (const [id, entry] of recent) if (entry.until <= t) recent.delete(id);
   clear(
     recalls,
     [...recent].map(([id, entry]) =>
       el("button", { type: "button", class: "recall", dataset: { order: id }, onclick: (e) => recall(id, e.currentTarget) },
-        `Recall #${entry.number} (${Math.ceil((entry.until - now) / 1000)} s)`)
+        `Recall #${entry.number} (${Math.ceil((entry.until - t) / 1000)} s)`)
     )
   );
 }
@@ -207,7 +207,7 @@ async function start() {
       pending = null;
       clear(tiles, list.length ? list.map(tile) : el("div", { class: "empty" }, "No open tickets"));
       stats.textContent = list.length
-        ? `${list.length} open · oldest ${duration((Date.now() - Date.parse(list[0].created_at)) / 1000)}`
+        ? `${list.length} open · oldest ${duration((now() - Date.parse(list[0].created_at)) / 1000)}`
         : "0 open";
       tick();
     });

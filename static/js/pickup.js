@@ -1,7 +1,7 @@
 // Pickup screen (customer-facing): "Preparing" and "Ready" order numbers in very large type.
 // A ready number stays pickup_linger_seconds after its order completes, so a customer who looks
 // up a moment late still sees it.
-import { api, clear, el, header, loadWorkspace, requireSession, showError } from "./common.js";
+import { api, clear, el, header, loadWorkspace, now, requireSession, showError } from "./common.js";
 import { readyStatuses } from "./flow.js";
 import { watch } from "./watch.js";
 
@@ -15,12 +15,12 @@ const lingering = new Map(); // order id -> {number, until (ms)}
 async function recentlyCompleted(lingerMs) {
   // Orders completed just before this page opened: not in the live snapshot (terminal), so ask
   // the search API. Best effort: the screen works without it.
-  const from = new Date(Date.now() - lingerMs - 3600_000).toISOString();
+  const from = new Date(now() - lingerMs - 3600_000).toISOString();
   try {
     const found = await api(`/orders?status=completed&from=${encodeURIComponent(from)}&limit=200`);
     for (const order of found.orders) {
       const until = Date.parse(order.updated_at) + lingerMs;
-      if (until > Date.now()) lingering.set(order.id, { number: order.order_number, until });
+      if (until > now()) lingering.set(order.id, { number: order.order_number, until });
     }
   } catch {
     // no search API, or no permission: nothing lingers from before the page opened
@@ -35,8 +35,8 @@ async function start() {
   const lingerMs = ws.settings.pickup_linger_seconds * 1000;
   let current = new Map();
   const render = () => {
-    const now = Date.now();
-    for (const [id, entry] of lingering) if (entry.until <= now || current.has(id)) lingering.delete(id);
+    const t = now();
+    for (const [id, entry] of lingering) if (entry.until <= t || current.has(id)) lingering.delete(id);
     const byNumber = (a, b) => a - b;
     const preparing = [...current.values()].filter((o) => !ready.has(o.status)).map((o) => o.order_number);
     const readyNow = [...current.values()].filter((o) => ready.has(o.status)).map((o) => o.order_number);
@@ -52,8 +52,7 @@ async function start() {
       for (const frame of events) {
         const order = frame.order;
         if (done.has(order.status) && ready.has(frame.previous_status)) {
-          // the local clock, not updated_at: a screen's clock may be off from the server's
-          lingering.set(order.id, { number: order.order_number, until: Date.now() + lingerMs });
+          lingering.set(order.id, { number: order.order_number, until: now() + lingerMs });
         }
       }
       current = orders;
