@@ -10,7 +10,7 @@ import pytest
 
 from orderlog import inputs, search
 from orderlog.model import DEFAULT_WORKFLOW
-from searchdata import ALICE, BOB, DANA, load
+from searchdata import ALICE, BOB, DANA, ERIN, load
 
 
 async def numbers(client: Any, ws: Any, params: dict[str, Any] | str) -> list[int]:
@@ -251,6 +251,25 @@ async def test_search_scan_budget_gives_short_pages_that_resume(state: Any, work
         query = search.Query(query.groups, limit=5, before=page.next_before)
         page = await state.orders.search(workspace.id, query, budget=7, max_calls=1)
     assert found == list(range(91, 0, -10))
+
+
+async def test_search_status_union_drives_past_an_emptied_index(
+    client: Any, state: Any, workspace: Any
+) -> None:
+    """A union of statuses as the driving filter keeps walking when one status has no more
+    orders below the current position while another still has."""
+
+    def make(n: int) -> inputs.CreateOrder:
+        status = "submitted" if n <= 400 else "completed" if n <= 1000 else "cancelled"
+        customer = ALICE if n <= 5 or n > 400 else ERIN
+        return inputs.create_order({"customer": customer, "status": status, "items": ["Tea"]})
+
+    for first in range(1, 1011, 100):
+        batch = [make(n) for n in range(first, min(first + 100, 1011))]
+        await state.orders.apply(workspace.id, batch, DEFAULT_WORKFLOW)
+    # status=submitted,cancelled (410 orders) is smaller than customer=alice (615): it drives.
+    got = await numbers(client, workspace, {"status": "submitted,cancelled", "customer": "alice"})
+    assert got == [*range(1010, 1000, -1), 5, 4, 3, 2, 1]
 
 
 async def test_search_orders_are_the_same_json_as_reads(

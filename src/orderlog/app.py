@@ -10,9 +10,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from . import retention
 from .auth import Authenticator
@@ -33,6 +36,16 @@ from .store.workspaces import WorkspaceStore
 log = logging.getLogger("orderlog")
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+
+
+class Dashboards(StaticFiles):
+    """The static dashboards at ``/``. Only GET and HEAD reach files: any other method on a path
+    no route matched is a 404 (no such route), not the 405 StaticFiles would answer."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
 
 def build_state(settings: Settings, redis: object) -> State:
@@ -99,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += recall_routes.routes
     routes += search_routes.routes
     if STATIC_DIR.is_dir():
-        routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
+        routes.append(Mount("/", Dashboards(directory=STATIC_DIR, html=True), name="static"))
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -115,14 +115,14 @@ class Settings:
 
     # -- search, stats and retention (issue 4) --------------------------------------------------
     search_scan_budget: int = field(
-        default=10_000,
+        default=3_000,
         metadata={
             "env": "ORDERLOG_SEARCH_SCAN_BUDGET",
             "help": "orders one search script call may examine (bounds how long it holds Redis)",
         },
     )
     search_max_calls: int = field(
-        default=4,
+        default=8,
         metadata={
             "env": "ORDERLOG_SEARCH_MAX_CALLS",
             "help": "script calls one search page may make before answering a short page "

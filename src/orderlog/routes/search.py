@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -12,13 +13,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import export, search, stats
+from ..model import Workflow
 from ..openapi import WS_PARAM, add_paths, errors, ok, ref
 from .http import JSONResponse, authorize, state
 
 PAGE = 200  # orders per script call for the CSV export and the stats report
 
 
-async def _query(request: Request, *, paging: bool) -> tuple[str, search.Query, Any]:
+async def _query(request: Request, *, paging: bool) -> tuple[str, search.Query, Workflow]:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "read")
     workflow = await state(request).workspaces.workflow(ws)
@@ -88,12 +90,14 @@ async def report(request: Request) -> Response:
     truncated = False
     async for page in _pages(request, ws, query):
         orders += page
-        if len(orders) >= settings.stats_max_orders:
+        if len(orders) > settings.stats_max_orders:
             truncated = True
             orders = orders[: settings.stats_max_orders]
             break
     rules = stats.Rules.from_settings(settings)
-    out = stats.report(orders, rules, workflow)
+    # Tens of thousands of orders take a while in Python: off the event loop, so live
+    # connections and other requests of this process keep being served meanwhile.
+    out = await asyncio.to_thread(stats.report, orders, rules, workflow)
     out["range"] = {
         "from": stats.iso(start),
         "to": stats.iso(end),

@@ -212,8 +212,8 @@ class OrderStore:
         query: Query,
         *,
         history: bool = False,
-        budget: int = 10_000,
-        max_calls: int = 4,
+        budget: int = 3_000,
+        max_calls: int = 8,
     ) -> SearchPage:
         """One page of a search, newest first (see store/search.lua).
 

@@ -76,16 +76,18 @@ local function fetch(upto, want)
     for i = 1, #got do got[i] = tonumber(got[i]) end
     return got, #got < want
   end
-  local all, seen = {}, {}
+  local all, seen, drained = {}, {}, true
   for _, key in ipairs(driver) do
-    for _, m in ipairs(redis.call('ZREVRANGEBYSCORE', key, upto, lo, 'LIMIT', 0, want)) do
+    local got = redis.call('ZREVRANGEBYSCORE', key, upto, lo, 'LIMIT', 0, want)
+    if #got == want then drained = false end  -- this index may hold more below
+    for _, m in ipairs(got) do
       local n = tonumber(m)
       if not seen[n] then seen[n] = true all[#all + 1] = n end
     end
   end
   table.sort(all, function(a, b) return a > b end)
   -- Each index gave its top `want`, so the union's top `want` are among them.
-  local exhausted = #all <= want
+  local exhausted = drained and #all <= want
   for i = #all, want + 1, -1 do all[i] = nil end
   return all, exhausted
 end
@@ -106,6 +108,19 @@ local function matches(n)
   return true
 end
 
+-- The fields order_json needs (HMGET: the history and the index list stay in Redis unless
+-- asked for; they are most of an order's bytes).
+local FIELDS = {'id', 'n', 'st', 'items', 'cust', 'cash', 'prep', 'hto', 'hby', 'ca', 'ua', 'v',
+  'meta'}
+if with_history then FIELDS[#FIELDS + 1] = 'h' end
+local function load(n)
+  local values = redis.call('HMGET', prefix .. n, unpack(FIELDS))
+  if not values[1] then return nil end
+  local h = {}
+  for i, name in ipairs(FIELDS) do h[name] = values[i] end
+  return h
+end
+
 local out = {0, 0}
 local examined = 0
 local upto = hi
@@ -120,9 +135,8 @@ while upto >= lo do
   for _, n in ipairs(candidates) do
     examined = examined + 1
     if matches(n) then
-      local flat = redis.call('HGETALL', prefix .. n)
-      if #flat > 0 then
-        local h = hash_to_table(flat)
+      local h = load(n)
+      if h then
         if with_history then
           out[#out + 1] = {order_json(h, ws), '[' .. h.h .. ']'}
         else
