@@ -120,6 +120,7 @@ def main() -> None:
                     ("staff", "staff.html"),
                 ]:
                     page.goto(f"{base}/{path}")
+                    page.keyboard.press("Shift")  # a gesture: the kitchen's sound may start
                     page.wait_for_load_state("networkidle")  # a live page never idles: 0.5 s
                     page.wait_for_timeout(1500)
                     page.screenshot(path=str(out / f"{name}.png"))

@@ -21,6 +21,9 @@ const muted = () => localStorage.getItem(MUTE) === "1";
 function showSound() {
   soundButton.textContent = muted() ? "Sound: off" : "Sound: on";
   soundButton.setAttribute("aria-pressed", String(!muted()));
+  // Browsers keep audio off until the page gets a tap or a key (a kiosk can start Chromium
+  // with --autoplay-policy=no-user-gesture-required instead).
+  document.getElementById("sound-hint").hidden = muted() || (audio !== null && audio.state === "running");
 }
 soundButton.addEventListener("click", () => {
   localStorage.setItem(MUTE, muted() ? "0" : "1");
@@ -29,8 +32,11 @@ soundButton.addEventListener("click", () => {
 });
 // Browsers start an AudioContext suspended until the page gets a gesture.
 function unlockAudio() {
-  if (!audio) audio = new AudioContext();
-  if (audio.state === "suspended") audio.resume();
+  if (!audio) {
+    audio = new AudioContext();
+    audio.addEventListener("statechange", showSound);
+  }
+  if (audio.state === "suspended") audio.resume().catch(() => {});
 }
 document.addEventListener("pointerdown", unlockAudio, { once: true });
 document.addEventListener("keydown", unlockAudio, { once: true });
