@@ -449,3 +449,26 @@ async def test_board_ages_follow_the_server_clock(site: Any, workspace: Workspac
         card = b.page.locator(f'[data-order="{order["id"]}"]')
         await expect(card).to_have_class(re.compile(r"\bage-fresh\b"), timeout=3000)
         await expect(card.locator(".age")).to_have_text(re.compile(r"^0:0\d$"))
+
+
+async def test_kitchen_cancel_confirms_and_can_be_recalled(site: Any, workspace: Workspace) -> None:
+    """Cancel takes a second click to confirm, cancels on the server, and recall restores it."""
+    from playwright.async_api import expect
+
+    base, api = site
+    order = await api.create(status="waiting_for_preparation")
+    async with browser(base) as b:
+        await open_page(b, workspace, "kitchen.html", write=True)
+        tile = b.page.locator(f'.tile[data-order="{order["id"]}"]')
+        cancel = tile.locator("button.cancel")
+        await cancel.click()
+        await expect(cancel).to_have_text("Confirm cancel")
+        assert (await api.get(order["id"]))["status"] == "waiting_for_preparation"
+        await cancel.click()
+        await api.until_status(order["id"], "cancelled")
+        await expect(tile).to_have_count(0, timeout=2000)
+        await b.page.locator(f'button.recall[data-order="{order["id"]}"]').click()
+        await api.until_status(order["id"], "waiting_for_preparation")
+        await expect(tile).to_be_visible(timeout=2000)
+    history = (await api.get(order["id"]))["history"]
+    assert history[-2]["reason"] == "cancelled at the kitchen display"

@@ -103,11 +103,13 @@ if (staff) {
 
 async function bump(order, target, button) {
   const body = { status: target, version: order.version, actor: cook() };
-  const result = await act(order, "/status", body, button);
-  if (result) {
-    recent.set(order.id, { number: order.order_number, until: Date.now() + ws.settings.recall_window_seconds * 1000 });
-    showRecalls();
-  }
+  if (await act(order, "/status", body, button)) recallable(order);
+}
+
+/** The order just changed from this screen: offer its recall while the window lasts. */
+function recallable(order) {
+  recent.set(order.id, { number: order.order_number, until: Date.now() + ws.settings.recall_window_seconds * 1000 });
+  showRecalls();
 }
 
 async function recall(id, button) {
@@ -144,7 +146,8 @@ function cancelButton(order) {
       }, 4000);
       return;
     }
-    act(order, "/status", { status: "cancelled", reason: "cancelled at the kitchen display", actor: cook() }, button);
+    const body = { status: "cancelled", reason: "cancelled at the kitchen display", actor: cook() };
+    act(order, "/status", body, button).then((ok) => ok && recallable(order));
   });
   return button;
 }
