@@ -95,3 +95,14 @@ async def test_security_headers_on_pages_and_api(client: Any) -> None:
         assert resp.headers["x-content-type-options"] == "nosniff"
         assert resp.headers["referrer-policy"] == "no-referrer"
         assert resp.headers["x-frame-options"] == "DENY"
+
+
+async def test_recall_with_version_undoes_once(client: Any, workspace: Any) -> None:
+    """A recall naming the version it undoes succeeds once; repeated, it is a 409, not a redo."""
+    oid = (await new_order(client, workspace, status="waiting_for_preparation"))["id"]
+    bumped = (await set_status(client, workspace, oid, "preparing")).json()["order"]
+    first = await recall(client, workspace, oid, version=bumped["version"])
+    assert first.status_code == 200, first.text
+    assert_error(await recall(client, workspace, oid, version=bumped["version"]), 409)
+    got = (await client.get(f"{workspace.base}/orders/{oid}", headers=workspace.auth())).json()
+    assert got["status"] == "waiting_for_preparation"

@@ -10,6 +10,9 @@ own command, allowed only when
 - and nothing changed since: the write carries the version read here, so a change racing the
   recall makes it a 409 instead of undoing the wrong thing.
 
+(The window is measured with the server process's clock against the history's time, which
+Redis's clock wrote; on one host, or with NTP, they agree to well under a second.)
+
 The write goes through the same Lua script as any change (history, indexes, event) with the
 workflow check replaced by "the order is still in the status being undone", and keeps the order's
 participants: the recall is recorded in the history with its actor and a reason.
@@ -26,13 +29,24 @@ from .model import Participant
 
 
 def recall_command(
-    order: dict[str, Any], now: datetime, window_seconds: int, actor: Participant | None = None
+    order: dict[str, Any],
+    now: datetime,
+    window_seconds: int,
+    actor: Participant | None = None,
+    version: int | None = None,
 ) -> ChangeStatus:
     """The change that undoes ``order``'s last status change (``order`` has its history).
 
+    ``version``, if given, is the order's version the caller means to undo: a retried or
+    double-tapped recall then fails instead of undoing the recall itself.
+
     Raises:
-        Conflict: nothing to recall, or the window has passed.
+        Conflict: nothing to recall, the window has passed, or the order is not at ``version``.
     """
+    if version is not None and version != int(order["version"]):
+        raise Conflict(
+            f"Order {order['order_number']} is at version {order['version']}, not {version}."
+        )
     history = order.get("history") or []
     last = history[-1] if history else None
     if last is None or last.get("previous_status") is None:

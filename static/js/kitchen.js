@@ -103,18 +103,21 @@ if (staff) {
 
 async function bump(order, target, button) {
   const body = { status: target, version: order.version, actor: cook() };
-  if (await act(order, "/status", body, button)) recallable(order);
+  const result = await act(order, "/status", body, button);
+  if (result) recallable(result.order);
 }
 
 /** The order just changed from this screen: offer its recall while the window lasts. */
 function recallable(order) {
-  recent.set(order.id, { number: order.order_number, until: Date.now() + ws.settings.recall_window_seconds * 1000 });
+  const until = Date.now() + ws.settings.recall_window_seconds * 1000;
+  recent.set(order.id, { number: order.order_number, version: order.version, until });
   showRecalls();
 }
 
 async function recall(id, button) {
   const entry = recent.get(id);
-  const result = await act({ id, order_number: entry.number }, "/recall", { actor: cook() }, button);
+  const body = { actor: cook(), version: entry.version }; // undo exactly this change, once
+  const result = await act({ id, order_number: entry.number }, "/recall", body, button);
   if (result) {
     recent.delete(id);
     showRecalls();
@@ -147,7 +150,7 @@ function cancelButton(order) {
       return;
     }
     const body = { status: "cancelled", reason: "cancelled at the kitchen display", actor: cook() };
-    act(order, "/status", body, button).then((ok) => ok && recallable(order));
+    act(order, "/status", body, button).then((result) => result && recallable(result.order));
   });
   return button;
 }

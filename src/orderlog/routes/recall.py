@@ -20,20 +20,20 @@ async def recall(request: Request) -> Response:
     await authorize(request, ws, "write")
     order_id = inputs.order_id(request.path_params["order_id"], "order_id")
     data, _ = await read_json(request)
-    if not isinstance(data, dict) or set(data) - {"actor"}:
-        raise InvalidInput("", 'the body is {} or {"actor": participant}')
+    if not isinstance(data, dict) or set(data) - {"actor", "version"}:
+        raise InvalidInput("", 'the body is {"actor"?: participant, "version"?: integer}')
     actor = None
     if data.get("actor") not in (None, [], {}):
         actor = inputs.participant(data["actor"], "actor", system=True)
+    version = data.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise InvalidInput("version", "must be an integer")
     st = state(request)
     order = await st.orders.get(ws, order_id)
     window = (await st.workspaces.workspace(ws))["settings"]["recall_window_seconds"]
-    command = recall_command(order, datetime.now(UTC), window, actor)
+    command = recall_command(order, datetime.now(UTC), window, actor, version)
+    # a status since removed from a custom workflow is a 422 (the store checks it is known)
     workflow = await st.workspaces.workflow(ws)
-    try:
-        workflow.status(command.status)
-    except InvalidInput:
-        raise InvalidInput("status", f"{command.status!r} is no longer in the workflow") from None
     result = await st.orders.change_status(ws, command, workflow)
     return JSONResponse(result.to_json() | {"changed": result.changed})
 
@@ -54,7 +54,16 @@ add_paths(
                 "summary": "Undo the order's last status change within the recall window (write)",
                 "parameters": [WS_PARAM, ORDER_PARAM],
                 "requestBody": json_body(
-                    {"type": "object", "properties": {"actor": ref("Participant")}}
+                    {
+                        "type": "object",
+                        "properties": {
+                            "actor": ref("Participant"),
+                            "version": {
+                                "type": "integer",
+                                "description": "the version to undo; else 409 (no double undo)",
+                            },
+                        },
+                    }
                 ),
                 "responses": {
                     "200": ok(ref("OrderResult")),
