@@ -472,3 +472,23 @@ async def test_kitchen_cancel_confirms_and_can_be_recalled(site: Any, workspace:
         await expect(tile).to_be_visible(timeout=2000)
     history = (await api.get(order["id"]))["history"]
     assert history[-2]["reason"] == "cancelled at the kitchen display"
+
+
+async def test_orders_pages_with_more(site: Any, workspace: Workspace) -> None:
+    """51 orders: the first page shows 50 newest first, More fetches the last one and hides."""
+    from playwright.async_api import expect
+
+    base, api = site
+    ops = [{"op": "create", "customer": CUSTOMER, "items": ["Tea"]} for _ in range(51)]
+    resp = await api.http.post("/batch", json={"operations": ops}, headers=workspace.auth())
+    assert resp.status_code == 200, resp.text
+    async with browser(base) as b:
+        await open_page(b, workspace, "orders.html")
+        rows = b.page.locator("#results tbody tr")
+        await expect(rows).to_have_count(50, timeout=3000)
+        await expect(rows.first.locator("td").first).to_have_text("#51")
+        more = b.page.locator("#more")
+        await more.click()
+        await expect(rows).to_have_count(51)
+        await expect(rows.last.locator("td").first).to_have_text("#1")
+        await expect(more).to_be_hidden()
