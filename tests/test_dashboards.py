@@ -492,3 +492,26 @@ async def test_orders_pages_with_more(site: Any, workspace: Workspace) -> None:
         await expect(rows).to_have_count(51)
         await expect(rows.last.locator("td").first).to_have_text("#1")
         await expect(more).to_be_hidden()
+
+
+async def test_staff_page_leaderboard_chart_and_flag_links(site: Any, workspace: Workspace) -> None:
+    """Staff: the leaderboard ranks the cashier, the chart draws a bar per hour, and an abuse
+    flag (the cashier served themselves) links to the order's timeline."""
+    from playwright.async_api import expect
+
+    base, api = site
+    chef = {"UserId": 8, "Name": "ChefCarl"}
+    normal = await api.create(status="waiting_for_preparation")
+    await api.move(normal["id"], "preparing", actor=chef)
+    await api.move(normal["id"], "waiting_for_pickup", actor=chef)
+    selfish = await api.create(customer=CASHIER, status="waiting_for_preparation")
+    async with browser(base) as b:
+        await open_page(b, workspace, "staff.html")
+        board = b.page.locator("#leaderboard tbody tr")
+        await expect(board.first).to_contain_text("builderman", timeout=3000)
+        await expect(b.page.locator("#leaderboard")).to_contain_text("ChefCarl")
+        await expect(b.page.locator(".chart svg rect.bar").first).to_be_visible()
+        flag = b.page.locator(f'#flags a[href="/order.html?id={selfish["id"]}"]')
+        await flag.first.click()
+        await expect(b.page.locator("#timeline li")).to_have_count(1, timeout=3000)
+        assert b.errors == []
