@@ -515,3 +515,24 @@ async def test_staff_page_leaderboard_chart_and_flag_links(site: Any, workspace:
         await flag.first.click()
         await expect(b.page.locator("#timeline li")).to_have_count(1, timeout=3000)
         assert b.errors == []
+
+
+async def test_signin_form_keeps_the_key_and_returns_to_the_page(
+    site: Any, workspace: Workspace
+) -> None:
+    """Without a session a page sends you to sign in; pasting the workspace and read key there
+    brings you back, and the key stays in localStorage (not in any URL)."""
+    from playwright.async_api import expect
+
+    base, _ = site
+    async with browser(base) as b:
+        await b.page.goto("/board.html")
+        await expect(b.page).to_have_url(re.compile(r"/index\.html\?next="))
+        await b.page.fill('input[name="workspace"]', workspace.id)
+        await b.page.fill('input[name="readKey"]', workspace.keys["read"])
+        await b.page.click('#signin button[type="submit"]')
+        await expect(b.page).to_have_url(re.compile(r"/board\.html$"))
+        await wait_live(b)
+        stored = await b.page.evaluate("localStorage.getItem('orderlog.readKey')")
+        assert stored == workspace.keys["read"]
+        assert workspace.keys["read"] not in b.page.url
