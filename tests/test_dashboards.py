@@ -463,6 +463,9 @@ async def test_kitchen_cancel_confirms_and_can_be_recalled(site: Any, workspace:
         cancel = tile.locator("button.cancel")
         await cancel.click()
         await expect(cancel).to_have_text("Confirm cancel")
+        other = await api.create(status="waiting_for_preparation")  # redraws every tile
+        await expect(b.page.locator(f'.tile[data-order="{other["id"]}"]')).to_be_visible()
+        await expect(cancel).to_have_text("Confirm cancel")
         assert (await api.get(order["id"]))["status"] == "waiting_for_preparation"
         await cancel.click()
         await api.until_status(order["id"], "cancelled")

@@ -67,14 +67,24 @@ showSound();
 let ws = null;
 const recent = new Map(); // order id -> {number, until}: bumps this screen may recall
 
-async function act(order, path, body, button) {
-  button.disabled = true;
+// Tiles are redrawn on every change in the kitchen, so what a tile's buttons are doing lives
+// here, by order id, not in the buttons: an action in flight keeps them disabled (no double
+// bump), and a first tap on Cancel waits a few seconds for its confirmation.
+const busy = new Set();
+const armed = new Map(); // order id -> until when Cancel means "confirm"
+let draw = () => {};
+
+async function act(order, path, body) {
+  busy.add(order.id);
+  draw();
   try {
     return await api(`/orders/${order.id}${path}`, { method: "POST", body, write: true });
   } catch (exc) {
     showError(`#${order.order_number}: ${exc.message}`);
-    button.disabled = false;
     return null;
+  } finally {
+    busy.delete(order.id);
+    draw();
   }
 }
 
@@ -101,9 +111,9 @@ if (staff) {
   cookForm.addEventListener("submit", (e) => e.preventDefault());
 }
 
-async function bump(order, target, button) {
+async function bump(order, target) {
   const body = { status: target, version: order.version, actor: cook() };
-  const result = await act(order, "/status", body, button);
+  const result = await act(order, "/status", body);
   if (result) recallable(result.order);
 }
 
@@ -114,10 +124,10 @@ function recallable(order) {
   showRecalls();
 }
 
-async function recall(id, button) {
+async function recall(id) {
   const entry = recent.get(id);
   const body = { actor: cook(), version: entry.version }; // undo exactly this change, once
-  const result = await act({ id, order_number: entry.number }, "/recall", body, button);
+  const result = await act({ id, order_number: entry.number }, "/recall", body);
   if (result) {
     recent.delete(id);
     showRecalls();
@@ -130,29 +140,30 @@ function showRecalls() {
   clear(
     recalls,
     [...recent].map(([id, entry]) =>
-      el("button", { type: "button", class: "recall", dataset: { order: id }, onclick: (e) => recall(id, e.currentTarget) },
+      el("button", { type: "button", class: "recall", dataset: { order: id }, disabled: busy.has(id), onclick: () => recall(id) },
         `Recall #${entry.number} (${Math.ceil((entry.until - t) / 1000)} s)`)
     )
   );
 }
 
 function cancelButton(order) {
-  let armed = false;
-  const button = el("button", { type: "button", class: "danger cancel" }, "Cancel");
-  button.addEventListener("click", () => {
-    if (!armed) {
-      armed = true;
-      button.textContent = "Confirm cancel";
-      setTimeout(() => {
-        armed = false;
-        button.textContent = "Cancel";
-      }, 4000);
+  const confirming = (armed.get(order.id) || 0) > Date.now();
+  const click = () => {
+    if ((armed.get(order.id) || 0) <= Date.now()) {
+      armed.set(order.id, Date.now() + 4000);
+      setTimeout(draw, 4100);
+      draw();
       return;
     }
+    armed.delete(order.id);
     const body = { status: "cancelled", reason: "cancelled at the kitchen display", actor: cook() };
-    act(order, "/status", body, button).then((result) => result && recallable(result.order));
-  });
-  return button;
+    act(order, "/status", body).then((result) => result && recallable(result.order));
+  };
+  return el(
+    "button",
+    { type: "button", class: "danger cancel", disabled: busy.has(order.id), onclick: click },
+    confirming ? "Confirm cancel" : "Cancel"
+  );
 }
 
 // -- tiles -------------------------------------------------------------------------------------------
@@ -175,7 +186,7 @@ function tile(order) {
           "div",
           { class: "actions" },
           target
-            ? el("button", { type: "button", class: "primary bump", onclick: (e) => bump(order, target, e.currentTarget) },
+            ? el("button", { type: "button", class: "primary bump", disabled: busy.has(order.id), onclick: () => bump(order, target) },
                 `→ ${ws.label(target)}`)
             : null,
           cancelButton(order)
@@ -206,23 +217,29 @@ async function start() {
   const seen = new Set();
   const late = new Set();
   let first = true;
-  let pending = null;
+  let current = new Map();
+  let queued = false;
+  draw = () => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      const list = [...current.values()].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
+      clear(tiles, list.length ? list.map(tile) : el("div", { class: "empty" }, "No open tickets"));
+      stats.textContent = list.length
+        ? `${list.length} open · oldest ${duration((now() - Date.parse(list[0].created_at)) / 1000)}`
+        : "0 open";
+      showRecalls();
+      tick();
+    });
+  };
   const render = (orders, events) => {
     const fresh = [...orders.keys()].filter((id) => !seen.has(id));
     fresh.forEach((id) => seen.add(id));
     if (fresh.length && !first && events.length) play(NEW_TICKET);
     first = false;
-    pending = orders;
-    requestAnimationFrame(() => {
-      if (!pending) return;
-      const list = [...pending.values()].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
-      pending = null;
-      clear(tiles, list.length ? list.map(tile) : el("div", { class: "empty" }, "No open tickets"));
-      stats.textContent = list.length
-        ? `${list.length} open · oldest ${duration((now() - Date.parse(list[0].created_at)) / 1000)}`
-        : "0 open";
-      tick();
-    });
+    current = orders;
+    draw();
   };
   const tick = tickAges(ws.settings, (id) => {
     if (late.has(id)) return;
