@@ -85,7 +85,7 @@ export async function api(path, { method = "GET", body, write = false, raw = fal
     } catch {
       // not JSON: keep the status line
     }
-    if (resp.status === 401) message += " Sign in again (Sign-in, top right).";
+    if (resp.status === 401) message += " Sign in again (Sign-in in the menu).";
     throw new ApiError(resp.status, message);
   }
   return raw ? resp : resp.json();
