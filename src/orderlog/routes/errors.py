@@ -35,6 +35,7 @@ def error_response(exc: OrderLogError) -> Response:
 
 async def on_orderlog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OrderLogError)
+    request.scope["orderlog.error"] = type(exc).__name__  # the access log counts Redis errors
     if exc.status_code >= 500:
         log.warning(
             "%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.message

@@ -46,5 +46,7 @@ class Script:
 
 WRITE = Script("write.lua")
 READ = Script("read.lua")
+SNAPSHOT = Script("snapshot.lua")
 SEARCH = Script("search.lua")
 RETENTION = Script("retention.lua")
+PAGE = Script("page.lua")

@@ -29,14 +29,7 @@ if idem_hash ~= '' then
   end
 end
 
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  -- A new workspace, or its stream was lost with the rest of the data: a new epoch tells
-  -- resuming dashboards that their cursors no longer mean anything.
-  local t = redis.call('TIME')
-  epoch = string.format('%x%05x', tonumber(t[1]), tonumber(t[2]))
-  redis.call('SET', KEYS[2], epoch)
-end
+local epoch = ensure_epoch(KEYS[2])
 
 local ms = now_ms()
 local at = iso(ms)
