@@ -221,7 +221,7 @@ def run(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, int]:
-    """Drive the cafe until ``duration`` seconds have passed (None: until interrupted).
+    """Drive the cafe until ``duration`` seconds have passed (None: until Ctrl-C).
 
     Returns counts of requests made and failed. A failed request (server down, 409 because
     someone else moved the order) is logged and the cafe goes on.
@@ -239,6 +239,8 @@ def run(
                 wait = min(wait, duration - (clock() - start))
             if wait > 0:
                 sleep(min(wait, 1.0))
+    except KeyboardInterrupt:  # Ctrl-C ends the demo; the caller still gets the counts
+        pass
     finally:
         client.close()
     return counts
