@@ -226,7 +226,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
             f"  kitchen (staff actions): {url}/kitchen.html#key={keys['read']}"
             f"&workspace={workspace}&write={key}\n"
             f"  admin key: {keys['admin']}\n"
-            "  Keys are shown once; orderlog keeps only their hashes.",
+            "  Keys are shown once; orderlog keeps only their hashes.\n"
+            "  (To fill an existing workspace instead: --workspace W --key WRITE_KEY.)",
             flush=True,
         )
     elif workspace is None:
