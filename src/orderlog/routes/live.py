@@ -222,9 +222,11 @@ async def _serve(
         finally:
             for task in tasks:
                 task.cancel()
+            # bounded: a cancellation swallowed by a client library must not pin the socket
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
             for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved; the ones that matter are read below
     if watcher in done:
         return UNAUTHORIZED, "The API key was revoked."
     if receiver in done:
