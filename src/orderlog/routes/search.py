@@ -77,15 +77,12 @@ async def export_csv(request: Request) -> Response:
 
 
 async def report(request: Request) -> Response:
-    ws = request.path_params["workspace_id"]
-    await authorize(request, ws, "read")
-    workflow = await state(request).workspaces.workflow(ws)
-    params = search.collect(request.query_params.multi_items(), ("from", "to"))
-    asked = search.time_range(params)
-    start, end = stats.window(*asked)
+    # The search filters narrow the report too: `staff=x&role=preparer` is x's own figures.
+    ws, query, workflow = await _query(request, paging=False)
+    start, end = stats.window(query.from_ms, query.to_ms)
     settings = state(request).settings
     # Without `to`, no upper bound: an order created in this very millisecond still counts.
-    query = search.Query((), from_ms=start, to_ms=asked[1])
+    query = replace(query, from_ms=start)
     orders: list[dict[str, Any]] = []
     truncated = False
     async for page in _pages(request, ws, query):
@@ -178,9 +175,11 @@ add_paths(
         },
         f"{W}/stats": {
             "get": {
-                "summary": "Counts, speed of service, staff leaderboard, abuse flags (read scope)",
+                "summary": "Counts, speed of service, staff leaderboard, abuse flags of the orders "
+                "matching the filters (read scope)",
                 "parameters": [
                     WS_PARAM,
+                    *(p for p in FILTER_PARAMS if p["name"] not in ("from", "to")),
                     _param("from", "created at or after (ISO 8601; default: to - 7 days)", TIME),
                     _param("to", "created before (ISO 8601; default: now)", TIME),
                 ],
