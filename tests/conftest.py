@@ -96,13 +96,14 @@ async def workspace(state: Any) -> Workspace:
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: Settings, **config: Any) -> AsyncIterator[str]:
-    """Real uvicorn on port 0 in this event loop; yields its base URL."""
+async def running_server(settings: Settings, port: int = 0, **config: Any) -> AsyncIterator[str]:
+    """Real uvicorn on port 0 (or ``port``: a restart on the same one) in this event loop;
+    yields its base URL."""
     app = create_app(settings)
     cfg = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=0,
+        port=port,
         log_level="warning",
         ws_max_size=65_536,
         ws_per_message_deflate=False,
