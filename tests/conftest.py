@@ -17,6 +17,7 @@ import uvicorn
 from orderlog.app import build_state, create_app
 from orderlog.connection import make_redis
 from orderlog.embedded import EmbeddedRedis, free_port
+from orderlog.serving import uvicorn_options
 from orderlog.settings import Settings
 
 
@@ -102,10 +103,8 @@ async def running_server(settings: Settings, **config: Any) -> AsyncIterator[str
         host="127.0.0.1",
         port=0,
         log_level="warning",
-        ws_max_size=65_536,
-        ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
-        **config,
+        **(uvicorn_options(settings) | config),  # the limits `orderlog serve` uses
     )
     server = uvicorn.Server(cfg)
     task = asyncio.create_task(server.serve())

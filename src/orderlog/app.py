@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
@@ -18,6 +19,7 @@ from .embedded import EmbeddedRedis
 from .keys import Keys
 from .routes import admin, health, openapi, orders
 from .routes.errors import HANDLERS
+from .routes.http import RateLimitHeaders
 from .routes.state import State
 from .settings import Settings
 from .store import OrderStore
@@ -69,4 +71,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers=HANDLERS)
+    middleware = [Middleware(RateLimitHeaders)]
+    return Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers=HANDLERS, middleware=middleware
+    )

@@ -23,6 +23,7 @@ from .connection import make_redis
 from .embedded import EmbeddedError, EmbeddedRedis, redis_url_for
 from .errors import OrderLogError
 from .keys import Keys
+from .serving import uvicorn_options
 from .settings import Settings
 from .store.workspaces import WorkspaceStore
 
@@ -174,11 +175,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
             host=settings.host,
             port=settings.port,
             workers=settings.workers if settings.workers > 1 else None,
-            ws_max_size=65_536,
-            ws_per_message_deflate=False,
             timeout_graceful_shutdown=10,
             log_level="info",
             server_header=False,
+            **uvicorn_options(settings),  # connection limits, header timeout (serving.py)
         )
     finally:
         if embedded is not None:

@@ -9,43 +9,50 @@ from starlette.routing import Route
 from .. import inputs
 from ..errors import OrderLogError
 from .errors import error_body
-from .http import JSONResponse, authorize, idempotency, path_int, read_json, state
+from .http import JSONResponse, authorize, idempotency, path_int, rate_check, read_json, state
 
 
 async def create_order(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
-    principal = await authorize(request, ws, "write")
+    principal = await authorize(request, ws, "write", rate_in_write=True)
     data, body = await read_json(request)
     command = inputs.create_order(data)
     st = state(request)
     workflow = await st.workspaces.workflow(ws)
-    result = await st.orders.create(ws, command, workflow, idempotency(request, principal, body))
+    result = await st.orders.create(
+        ws, command, workflow, idempotency(request, principal, body), rate_check(request)
+    )
     return JSONResponse(result.to_json(), status_code=201)
 
 
 async def change_status(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
-    principal = await authorize(request, ws, "write")
+    principal = await authorize(request, ws, "write", rate_in_write=True)
     order_id = inputs.order_id(request.path_params["order_id"], "order_id")
     data, body = await read_json(request)
     command = inputs.change_status(data, order_id)
     st = state(request)
     workflow = await st.workspaces.workflow(ws)
     result = await st.orders.change_status(
-        ws, command, workflow, idempotency(request, principal, body)
+        ws, command, workflow, idempotency(request, principal, body), rate_check(request)
     )
     return JSONResponse(result.to_json() | {"changed": result.changed})
 
 
 async def batch(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
-    principal = await authorize(request, ws, "write")
+    principal = await authorize(request, ws, "write", rate_in_write=True)
     data, body = await read_json(request)
     commands = inputs.batch(data)
     st = state(request)
     workflow = await st.workspaces.workflow(ws)
     results = await st.orders.apply(
-        ws, commands, workflow, idempotency(request, principal, body), batch=True
+        ws,
+        commands,
+        workflow,
+        idempotency(request, principal, body),
+        batch=True,
+        rate=rate_check(request),
     )
     out = []
     for command, result in zip(commands, results, strict=True):

@@ -46,3 +46,4 @@ class Script:
 
 WRITE = Script("write.lua")
 READ = Script("read.lua")
+RATE_LIMIT = Script("ratelimit.lua")
