@@ -202,6 +202,8 @@ class EmbeddedRedis:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        if self.process and self.process.stderr:
+            self.process.stderr.close()  # restart() replaces the process: close its pipe now
 
     def stop(self, timeout: float = 15.0) -> None:
         proc = self.process
