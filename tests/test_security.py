@@ -1,0 +1,465 @@
+"""Abuse and security: tenant isolation over every route, no user input in a Redis pattern,
+scopes and revocation, no raw key at rest or in logs, body limits, hostile payloads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.routing import Route
+
+from conftest import WithState, Workspace, running_server
+from orderlog.app import build_state, create_app
+from orderlog.connection import make_redis
+from orderlog.embedded import EmbeddedRedis, free_port
+from orderlog.keys import Keys
+from orderlog.serving import uvicorn_options
+from orderlog.settings import Settings
+from test_api_orders import CASHIER, CUSTOMER, assert_error
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "orderlog"
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def http_routes(settings: Settings) -> list[tuple[str, str]]:
+    """(method, path template) of every HTTP route of the app that names a workspace."""
+    out = []
+    for route in create_app(settings).routes:
+        if isinstance(route, Route) and "{workspace_id}" in route.path:
+            out += [(m, route.path) for m in sorted(route.methods or ()) if m != "HEAD"]
+    return out
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        return urllib.parse.quote(values.get(match.group(1), "1"), safe="")
+
+    return re.sub(r"\{(\w+)(?::\w+)?\}", one, template)
+
+
+def order_body() -> dict[str, Any]:
+    return {"customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"]}
+
+
+async def snapshot(client: Any, ws: Workspace, oid: str) -> tuple[Any, ...]:
+    admin = ws.auth("admin")
+    order = (await client.get(f"{ws.base}/orders/{oid}", headers=admin)).json()
+    keys = (await client.get(f"{ws.base}/keys", headers=admin)).json()
+    flow = (await client.get(f"{ws.base}/workflow", headers=admin)).json()
+    meta = (await client.get(ws.base, headers=admin)).json()
+    return order, keys, flow, meta
+
+
+async def test_security_tenant_isolation_every_route(
+    client: Any, state: Any, workspace: Workspace, settings: Settings
+) -> None:
+    """Every key of workspace A against every route of workspace B (the app's routes, iterated):
+    401/403 each, nothing of B in any body, and B unchanged."""
+    other_id, other_keys = await state.workspaces.create_workspace("Other cafe")
+    b = Workspace(other_id, other_keys)
+    created = await client.post(f"{b.base}/orders", headers=b.auth(), json=order_body())
+    b_order = created.json()["id"]
+    b_key = (await client.get(f"{b.base}/keys", headers=b.auth("admin"))).json()["keys"][0]
+    before = await snapshot(client, b, b_order)
+    values = {
+        "workspace_id": b.id,
+        "order_id": b_order,
+        "number": "1",
+        "key_id": b_key["key_id"],
+    }
+    routes = http_routes(settings)
+    secrets_of_b = [b_order, b_key["key_id"], "Other cafe", *b.keys.values()]
+    tried = leaks = 0
+    statuses: dict[int, int] = {}
+    for method, template in routes:
+        url = fill(template, values)
+        for scope in ("read", "write", "admin"):
+            kwargs: dict[str, Any] = {"headers": workspace.auth(scope)}
+            if method in WRITE_METHODS:
+                kwargs["json"] = order_body() | {"status": "cancelled", "scope": "admin"}
+            resp = await client.request(method, url, **kwargs)
+            tried += 1
+            statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+            leaks += any(s in resp.text for s in secrets_of_b)
+            assert resp.status_code in (401, 403), (method, url, scope, resp.text)
+    after = await snapshot(client, b, b_order)
+    print(
+        f"\ntenant isolation: {len(routes)} routes x 3 keys of A against B = {tried} requests, "
+        f"statuses {statuses}, cross-workspace reads {leaks}"
+    )
+    assert leaks == 0
+    assert before == after
+    assert len(routes) >= 10
+
+
+HOSTILE_IDS = ["*", "a*", "[ab]", "?", "{x}", "ol:*", "x}:live", "a b", "é", "x" * 65, "..", "\\*"]
+
+
+async def test_security_hostile_workspace_ids_never_reach_redis(
+    client: Any, workspace: Workspace, settings: Settings, redis: Any
+) -> None:
+    """Glob characters, hash-tag braces and oversized ids in the path: 4xx on every route, and no
+    Redis key ever carries them."""
+    routes = http_routes(settings)
+    before = {k async for k in redis.scan_iter(count=1000)}
+    bad = 0
+    for ident in HOSTILE_IDS:
+        for method, template in routes:
+            url = fill(template, {"workspace_id": ident})
+            resp = await client.request(
+                method,
+                url,
+                headers=workspace.auth("admin"),
+                json=order_body() if method in WRITE_METHODS else None,
+            )
+            bad += resp.status_code >= 500
+            assert 400 <= resp.status_code < 500, (method, url, resp.text)
+    after = {k async for k in redis.scan_iter(count=1000)}
+    new = after - before
+    assert bad == 0
+    assert not [k for k in new if any(i.encode() in k for i in HOSTILE_IDS if len(i) > 2)]
+    for ident in HOSTILE_IDS:
+        with pytest.raises(ValueError, match="workspace id"):
+            Keys().ws(ident)
+
+
+# A Redis command that takes a glob pattern, as orderlog's Python or Lua would spell it.
+PATTERN_USE = re.compile(
+    r"\.(p?subscribe|psubscribe|punsubscribe|scan|scan_iter|[hsz]scan|[hsz]scan_iter)\(.*\*"
+    r"|\.(psubscribe|punsubscribe|scan_iter|[hsz]scan_iter)\("
+    r"|\.keys\(\s*[^)\s]"  # redis.keys(pattern); dict.keys() takes nothing
+    r"|\bmatch\s*="
+    r"|(call|pcall|execute_command)\(\s*[\"'](psubscribe|punsubscribe|keys|[hsz]?scan)[\"']",
+    re.IGNORECASE,
+)
+
+
+def test_security_no_user_input_in_a_redis_pattern() -> None:
+    """No source file issues PSUBSCRIBE, KEYS or SCAN ... MATCH unless the line escapes its
+    pattern with keys.escape_glob (workspace ids are validated too: see the test above)."""
+    offenders = []
+    for path in sorted(SRC.rglob("*")):
+        if path.suffix not in (".py", ".lua"):
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("--")[0] if path.suffix == ".lua" else line.split("#")[0]
+            if PATTERN_USE.search(code) and "escape_glob(" not in code:
+                offenders.append(f"{path.relative_to(SRC)}:{n}: {line.strip()}")
+    print(f"\nRedis pattern uses without escape_glob: {len(offenders)}")
+    assert offenders == []
+    assert Keys.escape_glob("a*b?[c]\\") == "a\\*b\\?\\[c\\]\\\\"
+
+
+async def test_security_scopes(client: Any, workspace: Workspace, settings: Settings) -> None:
+    """A read key cannot write or administer; a write key cannot administer or use read-scope
+    routes (search, stats, live tickets) beyond reading one order."""
+    created = await client.post(
+        f"{workspace.base}/orders", headers=workspace.auth(), json=order_body()
+    )
+    values = {"workspace_id": workspace.id, "order_id": created.json()["id"], "key_id": "0" * 12}
+    refused = 0
+    for method, template in http_routes(settings):
+        url = fill(template, values)
+        body = order_body() if method in WRITE_METHODS else None
+        if method in WRITE_METHODS:
+            resp = await client.request(method, url, headers=workspace.auth("read"), json=body)
+            assert resp.status_code == 403, (method, url, resp.text)
+            refused += 1
+        write = await client.request(method, url, headers=workspace.auth("write"), json=body)
+        read_only_route = method == "GET" and not re.search(r"/orders/(by-number/)?\{", template)
+        admin_route = re.search(r"/(keys|workflow|settings)", template) and method != "GET"
+        if admin_route or (read_only_route and template.endswith(("/orders", "/stats"))):
+            assert write.status_code == 403, (method, url, write.text)
+            refused += 1
+    print(f"\nscopes: {refused} requests refused with 403 as they should be")
+    assert refused > 5
+
+
+async def test_security_revocation_reaches_every_process_within_a_second(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """A key revoked in one process stops working in another (its own cache) within a second."""
+    apps = [WithState(create_app(settings), build_state(settings, redis)) for _ in range(2)]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=a), base_url="http://t") for a in apps
+    ]
+    try:
+        url = f"{workspace.base}/workflow"
+        assert (await clients[1].get(url, headers=workspace.auth("read"))).status_code == 200
+        keys = await clients[0].get(f"{workspace.base}/keys", headers=workspace.auth("admin"))
+        read_id = next(k["key_id"] for k in keys.json()["keys"] if k["scope"] == "read")
+        revoked = await clients[0].delete(
+            f"{workspace.base}/keys/{read_id}", headers=workspace.auth("admin")
+        )
+        assert revoked.status_code == 200
+        start = time.monotonic()
+        assert (await clients[0].get(url, headers=workspace.auth("read"))).status_code == 401
+        for _ in range(250):  # poll the other process for up to 5 s
+            if (await clients[1].get(url, headers=workspace.auth("read"))).status_code == 401:
+                break
+            await asyncio.sleep(0.02)
+        took = time.monotonic() - start
+    finally:
+        for c in clients:
+            await c.aclose()
+    print(f"\nrevocation: refused at once by the revoking process, by another after {took:.2f} s")
+    assert took <= 1.2
+
+
+async def test_security_no_raw_key_at_rest_or_in_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After writes, reads, admin calls, bad keys and tickets, neither the Redis AOF directory
+    nor any log line holds a raw key or ticket (only ids and SHA-256 digests are kept)."""
+    caplog.set_level(logging.DEBUG)
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port(), appendfsync="always")
+    url = await asyncio.to_thread(server.start)
+    raw: list[str] = []
+    try:
+        settings = Settings(redis_url=url, data_dir=tmp_path / "d", demo_workspace=False)
+        redis = make_redis(url, timeout=5)
+        st = build_state(settings, redis)
+        ws_id, keys = await st.workspaces.create_workspace("Secret cafe")
+        ws = Workspace(ws_id, keys)
+        raw += keys.values()
+        async with (
+            running_server(settings, log_level="debug", access_log=True) as base,
+            httpx.AsyncClient(base_url=base, timeout=10) as http,
+        ):
+            for scope in ("read", "write", "admin"):
+                made = await http.post(
+                    f"{ws.base}/keys", headers=ws.auth("admin"), json={"scope": scope}
+                )
+                raw.append(made.json()["key"])
+            for key in raw:
+                h = {"Authorization": f"Bearer {key}"}
+                await http.post(f"{ws.base}/orders", headers=h, json=order_body())
+                await http.get(f"{ws.base}/workflow", headers=h)
+                await http.post(
+                    f"{ws.base}/orders",
+                    headers=h | {"Idempotency-Key": "k1"},
+                    json=order_body(),
+                )
+            # A key that is almost right, and a malformed one, end up in no log either.
+            for key in (raw[0][:-1] + "x", raw[1] + "junk"):
+                resp = await http.get(f"{ws.base}/workflow", headers={"Authorization": key})
+                assert resp.status_code == 401
+                raw.append(key)
+            principal = await st.auth.authenticate(keys["read"])
+            for _ in range(3):
+                ticket = await st.workspaces.issue_ticket(principal)
+                raw.append(ticket)
+                assert await st.auth.redeem_ticket(ticket) == principal
+            revoke = await http.delete(
+                f"{ws.base}/keys/{raw[3].split('_')[1]}", headers=ws.auth("admin")
+            )
+            assert revoke.status_code == 200
+        await redis.aclose()
+    finally:
+        await asyncio.to_thread(server.stop)  # SIGTERM: the AOF is complete on disk
+    files = [p for p in (tmp_path / "redis").rglob("*") if p.is_file()]
+    blobs = {p.name: p.read_bytes() for p in files}
+    assert any(n.endswith(".aof") for n in blobs), blobs.keys()
+    log_text = "\n".join(r.getMessage() for r in caplog.records)
+    hits = [(name, k[:12]) for name, blob in blobs.items() for k in raw if k.encode() in blob]
+    hits += [("log", k[:12]) for k in raw if k in log_text]
+    secret_parts = [k.rsplit("_", 1)[-1] for k in raw]  # the secret half alone, too
+    hits += [(name, "secret") for name, b in blobs.items() for s in secret_parts if s.encode() in b]
+    print(
+        f"\nsecrets at rest: {len(raw)} raw keys/tickets, {len(files)} Redis files "
+        f"({sum(map(len, blobs.values()))} bytes), {len(caplog.records)} log records: hits {hits}"
+    )
+    assert len(caplog.records) > len(raw)  # the access log did record the requests
+    # The grep works: each key's public id is in the AOF (its record), the key itself never.
+    aof = b"".join(blobs.values())
+    assert all(k.split("_")[1].encode() in aof for k in raw[:6])
+    assert hits == []
+
+
+# -- body limits and hostile payloads ----------------------------------------------------------
+
+
+async def test_security_body_one_byte_over_64k_is_413(client: Any, workspace: Workspace) -> None:
+    """A body of exactly 64 KiB is read (and judged on content); 64 KiB + 1 is a 413."""
+    limit = 65_536
+    pad = b'{"customer": {"UserId": 1, "Name": "a"}, "items": ["x"], "metadata": {"p": "'
+    for size, expected in ((limit, 422), (limit + 1, 413)):
+        body = pad + b"y" * (size - len(pad) - 3) + b'"}}'
+        assert len(body) == size
+        resp = await client.post(
+            f"{workspace.base}/orders",
+            content=body,
+            headers=workspace.auth() | {"Content-Type": "application/json"},
+        )
+        assert_error(resp, expected)
+
+
+async def test_security_chunked_10mib_body_is_cut_off(settings: Settings, redis: Any) -> None:
+    """A 10 MiB chunked body: the app reads no more than 64 KiB + one chunk, answers 413 and the
+    server closes the connection instead of draining the rest."""
+    st = build_state(settings, redis)
+    ws_id, keys = await st.workspaces.create_workspace("Chunk cafe")
+    read_by_app = 0
+    inner = create_app(settings)
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        async def counted() -> Any:
+            nonlocal read_by_app
+            message = await receive()
+            read_by_app += len(message.get("body", b""))
+            return message
+
+        await inner(scope, counted if scope["type"] == "http" else receive, send)
+
+    cfg = uvicorn.Config(
+        counting, host="127.0.0.1", port=0, log_level="warning", **uvicorn_options(settings)
+    )
+    server = uvicorn.Server(cfg)
+    task = asyncio.create_task(server.serve())
+    for _ in range(1000):  # uvicorn offers no "started" event: poll for up to 10 s
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    total, chunk = 10 * 1024 * 1024, 16 * 1024
+    try:
+
+        def push() -> tuple[int, bytes, float]:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(
+                f"POST /v1/workspaces/{ws_id}/orders HTTP/1.1\r\nHost: t\r\n"
+                f"Authorization: Bearer {keys['write']}\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n".encode()
+            )
+            sent, start = 0, time.monotonic()
+            piece = f"{chunk:x}\r\n".encode() + b"x" * chunk + b"\r\n"
+            try:
+                while sent < total:
+                    sock.sendall(piece)
+                    sent += chunk
+            except OSError:
+                pass
+            took = time.monotonic() - start
+            answer = b""
+            try:
+                while data := sock.recv(65536):
+                    answer += data
+            except OSError:
+                pass
+            sock.close()
+            return sent, answer, took
+
+        sent, answer, took = await asyncio.to_thread(push)
+    finally:
+        server.should_exit = True
+        async with asyncio.timeout(10):
+            await task
+    print(
+        f"\nchunked 10 MiB body: the app read {read_by_app} bytes; the client pushed "
+        f"{sent} bytes (socket buffers) before the close after {took:.2f} s"
+    )
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert read_by_app <= 65_536 + 65_536
+    assert sent < total
+
+
+def hostile_payloads() -> list[tuple[str, bytes]]:
+    deep = b"[" * 10_000 + b"]" * 10_000
+    deep_obj = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
+    return [
+        ("not an object", b"[1, 2, 3]"),
+        ("a string", b'"order"'),
+        ("null", b"null"),
+        ("customer a number", b'{"customer": 5, "items": ["x"]}'),
+        ("items an object", b'{"customer": {"UserId": 1, "Name": "a"}, "items": {"a": 1}}'),
+        ("items of numbers", b'{"customer": {"UserId": 1, "Name": "a"}, "items": [1, 2]}'),
+        ("user id a float", b'{"customer": {"UserId": 1.5, "Name": "a"}, "items": ["x"]}'),
+        ("user id negative", b'{"customer": {"UserId": -1, "Name": "a"}, "items": ["x"]}'),
+        ("user id 2**64", b'{"customer": {"UserId": 18446744073709551616, "Name": "a"}}'),
+        ("huge int 400 digits", b'{"customer": {"UserId": ' + b"9" * 400 + b', "Name": "a"}}'),
+        ("huge float", b'{"customer": {"UserId": 1e400, "Name": "a"}, "items": ["x"]}'),
+        ("NaN", b'{"customer": {"UserId": NaN, "Name": "a"}, "items": ["x"]}'),
+        (
+            "quantity huge",
+            b'{"customer": {"UserId": 1, "Name": "a"}, '
+            b'"items": [{"name": "x", "quantity": 99999999999999999999}]}',
+        ),
+        ("deep array 10000", deep),
+        ("deep object 10000", deep_obj),
+        (
+            "deep metadata",
+            b'{"customer": {"UserId": 1, "Name": "a"}, "items": ["x"], '
+            b'"metadata": ' + b'{"a":' * 500 + b"1" + b"}" * 500 + b"}",
+        ),
+        ("invalid utf-8", b'{"customer": {"UserId": 1, "Name": "\xff\xfe"}, "items": ["x"]}'),
+        ("lone surrogate", b'{"customer": {"UserId": 1, "Name": "\\ud800"}, "items": ["x"]}'),
+        ("NUL in name", b'{"customer": {"UserId": 1, "Name": "a\\u0000b"}, "items": ["x"]}'),
+        ("raw NUL byte", b'{"customer": {"UserId": 1, "Name": "a\x00b"}, "items": ["x"]}'),
+        ("NUL in item", b'{"customer": {"UserId": 1, "Name": "a"}, "items": ["x\\u0000"]}'),
+        (
+            "10000 items",
+            b'{"customer": {"UserId": 1, "Name": "a"}, "items": ['
+            + b",".join([b'"x"'] * 10_000)
+            + b"]}",
+        ),
+        ("name 10000 chars", b'{"customer": {"UserId": 1, "Name": "' + b"a" * 10_000 + b'"}}'),
+        ("unknown field", b'{"customer": {"UserId": 1, "Name": "a"}, "items": ["x"], "z": 1}'),
+        ("status wrong type", b'{"customer": {"UserId": 1, "Name": "a"}, "status": ["x"]}'),
+        ("status unknown", b'{"customer": {"UserId": 1, "Name": "a"}, "status": "flying"}'),
+        ("duplicate keys", b'{"customer": 1, "customer": {"UserId": 1, "Name": "a"}}'),
+        ("trailing garbage", b'{"customer": {"UserId": 1, "Name": "a"}} xyz'),
+        ("empty", b""),
+        ("whitespace", b"   \n"),
+        ("BOM", b'\xef\xbb\xbf{"customer": {"UserId": 1, "Name": "a"}, "items": ["x"]}'),
+        ("control chars in key", b'{"cust\x01omer": 1}'),
+        ("prototype keys", b'{"__proto__": {"x": 1}, "constructor": 1}'),
+        (
+            "unicode username",
+            '{"customer": {"UserId": 1, "Name": "Ålice😀"}, "items": ["x"]}'.encode(),
+        ),
+        (
+            "RTL override",
+            '{"customer": {"UserId": 1, "Name": "a\u202eb"}, "items": ["x"]}'.encode(),
+        ),
+        (
+            "zero-width username",
+            '{"customer": {"UserId": 1, "Name": "\u200b"}, "items": ["x"]}'.encode(),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("name", "body"), hostile_payloads(), ids=lambda v: str(v)[:24])
+async def test_security_hostile_payload_is_a_clear_4xx(
+    client: Any, workspace: Workspace, name: str, body: bytes
+) -> None:
+    """Each hostile create body gets a 4xx JSON error (or, if it is valid after all, a 201 whose
+    order reads back): never a 500."""
+    for path in ("/orders", "/batch"):
+        payload = body
+        if path == "/batch" and body.startswith(b"{"):
+            payload = b'{"operations": [' + body[:-1] + b', "op": "create"}]}'
+        resp = await client.post(
+            f"{workspace.base}{path}",
+            content=payload,
+            headers=workspace.auth() | {"Content-Type": "application/json"},
+        )
+        assert resp.status_code != 500, (name, path, resp.text)
+        if resp.status_code == 201:
+            oid = resp.json()["id"]
+            got = await client.get(f"{workspace.base}/orders/{oid}", headers=workspace.auth())
+            assert got.status_code == 200
+            continue
+        if path == "/batch" and resp.status_code == 200:
+            continue  # per-operation results: each carries its own status
+        body_json = assert_error(resp, resp.status_code)
+        assert 400 <= resp.status_code < 500, (name, path, resp.text)
+        assert body_json["message"]
