@@ -414,6 +414,13 @@ def hostile_payloads() -> list[tuple[str, bytes]]:
             + b"]}",
         ),
         ("name 10000 chars", b'{"customer": {"UserId": 1, "Name": "' + b"a" * 10_000 + b'"}}'),
+        (
+            "actor a superscript digit",
+            '{"customer": {"UserId": 1, "Name": "a"}, "actor": "²"}'.encode(),
+        ),  # str.isdigit() is true, int() raises: was a 500
+        ("user id with leading zero", b'{"customer": {"UserId": "007", "Name": "a"}}'),
+        ("user id with newline", b'{"customer": {"UserId": "abc\\n", "Name": "a"}}'),
+        ("name with edge control", b'{"customer": {"UserId": 1, "Name": "abc\\u001f"}}'),
         ("unknown field", b'{"customer": {"UserId": 1, "Name": "a"}, "items": ["x"], "z": 1}'),
         ("status wrong type", b'{"customer": {"UserId": 1, "Name": "a"}, "status": ["x"]}'),
         ("status unknown", b'{"customer": {"UserId": 1, "Name": "a"}, "status": "flying"}'),

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from ..errors import OrderLogError, RateLimited
 from .http import JSONResponse
@@ -48,9 +49,23 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
         404: f"No route {request.url.path}.",
         405: f"{request.method} is not allowed on {request.url.path}.",
     }.get(exc.status_code, str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return JSONResponse(
-        error_body(exc.status_code, message), status_code=exc.status_code, headers=exc.headers
+        error_body(exc.status_code, message), status_code=exc.status_code, headers=headers
     )
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette's 405 names only the methods of
+    the first route matching the path, and one path may have a route per method)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if isinstance(route, Route) and regex is not None and regex.match(request.url.path):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
