@@ -150,6 +150,18 @@ async def test_api_batch_limits_and_bad_refs(client: Any, workspace: Any) -> Non
         422,
     )
     assert body["field"] == "operations[0].order_ref"
+    ops = [
+        {"op": "create", "ref": "a", "customer": CUSTOMER},
+        {"op": "status", "ref": "b", "order_ref": "a", "status": "preparing"},
+        {"op": "status", "order_ref": "b", "status": "completed"},
+    ]
+    body = assert_error(
+        await client.post(
+            f"{workspace.base}/batch", headers=workspace.auth(), json={"operations": ops}
+        ),
+        422,
+    )
+    assert body["field"] == "operations[2].order_ref"
 
 
 async def test_api_idempotency_key_replays_and_rejects_other_body(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -13,11 +14,14 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from . import retention
 from .auth import Authenticator
 from .connection import make_redis
 from .embedded import EmbeddedRedis
+from .hub import Hub
 from .keys import Keys
-from .routes import admin, health, openapi, orders
+from .routes import admin, health, live, openapi, orders
+from .routes import search as search_routes
 from .routes.errors import HANDLERS
 from .routes.http import RateLimitHeaders
 from .routes.state import State
@@ -44,6 +48,12 @@ def build_state(settings: Settings, redis: object) -> State:
         ),
         workspaces=workspaces,
         auth=Authenticator(workspaces),
+        hub=Hub(
+            redis,
+            keys,
+            queue_max_events=settings.live_queue_events,
+            queue_max_bytes=settings.live_queue_bytes,
+        ),
     )
 
 
@@ -61,14 +71,31 @@ def create_app(settings: Settings | None = None) -> Starlette:
             url, timeout=settings.redis_timeout, max_connections=settings.redis_max_connections
         )
         state = build_state(settings, redis)
+        sweeper = None
+        if settings.retention_interval > 0:
+            sweeper = asyncio.create_task(
+                retention.run(
+                    state.orders,
+                    state.workspaces,
+                    interval=settings.retention_interval,
+                    batch=settings.retention_batch,
+                )
+            )
         try:
             yield {"orderlog": state}
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+            await state.hub.close()
             await redis.aclose()
             if embedded is not None:
                 embedded.stop()
 
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
+    routes += live.routes
+    routes += search_routes.routes
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
     middleware = [Middleware(RateLimitHeaders)]

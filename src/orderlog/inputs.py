@@ -277,6 +277,7 @@ def batch(data: Any) -> list[Command]:
         raise InvalidInput("operations", f"at most {MAX_BATCH} operations")
     commands: list[Command] = []
     refs: set[str] = set()
+    created: set[str] = set()  # refs of creates: what a later status op may name
     for i, raw in enumerate(ops):
         where = f"operations[{i}]"
         raw = _object(raw, where)
@@ -287,7 +288,7 @@ def batch(data: Any) -> list[Command]:
             command = create_order(body, where, extra=frozenset({"ref"}))
         elif kind == "status":
             command = change_status(body, None, where, extra=frozenset({"ref", "id", "order_ref"}))
-            if command.order_ref is not None and command.order_ref not in refs:
+            if command.order_ref is not None and command.order_ref not in created:
                 raise InvalidInput(f"{where}.order_ref", "names no create earlier in this batch")
         else:
             raise InvalidInput(f"{where}.op", "must be 'create' or 'status'")
@@ -295,5 +296,7 @@ def batch(data: Any) -> list[Command]:
             if command.ref in refs:
                 raise InvalidInput(f"{where}.ref", "is used twice in this batch")
             refs.add(command.ref)
+            if isinstance(command, CreateOrder):
+                created.add(command.ref)
         commands.append(command)
     return commands

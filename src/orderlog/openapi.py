@@ -468,7 +468,9 @@ PATHS: dict[str, Any] = {
 
 
 def add_paths(paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> None:
-    PATHS.update(paths)
+    """Document more routes; a path documented already gains the new methods."""
+    for path, operations in paths.items():
+        PATHS.setdefault(path, {}).update(operations)
     SCHEMAS.update(schemas or {})
 
 

@@ -86,6 +86,21 @@ class Settings:
             "(the server's own origin always is)",
         },
     )
+    live_queue_events: int = field(
+        default=10_000,
+        metadata={
+            "env": "ORDERLOG_LIVE_QUEUE_EVENTS",
+            "help": "events a live client may have pending before it is closed "
+            "(4008: resume from its cursor)",
+        },
+    )
+    live_queue_bytes: int = field(
+        default=8 << 20,
+        metadata={
+            "env": "ORDERLOG_LIVE_QUEUE_BYTES",
+            "help": "bytes a live client may have pending before it is closed (4008)",
+        },
+    )
     # -- rate limits per API key (GCRA; ratelimit.py), by the key's scope; rate 0 = unlimited --
     rate_read: float = field(
         default=200.0,
@@ -151,6 +166,79 @@ class Settings:
         metadata={
             "env": "ORDERLOG_DEMO_WORKSPACE",
             "help": "on first start with an empty store, create a demo workspace",
+        },
+    )
+
+    # -- search, stats and retention (issue 4) --------------------------------------------------
+    search_scan_budget: int = field(
+        default=10_000,
+        metadata={
+            "env": "ORDERLOG_SEARCH_SCAN_BUDGET",
+            "help": "orders one search script call may examine (bounds how long it holds Redis)",
+        },
+    )
+    search_max_calls: int = field(
+        default=4,
+        metadata={
+            "env": "ORDERLOG_SEARCH_MAX_CALLS",
+            "help": "script calls one search page may make before answering a short page "
+            "with a next_cursor",
+        },
+    )
+    stats_max_orders: int = field(
+        default=50_000,
+        metadata={
+            "env": "ORDERLOG_STATS_MAX_ORDERS",
+            "help": "orders one stats request reads at most (newest first; beyond: truncated)",
+        },
+    )
+    abuse_fast_seconds: int = field(
+        default=10,
+        metadata={
+            "env": "ORDERLOG_ABUSE_FAST_SECONDS",
+            "help": "stats: an order completed within this many seconds of creation is flagged",
+        },
+    )
+    abuse_burst_count: int = field(
+        default=5,
+        metadata={
+            "env": "ORDERLOG_ABUSE_BURST_COUNT",
+            "help": "stats: this many orders by one cashier ...",
+        },
+    )
+    abuse_burst_seconds: int = field(
+        default=60,
+        metadata={
+            "env": "ORDERLOG_ABUSE_BURST_SECONDS",
+            "help": "... within this many seconds are flagged as a burst",
+        },
+    )
+    abuse_repeat_count: int = field(
+        default=3,
+        metadata={
+            "env": "ORDERLOG_ABUSE_REPEAT_COUNT",
+            "help": "stats: this many orders for one customer ...",
+        },
+    )
+    abuse_repeat_seconds: int = field(
+        default=600,
+        metadata={
+            "env": "ORDERLOG_ABUSE_REPEAT_SECONDS",
+            "help": "... within this many seconds are flagged as a repeat customer",
+        },
+    )
+    retention_interval: float = field(
+        default=3600.0,
+        metadata={
+            "env": "ORDERLOG_RETENTION_INTERVAL",
+            "help": "seconds between retention sweeps (0: no sweeps in this process)",
+        },
+    )
+    retention_batch: int = field(
+        default=200,
+        metadata={
+            "env": "ORDERLOG_RETENTION_BATCH",
+            "help": "orders removed per retention script call (a short pause follows each)",
         },
     )
 

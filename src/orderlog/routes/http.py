@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from ..auth import Principal, bearer
@@ -70,17 +70,26 @@ async def authorize(
     ``rate_check(request)`` to the store, which checks the limit inside write.lua (one round
     trip); every other request is checked here, by one small script."""
     token = bearer(request.headers.get("authorization"))
-    st = state(request)
-    principal = await st.auth.authenticate(token)
+    principal = await state(request).auth.authenticate(token)
     principal.require(workspace_id, action)
     request.scope["orderlog.key_id"] = principal.key_id  # for the access log: the id, never the key
-    limit = limit_for(st.settings, principal.scope)
-    if limit is not None:
-        check = RateCheck(principal.key_id, limit)
-        request.scope["orderlog.rate"] = check
-        if not rate_in_write:
-            await st.orders.rate_check(workspace_id, check)
+    await check_rate(request, workspace_id, principal, deferred=rate_in_write)
     return principal
+
+
+async def check_rate(
+    conn: HTTPConnection, workspace_id: str, principal: Principal, *, deferred: bool = False
+) -> None:
+    """Count the request against its key's limit (429 past it); ``deferred``: the write script
+    will, with ``rate_check(request)``. Live connections call this once per connect or poll."""
+    st: State = conn.state.orderlog
+    limit = limit_for(st.settings, principal.scope)
+    if limit is None:
+        return
+    check = RateCheck(principal.key_id, limit)
+    conn.scope["orderlog.rate"] = check
+    if not deferred:
+        await st.orders.rate_check(workspace_id, check)
 
 
 def rate_check(request: Request) -> RateCheck | None:

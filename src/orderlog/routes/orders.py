@@ -2,58 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import inputs
 from ..errors import OrderLogError
+from ..store import Result, only
 from .errors import error_body
 from .http import JSONResponse, authorize, idempotency, path_int, rate_check, read_json, state
 
 
-async def create_order(request: Request) -> Response:
+async def _apply(
+    request: Request, parse: Callable[[Any], list[inputs.Command]], *, batch: bool = False
+) -> tuple[list[inputs.Command], list[Result]]:
+    """The shared path of every write: key, body, commands, workflow, one store call."""
     ws = request.path_params["workspace_id"]
     principal = await authorize(request, ws, "write", rate_in_write=True)
     data, body = await read_json(request)
-    command = inputs.create_order(data)
+    commands = parse(data)
     st = state(request)
     workflow = await st.workspaces.workflow(ws)
-    result = await st.orders.create(
-        ws, command, workflow, idempotency(request, principal, body), rate_check(request)
-    )
-    return JSONResponse(result.to_json(), status_code=201)
+    key = idempotency(request, principal, body)
+    rate = rate_check(request)  # checked inside write.lua: still one round trip
+    return commands, await st.orders.apply(ws, commands, workflow, key, batch=batch, rate=rate)
+
+
+async def create_order(request: Request) -> Response:
+    _, results = await _apply(request, lambda data: [inputs.create_order(data)])
+    return JSONResponse(only(results).to_json(), status_code=201)
 
 
 async def change_status(request: Request) -> Response:
-    ws = request.path_params["workspace_id"]
-    principal = await authorize(request, ws, "write", rate_in_write=True)
     order_id = inputs.order_id(request.path_params["order_id"], "order_id")
-    data, body = await read_json(request)
-    command = inputs.change_status(data, order_id)
-    st = state(request)
-    workflow = await st.workspaces.workflow(ws)
-    result = await st.orders.change_status(
-        ws, command, workflow, idempotency(request, principal, body), rate_check(request)
-    )
+    _, results = await _apply(request, lambda data: [inputs.change_status(data, order_id)])
+    result = only(results)
     return JSONResponse(result.to_json() | {"changed": result.changed})
 
 
 async def batch(request: Request) -> Response:
-    ws = request.path_params["workspace_id"]
-    principal = await authorize(request, ws, "write", rate_in_write=True)
-    data, body = await read_json(request)
-    commands = inputs.batch(data)
-    st = state(request)
-    workflow = await st.workspaces.workflow(ws)
-    results = await st.orders.apply(
-        ws,
-        commands,
-        workflow,
-        idempotency(request, principal, body),
-        batch=True,
-        rate=rate_check(request),
-    )
+    commands, results = await _apply(request, inputs.batch, batch=True)
     out = []
     for command, result in zip(commands, results, strict=True):
         if isinstance(result, OrderLogError):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..auth import Authenticator
+from ..hub import Hub
 from ..settings import Settings
 from ..store import OrderStore
 from ..store.workspaces import WorkspaceStore
@@ -18,4 +19,5 @@ class State:
     orders: OrderStore
     workspaces: WorkspaceStore
     auth: Authenticator
+    hub: Hub  # live delivery (issue 3): one pub/sub listener per process
     extras: dict[str, Any] = field(default_factory=dict)  # hub, metrics, ... (later issues)

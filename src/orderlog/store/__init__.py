@@ -28,6 +28,7 @@ from ..inputs import ChangeStatus, Command, CreateOrder
 from ..keys import Keys
 from ..model import Workflow
 from ..ratelimit import OFF, Quota, RateCheck
+from ..search import Query
 from . import ops, scripts
 
 UNAVAILABLE = (
@@ -84,6 +85,16 @@ class Idempotency:
 
 
 Result = OrderResult | OrderLogError
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Orders as JSON bytes (with history: ``(order, history)`` pairs), newest first, and the
+    number the next page continues below (None: nothing is left)."""
+
+    orders: list[Any]
+    next_before: int | None
+    examined: int
 
 
 class OrderStore:
@@ -168,7 +179,7 @@ class OrderStore:
         idempotency: Idempotency | None = None,
         rate: RateCheck | None = None,
     ) -> OrderResult:
-        return _raise(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
+        return only(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
 
     async def change_status(
         self,
@@ -178,7 +189,7 @@ class OrderStore:
         idempotency: Idempotency | None = None,
         rate: RateCheck | None = None,
     ) -> OrderResult:
-        return _raise(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
+        return only(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
 
     # -- reads ---------------------------------------------------------------------------------
     async def read(
@@ -223,6 +234,69 @@ class OrderStore:
             raise rate.quota.error()
         return rate.quota
 
+    # -- search and retention -----------------------------------------------------------------
+    async def search(
+        self,
+        workspace_id: str,
+        query: Query,
+        *,
+        history: bool = False,
+        budget: int = 10_000,
+        max_calls: int = 4,
+    ) -> SearchPage:
+        """One page of a search, newest first (see store/search.lua).
+
+        Each script call examines at most ``budget`` candidates, so one call never holds Redis
+        for long; up to ``max_calls`` calls fill the page. A page may come back short (even
+        empty) with a ``next_before`` when the budget ran out on a sparse intersection.
+        """
+        k = self.keys
+        keys = [k.index(workspace_id, "all"), k.index(workspace_id, "created")]
+        sizes = []
+        for group in query.groups:
+            keys += [k.index(workspace_id, *ix) for ix in group]
+            sizes.append(len(group))
+        lowest = query.number or 1
+        before = query.before
+        if query.number is not None:
+            before = min(before or query.number + 1, query.number + 1)
+        orders: list[Any] = []
+        examined = 0
+        for _ in range(max_calls):
+            args = [
+                workspace_id,
+                k.order_prefix(workspace_id),
+                lowest,
+                "" if before is None else before,
+                "" if query.from_ms is None else query.from_ms,
+                "" if query.to_ms is None else query.to_ms,
+                query.limit - len(orders),
+                budget,
+                int(history),
+                *sizes,
+            ]
+            with unavailable():
+                reply = await scripts.SEARCH(self.redis, keys, args)
+            examined += int(reply[1])
+            orders += [tuple(row) if history else row for row in reply[2:]]
+            before = int(reply[0]) or None
+            if before is None or len(orders) >= query.limit:
+                break
+        return SearchPage(orders, before, examined)
+
+    async def expire(self, workspace_id: str, cutoff_ms: int, batch: int = 200) -> int:
+        """Remove up to ``batch`` orders created before ``cutoff_ms`` (epoch ms) with all their
+        index entries, in one atomic script call; the number removed (0: nothing is left)."""
+        k = self.keys
+        keys = [
+            k.ids(workspace_id),
+            k.index(workspace_id, "all"),
+            k.index(workspace_id, "created"),
+        ]
+        args = [k.order_prefix(workspace_id), k.index_prefix(workspace_id), cutoff_ms, batch]
+        with unavailable():
+            return int(await scripts.RETENTION(self.redis, keys, args))
+
     async def ping(self) -> bool:
         with unavailable():
             return bool(await self.redis.ping())
@@ -236,7 +310,8 @@ def _with_history(row: tuple[bytes, bytes] | None, ident: object) -> dict[str, A
     return order
 
 
-def _raise(results: list[Result]) -> OrderResult:
+def only(results: list[Result]) -> OrderResult:
+    """The one result of a one-command write; its error raised."""
     (result,) = results
     if isinstance(result, OrderLogError):
         raise result

@@ -64,6 +64,18 @@ local function order_json(h, workspace_id)
     .. ',"metadata":' .. h.meta .. '}'
 end
 
+-- The stream's epoch, created on first use: a new workspace, or its stream was lost with the rest
+-- of the data. A new epoch tells resuming dashboards that their cursors no longer mean anything.
+local function ensure_epoch(key)
+  local epoch = redis.call('GET', key)
+  if not epoch then
+    local t = redis.call('TIME')
+    epoch = string.format('%x%05x', tonumber(t[1]), tonumber(t[2]))
+    redis.call('SET', key, epoch)
+  end
+  return epoch
+end
+
 local IX_ALL = '{{SUFFIX_all}}'
 local IX_CREATED = '{{SUFFIX_created}}'
 local IX_STATUS = '{{SUFFIX_status}}'

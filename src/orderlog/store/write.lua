@@ -41,30 +41,30 @@ if idem_hash ~= '' then
   end
 end
 
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  -- A new workspace, or its stream was lost with the rest of the data: a new epoch tells
-  -- resuming dashboards that their cursors no longer mean anything.
-  local t = redis.call('TIME')
-  epoch = string.format('%x%05x', tonumber(t[1]), tonumber(t[2]))
-  redis.call('SET', KEYS[2], epoch)
-end
+local epoch = ensure_epoch(KEYS[2])
 
 local ms = now_ms()
 local at = iso(ms)
 
-local function add_staff(n, role, index_id, lname)
-  if index_id == '' then return end
-  redis.call('ZADD', ix .. IX_SID .. index_id, n, n)
-  redis.call('ZADD', ix .. IX_SNAME .. lname, n, n)
-  redis.call('ZADD', ix .. IX_RID .. role .. ':' .. index_id, n, n)
-  redis.call('ZADD', ix .. IX_RNAME .. role .. ':' .. lname, n, n)
+-- Add the order to an index; h.ixk lists (SEP-joined) the suffixes it was added to, so the
+-- retention sweep can remove every entry without re-deriving them (ZADD answers 1 only when
+-- the order was not in that index yet: no duplicates in the list).
+local function index(h, suffix)
+  if redis.call('ZADD', ix .. suffix, h.n, h.n) == 1 then
+    h.ixk = (h.ixk == nil or h.ixk == '') and suffix or (h.ixk .. SEP .. suffix)
+  end
 end
 
-local function add_tokens(n, joined)
-  for _, tok in ipairs(split(joined)) do
-    redis.call('ZADD', ix .. IX_TOKEN .. tok, n, n)
-  end
+local function add_staff(h, role, index_id, lname)
+  if index_id == '' then return end
+  index(h, IX_SID .. index_id)
+  index(h, IX_SNAME .. lname)
+  index(h, IX_RID .. role .. ':' .. index_id)
+  index(h, IX_RNAME .. role .. ':' .. lname)
+end
+
+local function add_tokens(h, joined)
+  for _, tok in ipairs(split(joined)) do index(h, IX_TOKEN .. tok) end
 end
 
 local function emit(h, event, prev)
@@ -95,21 +95,19 @@ local function create(o)
     hby = '', meta = ARGV[o + 12],
   }
   h.h = history(h, nil, ARGV[o + 6], '')
-  local key = order_prefix .. n
-  redis.call('HSET', key, 'id', h.id, 'n', h.n, 'st', h.st, 'v', h.v, 'ca', h.ca, 'cms', h.cms,
-    'ua', h.ua, 'items', h.items, 'cust', h.cust, 'cash', h.cash, 'prep', '', 'hto', '',
-    'hby', '', 'meta', h.meta, 'h', h.h)
   redis.call('HSET', KEYS[3], id, n)
   redis.call('ZADD', ix .. IX_ALL, n, n)
   redis.call('ZADD', ix .. IX_CREATED, ms, n)
   redis.call('ZADD', ix .. IX_STATUS .. h.st, n, n)
-  redis.call('ZADD', ix .. IX_CID .. ARGV[o + 4], n, n)
-  redis.call('ZADD', ix .. IX_CNAME .. ARGV[o + 5], n, n)
-  add_staff(n, 'cashier', ARGV[o + 7], ARGV[o + 8])
-  for _, item in ipairs(split(ARGV[o + 10])) do
-    redis.call('ZADD', ix .. IX_ITEM .. item, n, n)
-  end
-  add_tokens(n, ARGV[o + 11])
+  index(h, IX_CID .. ARGV[o + 4])
+  index(h, IX_CNAME .. ARGV[o + 5])
+  add_staff(h, 'cashier', ARGV[o + 7], ARGV[o + 8])
+  for _, item in ipairs(split(ARGV[o + 10])) do index(h, IX_ITEM .. item) end
+  add_tokens(h, ARGV[o + 11])
+  local key = order_prefix .. n
+  redis.call('HSET', key, 'id', h.id, 'n', h.n, 'st', h.st, 'v', h.v, 'ca', h.ca, 'cms', h.cms,
+    'ua', h.ua, 'items', h.items, 'cust', h.cust, 'cash', h.cash, 'prep', '', 'hto', '',
+    'hby', '', 'meta', h.meta, 'h', h.h, 'ixk', h.ixk or '')
   emit(h, 'order.created', nil)
   return {'ok', id, n, 1, 1, order_json(h, ws)}
 end
@@ -148,25 +146,25 @@ local function change(o, created)
   local extra = ''
   if role == 'preparer' and actor ~= '' then
     h.prep = actor
-    add_staff(n, 'preparer', ARGV[o + 7], ARGV[o + 8])
+    add_staff(h, 'preparer', ARGV[o + 7], ARGV[o + 8])
   elseif role == 'handed_to' then
     if ARGV[o + 9] ~= '' then
       h.hto = ARGV[o + 9]
       extra = ',"handed_to":' .. h.hto
-      add_staff(n, 'handed_to', ARGV[o + 10], ARGV[o + 11])
+      add_staff(h, 'handed_to', ARGV[o + 10], ARGV[o + 11])
     end
     if actor ~= '' then
       h.hby = actor
-      add_staff(n, 'handed_to', ARGV[o + 7], ARGV[o + 8])
+      add_staff(h, 'handed_to', ARGV[o + 7], ARGV[o + 8])
     end
   end
   if ARGV[o + 12] ~= '' then extra = extra .. ',"reason":' .. ARGV[o + 12] end
   h.h = history(h, prev, actor, extra)
-  redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'prep', h.prep, 'hto', h.hto,
-    'hby', h.hby, 'h', h.h)
   redis.call('ZREM', ix .. IX_STATUS .. prev, n)
   redis.call('ZADD', ix .. IX_STATUS .. target, n, n)
-  add_tokens(n, ARGV[o + 14])
+  add_tokens(h, ARGV[o + 14])
+  redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'prep', h.prep, 'hto', h.hto,
+    'hby', h.hby, 'h', h.h, 'ixk', h.ixk or '')
   emit(h, 'order.status_changed', prev)
   return {'ok', id, tonumber(n), tonumber(h.v), 1, order_json(h, ws)}
 end

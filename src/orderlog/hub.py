@@ -1,0 +1,487 @@
+"""The hub: one pub/sub listener per process fanning events out to bounded per-client queues.
+
+::
+
+    write.lua --PUBLISH--> Redis channel P:{W}:live --> [Backend] --> Hub._listen
+                                                                        |  parse once, one Frame
+                                               +------------------------+------------------+
+                                        Subscription (queue)     Subscription    ...  (same bytes)
+                                               |
+                                        a transport (WebSocket / SSE / long-poll) drains it
+
+- A workspace channel is subscribed on its first local subscriber, unsubscribed on its last.
+- Every subscription has a bounded queue (events and bytes); overflowing marks it ``overflowed``
+  and its transport closes it (4008: resume from your cursor). Pushing never blocks the listener.
+- The stream is the log, pub/sub only the wake-up: when the pub/sub connection drops, the
+  listener reconnects with capped jittered backoff, resubscribes, and fills each workspace's gap
+  from the stream (``XRANGE`` after the oldest position of its subscriptions) before marking it
+  live again; subscriptions drop what they already have (stream ids only grow).
+- ``generation`` counts connections: a client's snapshot or replay read while one generation was
+  live misses nothing (see ``feed.py``).
+
+The Redis side sits behind ``Backend`` so a sharded variant (SSUBSCRIBE on Redis Cluster) can be
+swapped in without touching the fan-out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, ClassVar, Protocol
+
+from .keys import Keys
+from .store.events import Cursor, EventLog, Frame, StreamId, from_message, status_frame
+
+log = logging.getLogger("orderlog.hub")
+
+CATCH_UP_PAGE = 1000
+
+
+class Backend(Protocol):
+    """One pub/sub connection. Replies come back through ``get``, in order:
+    ``("message", channel, data)``, ``("subscribe", channel, b"")``, ``("unsubscribe", ...)``,
+    ``("pong", "", b"")``. Any method may raise; the hub then drops the backend and makes a
+    new one."""
+
+    async def connect(self) -> None: ...
+    async def subscribe(self, *channels: str) -> None: ...
+    async def unsubscribe(self, *channels: str) -> None: ...
+    async def ping(self) -> None: ...
+    async def get(self, wait: float) -> tuple[str, str, bytes] | None: ...
+    async def close(self) -> None: ...
+
+
+class RedisPubSub:
+    """``Backend`` over a redis-py PubSub (SUBSCRIBE; standalone Redis). Never reused after an
+    error: redis-py would reconnect and resubscribe on its own, behind the hub's back."""
+
+    KINDS: ClassVar[dict[str, str]] = {
+        "message": "message",
+        "smessage": "message",
+        "subscribe": "subscribe",
+        "ssubscribe": "subscribe",
+        "unsubscribe": "unsubscribe",
+        "sunsubscribe": "unsubscribe",
+        "pong": "pong",
+    }
+
+    def __init__(self, redis: Any) -> None:
+        self.pubsub = redis.pubsub()
+
+    async def connect(self) -> None:
+        await self.pubsub.connect()
+
+    async def subscribe(self, *channels: str) -> None:
+        await self.pubsub.subscribe(*channels)
+
+    async def unsubscribe(self, *channels: str) -> None:
+        await self.pubsub.unsubscribe(*channels)
+
+    async def ping(self) -> None:
+        await self.pubsub.ping()
+
+    async def get(self, wait: float) -> tuple[str, str, bytes] | None:
+        if self.pubsub.connection is None:
+            raise ConnectionError("pub/sub connection closed")
+        msg = await self.pubsub.get_message(timeout=wait)
+        if msg is None:
+            return None
+        kind = self.KINDS.get(msg["type"], "other")
+        channel = msg["channel"]
+        name = channel.decode() if isinstance(channel, bytes) else (channel or "")
+        data = msg["data"] if isinstance(msg["data"], bytes) else b""
+        return kind, name, data
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.pubsub.aclose()
+
+
+class Overflow(Exception):
+    """The subscription's queue overflowed: the client must resume from its cursor."""
+
+
+class Resync(Exception):
+    """The subscription can no longer be continued gap-free (the stream was lost or trimmed past
+    its position): the client needs a reset and a fresh snapshot."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Subscription:
+    """One client's view of a workspace: a bounded queue of frames.
+
+    Until ``start(position, epoch)`` it buffers everything (the feed registers it before reading
+    its snapshot or replay); then it keeps only events after ``position``.
+    """
+
+    __slots__ = (
+        "_bytes",
+        "_channel",
+        "_hub",
+        "_pending",
+        "_wake",
+        "epoch",
+        "lost",
+        "max_bytes",
+        "max_events",
+        "overflowed",
+        "position",
+        "statuses",
+        "workspace",
+    )
+
+    def __init__(
+        self,
+        hub: Hub,
+        channel: _Channel,
+        statuses: frozenset[bytes] | None,
+        max_events: int,
+        max_bytes: int,
+    ) -> None:
+        self._hub = hub
+        self._channel = channel
+        self.workspace = channel.workspace
+        self.statuses = statuses
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.position: StreamId | None = None
+        self.epoch: bytes | None = None
+        self.overflowed = False
+        self.lost: str | None = None
+        self._pending: deque[Frame] = deque()
+        self._bytes = 0
+        self._wake = asyncio.Event()
+
+    # -- the listener's side (synchronous, never blocks) ---------------------------------------
+    def push(self, frame: Frame) -> None:
+        if self.overflowed or self.lost:
+            return
+        sid = frame.id
+        if sid is not None and self.position is not None:
+            if sid <= self.position:
+                return  # already had it (a replay, a catch-up or the snapshot covered it)
+            if frame.epoch != self.epoch:
+                self._lose("epoch")
+                return
+            self.position = sid
+        if sid is not None and not self.matches(frame):
+            return
+        self._pending.append(frame)
+        self._bytes += len(frame.data)
+        if len(self._pending) > self.max_events or self._bytes > self.max_bytes:
+            self.overflowed = True
+            self._pending.clear()
+            self._bytes = 0
+        self._wake.set()
+
+    def _lose(self, reason: str) -> None:
+        self.lost = reason
+        self._pending.clear()
+        self._bytes = 0
+        self._wake.set()
+
+    def matches(self, frame: Frame) -> bool:
+        """Events of orders entering or leaving one of the filter's statuses."""
+        s = self.statuses
+        return s is None or frame.status in s or frame.previous in s
+
+    # -- the client's side ---------------------------------------------------------------------
+    def start(self, position: StreamId, epoch: bytes) -> None:
+        """Go live after a snapshot or replay that ended at ``position``: drop buffered events
+        it covered and frames about the connection (the client is live now)."""
+        self.position = position
+        self.epoch = epoch
+        self.lost = None
+        kept: deque[Frame] = deque()
+        size = 0
+        for frame in self._pending:
+            if frame.id is None or frame.id <= position:
+                continue
+            if frame.epoch != epoch:
+                self._lose("epoch")
+                return
+            self.position = frame.id
+            kept.append(frame)
+            size += len(frame.data)
+        self._pending = kept
+        self._bytes = size
+        if not kept:
+            self._wake.clear()
+
+    def reset(self) -> None:
+        """Back to buffering (before a fresh snapshot)."""
+        self.position = None
+        self.epoch = None
+        self.lost = None
+
+    async def next(self, wait: float | None = None) -> list[Frame]:
+        """Every pending frame, waiting up to ``wait`` seconds for one ([] when none came).
+
+        Raises:
+            Overflow: the queue overflowed; close the client with 4008.
+            Resync: the client needs a reset and a fresh snapshot.
+        """
+        if not self._pending and not self.overflowed and not self.lost:
+            self._wake.clear()
+            if wait is None:
+                await self._wake.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+        if self.overflowed:
+            raise Overflow()
+        if self.lost:
+            raise Resync(self.lost)
+        frames = list(self._pending)
+        self._pending.clear()
+        self._bytes = 0
+        self._wake.clear()
+        return frames
+
+    async def wait_live(self, within: float) -> int:
+        """Wait until the workspace channel is subscribed and caught up; its generation.
+
+        Raises:
+            TimeoutError: the hub could not (re)connect in time.
+        """
+        self._hub._ensure_running()
+        async with asyncio.timeout(within):
+            await self._channel.live.wait()
+        return self._hub.generation
+
+    def still_live(self, generation: int) -> bool:
+        """True if the channel stayed live since ``wait_live`` returned ``generation``: nothing
+        published meanwhile can have been missed."""
+        return self._hub.generation == generation and self._channel.live.is_set()
+
+
+class _Channel:
+    __slots__ = ("live", "name", "subs", "workspace")
+
+    def __init__(self, workspace: str, name: str) -> None:
+        self.workspace = workspace
+        self.name = name
+        self.subs: set[Subscription] = set()
+        self.live = asyncio.Event()
+
+
+class Hub:
+    """One per process (built by the app, closed by its lifespan). The listener task starts on
+    the first subscription, in the running loop."""
+
+    def __init__(
+        self,
+        redis: Any,
+        keys: Keys | None = None,
+        *,
+        backend: Callable[[], Backend] | None = None,
+        queue_max_events: int = 10_000,
+        queue_max_bytes: int = 8 << 20,
+        ping_interval: float = 5.0,
+        backoff_cap: float = 5.0,
+    ) -> None:
+        self.redis = redis
+        self.keys = keys or Keys()
+        self.log = EventLog(redis, self.keys)
+        self.backend_factory = backend or (lambda: RedisPubSub(redis))
+        self.queue_max_events = queue_max_events
+        self.queue_max_bytes = queue_max_bytes
+        self.ping_interval = ping_interval
+        self.backoff_cap = backoff_cap
+        self.generation = 0
+        self.connected = False
+        self._channels: dict[str, _Channel] = {}  # by workspace
+        self._by_name: dict[str, _Channel] = {}
+        self._ops: dict[str, deque[str]] = {}  # SUBSCRIBE/UNSUBSCRIBE sent, reply not yet read
+        self._backend: Backend | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wanted = asyncio.Event()
+        self._closed = False
+
+    # -- subscriptions -------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self, workspace_id: str, statuses: Iterable[str] | None = None
+    ) -> AsyncIterator[Subscription]:
+        """Register a subscription (buffering) for the block; always unsubscribed on exit.
+
+        Args:
+            statuses: receive only events of orders entering or leaving these (None: all).
+        """
+        if self._closed:
+            raise RuntimeError("the hub is closed")
+        ch = self._channels.get(workspace_id)
+        if ch is None:
+            ch = _Channel(workspace_id, self.keys.channel(workspace_id))
+            self._channels[workspace_id] = ch
+            self._by_name[ch.name] = ch
+            await self._send("subscribe", ch.name)
+        wanted = None if statuses is None else frozenset(s.encode() for s in statuses)
+        sub = Subscription(self, ch, wanted, self.queue_max_events, self.queue_max_bytes)
+        ch.subs.add(sub)
+        self._wanted.set()
+        self._ensure_running()
+        try:
+            yield sub
+        finally:
+            ch.subs.discard(sub)
+            if not ch.subs and self._channels.get(workspace_id) is ch:
+                del self._channels[workspace_id]
+                del self._by_name[ch.name]
+                await self._send("unsubscribe", ch.name)
+
+    async def _send(self, op: str, name: str) -> None:
+        """SUBSCRIBE/UNSUBSCRIBE on the live connection, if there is one (the listener sends
+        them for every channel when it reconnects). Its reply arrives through the listener."""
+        backend = self._backend
+        if backend is None or not self.connected:
+            return
+        self._ops.setdefault(name, deque()).append(op)
+        try:
+            await (backend.subscribe(name) if op == "subscribe" else backend.unsubscribe(name))
+        except Exception as exc:  # the listener sees the same failure and reconnects
+            log.info("live: %s failed (%s)", op, type(exc).__name__)
+
+    def subscribers(self, workspace_id: str | None = None) -> int:
+        if workspace_id is not None:
+            ch = self._channels.get(workspace_id)
+            return len(ch.subs) if ch else 0
+        return sum(len(ch.subs) for ch in self._channels.values())
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def _ensure_running(self) -> None:
+        if self._task is None or self._task.done():
+            if self._task is not None and not self._task.cancelled() and self._task.exception():
+                log.error("live: listener died", exc_info=self._task.exception())
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="orderlog-hub")
+
+    async def close(self) -> None:
+        """Stop the listener (the lifespan calls this before closing Redis)."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._drop_backend()
+
+    async def _drop_backend(self) -> None:
+        backend, self._backend = self._backend, None
+        self.connected = False
+        if backend is not None:
+            await backend.close()
+
+    # -- the listener --------------------------------------------------------------------------
+    async def _run(self) -> None:
+        delay = 0.0
+        while not self._closed:
+            await self._wanted.wait()
+            started = asyncio.get_running_loop().time()
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let the listener die: log, back off, reconnect
+                log.warning("live: pub/sub connection lost (%s: %s)", type(exc).__name__, exc)
+            await self._drop_backend()
+            self._down()
+            if asyncio.get_running_loop().time() - started > 10:
+                delay = 0.0  # it was up for a while: this is a new outage
+            delay = min(self.backoff_cap, max(0.05, delay * 2))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+
+    def _down(self) -> None:
+        self.generation += 1
+        self._ops.clear()
+        frame = status_frame("reconnecting")
+        for ch in self._channels.values():
+            if ch.live.is_set():
+                ch.live.clear()
+                for sub in list(ch.subs):
+                    sub.push(frame)
+
+    async def _listen(self) -> None:
+        backend = self.backend_factory()
+        self._backend = backend
+        await backend.connect()
+        self.connected = True
+        names = list(self._by_name)
+        if names:
+            for name in names:
+                self._ops.setdefault(name, deque()).append("subscribe")
+            await backend.subscribe(*names)
+        idle = 0.0
+        pinged = False
+        while True:
+            msg = await backend.get(1.0)
+            if msg is None:
+                idle += 1.0
+                if idle >= 2 * self.ping_interval and pinged:
+                    raise ConnectionError("no pong from Redis")
+                if idle >= self.ping_interval and not pinged:
+                    await backend.ping()
+                    pinged = True
+                continue
+            idle = 0.0
+            pinged = False
+            kind, name, data = msg
+            if kind == "message":
+                ch = self._by_name.get(name)
+                if ch is not None and ch.live.is_set():
+                    self._dispatch(ch, from_message(data))
+            elif kind in ("subscribe", "unsubscribe"):
+                await self._confirmed(kind, name)
+
+    async def _confirmed(self, kind: str, name: str) -> None:
+        ops = self._ops.get(name)
+        if ops:
+            ops.popleft()
+            if ops:
+                return  # a later SUBSCRIBE/UNSUBSCRIBE of this channel is still in flight
+            del self._ops[name]
+        ch = self._by_name.get(name)
+        if kind != "subscribe" or ch is None or ch.live.is_set():
+            return
+        await self._catch_up(ch)
+        ch.live.set()
+        if self.generation > 0:
+            frame = status_frame("live")
+            for sub in list(ch.subs):
+                if sub.position is not None:
+                    sub.push(frame)
+
+    async def _catch_up(self, ch: _Channel) -> None:
+        """Fill the gap of a (re)subscribed channel from the stream: every event after the
+        oldest position among its started subscriptions."""
+        started = [s for s in ch.subs if s.position is not None and not s.lost]
+        if not started:
+            return
+        position = min(s.position for s in started if s.position is not None)
+        first_page = True
+        while True:
+            frames, bounds = await self.log.page(ch.workspace, position, CATCH_UP_PAGE)
+            if first_page:
+                for sub in started:
+                    assert sub.position is not None
+                    problem = bounds.problem(Cursor(sub.epoch or b"", sub.position))
+                    if problem:
+                        sub._lose(problem)
+                first_page = False
+            for frame in frames:
+                self._dispatch(ch, frame)
+            if len(frames) < CATCH_UP_PAGE:
+                return
+            position = frames[-1].id or position
+
+    @staticmethod
+    def _dispatch(ch: _Channel, frame: Frame) -> None:
+        for sub in ch.subs:  # push() never awaits: the set cannot change meanwhile
+            sub.push(frame)

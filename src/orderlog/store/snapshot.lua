@@ -1,0 +1,27 @@
+-- A consistent starting point for a live client: the epoch, the stream's first and last entry
+-- ids, and the JSON of every order now in the given statuses, read atomically (no write can
+-- fall between them, so "the snapshot, then every event after last id" misses nothing).
+--
+-- KEYS: 1 events stream, 2 epoch
+-- ARGV: 1 workspace id, 2 order key prefix, 3 index key prefix, 4.. statuses (none: bounds only)
+-- Returns {epoch, first id or '', last id ('0-0' for an empty stream), number1, json1, ...}
+
+local ws = ARGV[1]
+local order_prefix = ARGV[2]
+local ix = ARGV[3]
+
+local epoch = ensure_epoch(KEYS[2])
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local out = {epoch, first[1] and first[1][1] or '', last[1] and last[1][1] or '0-0'}
+
+for i = 4, #ARGV do
+  for _, n in ipairs(redis.call('ZRANGE', ix .. IX_STATUS .. ARGV[i], 0, -1)) do
+    local flat = redis.call('HGETALL', order_prefix .. n)
+    if #flat > 0 then
+      out[#out + 1] = n
+      out[#out + 1] = order_json(hash_to_table(flat), ws)
+    end
+  end
+end
+return out
