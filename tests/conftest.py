@@ -49,8 +49,10 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def state(settings: Settings, redis: Any) -> Any:
-    return build_state(settings, redis)
+async def state(settings: Settings, redis: Any) -> AsyncIterator[Any]:
+    built = build_state(settings, redis)
+    yield built
+    await built.hub.close()  # its listener task, if a live route started it
 
 
 class WithState:

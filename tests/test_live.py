@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import socket as pysocket
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import orjson
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import Workspace
+from conftest import Workspace, running_server
+from orderlog.connection import make_redis
+from orderlog.embedded import EmbeddedRedis, free_port
+from orderlog.settings import Settings
+from orderlog.store.workspaces import WorkspaceStore
 
 CUSTOMER = {"UserId": 3141592653, "Name": "Alice"}
 CASHIER = {"UserId": 7, "Name": "Bob"}
 KITCHEN = ("waiting_for_preparation", "preparing")
+PADDING = {"pad": "x" * 4000}
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -43,40 +52,65 @@ async def recv(conn: ClientConnection, within: float = 10) -> dict[str, Any]:
         return orjson.loads(await conn.recv())  # type: ignore[no-any-return]
 
 
-async def events(conn: ClientConnection, n: int, within: float = 20) -> list[dict[str, Any]]:
-    """The next ``n`` events (batches unpacked); fails on any other frame."""
+async def events(
+    conn: ClientConnection,
+    n: int,
+    within: float = 20,
+    states: list[str] | None = None,
+    at_least: int = 0,
+) -> list[dict[str, Any]]:
+    """The next ``n`` events (batches unpacked; status frames' states go to ``states``);
+    fails on any other frame. ``at_least``: return after that many frames of any kind."""
     out: list[dict[str, Any]] = []
+    frames = 0
     async with asyncio.timeout(within):
-        while len(out) < n:
+        while len(out) < n or frames < at_least:
+            frames += 1
             frame = await recv(conn, within)
             if frame["type"] == "batch":
                 out += frame["events"]
             elif frame["type"] == "event":
                 out.append(frame)
+            elif frame["type"] == "status" and states is not None:
+                states.append(frame["state"])
             elif frame["type"] != "status":
                 raise AssertionError(f"unexpected frame {frame}")
-    assert len(out) == n, f"{len(out) - n} events too many"
+    assert at_least or len(out) == n, f"{len(out) - n} events too many"
     return out
 
 
 async def quiet(conn: ClientConnection, seconds: float = 0.3) -> None:
-    """Nothing more arrives (no duplicate, no stray event) within ``seconds``."""
+    """Nothing but status frames arrives (no duplicate, no stray event) within ``seconds``."""
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
-            frame = await conn.recv()
-            raise AssertionError(f"unexpected frame {frame!r}")
+            while True:
+                frame = orjson.loads(await conn.recv())
+                if frame["type"] != "status":
+                    raise AssertionError(f"unexpected frame {frame!r}")
+
+
+async def close_of(conn: ClientConnection, within: float = 20) -> tuple[int, str]:
+    """Read until the server closes the socket: its close code and reason."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                await conn.recv()
+    except ConnectionClosed as exc:
+        close = exc.rcvd
+    assert close is not None, "closed without a close frame"
+    return close.code, close.reason
 
 
 def http(base: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base, timeout=10)
 
 
-async def create(client: httpx.AsyncClient, ws: Workspace, n: int = 1) -> list[str]:
+async def create(client: httpx.AsyncClient, ws: Workspace, n: int = 1, **extra: Any) -> list[str]:
     """``n`` new orders (batches of 100); their ids."""
     ids: list[str] = []
+    op = {"op": "create", "customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"], **extra}
     while len(ids) < n:
-        k = min(100, n - len(ids))
-        ops = [{"op": "create", "customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"]}] * k
+        ops = [op] * min(100, n - len(ids))
         resp = await client.post(f"{ws.base}/batch", headers=ws.auth(), json={"operations": ops})
         assert resp.status_code == 200, resp.text
         ids += [r["id"] for r in resp.json()["results"]]
@@ -178,3 +212,439 @@ async def test_live_concurrent_writers_no_gap_no_duplicate(
                 assert {**seen, **last} == dict.fromkeys(ids, 51)
                 await quiet(late)
             await quiet(early)
+
+
+async def test_live_resume_gives_exactly_the_missed_events(
+    server: str, workspace: Workspace
+) -> None:
+    """Reconnecting with the last cursor yields the changes made meanwhile, once each."""
+    async with http(server) as client:
+        (order,) = await create(client, workspace)
+        async with socket(server, workspace) as conn:
+            assert (await recv(conn))["type"] == "snapshot"
+            await move(client, workspace, order, "waiting_for_preparation")
+            (ev,) = await events(conn, 1)
+        cursor = ev["cursor"]
+        await move(client, workspace, order, "preparing")
+        (other,) = await create(client, workspace)
+        async with socket(server, workspace, cursor=cursor) as conn:
+            await move(client, workspace, order, "waiting_for_pickup")  # live after the replay
+            evs = await events(conn, 3)
+            assert [(e["order"]["id"], e["order"]["version"]) for e in evs] == [
+                (order, 3),
+                (other, 1),
+                (order, 4),
+            ]
+            await quiet(conn)
+
+
+async def test_live_stale_cursor_gives_reset_and_snapshot(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """A cursor older than the stream keeps, of another epoch, or malformed: reset + snapshot
+    (or 422 before the handshake for a malformed one)."""
+    async with running_server(settings.with_(stream_maxlen=10)) as base, http(base) as client:
+        (order,) = await create(client, workspace)
+        async with socket(base, workspace) as conn:
+            first = (await recv(conn))["cursor"]
+        await create(client, workspace, 300)  # MAXLEN ~ 10 trims whole nodes (100 entries)
+        epoch = first.split(":")[0]
+        cases = [(first, "expired", "preparing"), ("ab:0-1", "epoch", "waiting_for_pickup")]
+        for version, (cursor, reason, status) in enumerate(cases, start=2):
+            async with socket(base, workspace, cursor=cursor) as conn:
+                assert await recv(conn) == {"type": "reset", "reason": reason}
+                snap = await recv(conn)
+                assert snap["type"] == "snapshot"
+                assert snap["cursor"].startswith(epoch + ":")
+                assert len(snap["orders"]) == 301
+                await move(client, workspace, order, status)
+                (ev,) = await events(conn, 1)
+                assert ev["order"]["version"] == version
+        with pytest.raises(InvalidStatus) as info:
+            async with socket(base, workspace, cursor="nonsense"):
+                pass
+        assert info.value.response.status_code == 422
+
+
+async def test_live_ticket_is_single_use_and_expires(
+    server: str, redis: Any, workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """POST /tickets gives a ticket for one connection; a used or expired one is refused; no
+    ticket reaches the server's log."""
+    caplog.set_level(logging.INFO, "uvicorn.error")
+    async with http(server) as client:
+        resp = await client.post(f"{workspace.base}/tickets", headers=workspace.auth("read"))
+        assert resp.status_code == 201, resp.text
+        ticket = resp.json()["ticket"]
+        assert resp.json()["expires_in"] <= 60
+        url = live_url(server, workspace, ticket=ticket)
+        async with asyncio.timeout(10), connect(url) as conn:
+            assert (await recv(conn))["type"] == "snapshot"
+        with pytest.raises(InvalidStatus) as info:
+            async with asyncio.timeout(10), connect(url):
+                pass
+        assert info.value.response.status_code == 401
+        resp = await client.post(f"{workspace.base}/tickets", headers=workspace.auth("read"))
+        ticket = resp.json()["ticket"]
+        # expiry is Redis' PX: make it lapse now instead of waiting 60 s
+        async for key in redis.scan_iter(match="ol:ticket:*"):
+            await redis.pexpire(key, 1)
+        await asyncio.sleep(0.05)
+        with pytest.raises(InvalidStatus) as info:
+            async with asyncio.timeout(10), connect(live_url(server, workspace, ticket=ticket)):
+                pass
+        assert info.value.response.status_code == 401
+        write = await client.post(f"{workspace.base}/tickets", headers=workspace.auth("write"))
+        assert write.status_code == 403
+        assert "WebSocket" in caplog.text
+        assert "olt_" not in caplog.text
+
+
+async def test_live_first_message_auth(server: str, workspace: Workspace) -> None:
+    """Without header or ticket, the first message authenticates; a bad one closes 4001, a
+    write key 4003."""
+    url = live_url(server, workspace)
+    async with asyncio.timeout(10), connect(url) as conn:
+        await conn.send(orjson.dumps({"type": "auth", "token": workspace.keys["read"]}).decode())
+        assert (await recv(conn))["type"] == "snapshot"
+    for token, code in [("olk_nope", 4001), (workspace.keys["write"], 4003)]:
+        async with asyncio.timeout(10), connect(url) as conn:
+            await conn.send(orjson.dumps({"type": "auth", "token": token}).decode())
+            assert (await close_of(conn))[0] == code
+
+
+async def test_live_refuses_foreign_origin_and_other_tenants(
+    server: str, state: Any, workspace: Workspace
+) -> None:
+    """A foreign Origin is refused at the handshake (403); the own origin is fine; a key of
+    workspace A cannot open B's feed, and A's socket never gets B's events."""
+    url = live_url(server, workspace)
+    with pytest.raises(InvalidStatus) as info:
+        async with (
+            asyncio.timeout(10),
+            connect(url, origin="https://evil.example", additional_headers=workspace.auth("read")),
+        ):
+            pass
+    assert info.value.response.status_code == 403
+    async with (
+        asyncio.timeout(10),
+        connect(url, origin=server, additional_headers=workspace.auth("read")) as conn,
+    ):
+        assert (await recv(conn))["type"] == "snapshot"
+
+    b_id, b_keys = await state.workspaces.create_workspace("Other cafe")
+    other = Workspace(b_id, b_keys)
+    with pytest.raises(InvalidStatus) as info:
+        async with (
+            asyncio.timeout(10),
+            connect(live_url(server, other), additional_headers=workspace.auth("read")),
+        ):
+            pass
+    assert info.value.response.status_code == 403
+    async with http(server) as client, socket(server, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        await create(client, other, 5)
+        (mine,) = await create(client, workspace)
+        (ev,) = await events(conn, 1)
+        assert ev["order"]["id"] == mine
+        assert ev["order"]["workspace_id"] == workspace.id
+        await quiet(conn)
+
+
+async def test_live_revoked_key_closes_socket(server: str, workspace: Workspace) -> None:
+    """Revoking the key closes its open sockets (4001) within a few seconds."""
+    async with http(server) as client, socket(server, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        keys = await client.get(f"{workspace.base}/keys", headers=workspace.auth("admin"))
+        (read_key,) = [k["key_id"] for k in keys.json()["keys"] if k["scope"] == "read"]
+        resp = await client.delete(
+            f"{workspace.base}/keys/{read_key}", headers=workspace.auth("admin")
+        )
+        assert resp.status_code == 200, resp.text
+        assert await close_of(conn, 5) == (4001, "The API key was revoked.")
+
+
+async def test_live_slow_consumer_is_closed_while_others_keep_up(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """A socket that never reads is closed with 4008; 50 others get every event meanwhile."""
+    small = settings.with_(live_queue_bytes=256 * 1024, max_body_bytes=1 << 20)
+    async with running_server(small) as base, http(base) as client:
+        host, port = base.removeprefix("http://").split(":")
+        raw = pysocket.socket()
+        raw.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_RCVBUF, 4096)
+        raw.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(raw, (host, int(port)))
+        url = live_url(base, workspace)
+        async with asyncio.timeout(10):
+            stuck = await connect(
+                url, sock=raw, max_queue=1, additional_headers=workspace.auth("read")
+            )
+        async with contextlib.AsyncExitStack() as stack:
+            others = [
+                await stack.enter_async_context(socket(base, workspace, status="submitted"))
+                for _ in range(50)
+            ]
+            for conn in [stuck, *others]:
+                assert (await recv(conn))["type"] == "snapshot"
+            rounds, small = 20, 25
+            readers = [asyncio.create_task(events(conn, rounds * small, 60)) for conn in others]
+            for _ in range(rounds):
+                # 4 KB events only the stuck socket subscribes to, and small ones for all
+                await create(client, workspace, 100, status="completed", metadata=PADDING)
+                await create(client, workspace, small)
+            for got in await asyncio.gather(*readers):
+                numbers = [e["order"]["order_number"] for e in got]
+                assert len(numbers) == len(set(numbers)) == rounds * small
+                assert numbers == sorted(numbers)
+            code, reason = await close_of(stuck)
+            assert code == 4008
+            assert "cursor" in reason
+
+
+async def test_live_pubsub_kill_during_writes_loses_nothing(
+    server: str, redis: Any, workspace: Workspace
+) -> None:
+    """CLIENT KILL TYPE pubsub while 4 writers run: every event arrives once, in order."""
+    async with http(server) as client, socket(server, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        ids = await create(client, workspace, 4)
+        chain = ["waiting_for_preparation", "preparing", "finding_new_colleague"]
+
+        async def writer(order_id: str) -> None:
+            for i in range(60):
+                await move(client, workspace, order_id, chain[i % 3])
+
+        async def killer() -> None:
+            for _ in range(3):
+                await asyncio.sleep(0.1)
+                await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+
+        await asyncio.gather(killer(), *[writer(i) for i in ids])
+        states: list[str] = []
+        evs = await events(conn, 4 + 4 * 60, states=states)
+        assert versions_increase(evs) == dict.fromkeys(ids, 61)
+        assert "reconnecting" in states  # the kills did cut the hub's connection
+        await quiet(conn)
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Any) -> AsyncIterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port(), appendfsync="always")
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_live_redis_restart_loses_nothing(
+    settings: Settings, private_redis: EmbeddedRedis, tmp_path: Any
+) -> None:
+    """Redis killed and restarted between writes: the socket hears "reconnecting", then
+    "live", and gets every event once; nothing acknowledged is missing."""
+    own = settings.with_(redis_url=private_redis.url)
+    store = make_redis(private_redis.url, timeout=5)
+    try:
+        ws_id, keys = await WorkspaceStore(store).create_workspace("Restart cafe")
+    finally:
+        await store.aclose()
+    workspace = Workspace(ws_id, keys)
+    async with running_server(own) as base, http(base) as client, socket(base, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        before = await create(client, workspace, 5)
+        private_redis.kill()
+        states: list[str] = []
+        got: list[dict[str, Any]] = []
+        async with asyncio.timeout(10):
+            while "reconnecting" not in states:
+                got += await events(conn, 0, states=states, at_least=1)
+        private_redis.restart()
+        after: list[str] = []
+        async with asyncio.timeout(20):
+            while len(after) < 5:  # 503 until the store is back
+                resp = await client.post(
+                    f"{workspace.base}/orders",
+                    headers=workspace.auth(),
+                    json={"customer": CUSTOMER, "actor": CASHIER, "items": ["Tea"]},
+                )
+                if resp.status_code == 503:
+                    await asyncio.sleep(0.1)
+                    continue
+                assert resp.status_code == 201, resp.text
+                after.append(resp.json()["id"])
+        # events published as Redis died may be lost with the pub/sub connection: the hub
+        # fills that gap from the stream once it is back
+        got += await events(conn, 10 - len(got), states=states)
+        assert [e["order"]["id"] for e in got] == before + after
+        assert states[-1] == "live"
+        await quiet(conn)
+
+
+async def test_live_two_servers_share_one_redis(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """A write through one server process reaches the sockets of another."""
+    async with (
+        running_server(settings) as a,
+        running_server(settings) as b,
+        http(b) as client,
+        socket(a, workspace) as on_a,
+        socket(b, workspace) as on_b,
+    ):
+        for conn in (on_a, on_b):
+            assert (await recv(conn))["type"] == "snapshot"
+        ids = await create(client, workspace, 3)
+        for conn in (on_a, on_b):
+            assert [e["order"]["id"] for e in await events(conn, 3)] == ids
+
+
+# -- SSE and long-poll -------------------------------------------------------------------------
+async def sse_frames(lines: AsyncIterator[str], n: int) -> list[tuple[str | None, dict[str, Any]]]:
+    """The next ``n`` SSE messages as (id, data); comments and ``retry:`` are skipped."""
+    out: list[tuple[str | None, dict[str, Any]]] = []
+    ident: str | None = None
+    async with asyncio.timeout(10):
+        async for line in lines:
+            if line.startswith("id: "):
+                ident = line[4:]
+            elif line.startswith("data: "):
+                out.append((ident, orjson.loads(line[6:])))
+                ident = None
+                if len(out) == n:
+                    break
+    return out
+
+
+async def test_sse_streams_and_resumes_with_last_event_id(
+    server: str, workspace: Workspace
+) -> None:
+    """SSE: a snapshot, events with id = cursor; Last-Event-ID resumes after it; a stale one
+    gets a reset and a snapshot."""
+    url = f"{workspace.base}/events/stream"
+    async with http(server) as client:
+        async with client.stream("GET", url, headers=workspace.auth("read")) as resp:
+            assert resp.status_code == 200
+            assert resp.headers["content-type"].startswith("text/event-stream")
+            lines = resp.aiter_lines()
+            ((snap_id, snap),) = await sse_frames(lines, 1)
+            assert snap["type"] == "snapshot"
+            assert snap_id == snap["cursor"]
+            first = await create(client, workspace, 2)
+            got = await sse_frames(lines, 2)
+            assert [d["order"]["id"] for _, d in got] == first
+            assert [i for i, _ in got] == [d["cursor"] for _, d in got]
+        later = await create(client, workspace)
+        headers = {**workspace.auth("read"), "Last-Event-ID": got[0][0] or ""}
+        async with client.stream("GET", url, headers=headers) as resp:
+            got = await sse_frames(resp.aiter_lines(), 2)
+            assert [d["order"]["id"] for _, d in got] == [first[1], *later]
+        headers["Last-Event-ID"] = "ab:1-0"
+        async with client.stream("GET", url, headers=headers) as resp:
+            (_, reset), (_, snap) = await sse_frames(resp.aiter_lines(), 2)
+            assert reset == {"type": "reset", "reason": "epoch"}
+            assert len(snap["orders"]) == 3
+        bad = await client.get(url, headers={**headers, "Last-Event-ID": "x"})
+        assert bad.status_code == 422
+        assert bad.json()["field"] == "Last-Event-ID"
+        assert (await client.get(url)).status_code == 401
+
+
+async def test_poll_returns_at_once_waits_and_resumes(server: str, workspace: Workspace) -> None:
+    """Long-poll: a start gives the cursor and active orders; pending events come back at once;
+    none pending: it waits for the next one; a stale cursor gives a reset and the orders."""
+    url = f"{workspace.base}/events"
+    auth = workspace.auth("read")
+    async with http(server) as client:
+        (a,) = await create(client, workspace)
+        start = (await client.get(url, headers=auth)).json()
+        assert start["events"] == []
+        assert [o["id"] for o in start["orders"]] == [a]
+        await move(client, workspace, a, "preparing")
+        (b,) = await create(client, workspace)
+        got = (await client.get(url, params={"after": start["cursor"]}, headers=auth)).json()
+        assert [(e["order"]["id"], e["order"]["version"]) for e in got["events"]] == [
+            (a, 2),
+            (b, 1),
+        ]
+        assert got["cursor"] == got["events"][-1]["cursor"]
+        assert "orders" not in got
+        idle = (await client.get(url, params={"after": got["cursor"]}, headers=auth)).json()
+        assert idle == {"events": [], "cursor": got["cursor"]}
+        params = {"after": got["cursor"], "wait": "10", "status": "waiting_for_pickup"}
+        waiting = asyncio.create_task(client.get(url, params=params, headers=auth))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await create(client, workspace)  # not for this filter: keeps waiting
+        await move(client, workspace, a, "waiting_for_pickup")
+        async with asyncio.timeout(10):
+            woke = (await waiting).json()
+        assert [e["order"]["status"] for e in woke["events"]] == ["waiting_for_pickup"]
+        stale = (await client.get(url, params={"after": "ab:1-0"}, headers=auth)).json()
+        assert stale["reset"] == "epoch"
+        assert len(stale["orders"]) == 3
+        for params in ({"wait": "31"}, {"after": "x"}, {"status": "nope"}):
+            assert (await client.get(url, params=params, headers=auth)).status_code == 422
+        assert (await client.get(url, headers=workspace.auth("write"))).status_code == 403
+
+
+async def numsub(redis: Any, workspace: Workspace) -> int:
+    ((_, count),) = await redis.pubsub_numsub(f"ol:{{{workspace.id}}}:live")
+    return int(count)
+
+
+async def test_live_one_redis_subscription_per_workspace(
+    server: str, redis: Any, workspace: Workspace
+) -> None:
+    """Ten sockets of one workspace share one Redis subscription, dropped with the last one."""
+    async with contextlib.AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(socket(server, workspace)) for _ in range(10)]
+        for conn in conns:
+            assert (await recv(conn))["type"] == "snapshot"
+        assert await numsub(redis, workspace) == 1
+    async with asyncio.timeout(5):
+        while True:  # the last socket's server side may still be finishing
+            if await numsub(redis, workspace) == 0:
+                break
+            await asyncio.sleep(0.05)
+
+
+async def test_live_closes_flooding_and_oversized_clients(
+    server: str, workspace: Workspace
+) -> None:
+    """More than 30 messages in 10 s closes 1008; a message over 64 KiB closes 1009; pings
+    are answered."""
+    async with socket(server, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        await conn.send('{"type":"ping"}')
+        assert await recv(conn) == {"type": "pong"}
+        for _ in range(40):
+            await conn.send("{}")
+        assert (await close_of(conn))[0] == 1008
+    async with socket(server, workspace) as conn:
+        assert (await recv(conn))["type"] == "snapshot"
+        await conn.send("x" * 70_000)
+        assert (await close_of(conn))[0] == 1009
+
+
+async def test_live_server_shutdown_tells_clients_to_come_back(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """Stopping the server closes its sockets with a code meaning 'reconnect' (1001/1012)."""
+    async with running_server(settings) as base:
+        conn = await connect(live_url(base, workspace), additional_headers=workspace.auth("read"))
+        assert (await recv(conn))["type"] == "snapshot"
+    assert (await close_of(conn))[0] in (1001, 1012)
+
+
+async def test_poll_works_in_process(client: httpx.AsyncClient, workspace: Workspace) -> None:
+    """Long-poll through the in-process app (no lifespan): the hub starts on demand."""
+    url = f"{workspace.base}/events"
+    start = (await client.get(url, headers=workspace.auth("read"))).json()
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        headers=workspace.auth(),
+        json={"customer": CUSTOMER, "items": ["Tea"]},
+    )
+    assert resp.status_code == 201
+    params = {"after": start["cursor"], "wait": "5"}
+    got = (await client.get(url, params=params, headers=workspace.auth("read"))).json()
+    assert [e["order"]["id"] for e in got["events"]] == [resp.json()["id"]]

@@ -203,7 +203,7 @@ class EmbeddedRedis:
             self.process.kill()
             self.process.wait(10)
         if self.process and self.process.stderr:
-            self.process.stderr.close()  # restart() replaces the process: close its pipe now
+            self.process.stderr.close()
 
     def stop(self, timeout: float = 15.0) -> None:
         proc = self.process

@@ -301,6 +301,8 @@ class Hub:
         self._channels: dict[str, _Channel] = {}  # by workspace
         self._by_name: dict[str, _Channel] = {}
         self._ops: dict[str, deque[str]] = {}  # SUBSCRIBE/UNSUBSCRIBE sent, reply not yet read
+        self._outbox: deque[tuple[str, str]] = deque()  # ... queued for the writer task
+        self._outbox_ready = asyncio.Event()
         self._backend: Backend | None = None
         self._task: asyncio.Task[None] | None = None
         self._wanted = asyncio.Event()
@@ -323,7 +325,7 @@ class Hub:
             ch = _Channel(workspace_id, self.keys.channel(workspace_id))
             self._channels[workspace_id] = ch
             self._by_name[ch.name] = ch
-            await self._send("subscribe", ch.name)
+            self._send("subscribe", ch.name)
         wanted = None if statuses is None else frozenset(s.encode() for s in statuses)
         sub = Subscription(self, ch, wanted, self.queue_max_events, self.queue_max_bytes)
         ch.subs.add(sub)
@@ -336,19 +338,25 @@ class Hub:
             if not ch.subs and self._channels.get(workspace_id) is ch:
                 del self._channels[workspace_id]
                 del self._by_name[ch.name]
-                await self._send("unsubscribe", ch.name)
+                self._send("unsubscribe", ch.name)
 
-    async def _send(self, op: str, name: str) -> None:
-        """SUBSCRIBE/UNSUBSCRIBE on the live connection, if there is one (the listener sends
-        them for every channel when it reconnects). Its reply arrives through the listener."""
-        backend = self._backend
-        if backend is None or not self.connected:
+    def _send(self, op: str, name: str) -> None:
+        """Queue a SUBSCRIBE/UNSUBSCRIBE for the live connection, if there is one (on connect,
+        the listener subscribes every channel). A writer task sends them in order: a cancelled
+        client cannot leave one half-sent, and their replies arrive through the listener."""
+        if self._backend is None or not self.connected:
             return
         self._ops.setdefault(name, deque()).append(op)
-        try:
-            await (backend.subscribe(name) if op == "subscribe" else backend.unsubscribe(name))
-        except Exception as exc:  # the listener sees the same failure and reconnects
-            log.info("live: %s failed (%s)", op, type(exc).__name__)
+        self._outbox.append((op, name))
+        self._outbox_ready.set()
+
+    async def _write(self, backend: Backend) -> None:
+        while True:
+            await self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            while self._outbox:
+                op, name = self._outbox.popleft()
+                await (backend.subscribe(name) if op == "subscribe" else backend.unsubscribe(name))
 
     def subscribers(self, workspace_id: str | None = None) -> int:
         if workspace_id is not None:
@@ -401,6 +409,7 @@ class Hub:
     def _down(self) -> None:
         self.generation += 1
         self._ops.clear()
+        self._outbox.clear()
         frame = status_frame("reconnecting")
         for ch in self._channels.values():
             if ch.live.is_set():
@@ -418,9 +427,20 @@ class Hub:
             for name in names:
                 self._ops.setdefault(name, deque()).append("subscribe")
             await backend.subscribe(*names)
+        writer = asyncio.create_task(self._write(backend), name="orderlog-hub-writer")
+        try:
+            await self._read(backend, writer)
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+
+    async def _read(self, backend: Backend, writer: asyncio.Task[None]) -> None:
         idle = 0.0
         pinged = False
         while True:
+            if writer.done():
+                writer.result()  # raises what broke the connection
             msg = await backend.get(1.0)
             if msg is None:
                 idle += 1.0

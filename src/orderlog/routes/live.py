@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 from starlette.requests import HTTPConnection, Request
@@ -79,6 +79,9 @@ async def _credentials(conn: HTTPConnection) -> Principal | None:
         return await auth.authenticate(token)
     ticket = conn.query_params.get("ticket")
     if ticket:
+        # Keep the ticket out of the server's access log (it logs the scope's query string).
+        kept = [(k, v) for k, v in conn.query_params.multi_items() if k != "ticket"]
+        conn.scope["query_string"] = urlencode(kept).encode()
         return await auth.redeem_ticket(ticket)
     return None
 

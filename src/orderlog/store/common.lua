@@ -76,6 +76,29 @@ local function ensure_epoch(key)
   return epoch
 end
 
+-- {first id or '', last id ('0-0' when empty), intact} of a stream; intact is '1' if no entry
+-- was ever removed (Redis >= 7: XINFO STREAM's entries-added = length), '0' if some were, ''
+-- if Redis cannot say (6.2). Trimming removes the oldest entries, so a cursor at or after the
+-- first entry, or any cursor of an intact stream, misses nothing.
+local function stream_bounds(key)
+  local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  local intact = '1'  -- a stream never written (or lost: the epoch tells that apart)
+  if redis.call('EXISTS', key) == 1 then
+    intact = ''
+    local info = redis.pcall('XINFO', 'STREAM', key)
+    if type(info) == 'table' and not info.err then
+      local length, added
+      for i = 1, #info - 1, 2 do
+        if info[i] == 'length' then length = info[i + 1] end
+        if info[i] == 'entries-added' then added = info[i + 1] end
+      end
+      if added then intact = (added == length) and '1' or '0' end
+    end
+  end
+  return {first[1] and first[1][1] or '', last[1] and last[1][1] or '0-0', intact}
+end
+
 local IX_ALL = '{{SUFFIX_all}}'
 local IX_CREATED = '{{SUFFIX_created}}'
 local IX_STATUS = '{{SUFFIX_status}}'

@@ -106,27 +106,33 @@ def reset_frame(reason: str) -> Frame:
 
 @dataclass(frozen=True, slots=True)
 class Bounds:
-    """What the stream holds now: its epoch and first and last entry ids."""
+    """What the stream holds now: its epoch, first and last entry ids, and whether no entry was
+    ever trimmed from it (False when Redis < 7 cannot say)."""
 
     epoch: bytes | None
     first: StreamId | None  # None: the stream is empty
     last: StreamId
+    intact: bool = False
+
+    @classmethod
+    def parse(cls, epoch: bytes | None, first: bytes, last: bytes, intact: bytes) -> Bounds:
+        return cls(
+            epoch or None, parse_id(first) if first else None, parse_id(last), intact == b"1"
+        )
 
     def problem(self, cursor: Cursor) -> str | None:
-        """Why ``cursor`` cannot be resumed from (a reset reason), or None if it can.
-
-        Resumable: same epoch, not beyond the last entry, and not before the first entry kept
-        (the entry right before the first one may be trimmed already: that cursor is reset too,
-        conservatively: nothing is ever silently skipped)."""
+        """Why ``cursor`` cannot be resumed from (a reset reason), or None if it can: same
+        epoch, not beyond the last entry, and nothing after it trimmed (trimming removes the
+        oldest entries: a cursor at or after the first entry kept is safe, and any cursor of a
+        stream never trimmed). A cursor just before the first entry is reset, conservatively:
+        nothing is ever silently skipped."""
         if self.epoch is None or cursor.epoch != self.epoch:
             return "epoch"  # the stream was lost (or this cursor is from another server)
         if cursor.id > self.last:
             return "unknown_cursor"
-        if self.first is None:
-            return None if cursor.id == self.last else "expired"
-        if cursor.id < self.first:
-            return "expired"  # older than the stream keeps (ORDERLOG_STREAM_MAXLEN)
-        return None
+        if self.intact or (self.first is not None and cursor.id >= self.first):
+            return None
+        return "expired"  # older than the stream keeps (ORDERLOG_STREAM_MAXLEN)
 
     def cursor(self, sid: StreamId | None = None) -> bytes:
         return (self.epoch or b"") + b":" + format_id(self.last if sid is None else sid)
@@ -175,36 +181,35 @@ class EventLog:
                     *statuses,
                 ],
             )
-        epoch, first, last = reply[0], reply[1], reply[2]
-        bounds = Bounds(epoch, parse_id(first) if first else None, parse_id(last))
+        bounds = Bounds.parse(*reply[:4])
         pairs = sorted(
-            (int(reply[i]), reply[i + 1]) for i in range(3, len(reply), 2)
+            (int(reply[i]), reply[i + 1]) for i in range(4, len(reply), 2)
         )  # by order number: the board's natural order
         return Snapshot(bounds, [order for _, order in pairs])
 
     async def page(
         self, workspace_id: str, after: StreamId, count: int = 1000
     ) -> tuple[list[Frame], Bounds]:
-        """Up to ``count`` events after ``after`` (exclusive) and the stream's bounds, read in
-        one MULTI: if ``bounds.problem(cursor)`` is None, no entry after the cursor had been
+        """Up to ``count`` events after ``after`` (exclusive) and the stream's bounds, read
+        atomically: if ``bounds.problem(cursor)`` is None, no entry after the cursor had been
         trimmed when the page was read.
 
         Raises:
             StoreUnavailable: Redis is away.
         """
         k = self.keys
-        stream = k.events(workspace_id)
         with unavailable():
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.xrange(stream, min=b"(" + format_id(after), max="+", count=count)
-                pipe.get(k.epoch(workspace_id))
-                pipe.xrange(stream, min="-", max="+", count=1)
-                pipe.xrevrange(stream, max="+", min="-", count=1)
-                entries, epoch, first, last = await pipe.execute()
-        bounds = Bounds(
-            epoch,
-            parse_id(first[0][0]) if first else None,
-            parse_id(last[0][0]) if last else ZERO,
-        )
-        e = epoch or b""
-        return [event(sid, fields[b"s"], e, fields[b"f"]) for sid, fields in entries], bounds
+            reply = await scripts.PAGE(
+                self.redis,
+                [k.events(workspace_id), k.epoch(workspace_id)],
+                [format_id(after), count],
+            )
+        bounds = Bounds.parse(*reply[:4])
+        e = bounds.epoch or b""
+        frames = [event(sid, _field(f, b"s"), e, _field(f, b"f")) for sid, f in reply[4]]
+        return frames, bounds
+
+
+def _field(flat: list[bytes], name: bytes) -> bytes:
+    """A field of a stream entry as Lua returns it: a flat [name, value, ...] list."""
+    return flat[flat.index(name) + 1]

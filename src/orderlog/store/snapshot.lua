@@ -4,16 +4,16 @@
 --
 -- KEYS: 1 events stream, 2 epoch
 -- ARGV: 1 workspace id, 2 order key prefix, 3 index key prefix, 4.. statuses (none: bounds only)
--- Returns {epoch, first id or '', last id ('0-0' for an empty stream), number1, json1, ...}
+-- Returns {epoch, first id or '', last id ('0-0' when empty), intact ('1', '0' or ''),
+--          number1, json1, number2, json2, ...}
 
 local ws = ARGV[1]
 local order_prefix = ARGV[2]
 local ix = ARGV[3]
 
 local epoch = ensure_epoch(KEYS[2])
-local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local out = {epoch, first[1] and first[1][1] or '', last[1] and last[1][1] or '0-0'}
+local bounds = stream_bounds(KEYS[1])
+local out = {epoch, bounds[1], bounds[2], bounds[3]}
 
 for i = 4, #ARGV do
   for _, n in ipairs(redis.call('ZRANGE', ix .. IX_STATUS .. ARGV[i], 0, -1)) do
