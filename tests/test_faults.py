@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from conftest import Workspace, running_server
 from faultproxy import FaultProxy
@@ -136,6 +139,59 @@ class Load:
         return min(done) - moment if done else None
 
 
+class Dashboard:
+    """A live WebSocket client counting every order.created event it is sent (any frame kind)."""
+
+    def __init__(self, base: str, ws: Workspace, key: str = "read") -> None:
+        self.url = base.replace("http://", "ws://", 1) + f"{ws.base}/live"
+        self.headers = ws.auth(key)
+        self.created: collections.Counter[str] = collections.Counter()
+        self.frames: collections.Counter[str] = collections.Counter()
+        self.states: list[str] = []
+        self.ready = asyncio.Event()
+        self.arrived = asyncio.Event()  # set on every created event
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Dashboard:
+        async with asyncio.timeout(10):
+            self.conn = await connect(self.url, additional_headers=self.headers)
+        self.task = asyncio.create_task(self._read())
+        async with asyncio.timeout(10):
+            await self.ready.wait()  # the snapshot came: events from here on are live
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+            await self.task
+        async with asyncio.timeout(10):
+            await self.conn.close()
+
+    async def _read(self) -> None:
+        async for raw in self.conn:
+            frame = orjson.loads(raw)
+            kind = frame["type"]
+            self.frames[kind] += 1
+            if kind == "snapshot":
+                self.ready.set()
+            elif kind == "status":
+                self.states.append(frame["state"])
+            for ev in frame["events"] if kind == "batch" else [frame] if kind == "event" else []:
+                if ev["event"] == "order.created":
+                    self.created[ev["order"]["id"]] += 1
+                    self.arrived.set()
+
+    async def wait_for(self, ids: set[str], within: float = 20) -> set[str]:
+        """The ids among ``ids`` still missing after up to ``within`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while ids - set(self.created):
+                    self.arrived.clear()
+                    await self.arrived.wait()
+        return ids - set(self.created)
+
+
 async def lost_and_duplicates(url: str, ws: Workspace, acked: list[tuple[str, int]]) -> tuple:
     redis = make_redis(url, timeout=5)
     try:
@@ -209,6 +265,9 @@ async def test_faults_redis_paused_then_killed(tmp_path: Path) -> None:
         httpx.AsyncClient(base_url=base, timeout=15) as http,
     ):
         ws = await new_workspace(redis_server.url)
+        boards = [Dashboard(base, ws) for _ in range(3)]
+        for board in boards:
+            await board.__aenter__()
         load = Load(http, ws, writers=8)
         load.start()
         await asyncio.sleep(1.0)
@@ -226,6 +285,11 @@ async def test_faults_redis_paused_then_killed(tmp_path: Path) -> None:
         await asyncio.sleep(0.5)
         await load.finish()
         lost, dups, _, _ = await lost_and_duplicates(redis_server.url, ws, load.acked)
+        acked = {oid for oid, _ in load.acked}
+        missed = [len(await b.wait_for(acked)) for b in boards]
+        doubled = [sum(1 for c in b.created.values() if c > 1) for b in boards]
+        for board in boards:
+            await board.__aexit__()
     away = [(took, st) for s, took, st in load.timeline if paused <= s < back]
     slowest = max(took for _, took, _ in load.timeline)
     first = load.first_success_after(back)
@@ -233,7 +297,8 @@ async def test_faults_redis_paused_then_killed(tmp_path: Path) -> None:
         f"\nRedis paused 5 s then killed: statuses {dict(load.statuses)}; while away "
         f"{len(away)} requests, {sum(1 for _, s in away if s == 503)} answered 503; slowest "
         f"request {slowest:.2f} s (bound {TIMEOUT + 1:.1f}); first 201 {secs(first)} after Redis "
-        f"was back; acknowledged lost {lost}, duplicates {dups}"
+        f"was back; acknowledged lost {lost}, duplicates {dups}; 3 live dashboards: missed "
+        f"{missed}, doubled {doubled}, states seen {sorted({x for b in boards for x in b.states})}"
     )
     assert load.statuses[500] == 0
     assert set(load.statuses) <= {201, 503}
@@ -244,6 +309,59 @@ async def test_faults_redis_paused_then_killed(tmp_path: Path) -> None:
     assert first <= 3.0
     assert lost == 0
     assert dups == 0
+    assert missed == [0, 0, 0]
+    assert doubled == [0, 0, 0]
+
+
+async def test_faults_pubsub_killed_mid_load_dashboards_miss_nothing(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """CLIENT KILL TYPE pubsub five times while 8 writers run: each of 20 dashboards (10 on each
+    of two workspaces) gets every created order of its workspace once, and none of the other's."""
+    other_id, other_keys = await WorkspaceStore(redis).create_workspace("Other cafe")
+    other = Workspace(other_id, other_keys)
+    quiet = settings.with_(rate_write=0, rate_read=0)
+    async with (
+        running_server(quiet) as base,
+        httpx.AsyncClient(base_url=base, timeout=15) as http,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        boards = {
+            w.id: [await stack.enter_async_context(Dashboard(base, w)) for _ in range(10)]
+            for w in (workspace, other)
+        }
+        loads = [Load(http, w, writers=4) for w in (workspace, other)]
+        for load in loads:
+            load.start()
+        kills = 0
+        for _ in range(5):
+            await asyncio.sleep(0.3)
+            for _ in range(60):  # the hub may still be reconnecting from the last kill
+                if await redis.execute_command("CLIENT", "LIST", "TYPE", "pubsub"):
+                    break
+                await asyncio.sleep(0.05)
+            kills += await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await asyncio.sleep(0.3)
+        for load in loads:
+            await load.finish()
+        missing, doubled, foreign = 0, 0, 0
+        for w, load in zip((workspace, other), loads, strict=True):
+            acked = {oid for oid, _ in load.acked}
+            others = {oid for lo in loads if lo is not load for oid, _ in lo.acked}
+            for board in boards[w.id]:
+                missing += len(await board.wait_for(acked))
+                doubled += sum(1 for c in board.created.values() if c > 1)
+                foreign += len(set(board.created) & others)
+    acked_total = sum(len(lo.acked) for lo in loads)
+    print(
+        f"\npubsub killed 5 times ({kills} connections) under 8 writers: {acked_total} orders x "
+        f"10 dashboards per workspace: missing {missing}, doubled {doubled}, "
+        f"cross-workspace {foreign}"
+    )
+    assert kills >= 5
+    assert missing == 0
+    assert doubled == 0
+    assert foreign == 0
 
 
 async def test_faults_proxy_no_request_outlives_the_redis_timeout(
