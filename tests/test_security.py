@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from conftest import WithState, Workspace, running_server
 from orderlog.app import build_state, create_app
@@ -94,11 +97,67 @@ async def test_security_tenant_isolation_every_route(
     after = await snapshot(client, b, b_order)
     print(
         f"\ntenant isolation: {len(routes)} routes x 3 keys of A against B = {tried} requests, "
-        f"statuses {statuses}, cross-workspace reads {leaks}"
+        f"statuses {statuses}, cross-workspace reads {leaks} (WebSocket routes: "
+        "test_security_tenant_isolation_live)"
     )
     assert leaks == 0
     assert before == after
     assert len(routes) >= 10
+
+
+OUTCOMES_REFUSED = {("status", 401), ("status", 403), ("close", 4001), ("close", 4003)}
+
+
+async def live_attempt(
+    url: str, headers: dict[str, str], first: str | None, foreign: str
+) -> tuple[str, int, int]:
+    """Open a live socket: ("status", HTTP status) if refused at the handshake, ("close", code)
+    if closed after it, with how many frames came before (``foreign``: the other workspace)."""
+    frames = 0
+    try:
+        async with asyncio.timeout(10):
+            conn = await connect(url, additional_headers=headers)
+            if first is not None:
+                await conn.send(orjson.dumps({"type": "auth", "token": first}).decode())
+            async for _frame in conn:
+                frames += 1  # any frame at all to a refused caller counts (none should come)
+    except InvalidStatus as exc:
+        return "status", exc.response.status_code, frames
+    except ConnectionClosed as exc:
+        return "close", exc.rcvd.code if exc.rcvd else 0, frames
+    return "open", 0, frames
+
+
+async def test_security_tenant_isolation_live(
+    settings: Settings, state: Any, workspace: Workspace
+) -> None:
+    """Every WebSocket route of B, opened with each key of A (header, first message, A's
+    ticket): refused every time, and no frame of B is ever sent."""
+    other_id, other_keys = await state.workspaces.create_workspace("Other cafe")
+    b = Workspace(other_id, other_keys)
+    ws_routes = [r.path for r in create_app(settings).routes if isinstance(r, WebSocketRoute)]
+    refused, frames = 0, 0
+    async with running_server(settings) as base, httpx.AsyncClient(base_url=base) as http:
+        ticket = await http.post(f"{workspace.base}/tickets", headers=workspace.auth("read"))
+        assert ticket.status_code == 201
+        for template in ws_routes:
+            url = base.replace("http://", "ws://", 1) + fill(template, {"workspace_id": b.id})
+            attempts: list[tuple[str, dict[str, str], str | None]] = [
+                (url, workspace.auth(scope), None) for scope in ("read", "write", "admin")
+            ]
+            attempts.append((f"{url}?ticket={ticket.json()['ticket']}", {}, None))
+            attempts.append((url, {}, workspace.keys["read"]))  # first-message auth
+            for target, headers, first in attempts:
+                outcome, code, got = await live_attempt(target, headers, first, b.id)
+                frames += got
+                assert (outcome, code) in OUTCOMES_REFUSED, (target, outcome, code)
+                refused += 1
+    print(
+        f"\ntenant isolation, live: {len(ws_routes)} WebSocket route(s) x 5 credentials of A "
+        f"against B: refused {refused}, frames of B received {frames}"
+    )
+    assert refused == 5 * len(ws_routes)
+    assert frames == 0
 
 
 HOSTILE_IDS = ["*", "a*", "[ab]", "?", "{x}", "ol:*", "x}:live", "a b", "é", "x" * 65, "..", "\\*"]
@@ -250,7 +309,7 @@ async def test_security_no_raw_key_at_rest_or_in_logs(
         ws = Workspace(ws_id, keys)
         raw += keys.values()
         async with (
-            running_server(settings, log_level="debug", access_log=True) as base,
+            running_server(settings, log_level="debug", access_log=True, log_config=None) as base,
             httpx.AsyncClient(base_url=base, timeout=10) as http,
         ):
             for scope in ("read", "write", "admin"):
@@ -272,11 +331,24 @@ async def test_security_no_raw_key_at_rest_or_in_logs(
                 resp = await http.get(f"{ws.base}/workflow", headers={"Authorization": key})
                 assert resp.status_code == 401
                 raw.append(key)
-            principal = await st.auth.authenticate(keys["read"])
-            for _ in range(3):
-                ticket = await st.workspaces.issue_ticket(principal)
+            # Tickets used where they travel in the URL (?ticket=), so the access log sees them.
+            live = base.replace("http://", "ws://", 1) + f"{ws.base}/live"
+            for use in ("ws", "poll", "sse"):
+                made = await http.post(f"{ws.base}/tickets", headers=ws.auth("read"))
+                ticket = made.json()["ticket"]
                 raw.append(ticket)
-                assert await st.auth.redeem_ticket(ticket) == principal
+                if use == "ws":
+                    async with asyncio.timeout(10), connect(f"{live}?ticket={ticket}") as conn:
+                        assert orjson.loads(await conn.recv())["type"] == "snapshot"
+                elif use == "poll":
+                    got = await http.get(f"{ws.base}/events", params={"ticket": ticket})
+                    assert got.status_code == 200, got.text
+                else:
+                    url = f"{ws.base}/events/stream"
+                    async with http.stream("GET", url, params={"ticket": ticket}) as stream:
+                        assert stream.status_code == 200
+                        async for _ in stream.aiter_bytes():
+                            break
             revoke = await http.delete(
                 f"{ws.base}/keys/{raw[3].split('_')[1]}", headers=ws.auth("admin")
             )
@@ -287,18 +359,25 @@ async def test_security_no_raw_key_at_rest_or_in_logs(
     files = [p for p in (tmp_path / "redis").rglob("*") if p.is_file()]
     blobs = {p.name: p.read_bytes() for p in files}
     assert any(n.endswith(".aof") for n in blobs), blobs.keys()
-    log_text = "\n".join(r.getMessage() for r in caplog.records)
+    # The server's log records (the test's own clients, httpx and websockets, log URLs too).
+    client_side = ("httpx", "httpcore", "websockets.client", "hpack")
+    server_records = [r for r in caplog.records if not r.name.startswith(client_side)]
+    log_text = "\n".join(f"{r.name} {r.getMessage()}" for r in server_records)
     hits = [(name, k[:12]) for name, blob in blobs.items() for k in raw if k.encode() in blob]
     hits += [("log", k[:12]) for k in raw if k in log_text]
+    for r in server_records:
+        if any(k in r.getMessage() for k in raw):
+            print("LEAK", r.name, r.getMessage())
     # The secret half alone, too (olk_<id>_<secret>, olt_<secret>; a secret may hold '_').
     secret_parts = [k.split("_", 2)[2] if k.startswith("olk_") else k[4:] for k in raw]
     assert min(map(len, secret_parts)) >= 24
     hits += [(name, "secret") for name, b in blobs.items() for s in secret_parts if s.encode() in b]
     print(
         f"\nsecrets at rest: {len(raw)} raw keys/tickets, {len(files)} Redis files "
-        f"({sum(map(len, blobs.values()))} bytes), {len(caplog.records)} log records: hits {hits}"
+        f"({sum(map(len, blobs.values()))} bytes), {len(server_records)} server log records: "
+        f"hits {hits}"
     )
-    assert len(caplog.records) > len(raw)  # the access log did record the requests
+    assert len(server_records) > len(raw)  # the access log did record the requests
     # The grep works: each key's public id is in the AOF (its record), the key itself never.
     aof = b"".join(blobs.values())
     assert all(k.split("_")[1].encode() in aof for k in raw[:6])

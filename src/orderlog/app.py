@@ -25,6 +25,7 @@ from .routes import search as search_routes
 from .routes.errors import HANDLERS
 from .routes.http import RateLimitHeaders
 from .routes.state import State
+from .serving import redact_server_logs
 from .settings import Settings
 from .store import OrderStore
 from .store.workspaces import WorkspaceStore
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += search_routes.routes
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
+    redact_server_logs()  # no ticket or key in uvicorn's / websockets' log lines (serving.py)
     middleware = [Middleware(RateLimitHeaders)]
     return Starlette(
         routes=routes, lifespan=lifespan, exception_handlers=HANDLERS, middleware=middleware

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import re
 from typing import Any
 
 import orjson
@@ -90,6 +92,38 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # Between requests the keep-alive timeout (uvicorn's) bounds the idle connection.
         self._disarm()
         super().on_response_complete()
+
+
+# A live connection's ticket travels in its URL (?ticket=); the websockets library logs the
+# handshake's request line at debug level through uvicorn's logger, and uvicorn's access log (if
+# someone turns it back on) logs the query string: redact both before any handler sees them.
+SECRET = re.compile(r"((?:ticket|token|key)=)[^&\s\"']+|\b(olk_[0-9a-f]{12}_)[\w-]+|\bolt_[\w-]+")
+
+
+def _redact(match: re.Match[str]) -> str:
+    if match.group(1):
+        return match.group(1) + "[redacted]"
+    return (match.group(2) or "olt_") + "[redacted]"
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message with every ticket and key secret replaced by [redacted]."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "olt_" in message or "olk_" in message or "=" in message:
+            cleaned = SECRET.sub(_redact, message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_server_logs() -> None:
+    """Install RedactSecrets on uvicorn's loggers (idempotent)."""
+    for name in ("uvicorn.error", "uvicorn.access", "websockets.server"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
