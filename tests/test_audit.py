@@ -1,5 +1,5 @@
 """The dependency floors in pyproject.toml exclude every release with a known advisory
-(bench/audit.py holds the list; `python -m bench.audit` also runs pip-audit, which needs network)."""
+(bench/audit.py holds the list; `python -m bench.audit` also runs pip-audit: needs network)."""
 
 from __future__ import annotations
 
