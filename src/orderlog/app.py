@@ -6,19 +6,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
-from . import retention
+from . import drain, metrics, retention
+from .accesslog import AccessLog
 from .auth import Authenticator
-from .connection import make_redis
+from .connection import check_cluster, close_redis, is_cluster_url, make_redis, publish_command
 from .embedded import EmbeddedRedis
-from .hub import Hub
+from .hub import Backend, Hub
 from .keys import Keys
 from .routes import admin, health, live, openapi, orders
 from .routes import search as search_routes
@@ -27,6 +32,7 @@ from .routes.http import RateLimitHeaders
 from .routes.state import State
 from .serving import redact_server_logs
 from .settings import Settings
+from .sharded import ShardedPubSub
 from .store import OrderStore
 from .store.workspaces import WorkspaceStore
 
@@ -35,9 +41,20 @@ log = logging.getLogger("orderlog")
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 
 
+class Dashboards(StaticFiles):
+    """The static dashboards at ``/``. Only GET and HEAD reach files: any other method on a path
+    no route matched is a 404 (no such route), not the 405 StaticFiles would answer."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+
 def build_state(settings: Settings, redis: object) -> State:
     keys = Keys(settings.key_prefix)
     workspaces = WorkspaceStore(redis, keys)
+    measures = metrics.Metrics()
     return State(
         settings=settings,
         redis=redis,
@@ -46,15 +63,32 @@ def build_state(settings: Settings, redis: object) -> State:
             keys,
             stream_maxlen=settings.stream_maxlen,
             idempotency_ttl=settings.idempotency_ttl,
+            publish_command=publish_command(settings.redis_url),
+            on_events=measures.events_published.inc,
         ),
         workspaces=workspaces,
         auth=Authenticator(workspaces),
         hub=Hub(
             redis,
             keys,
+            backend=live_backend(settings, redis, measures),
             queue_max_events=settings.live_queue_events,
             queue_max_bytes=settings.live_queue_bytes,
+            on_deliver=measures.delivered,
+            on_reconnect=measures.redis_reconnects.inc,
         ),
+        extras={"metrics": measures},
+    )
+
+
+def live_backend(
+    settings: Settings, redis: Any, measures: metrics.Metrics
+) -> Callable[[], Backend] | None:
+    """On a cluster, the hub listens with sharded pub/sub (write.lua SPUBLISHes there)."""
+    if not is_cluster_url(settings.redis_url):
+        return None
+    return lambda: ShardedPubSub(
+        redis, timeout=settings.redis_timeout, on_reconnect=measures.redis_reconnects.inc
     )
 
 
@@ -71,7 +105,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         redis = make_redis(
             url, timeout=settings.redis_timeout, max_connections=settings.redis_max_connections
         )
+        if is_cluster_url(url):
+            await check_cluster(redis)
         state = build_state(settings, redis)
+        # SIGTERM: close live connections with 1001 first (drain.py says why not here, later).
+        uninstall = drain.install(lambda: state.hub.drain(within=1.0))
         sweeper = None
         if settings.retention_interval > 0:
             sweeper = asyncio.create_task(
@@ -85,22 +123,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield {"orderlog": state}
         finally:
+            uninstall()
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
             await state.hub.close()
-            await redis.aclose()
+            await close_redis(redis)
+            metrics.mark_process_dead()
             if embedded is not None:
                 embedded.stop()
 
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
     routes += live.routes
     routes += search_routes.routes
+    routes += metrics.routes
     if STATIC_DIR.is_dir():
-        routes.append(Mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
+        routes.append(Mount("/", Dashboards(directory=STATIC_DIR, html=True), name="static"))
     redact_server_logs()  # no ticket or key in uvicorn's / websockets' log lines (serving.py)
-    middleware = [Middleware(RateLimitHeaders)]
     return Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers=HANDLERS, middleware=middleware
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=HANDLERS,
+        middleware=[
+            Middleware(AccessLog, enabled=settings.access_log),
+            Middleware(RateLimitHeaders),  # X-RateLimit-* on every checked response
+        ],
     )

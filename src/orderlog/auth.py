@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from .errors import Forbidden, Unauthorized
 SCOPES = ("read", "write", "admin")
 KEY_PREFIX = "olk_"
 TICKET_PREFIX = "olt_"
+TICKET_TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a workspace id
 
 # What each action needs: a key of any listed scope.
 ALLOWED = {
@@ -33,9 +35,9 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_key() -> tuple[str, str]:
-    """A fresh (key id, raw key)."""
-    key_id = secrets.token_hex(6)
+def new_key(key_id: str | None = None) -> tuple[str, str]:
+    """A fresh (key id, raw key); the id is 12 hex digits (``Keys.slot_tag`` draws them)."""
+    key_id = key_id or secrets.token_hex(6)
     return key_id, f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
 
 
@@ -53,8 +55,21 @@ def key_id_of(token: str) -> str | None:
     return key_id
 
 
-def new_ticket() -> str:
-    return TICKET_PREFIX + secrets.token_urlsafe(24)
+def new_ticket(workspace_id: str) -> str:
+    """``olt_<workspace id>.<secret>``: the workspace id names where the ticket is kept (its
+    hash tag is the workspace's, so on a cluster it lives on the workspace's master). ``.`` is
+    in neither a workspace id nor a url-safe secret."""
+    return f"{TICKET_PREFIX}{workspace_id}.{secrets.token_urlsafe(24)}"
+
+
+def ticket_tag(ticket: str) -> str | None:
+    """The workspace id inside a ticket built by ``new_ticket``, or None if not shaped so."""
+    tag, sep, secret = ticket.removeprefix(TICKET_PREFIX).partition(".")
+    if not ticket.startswith(TICKET_PREFIX) or not sep or not secret:
+        return None
+    if not TICKET_TAG.match(tag):
+        return None
+    return tag
 
 
 @dataclass(frozen=True, slots=True)

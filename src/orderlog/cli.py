@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from .accesslog import log_config
 from .connection import make_redis
 from .embedded import EmbeddedError, EmbeddedRedis, redis_url_for
 from .errors import OrderLogError
@@ -169,20 +171,34 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 )
         # Worker processes build their app from the environment: hand them the resolved store.
         os.environ["REDIS_URL"] = url
+        if settings.workers > 1:
+            _metrics_dir(settings)
         uvicorn.run(
             "orderlog.app:create_app",
             factory=True,
             host=settings.host,
             port=settings.port,
             workers=settings.workers if settings.workers > 1 else None,
-            timeout_graceful_shutdown=10,
-            log_level="info",
+            timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
+            log_config=log_config(settings.log_json),
+            access_log=False,  # ours (accesslog.py) logs route templates and key ids instead
             server_header=False,
             **uvicorn_options(settings),  # connection limits, header timeout (serving.py)
         )
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _metrics_dir(settings: Settings) -> None:
+    """Workers share their metrics through files (prometheus-client's multiprocess mode) in a
+    directory emptied at each start; an operator's PROMETHEUS_MULTIPROC_DIR is kept."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path is None:
+        path = tempfile.mkdtemp(prefix="orderlog-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    for stale in Path(path).glob("*.db"):
+        stale.unlink()
 
 
 def _display_host(host: str) -> str:

@@ -1,7 +1,8 @@
 """The one place a Redis client is built from a URL (standalone, unix socket or cluster).
 
 Cluster URLs: ``redis+cluster://host:port`` (or ``rediss+cluster://``), any one node of the
-cluster; redis-py discovers the rest.
+cluster; redis-py discovers the rest. A cluster must run Redis >= 7: live events use sharded
+pub/sub (SPUBLISH), so each event travels only to the master that owns its workspace's slot.
 """
 
 from __future__ import annotations
@@ -11,13 +12,20 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
 
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
 
-def is_cluster_url(url: str) -> bool:
-    return url.startswith(CLUSTER_SCHEMES)
+def is_cluster_url(url: str | None) -> bool:
+    return url is not None and url.startswith(CLUSTER_SCHEMES)
+
+
+def publish_command(url: str | None) -> str:
+    """What write.lua publishes with: SPUBLISH on a cluster (the channel shares the workspace's
+    hash tag, so it lives on the workspace's master), PUBLISH elsewhere."""
+    return "SPUBLISH" if is_cluster_url(url) else "PUBLISH"
 
 
 def make_redis(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> Any:
@@ -37,3 +45,44 @@ def make_redis(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> 
         url, max_connections=max_connections, timeout=timeout, **common
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
+
+
+async def check_cluster(redis: Any) -> None:
+    """Refuse a cluster whose nodes cannot run SPUBLISH (Redis < 7), at start, not on a write."""
+    await redis.initialize()  # the client learns the topology lazily otherwise
+    for node in redis.get_primaries():
+        info = await redis.info("server", target_nodes=node)
+        version = str(info.get("redis_version", "0"))
+        if int(version.split(".")[0]) < 7:
+            raise RuntimeError(
+                f"Redis Cluster node {node.name} runs Redis {version}; orderlog needs >= 7 "
+                "on a cluster (sharded pub/sub)"
+            )
+
+
+async def ping_nodes(redis: Any) -> dict[str, bool]:
+    """Whether each master answers PING (one entry, ``redis``, for a single server)."""
+    if not isinstance(redis, RedisCluster):
+        try:
+            return {"redis": bool(await redis.ping())}
+        except RedisError:
+            return {"redis": False}
+    answers = {}
+    for node in redis.get_primaries():
+        try:
+            answers[node.name] = bool(await redis.ping(target_nodes=node))
+        except RedisError:
+            answers[node.name] = False
+    return answers
+
+
+async def close_redis(redis: Any) -> None:
+    """Close a client and all its connections.
+
+    redis-py's ``RedisCluster.aclose()`` does nothing while a failed command has left the client
+    waiting to re-read the topology (it checks its ``_initialize`` flag), which leaks the node
+    connections after a master went down: close the nodes' pools regardless."""
+    await redis.aclose()
+    if isinstance(redis, RedisCluster):
+        await redis.nodes_manager.aclose()
+        await redis.nodes_manager.aclose("startup_nodes")

@@ -13,7 +13,7 @@ none is sent twice, and a client never sees an older version of an order after a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from .hub import Overflow, Resync, Subscription
@@ -42,6 +42,7 @@ class Feed:
         *,
         live_timeout: float = 10.0,
         heartbeat: float | None = None,
+        on_resume: Callable[[str], object] | None = None,
     ) -> None:
         """Args:
         snapshot_statuses: the statuses a snapshot shows (the workflow's active ones, within
@@ -53,6 +54,7 @@ class Feed:
         self.snapshot_statuses = snapshot_statuses
         self.live_timeout = live_timeout
         self.heartbeat = heartbeat
+        self.on_resume = on_resume  # "replayed" or "reset", once per client with a cursor
 
     async def frames(
         self, sub: Subscription, cursor: Cursor | None
@@ -68,14 +70,20 @@ class Feed:
         start: AsyncGenerator[list[Frame], None] | None = (
             self._fresh(sub, "") if cursor is None else self._replay(sub, cursor)
         )
+        resuming = cursor is not None
         while True:
             if start is not None:
                 try:
                     async for frames in start:
                         yield frames
                     start = None
+                    outcome = "replayed"
                 except Resync as exc:
                     start = self._fresh(sub, exc.reason)
+                    outcome = "reset"
+                if resuming and self.on_resume is not None:
+                    self.on_resume(outcome)
+                resuming = False
                 continue
             try:
                 yield await sub.next(self.heartbeat)

@@ -44,8 +44,9 @@ CATCH_UP_PAGE = 1000
 class Backend(Protocol):
     """One pub/sub connection. Replies come back through ``get``, in order:
     ``("message", channel, data)``, ``("subscribe", channel, b"")``, ``("unsubscribe", ...)``,
-    ``("pong", "", b"")``. Any method may raise; the hub then drops the backend and makes a
-    new one."""
+    ``("pong", "", b"")``, and from a backend with one connection per shard,
+    ``("down", channel, b"")`` when one channel's connection is lost. Any method may raise;
+    the hub then drops the backend and makes a new one."""
 
     async def connect(self) -> None: ...
     async def subscribe(self, *channels: str) -> None: ...
@@ -103,6 +104,11 @@ class RedisPubSub:
 
 class Overflow(Exception):
     """The subscription's queue overflowed: the client must resume from its cursor."""
+
+
+class GoingAway(Overflow):
+    """This process is shutting down: the client resumes from its cursor on another one
+    (WebSocket close 1001; SSE and long-poll end as for an overflow)."""
 
 
 class Resync(Exception):
@@ -236,6 +242,8 @@ class Subscription:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
                         await self._wake.wait()
+        if self._hub.going_away:
+            raise GoingAway()
         if self.overflowed:
             raise Overflow()
         if self.lost:
@@ -287,6 +295,8 @@ class Hub:
         queue_max_bytes: int = 8 << 20,
         ping_interval: float = 5.0,
         backoff_cap: float = 5.0,
+        on_deliver: Callable[[int], object] | None = None,
+        on_reconnect: Callable[[], object] | None = None,
     ) -> None:
         self.redis = redis
         self.keys = keys or Keys()
@@ -307,6 +317,9 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._wanted = asyncio.Event()
         self._closed = False
+        self.going_away = False
+        self.on_deliver = on_deliver  # the event id's ms, once per live event (metrics)
+        self.on_reconnect = on_reconnect  # each pub/sub reconnection (metrics)
 
     # -- subscriptions -------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -371,6 +384,18 @@ class Hub:
                 log.error("live: listener died", exc_info=self._task.exception())
             self._task = asyncio.get_running_loop().create_task(self._run(), name="orderlog-hub")
 
+    async def drain(self, within: float) -> None:
+        """Shutting down: every subscription ends with ``GoingAway`` (WebSockets close with
+        1001 and resume elsewhere); returns once they are gone, or after ``within`` seconds."""
+        self.going_away = True
+        for ch in self._channels.values():
+            for sub in ch.subs:
+                sub._wake.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                for _ in iter(self.subscribers, 0):  # until none is left
+                    await asyncio.sleep(0.02)
+
     async def close(self) -> None:
         """Stop the listener (the lifespan calls this before closing Redis)."""
         self._closed = True
@@ -401,6 +426,8 @@ class Hub:
                 log.warning("live: pub/sub connection lost (%s: %s)", type(exc).__name__, exc)
             await self._drop_backend()
             self._down()
+            if self.on_reconnect is not None:
+                self.on_reconnect()
             if asyncio.get_running_loop().time() - started > 10:
                 delay = 0.0  # it was up for a while: this is a new outage
             delay = min(self.backoff_cap, max(0.05, delay * 2))
@@ -456,9 +483,27 @@ class Hub:
             if kind == "message":
                 ch = self._by_name.get(name)
                 if ch is not None and ch.live.is_set():
-                    self._dispatch(ch, from_message(data))
+                    frame = from_message(data)
+                    self._dispatch(ch, frame)
+                    if self.on_deliver is not None and frame.id is not None:
+                        self.on_deliver(frame.id[0])
             elif kind in ("subscribe", "unsubscribe"):
                 await self._confirmed(kind, name)
+            elif kind == "down":
+                self._channel_down(name)
+
+    def _channel_down(self, name: str) -> None:
+        """One channel lost while the connection stays (a sharded backend lost the master that
+        owns it): as ``_down`` for it alone; its ``subscribe`` confirmation catches it up."""
+        self._ops.pop(name, None)
+        ch = self._by_name.get(name)
+        if ch is None or not ch.live.is_set():
+            return
+        self.generation += 1
+        ch.live.clear()
+        frame = status_frame("reconnecting")
+        for sub in list(ch.subs):
+            sub.push(frame)
 
     async def _confirmed(self, kind: str, name: str) -> None:
         ops = self._ops.get(name)

@@ -3,8 +3,9 @@
 Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
 
     P:workspaces                 SET   ids of every workspace (CLI listing, retention sweep)
-    P:key:K                      HASH  one API key by its public id K: sha256, workspace, scope, ...
-    P:ticket:SHA                 STR   a live-connection ticket (sha256 of it), 60 s, single use
+    P:key:{K}                    HASH  one API key by its public id K: sha256, workspace, scope, ...
+    P:ticket:{W}:SHA             STR   a live-connection ticket for workspace W (sha256 of it),
+                                       60 s, single use
     P:{W}:meta                   HASH  name, created_at, settings of the workspace
     P:{W}:keys                   SET   ids of the workspace's API keys
     P:{W}:workflow               STR   JSON of a custom workflow (absent = the default one)
@@ -20,15 +21,20 @@ Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
                                        (``ix:created`` alone scores by created time in ms)
 
 Every workspace key carries the ``{W}`` hash tag, so a workspace lives on one Redis Cluster slot
-and one Lua script may touch all of its keys. Lua scripts build index key names from
-``Keys.index_prefix`` plus the suffixes listed in ``INDEX_SUFFIXES``; this module is the only
-place those suffixes are spelled.
+and one Lua script may touch all of its keys. API key ids and ticket tags are drawn so that their
+own hash tag falls in the same slot as their workspace (``slot_tag``): a key's record lives on its
+workspace's master, so a master going down takes only its own workspaces' requests with it.
+Lua scripts build index key names from ``Keys.index_prefix`` plus the suffixes listed in
+``INDEX_SUFFIXES``; this module is the only place those suffixes are spelled.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
+
+from redis.crc import key_slot
 
 # Index name -> suffix after ``P:{W}:ix:``. The write script mirrors these (see store/common.lua).
 INDEX_SUFFIXES = {
@@ -64,10 +70,23 @@ class Keys:
         return f"{self.prefix}:workspaces"
 
     def api_key(self, key_id: str) -> str:
-        return f"{self.prefix}:key:{key_id}"
+        return f"{self.prefix}:key:{{{key_id}}}"
 
-    def ticket(self, digest: str) -> str:
-        return f"{self.prefix}:ticket:{digest}"
+    def ticket(self, tag: str, digest: str) -> str:
+        return f"{self.prefix}:ticket:{{{tag}}}:{digest}"
+
+    def slot_tag(self, workspace_id: str) -> str:
+        """12 random hex digits whose cluster slot is the workspace's, for API key ids.
+
+        Drawn at random until the CRC16 slot matches (16384 draws expected, ~15 ms of CPU, once
+        per key created, a rare admin act): the id stays random and opaque, and the record it
+        names lives on the workspace's master. (Tickets, made per connection, are tagged with
+        the workspace id itself instead.)"""
+        target = key_slot(self.ws(workspace_id).encode())
+        while True:
+            tag = secrets.token_hex(6)
+            if key_slot(tag.encode()) == target:
+                return tag
 
     # -- one workspace -------------------------------------------------------------------------
     def ws(self, workspace_id: str) -> str:

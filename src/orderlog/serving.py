@@ -97,7 +97,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 # A live connection's ticket travels in its URL (?ticket=); the websockets library logs the
 # handshake's request line at debug level through uvicorn's logger, and uvicorn's access log (if
 # someone turns it back on) logs the query string: redact both before any handler sees them.
-SECRET = re.compile(r"((?:ticket|token|key)=)[^&\s\"']+|\b(olk_[0-9a-f]{12}_)[\w-]+|\bolt_[\w-]+")
+SECRET = re.compile(r"((?:ticket|token|key)=)[^&\s\"']+|\b(olk_[0-9a-f]{12}_)[\w-]+|\bolt_[\w.-]+")
 
 
 def _redact(match: re.Match[str]) -> str:

@@ -22,20 +22,34 @@ class Settings:
         default=None,
         metadata={
             "env": "REDIS_URL",
-            "help": "Redis (>= 6.2) or Redis Cluster URL; unset: "
+            "cli": "--redis-url",
+            "help": "Redis (>= 6.2) URL, or a Redis Cluster (>= 7) as "
+            "`redis+cluster://host:port` (any node); unset: "
             "start an embedded redis-server in the data directory",
         },
     )
     data_dir: Path = field(
         default=Path(".orderlog"),
-        metadata={"env": "ORDERLOG_DATA_DIR", "help": "where the embedded Redis keeps its AOF"},
+        metadata={
+            "env": "ORDERLOG_DATA_DIR",
+            "cli": "--data-dir",
+            "help": "where the embedded Redis keeps its AOF",
+        },
     )
     host: str = field(
-        default="127.0.0.1", metadata={"env": "ORDERLOG_HOST", "help": "bind address"}
+        default="127.0.0.1",
+        metadata={"env": "ORDERLOG_HOST", "cli": "--host", "help": "bind address"},
     )
-    port: int = field(default=8000, metadata={"env": "ORDERLOG_PORT", "help": "HTTP port"})
+    port: int = field(
+        default=8000, metadata={"env": "ORDERLOG_PORT", "cli": "--port", "help": "HTTP port"}
+    )
     workers: int = field(
-        default=1, metadata={"env": "ORDERLOG_WORKERS", "help": "server processes sharing the port"}
+        default=1,
+        metadata={
+            "env": "ORDERLOG_WORKERS",
+            "cli": "--workers",
+            "help": "server processes sharing the port",
+        },
     )
     appendfsync: str = field(
         default="always",
@@ -169,16 +183,39 @@ class Settings:
         },
     )
 
+    # -- operations (issue 9) ----------------------------------------------------------------
+    metrics_token: str | None = field(
+        default=None,
+        metadata={
+            "env": "ORDERLOG_METRICS_TOKEN",
+            "help": "Bearer token GET /metrics requires; unset: /metrics answers loopback only",
+        },
+    )
+    access_log: bool = field(
+        default=True,
+        metadata={
+            "env": "ORDERLOG_ACCESS_LOG",
+            "help": "one log line per request and WebSocket session (uvicorn's own is off)",
+        },
+    )
+    shutdown_timeout: float = field(
+        default=10.0,
+        metadata={
+            "env": "ORDERLOG_SHUTDOWN_TIMEOUT",
+            "help": "seconds a stopping process (SIGTERM) waits for requests and sockets",
+        },
+    )
+
     # -- search, stats and retention (issue 4) --------------------------------------------------
     search_scan_budget: int = field(
-        default=10_000,
+        default=3_000,
         metadata={
             "env": "ORDERLOG_SEARCH_SCAN_BUDGET",
             "help": "orders one search script call may examine (bounds how long it holds Redis)",
         },
     )
     search_max_calls: int = field(
-        default=4,
+        default=8,
         metadata={
             "env": "ORDERLOG_SEARCH_MAX_CALLS",
             "help": "script calls one search page may make before answering a short page "
@@ -270,10 +307,11 @@ class Settings:
 
 def markdown_table() -> str:
     """The README's settings table (tests/test_settings.py keeps the README equal to it)."""
-    rows = ["| variable | default | meaning |", "|---|---|---|"]
-    rows += [
-        f"| `{env}` | `{default}` | {meaning} |" for env, default, meaning in Settings.describe()
-    ]
+    flags = {f.metadata["env"]: f.metadata.get("cli") for f in fields(Settings)}
+    rows = ["| variable | CLI flag | default | meaning |", "|---|---|---|---|"]
+    for env, default, meaning in Settings.describe():
+        flag = f"`{flags[env]}`" if flags[env] else ""
+        rows.append(f"| `{env}` | {flag} | `{default}` | {meaning} |")
     return "\n".join(rows)
 
 

@@ -36,6 +36,7 @@ def error_response(exc: OrderLogError) -> Response:
 
 async def on_orderlog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OrderLogError)
+    request.scope["orderlog.error"] = type(exc).__name__  # the access log counts Redis errors
     if exc.status_code >= 500:
         log.warning(
             "%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.message
@@ -45,16 +46,17 @@ async def on_orderlog_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    allowed = allowed_methods(request) if status in (404, 405) else []
+    if allowed:  # a route has this path, not this method (the static mount answered 404)
+        status = 405
+        headers["Allow"] = ", ".join(allowed)
     message = {
         404: f"No route {request.url.path}.",
         405: f"{request.method} is not allowed on {request.url.path}.",
-    }.get(exc.status_code, str(exc.detail))
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        headers["Allow"] = ", ".join(allowed_methods(request))
-    return JSONResponse(
-        error_body(exc.status_code, message), status_code=exc.status_code, headers=headers
-    )
+    }.get(status, str(exc.detail))
+    return JSONResponse(error_body(status, message), status_code=status, headers=headers)
 
 
 def allowed_methods(request: Request) -> list[str]:

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..connection import ping_nodes
 from ..errors import StoreUnavailable
 from .http import JSONResponse, state
 
@@ -15,10 +16,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    try:
-        await state(request).orders.ping()
-    except StoreUnavailable as exc:
-        raise StoreUnavailable("Redis is not reachable.") from exc
+    """Ready while Redis answers. On a cluster, while at least one master answers: taking every
+    process out of a load balancer because one master is down would not help the workspaces
+    of the others, which still work (their writes answer 200; the down master's answer 503)."""
+    nodes = await ping_nodes(state(request).redis)
+    if not any(nodes.values()):
+        raise StoreUnavailable("Redis is not reachable.")
+    down = sorted(name for name, ok in nodes.items() if not ok)
+    if down:
+        return JSONResponse({"status": "degraded", "redis": "partial", "down": down})
     return JSONResponse({"status": "ready", "redis": "ok"})
 
 

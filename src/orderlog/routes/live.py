@@ -30,7 +30,7 @@ from ..errors import (
     Unauthorized,
 )
 from ..feed import Feed
-from ..hub import Overflow, Subscription
+from ..hub import GoingAway, Overflow, Subscription
 from ..store.events import Cursor, Frame
 from ..store.workspaces import TICKET_TTL_MS
 from .errors import error_response
@@ -75,15 +75,18 @@ async def _credentials(conn: HTTPConnection) -> Principal | None:
     """The caller from an ``Authorization: Bearer`` header or a ``?ticket=``; None if neither."""
     auth = _state(conn).auth
     token = bearer(conn.headers.get("authorization"))
-    if token:
-        return await auth.authenticate(token)
     ticket = conn.query_params.get("ticket")
-    if ticket:
+    if token:
+        principal = await auth.authenticate(token)
+    elif ticket:
         # Keep the ticket out of the server's access log (it logs the scope's query string).
         kept = [(k, v) for k, v in conn.query_params.multi_items() if k != "ticket"]
         conn.scope["query_string"] = urlencode(kept).encode()
-        return await auth.redeem_ticket(ticket)
-    return None
+        principal = await auth.redeem_ticket(ticket)
+    else:
+        return None
+    conn.scope["orderlog.key_id"] = principal.key_id  # the access log: the id, not the key
+    return principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +109,14 @@ async def _query(conn: HTTPConnection, principal: Principal, heartbeat: float | 
         for name in statuses:
             workflow.status(name)  # InvalidInput for an unknown status
     active = tuple(s for s in workflow.active if statuses is None or s in statuses)
-    feed = Feed(st.hub.log, workspace_id, active, heartbeat=heartbeat)
+    metrics = st.extras.get("metrics")
+    feed = Feed(
+        st.hub.log,
+        workspace_id,
+        active,
+        heartbeat=heartbeat,
+        on_resume=metrics.resumed if metrics is not None else None,
+    )
     return Query(statuses, feed)
 
 
@@ -171,6 +181,7 @@ async def live_socket(websocket: WebSocket) -> None:
         await _close(websocket, _close_code(exc), exc.message)
         return
     assert query is not None
+    websocket.scope["orderlog.key_id"] = principal.key_id  # the access log: the id, not the key
     code, reason = await _serve(websocket, st, principal, query, cursor)
     if code:
         await _close(websocket, code, reason)
@@ -223,7 +234,12 @@ async def _serve(
             return POLICY, "Too many messages from the client."
         return 0, ""  # the client left
     exc = sender.exception()
+    if isinstance(exc, GoingAway):
+        return GOING_AWAY, "Server shutting down: reconnect with your last cursor."
     if isinstance(exc, Overflow):
+        metrics = st.extras.get("metrics")
+        if metrics is not None:
+            metrics.slow_consumer_closes.inc()
         return SLOW_CONSUMER, "Slow consumer: reconnect with your last cursor."
     if isinstance(exc, TimeoutError | StoreUnavailable):
         return TRY_AGAIN, "The order store is unavailable: reconnect with your last cursor."

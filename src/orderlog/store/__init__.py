@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +35,12 @@ UNAVAILABLE = (
     rx.ConnectionError,  # includes BusyLoadingError: Redis is loading its AOF after a restart
     rx.TimeoutError,
     rx.ReadOnlyError,
+    # redis-py turns these replies into classes and strips their code from the message, so the
+    # prefix test below never sees them: CLUSTERDOWN/MASTERDOWN (a master restarting or failing
+    # over), TRYAGAIN (a slot migrating), OOM (maxmemory reached).
+    rx.ClusterError,
+    rx.TryAgainError,
+    rx.OutOfMemoryError,
 )
 
 
@@ -106,8 +112,10 @@ class OrderStore:
         stream_maxlen: int = 100_000,
         idempotency_ttl: int = 24 * 3600,
         publish_command: str = "PUBLISH",
+        on_events: Callable[[int], object] | None = None,
     ) -> None:
         self.redis = redis
+        self.on_events = on_events  # told how many events each write published (metrics)
         self.keys = keys or Keys()
         self.stream_maxlen = stream_maxlen
         self.idempotency_ttl = idempotency_ttl
@@ -169,6 +177,9 @@ class OrderStore:
                     "Idempotency-Key", "was already used with a different request body"
                 )
             reply = orjson.loads(reply[2])
+        elif self.on_events is not None:
+            # Each op that changed an order wrote one event (a replay above wrote none).
+            self.on_events(sum(1 for r in reply if r[0] == "ok" and r[4]))
         return [_result(r, cmd) for r, cmd in zip(reply, commands, strict=True)]
 
     async def create(
@@ -241,8 +252,8 @@ class OrderStore:
         query: Query,
         *,
         history: bool = False,
-        budget: int = 10_000,
-        max_calls: int = 4,
+        budget: int = 3_000,
+        max_calls: int = 8,
     ) -> SearchPage:
         """One page of a search, newest first (see store/search.lua).
 

@@ -108,6 +108,19 @@ local function matches(n)
   return true
 end
 
+-- The fields order_json needs (HMGET: the history and the index list stay in Redis unless
+-- asked for; they are most of an order's bytes).
+local FIELDS = {'id', 'n', 'st', 'items', 'cust', 'cash', 'prep', 'hto', 'hby', 'ca', 'ua', 'v',
+  'meta'}
+if with_history then FIELDS[#FIELDS + 1] = 'h' end
+local function load(n)
+  local values = redis.call('HMGET', prefix .. n, unpack(FIELDS))
+  if not values[1] then return nil end
+  local h = {}
+  for i, name in ipairs(FIELDS) do h[name] = values[i] end
+  return h
+end
+
 local out = {0, 0}
 local examined = 0
 local upto = hi
@@ -122,9 +135,8 @@ while upto >= lo do
   for _, n in ipairs(candidates) do
     examined = examined + 1
     if matches(n) then
-      local flat = redis.call('HGETALL', prefix .. n)
-      if #flat > 0 then
-        local h = hash_to_table(flat)
+      local h = load(n)
+      if h then
         if with_history then
           out[#out + 1] = {order_json(h, ws), '[' .. h.h .. ']'}
         else

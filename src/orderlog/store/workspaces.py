@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from ..auth import SCOPES, Principal, digest, new_key, new_ticket
+from ..auth import SCOPES, Principal, digest, new_key, new_ticket, ticket_tag
 from ..errors import InvalidInput, NotFound
 from ..keys import WORKSPACE_ID, Keys
 from ..model import DEFAULT_WORKFLOW, Workflow, parse_workflow
@@ -102,7 +102,7 @@ class WorkspaceStore:
         if len(label) > 100:
             raise InvalidInput("label", "must be at most 100 characters")
         await self.workspace(workspace_id)
-        key_id, raw = new_key()
+        key_id, raw = new_key(self.keys.slot_tag(workspace_id))
         with unavailable():
             await self.redis.hset(
                 self.keys.api_key(key_id),
@@ -183,18 +183,22 @@ class WorkspaceStore:
 
     # -- tickets ---------------------------------------------------------------------------------
     async def issue_ticket(self, principal: Principal, ttl_ms: int = TICKET_TTL_MS) -> str:
-        ticket = new_ticket()
+        tag = principal.workspace_id
+        ticket = new_ticket(tag)
         value = orjson.dumps(principal.to_json())
         with unavailable():
             await self.redis.set(
-                self.keys.ticket(digest(ticket)), value, px=min(ttl_ms, TICKET_TTL_MS)
+                self.keys.ticket(tag, digest(ticket)), value, px=min(ttl_ms, TICKET_TTL_MS)
             )
         return ticket
 
     async def redeem_ticket(self, ticket: str) -> Principal | None:
+        tag = ticket_tag(ticket)
+        if tag is None:
+            return None
         with unavailable():
             # GETDEL: single use even when two connections race with the same ticket.
-            raw = await self.redis.getdel(self.keys.ticket(digest(ticket)))
+            raw = await self.redis.getdel(self.keys.ticket(tag, digest(ticket)))
         if raw is None:
             return None
         data = orjson.loads(raw)

@@ -1,0 +1,128 @@
+"""Rough sizing figures for docs/deploy.md: Redis memory per order, server memory per live
+WebSocket. One command, a printed table:
+
+    python bench/memory.py [orders] [sockets]
+
+Starts its own redis-server (the embedded code path) and an `orderlog serve` subprocess;
+orders are written with /batch (50 creates + 50 cancels per request: 2 events each, nothing
+left active so the sockets' snapshots stay small); memory is Redis INFO used_memory and the
+server process's RSS (/proc, Linux) before and after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import redis
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from orderlog.embedded import EmbeddedRedis, free_port  # noqa: E402
+
+CUSTOMER = {"user_id": 3141592653, "username": "Alice"}
+
+
+def rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def write_orders(url: str, base: str, key: str, orders: int) -> tuple[float, float]:
+    """Bytes of Redis memory per order written, and of its workspace stream per event."""
+    sync = redis.Redis.from_url(url)
+    before = sync.info("memory")["used_memory"]
+    auth = {"Authorization": f"Bearer {key}"}
+    creates = [
+        {"op": "create", "ref": f"r{i}", "customer": CUSTOMER, "items": ["Latte"]}
+        for i in range(50)
+    ]
+    cancels = [{"op": "status", "order_ref": f"r{i}", "status": "cancelled"} for i in range(50)]
+    with httpx.Client(timeout=30) as client:
+        for _ in range(orders // 50):
+            body = {"operations": creates + cancels}
+            client.post(f"{base}/batch", headers=auth, json=body).raise_for_status()
+    per_order = (sync.info("memory")["used_memory"] - before) / orders
+    (stream,) = sync.keys("*:events")
+    per_event = sync.memory_usage(stream, samples=0) / sync.xlen(stream)
+    return per_order, per_event
+
+
+async def open_sockets(url: str, key: str, sockets: int, pid: int) -> float:
+    """Bytes of server RSS per open WebSocket (each got its snapshot)."""
+    idle = rss(pid)
+    conns = []
+    for _ in range(sockets):
+        conns.append(await connect(url, additional_headers={"Authorization": f"Bearer {key}"}))
+        await asyncio.wait_for(conns[-1].recv(), 30)
+    await asyncio.sleep(0.5)
+    per_socket = (rss(pid) - idle) / sockets
+    for c in conns:
+        await c.close()
+    return per_socket
+
+
+def main(orders: int, sockets: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedRedis(Path(tmp) / "r", port=free_port(), appendfsync="everysec")
+        url = server.start()
+        port = free_port()
+        env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT / "src"))
+        env |= {"ORDERLOG_ACCESS_LOG": "0", "ORDERLOG_DEMO_WORKSPACE": "0"}
+        serve = [sys.executable, "-m", "orderlog", "serve", "--port", str(port)]
+        proc = subprocess.Popen(
+            serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            create = [sys.executable, "-m", "orderlog", "workspace", "create", "Bench", "--json"]
+            out = subprocess.run(create, env=env, capture_output=True, text=True, check=True)
+            ws = json.loads(out.stdout)
+            for _ in range(100):
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            path = f"/v1/workspaces/{ws['workspace_id']}"
+            per_order, per_event = write_orders(
+                url, f"http://127.0.0.1:{port}{path}", ws["keys"]["write"], orders
+            )
+            idle = rss(proc.pid)
+            live = f"ws://127.0.0.1:{port}{path}/live"
+            per_socket = asyncio.run(open_sockets(live, ws["keys"]["read"], sockets, proc.pid))
+            print("| figure | value |")
+            print("|---|---|")
+            print(
+                "| Redis memory per order (created, then cancelled: hash, indexes, "
+                f"2 stream entries) | {per_order / 1024:.2f} KiB |"
+            )
+            print(f"| of which the event stream, per event | {per_event:.0f} B |")
+            print(
+                f"| server RSS idle (one process, after {orders} orders) | {idle / 2**20:.0f} MiB |"
+            )
+            print(
+                f"| server RSS per live WebSocket ({sockets} open, snapshot sent) "
+                f"| {per_socket / 1024:.1f} KiB |"
+            )
+        finally:
+            proc.terminate()
+            proc.wait(30)
+            server.stop()
+
+
+if __name__ == "__main__":
+    main(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 10_000,
+        int(sys.argv[2]) if len(sys.argv) > 2 else 500,
+    )

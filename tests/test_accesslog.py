@@ -1,0 +1,125 @@
+"""The access log: one line per request and per WebSocket session, route templates and key ids
+only (never a key, never a query string), plain or JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+import pytest
+import websockets
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from conftest import running_server
+from orderlog.accesslog import KEY_ID, AccessLog, JSONFormatter, log_config
+from test_api_orders import new_order
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "orderlog.access"]
+
+
+async def test_accesslog_one_line_per_request_with_template_and_key_id(
+    client: Any, workspace: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request logs method, route template, status, duration and key id; no key, no ids of the
+    path, no query string."""
+    caplog.set_level(logging.INFO, logger="orderlog.access")
+    created = await new_order(client, workspace)
+    await client.get(
+        f"{workspace.base}/orders/{created['id']}?ticket=olt_secret",
+        headers=workspace.auth("read"),
+    )
+    lines = access_lines(caplog)
+    assert len(lines) == 2
+    post, get = (r.getMessage() for r in lines)
+    assert " POST /v1/workspaces/{workspace_id}/orders 201 " in post
+    assert " GET /v1/workspaces/{workspace_id}/orders/{order_id} 200 " in get
+    write_key_id = workspace.keys["write"].split("_")[1]
+    assert post.endswith(f"key={write_key_id}")
+    for line in (post, get):
+        assert workspace.id not in line
+        assert created["id"] not in line
+        assert "olt_secret" not in line
+        assert "olk_" not in line
+    assert lines[0].access["status"] == 201  # type: ignore[attr-defined]
+
+
+def test_accesslog_json_formatter_one_object_per_line() -> None:
+    """With JSON on, an access line is one object with its fields; other lines carry message."""
+    fmt = JSONFormatter()
+    record = logging.LogRecord("orderlog.access", logging.INFO, "", 0, "x", (), None)
+    record.access = {"method": "GET", "route": "/healthz", "status": 200, "key_id": None}
+    data = orjson.loads(fmt.format(record))
+    assert data["route"] == "/healthz"
+    assert data["status"] == 200
+    assert data["level"] == "info"
+    other = logging.LogRecord("orderlog", logging.WARNING, "", 0, "hello %s", ("you",), None)
+    assert orjson.loads(fmt.format(other))["message"] == "hello you"
+    config = log_config(json=True)
+    assert config["formatters"]["main"]["()"].endswith("JSONFormatter")
+    assert config["loggers"]["uvicorn.access"]["handlers"] == []
+
+
+async def test_accesslog_websocket_session_line_with_close_code(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A WebSocket session logs one line at its end, with its close code and key id."""
+    caplog.set_level(logging.INFO, logger="orderlog.access")
+
+    async def echo(ws: WebSocket) -> None:
+        ws.scope[KEY_ID] = "abc123abc123"
+        await ws.accept()
+        await ws.send_text(await ws.receive_text())
+        await ws.close(code=4001)
+
+    app = Starlette(
+        routes=[WebSocketRoute("/live/{workspace_id}", echo)],
+        middleware=[Middleware(AccessLog)],
+    )
+    import uvicorn
+
+    cfg = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(cfg)
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            async with websockets.connect(f"ws://127.0.0.1:{port}/live/w1?ticket=olt_x") as ws:
+                await ws.send("hi")
+                assert await ws.recv() == "hi"
+                with pytest.raises(websockets.ConnectionClosed):
+                    await ws.recv()
+            for _ in range(500):  # the server logs once its handler has returned
+                if access_lines(caplog):
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+    (line,) = access_lines(caplog)
+    text = line.getMessage()
+    assert " WS /live/{workspace_id} 4001 " in text
+    assert text.endswith("key=abc123abc123")
+    assert "olt_x" not in text
+    assert "w1" not in text
+
+
+async def test_accesslog_off_by_setting(settings: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """ORDERLOG_ACCESS_LOG=0 silences the access lines (the metrics still count)."""
+    caplog.set_level(logging.INFO, logger="orderlog.access")
+    async with running_server(settings.with_(access_log=False)) as base:
+        import httpx
+
+        async with httpx.AsyncClient(base_url=base) as http:
+            assert (await http.get("/healthz")).status_code == 200
+    assert access_lines(caplog) == []
