@@ -97,12 +97,13 @@ async def workspace(state: Any) -> Workspace:
 
 
 @contextlib.asynccontextmanager
-async def running_server(settings: Settings, **config: Any) -> AsyncIterator[str]:
-    """Real uvicorn on port 0 in this event loop; yields its base URL."""
+async def running_server(settings: Settings, port: int = 0, **config: Any) -> AsyncIterator[str]:
+    """Real uvicorn on port 0 (or ``port``: a restart on the same one) in this event loop;
+    yields its base URL."""
     app = create_app(settings)
     options = {"log_level": "warning", "timeout_graceful_shutdown": 5}
     options |= uvicorn_options(settings) | config  # the limits `orderlog serve` uses
-    cfg = uvicorn.Config(app, host="127.0.0.1", port=0, **options)
+    cfg = uvicorn.Config(app, host="127.0.0.1", port=port, **options)
     server = uvicorn.Server(cfg)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):

@@ -370,3 +370,49 @@ async def test_api_custom_workflow_validated_and_applied(client: Any, workspace:
         "done",
         "cancelled",
     ]
+
+
+async def test_api_client_leaving_mid_body_is_not_a_500(
+    settings: Any, state: Any, workspace: Any
+) -> None:
+    """A client that disconnects before its body is complete gets a 4xx, never a 500."""
+    from conftest import WithState
+    from orderlog.app import create_app
+
+    app = WithState(create_app(settings), state)
+    messages = iter(
+        [
+            {"type": "http.request", "body": b'{"customer": ', "more_body": True},
+            {"type": "http.disconnect"},
+        ]
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"authorization", workspace.auth()["Authorization"].encode()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": f"{workspace.base}/orders",
+        "raw_path": b"",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+        "root_path": "",
+    }
+    async with asyncio.timeout(5):
+        await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400

@@ -30,7 +30,9 @@ async def page(server: str) -> AsyncIterator[Any]:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
-            pg = await browser.new_page()
+            # wait_for_function polls with eval, which the app's CSP (no 'unsafe-eval') blocks;
+            # the CSP itself is tested in test_dashboards.py.
+            pg = await browser.new_page(bypass_csp=True)
             await pg.goto(f"{server}/js/live.js")  # any page of the server: same origin
             yield pg
         finally:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orderlog import inputs, search
+from orderlog import export, inputs, search
 from orderlog.model import DEFAULT_WORKFLOW
 from searchdata import ALICE, BOB, DANA, ERIN, load
 
@@ -344,3 +344,38 @@ async def test_csv_streams_many_pages_and_checks_params(
     )
     assert bad.status_code == 422
     assert bad.json()["field"] == "limit"
+
+
+def test_csv_row_seconds_per_stage_from_history() -> None:
+    """Seconds per stage come from consecutive history entries; repeated stages add up."""
+
+    def entry(status: str, at: str) -> dict[str, Any]:
+        return {"status": status, "at": f"2026-11-20T10:{at}Z", "actor": None}
+
+    order = {
+        "order_number": 9,
+        "id": "a" * 24,
+        "status": "completed",
+        "created_at": "2026-11-20T10:00:00.000Z",
+        "updated_at": "2026-11-20T10:05:00.000Z",
+        "customer": {"user_id": 1, "username": "Ann"},
+        "cashier": None,
+        "items": [{"name": "Latte", "quantity": 1}, {"name": "Cookie", "quantity": 3}],
+        "history": [
+            entry("submitted", "00:00.000"),
+            entry("preparing", "00:20.000"),
+            entry("finding_new_colleague", "01:00.000"),
+            entry("preparing", "01:30.500"),
+            entry("waiting_for_pickup", "02:00.500"),
+            entry("completed", "05:00.000"),
+        ],
+    }
+    header = next(csv.reader(io.StringIO(export.header(DEFAULT_WORKFLOW).decode())))
+    row = dict(zip(header, export.row(order, DEFAULT_WORKFLOW), strict=True))
+    assert row["seconds_submitted"] == 20
+    assert row["seconds_preparing"] == 70  # 40 + 30
+    assert row["seconds_finding_new_colleague"] == 30.5
+    assert row["seconds_waiting_for_pickup"] == 179.5
+    assert row["seconds_waiting_for_preparation"] is None
+    assert row["items"] == "Latte; 3x Cookie"
+    assert (row["customer_id"], row["cashier_id"], row["cashier"]) == ("1", None, None)

@@ -26,9 +26,11 @@ from .embedded import EmbeddedRedis
 from .hub import Backend, Hub
 from .keys import Keys
 from .routes import admin, health, live, openapi, orders
+from .routes import recall as recall_routes
 from .routes import search as search_routes
 from .routes.errors import HANDLERS
 from .routes.http import RateLimitHeaders
+from .routes.security import SecurityHeaders
 from .routes.state import State
 from .serving import redact_server_logs
 from .settings import Settings
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
     routes += live.routes
+    routes += recall_routes.routes
     routes += search_routes.routes
     routes += metrics.routes
     if STATIC_DIR.is_dir():
@@ -148,5 +151,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(AccessLog, enabled=settings.access_log),
             Middleware(RateLimitHeaders),  # X-RateLimit-* on every checked response
+            Middleware(SecurityHeaders),
         ],
     )

@@ -7,6 +7,7 @@ single-use token for a browser's live connection, stored as its SHA-256 for 60 s
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import re
@@ -111,6 +112,7 @@ class Authenticator:
         self.records = records
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, dict[str, str] | None]] = {}
+        self._inflight: dict[str, asyncio.Future[dict[str, str] | None]] = {}
 
     async def authenticate(self, token: str | None) -> Principal:
         if not token:
@@ -151,7 +153,14 @@ class Authenticator:
         hit = self._cache.get(key_id)
         if hit is not None and hit[0] > now:
             return hit[1]
-        record = await self.records.key_record(key_id)
+        # One lookup per key at a time: when the cache entry of a key expires, its thousand
+        # open live connections re-check it at once and must not take a thousand connections.
+        pending = self._inflight.get(key_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self.records.key_record(key_id))
+            self._inflight[key_id] = pending
+            pending.add_done_callback(lambda _: self._inflight.pop(key_id, None))
+        record = await asyncio.shield(pending)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key_id] = (now + self.cache_seconds, record)

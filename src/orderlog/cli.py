@@ -205,6 +205,44 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
+# -- demo --------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> None:
+    import random
+
+    from . import demo
+
+    url = args.url.rstrip("/")
+    workspace, key = args.workspace, args.key
+    if key is None:
+        if workspace is not None:
+            sys.exit("orderlog: --workspace needs --key (a write key of that workspace)")
+        workspace, keys = _with_workspaces(
+            _settings(args), lambda s: s.create_workspace("Demo cafe")
+        )
+        key = keys["write"]
+        print(
+            f"orderlog demo: created workspace {workspace} (Demo cafe)\n"
+            f"  dashboard (read only): {url}/board.html#key={keys['read']}&workspace={workspace}\n"
+            f"  kitchen (staff actions): {url}/kitchen.html#key={keys['read']}"
+            f"&workspace={workspace}&write={key}\n"
+            f"  admin key: {keys['admin']}\n"
+            "  Keys are shown once; orderlog keeps only their hashes.\n"
+            "  (To fill an existing workspace instead: --workspace W --key WRITE_KEY.)",
+            flush=True,
+        )
+    elif workspace is None:
+        sys.exit("orderlog: --key needs --workspace")
+    cafe = demo.Cafe(random.Random(args.seed), rate=args.rate, speed=args.speed)
+    client = demo.Client(url, workspace, key)
+    log = (lambda _: None) if args.quiet else (lambda line: print(line, flush=True))
+    counts = demo.run(client, cafe, duration=args.duration, log=log)
+    print(
+        f"orderlog demo: {counts['orders']} orders, {counts['changes']} changes, "
+        f"{counts['failed']} failed",
+        flush=True,
+    )
+
+
 # -- parser ------------------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="orderlog", description=__doc__.split("\n")[0])
@@ -251,6 +289,17 @@ def parser() -> argparse.ArgumentParser:
     kr.add_argument("key_id")
     store_opts(kr)
     kr.set_defaults(func=cmd_key_revoke)
+    dm = sub.add_parser("demo", help="simulate a busy cafe over HTTP (the dashboards come alive)")
+    dm.add_argument("--url", default="http://127.0.0.1:8000", help="the running server")
+    dm.add_argument("--workspace", help="workspace id (default: create a demo workspace)")
+    dm.add_argument("--key", help="a write key of --workspace")
+    dm.add_argument("--rate", type=float, default=6.0, help="new orders per minute")
+    dm.add_argument("--speed", type=float, default=1.0, help="time factor (2 = twice as fast)")
+    dm.add_argument("--duration", type=float, help="stop after this many seconds")
+    dm.add_argument("--seed", type=int, help="random seed (a reproducible cafe)")
+    dm.add_argument("--quiet", action="store_true", help="print only the summary")
+    store_opts(dm, json_flag=False)
+    dm.set_defaults(func=cmd_demo)
     return p
 
 

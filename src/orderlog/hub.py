@@ -34,7 +34,15 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, ClassVar, Protocol
 
 from .keys import Keys
-from .store.events import Cursor, EventLog, Frame, StreamId, from_message, status_frame
+from .store.events import (
+    Cursor,
+    EventLog,
+    Frame,
+    Snapshot,
+    StreamId,
+    from_message,
+    status_frame,
+)
 
 log = logging.getLogger("orderlog.hub")
 
@@ -139,6 +147,7 @@ class Subscription:
         "max_events",
         "overflowed",
         "position",
+        "registered",
         "statuses",
         "workspace",
     )
@@ -164,6 +173,7 @@ class Subscription:
         self._pending: deque[Frame] = deque()
         self._bytes = 0
         self._wake = asyncio.Event()
+        self.registered = hub._tick()
 
     # -- the listener's side (synchronous, never blocks) ---------------------------------------
     def push(self, frame: Frame) -> None:
@@ -254,6 +264,16 @@ class Subscription:
         self._wake.clear()
         return frames
 
+    async def snapshot(self, statuses: tuple[str, ...]) -> Snapshot:
+        """The workspace's orders in ``statuses`` and the stream's bounds; concurrent callers
+        share one read if it started after they registered (a deploy reconnects every screen at
+        once: one snapshot per workspace and filter, not one per screen).
+
+        Raises:
+            StoreUnavailable: Redis is away.
+        """
+        return await self._hub._snapshot(self, statuses)
+
     async def wait_live(self, within: float) -> int:
         """Wait until the workspace channel is subscribed and caught up; its generation.
 
@@ -317,6 +337,9 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._wanted = asyncio.Event()
         self._closed = False
+        self._ticks = 0
+        self._snapshots: dict[tuple[str, tuple[str, ...]], tuple[int, asyncio.Future[Snapshot]]]
+        self._snapshots = {}
         self.going_away = False
         self.on_deliver = on_deliver  # the event id's ms, once per live event (metrics)
         self.on_reconnect = on_reconnect  # each pub/sub reconnection (metrics)
@@ -370,6 +393,29 @@ class Hub:
             while self._outbox:
                 op, name = self._outbox.popleft()
                 await (backend.subscribe(name) if op == "subscribe" else backend.unsubscribe(name))
+
+    def _tick(self) -> int:
+        self._ticks += 1
+        return self._ticks
+
+    async def _snapshot(self, sub: Subscription, statuses: tuple[str, ...]) -> Snapshot:
+        key = (sub.workspace, statuses)
+        flight = self._snapshots.get(key)
+        # A read that started before this subscription was registered may miss events the
+        # subscription has not buffered: join only reads started after.
+        if flight is None or flight[0] < sub.registered:
+            future = asyncio.ensure_future(self.log.snapshot(sub.workspace, statuses))
+            flight = (self._tick(), future)
+            self._snapshots[key] = flight
+
+            def done(f: asyncio.Future[Snapshot], key: tuple[str, tuple[str, ...]] = key) -> None:
+                if self._snapshots.get(key) is flight:
+                    del self._snapshots[key]
+                if not f.cancelled():
+                    f.exception()  # retrieved: its waiters (if any are left) raise it
+
+            future.add_done_callback(done)
+        return await asyncio.shield(flight[1])
 
     def subscribers(self, workspace_id: str | None = None) -> int:
         if workspace_id is not None:

@@ -53,6 +53,9 @@ class ChangeStatus:
     reason: str | None = None
     expected_version: int | None = None
     ref: str | None = None
+    # A recall (recall.py): leave only this status, whatever the workflow says, and keep the
+    # order's participants (the change records no role).
+    undo_of: str | None = None
 
 
 Command = CreateOrder | ChangeStatus

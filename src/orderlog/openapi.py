@@ -474,6 +474,16 @@ def add_paths(paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> N
     SCHEMAS.update(schemas or {})
 
 
+def _rate_limited(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that takes a key may answer 429 (ratelimit.py), so the document says so
+    even where a route's own list forgot it."""
+    for item in paths.values():
+        for op in item.values():
+            if op.get("security") != [] and "429" not in op["responses"]:
+                op["responses"]["429"] = ERRORS["429"]
+    return paths
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -482,7 +492,7 @@ def document() -> dict[str, Any]:
             "version": __version__,
             "description": "A real-time order log; the Hyra Order Logging API and beyond.",
         },
-        "paths": PATHS,
+        "paths": _rate_limited(PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 import orjson
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 
 from ..auth import Principal, bearer
@@ -47,11 +47,16 @@ async def read_body(request: Request) -> bytes:
             raise BadRequest("Content-Length is not a number.") from None
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client left mid-body: nothing was written; the answer reaches no one, but it
+        # must not be counted (or logged) as a server bug.
+        raise BadRequest("The client disconnected before the body was complete.") from None
     return b"".join(chunks)
 
 

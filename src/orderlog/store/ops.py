@@ -59,6 +59,8 @@ def encode_change(
     except InvalidInput as exc:
         raise InvalidInput(_at(where, "status"), exc.problem) from None
     role = workflow.role_of(cmd.status) or ""
+    if cmd.undo_of is not None:
+        sources, role = frozenset({cmd.undo_of}), ""
     words = [
         *(cmd.actor.words() if cmd.actor else []),
         *(cmd.handed_to.words() if cmd.handed_to else []),

@@ -1,0 +1,110 @@
+// Order search (the search API as a form), results with paging by next_cursor, CSV export
+// fetched with the key in a header and saved from a Blob (the key never goes in a URL).
+import { api, clear, el, header, itemText, loadWorkspace, localTime, requireSession, showError, who } from "./common.js";
+
+requireSession();
+header();
+
+const form = document.getElementById("search");
+const tbody = document.querySelector("#results tbody");
+const more = document.getElementById("more");
+const count = document.getElementById("count");
+const FIELDS = ["customer", "customer_id", "staff", "staff_id", "role", "status", "item", "number", "from", "to", "q"];
+let label = (s) => s;
+let shown = 0;
+let nextCursor = null;
+
+/** The form as search parameters; datetime-local values become ISO 8601 in UTC. */
+function query() {
+  const params = new URLSearchParams();
+  for (const name of FIELDS) {
+    const value = form[name].value.trim();
+    if (!value) continue;
+    params.set(name, form[name].type === "datetime-local" ? new Date(value).toISOString() : value);
+  }
+  return params;
+}
+
+function row(order) {
+  return el(
+    "tr",
+    { dataset: { order: order.id } },
+    el("td", {}, el("a", { href: `/order.html?id=${order.id}` }, `#${order.order_number}`)),
+    el("td", {}, localTime(order.created_at)),
+    el("td", {}, el("span", { class: "badge" }, label(order.status))),
+    el("td", {}, who(order.customer)),
+    el("td", {}, order.items.map(itemText).join(", ")),
+    el("td", {}, who(order.cashier)),
+    el("td", {}, who(order.preparer))
+  );
+}
+
+async function search(cursor = null) {
+  const params = query();
+  if (cursor) params.set("cursor", cursor);
+  try {
+    const page = await api(`/orders?${params}`);
+    if (!cursor) {
+      clear(tbody);
+      shown = 0;
+    }
+    tbody.append(...page.orders.map(row));
+    shown += page.orders.length;
+    nextCursor = page.next_cursor;
+    more.hidden = !nextCursor;
+    count.textContent = shown ? `${shown} order${shown === 1 ? "" : "s"} shown` : "No orders match.";
+    showError("");
+  } catch (exc) {
+    showError(`Search failed: ${exc.message}`);
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  // The filters (never the key) go in the address, so a search can be bookmarked or shared.
+  history.replaceState(null, "", `${location.pathname}?${query()}`);
+  search();
+});
+more.addEventListener("click", () => search(nextCursor));
+
+document.getElementById("csv").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    const resp = await api(`/orders.csv?${query()}`, { raw: true });
+    const blob = await resp.blob();
+    const url = URL.createObjectURL(blob);
+    const link = el("a", { href: url, download: `orders-${new Date().toISOString().slice(0, 10)}.csv` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (exc) {
+    showError(`Export failed: ${exc.message}`);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+async function start() {
+  const ws = await loadWorkspace();
+  label = ws.label;
+  const select = document.getElementById("status-select");
+  select.append(...ws.workflow.statuses.map((s) => el("option", { value: s.name }, s.label)));
+  const params = new URLSearchParams(location.search);
+  for (const name of FIELDS) {
+    if (!params.has(name)) continue;
+    const value = params.get(name);
+    form[name].value = form[name].type === "datetime-local" ? toLocalInput(value) : value;
+  }
+  search();
+}
+
+function toLocalInput(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const local = new Date(d.getTime() - d.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 16);
+}
+
+start().catch((exc) => showError(`Cannot load the workspace: ${exc.message}`));
