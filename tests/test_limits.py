@@ -4,6 +4,7 @@ total connection bound. Figures printed (run with -s)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import time
 from typing import Any
@@ -104,3 +105,27 @@ async def test_limits_connections_beyond_the_bound_get_503(
     assert busy == 20
     assert sum(a != b"" for a in answers) == 20  # the others wait, open, for a request
     assert resp.status_code == 200
+
+
+async def test_limits_oversized_headers_get_431(settings: Settings, redis: Any) -> None:
+    """Headers past 64 KiB are refused with 431 and the connection closed (httptools alone
+    accepted a 10 MB header line); 8 KiB of headers are fine."""
+    async with running_server(settings) as base:
+        host, port = base.removeprefix("http://").split(":")
+        answers = {}
+        for size in (8_000, 70_000, 10_000_000):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            head = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+            writer.write(head)
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            try:
+                async with asyncio.timeout(10):
+                    answers[size] = await reader.read(100)
+            except ConnectionResetError:  # closed while we still sent: the 431 was discarded
+                answers[size] = b"RESET"
+            writer.close()
+    print(f"\nheader size: { ({k: v[:12] for k, v in answers.items()}) }")
+    assert answers[8_000].startswith(b"HTTP/1.1 200")
+    assert answers[70_000].startswith(b"HTTP/1.1 431")
+    assert answers[10_000_000].startswith((b"HTTP/1.1 431", b"RESET"))

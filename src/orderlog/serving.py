@@ -7,6 +7,7 @@ of them exhaust file descriptors. ``GuardedHttpToolsProtocol`` adds
 
 - a header timeout, armed when a connection opens and when each request begins, disarmed when
   its headers are complete (a WebSocket handshake is a request: it is bounded the same way);
+- a bound on header size (``MAX_HEADER_BYTES``: 431 past it; httptools has none);
 - a hard bound on open connections: past ``limit_concurrency`` a new connection is answered
   503 and closed at once, before it costs a parser or a task.
 
@@ -42,6 +43,14 @@ BUSY = _raw_response(
     503, "Service Unavailable", "Too many connections; retry.", b"retry-after: 1\r\n"
 )
 TIMEOUT = _raw_response(408, "Request Timeout", "The request headers came too slowly.")
+# httptools itself accepts headers of any size (a 10 MB header line was answered 200): past this
+# many bytes without the end of the headers, the request is refused.
+MAX_HEADER_BYTES = 65_536
+TOO_LARGE = _raw_response(
+    431,
+    "Request Header Fields Too Large",
+    f"Request headers are limited to {MAX_HEADER_BYTES} bytes.",
+)
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -51,6 +60,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0  # received since the current request began, headers unfinished
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -65,6 +75,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm()  # the first bytes of a request on a kept-alive connection
+        if self._header_timer is not None:  # headers unfinished: count their bytes
+            end = data.find(b"\r\n\r\n")
+            self._header_bytes += len(data) if end < 0 else end + 4
+            if self._header_bytes > MAX_HEADER_BYTES:
+                self._refuse(TOO_LARGE)
+                return
+        super().data_received(data)
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._arm()
@@ -75,6 +96,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         if self._header_timer is None:
+            self._header_bytes = 0
             self._header_timer = self.loop.call_later(self.header_timeout, self._too_slow)
 
     def _disarm(self) -> None:
@@ -84,8 +106,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _too_slow(self) -> None:
         self._header_timer = None
+        self._refuse(TIMEOUT)
+
+    def _refuse(self, response: bytes) -> None:
+        self._disarm()
         if not self.transport.is_closing():
-            self.transport.write(TIMEOUT)
+            self.transport.write(response)
             self.transport.close()
 
     def on_response_complete(self) -> None:
