@@ -569,3 +569,27 @@ async def test_security_hostile_payload_is_a_clear_4xx(
         body_json = assert_error(resp, resp.status_code)
         assert 400 <= resp.status_code < 500, (name, path, resp.text)
         assert body_json["message"]
+
+
+async def test_security_flooding_websocket_client_is_closed_1008(
+    server: str, workspace: Workspace
+) -> None:
+    """A client sending 1,000 messages a second is closed with 1008 (the hub allows 30 per 10 s),
+    after a bounded number of messages; printed: how many and how fast."""
+    url = server.replace("http://", "ws://", 1) + f"{workspace.base}/live"
+    sent = 0
+    async with asyncio.timeout(10):
+        conn = await connect(url, additional_headers=workspace.auth("read"))
+        assert orjson.loads(await conn.recv())["type"] == "snapshot"
+        start = time.monotonic()
+        try:
+            while True:
+                await conn.send('{"type":"noise"}')
+                sent += 1
+                await asyncio.sleep(0.001)
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd else None
+    took = time.monotonic() - start
+    print(f"\nflood at ~1,000 msg/s: closed {code} after {sent} messages, {took * 1000:.0f} ms")
+    assert code == 1008
+    assert sent < 100
