@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from typing import Any
 
+import orjson
 import pytest
 
 from orderlog import export, inputs, search
@@ -379,3 +381,66 @@ def test_csv_row_seconds_per_stage_from_history() -> None:
     assert row["seconds_waiting_for_preparation"] is None
     assert row["items"] == "Latte; 3x Cookie"
     assert (row["customer_id"], row["cashier_id"], row["cashier"]) == ("1", None, None)
+
+
+async def test_search_agrees_with_brute_force(state: Any, workspace: Any) -> None:
+    """Random data, random filter combinations, small pages and tiny budgets: following the
+    cursors yields exactly what filtering every order in Python yields, newest first."""
+    rng = random.Random(4)
+    people = [{"user_id": 500 + i, "username": f"User{i}"} for i in range(5)]
+    items = ["Latte", "Tea", "Muffin", "Cookie", "Bagel", "Soup"]
+    statuses = ["submitted", "preparing", "completed", "cancelled"]
+    orders = []
+    for _ in range(6):
+        batch = []
+        for _ in range(100):
+            order = {
+                "customer": rng.choice(people),
+                "actor": rng.choice(people[:3]),
+                "items": rng.sample(items, rng.randint(1, 2)),
+                "status": rng.choice(statuses),
+            }
+            orders.append(order)
+            batch.append(inputs.create_order(order))
+        await state.orders.apply(workspace.id, batch, DEFAULT_WORKFLOW)
+
+    def pick() -> tuple[list[tuple[str, str]], Any]:
+        params: list[tuple[str, str]] = []
+        tests = []
+        if rng.random() < 0.5:
+            wanted = set(rng.sample(statuses, rng.randint(1, 2)))
+            params.append(("status", ",".join(wanted)))
+            tests.append(lambda o, w=wanted: o["status"] in w)
+        if rng.random() < 0.5:
+            who = rng.choice(people)
+            params.append(("customer", who["username"]))
+            tests.append(lambda o, w=who: o["customer"] is w)
+        if rng.random() < 0.5:
+            who = rng.choice(people[:3])
+            params += [("staff_id", str(who["user_id"])), ("role", "cashier")]
+            tests.append(lambda o, w=who: o["actor"] is w)
+        if rng.random() < 0.5:
+            item = rng.choice(items)
+            params.append(("item", item))
+            tests.append(lambda o, i=item: i in o["items"])
+        return params, lambda o: all(t(o) for t in tests)
+
+    for _ in range(80):
+        params, keep = pick()
+        expected = [n for n in range(len(orders), 0, -1) if keep(orders[n - 1])]
+        limit = rng.randint(1, 20)
+        query = search.parse([*params, ("limit", str(limit))], statuses)
+        found: list[int] = []
+        for _ in range(1000):
+            page = await state.orders.search(
+                workspace.id,
+                query,
+                budget=rng.choice([rng.randint(1, 40), 3000]),
+                max_calls=rng.randint(1, 3),
+            )
+            assert len(page.orders) <= limit
+            found += [orjson.loads(o)["order_number"] for o in page.orders]
+            if page.next_before is None:
+                break
+            query = search.Query(query.groups, limit=limit, before=page.next_before)
+        assert found == expected, params

@@ -272,7 +272,13 @@ async def test_stats_route_range_and_cap(client: Any, state: Any, workspace: Any
 async def test_stats_route_rejects_bad_parameters(client: Any, workspace: Any) -> None:
     """Unknown parameters and bad times are 422 naming the parameter; a write key is 403."""
     url = f"{workspace.base}/stats"
-    for query, field in [("status=completed", "status"), ("from=soon", "from"), ("to=x", "to")]:
+    for query, field in [
+        ("colour=red", "colour"),
+        ("limit=5", "limit"),
+        ("from=soon", "from"),
+        ("to=x", "to"),
+        ("status=baking", "status"),
+    ]:
         resp = await client.get(f"{url}?{query}", headers=workspace.auth("read"))
         assert resp.status_code == 422
         assert resp.json()["field"] == field
@@ -288,3 +294,22 @@ async def test_stats_route_flags_self_service(client: Any, state: Any, workspace
     assert out["abuse"]["customer_is_staff"] == [
         {"id": result.id, "order_number": 1, "customer_id": "55", "roles": ["cashier"]}
     ]
+
+
+async def test_stats_route_takes_the_search_filters(
+    client: Any, state: Any, workspace: Any
+) -> None:
+    """ "What did Dana prepare, how fast?" is one request: the filters narrow the report."""
+    await load(state.orders, workspace.id)
+    resp = await client.get(
+        f"{workspace.base}/stats",
+        params={"staff": "DANA", "role": "preparer", "from": "2020-01-01"},
+        headers=workspace.auth("read"),
+    )
+    out = resp.json()
+    assert out["orders"] == 1
+    assert out["counts"]["handed_to"] == 1
+    board = {row["staff_id"]: row for row in out["leaderboard"]}
+    assert board["9"]["prepared"] == 1
+    assert board["9"]["median_preparation_seconds"] >= 0
+    assert out["range"]["from"] == "2020-01-01T00:00:00.000Z"

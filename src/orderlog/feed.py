@@ -95,7 +95,7 @@ class Feed:
         if reason:
             yield [reset_frame(reason)]
         generation = await sub.wait_live(self.live_timeout)
-        snap = await sub.snapshot(self.snapshot_statuses)
+        snap = await sub.snapshot(self.snapshot_statuses, generation)
         yield [snap.frame()]
         epoch = snap.bounds.epoch or b""
         if sub.still_live(generation):
@@ -159,5 +159,5 @@ class Feed:
         return Poll(events, Cursor(cursor.epoch, sub.position or position).encode())
 
     async def _poll_snapshot(self, sub: Subscription, reason: str | None) -> Poll:
-        snap = await sub.snapshot(self.snapshot_statuses)
+        snap = await sub.snapshot(self.snapshot_statuses, sub.generation)
         return Poll([], snap.bounds.cursor(), reason, snap)

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from .keys import Keys
@@ -264,15 +266,16 @@ class Subscription:
         self._wake.clear()
         return frames
 
-    async def snapshot(self, statuses: tuple[str, ...]) -> Snapshot:
+    async def snapshot(self, statuses: tuple[str, ...], generation: int) -> Snapshot:
         """The workspace's orders in ``statuses`` and the stream's bounds; concurrent callers
-        share one read if it started after they registered (a deploy reconnects every screen at
-        once: one snapshot per workspace and filter, not one per screen).
+        share one read if it started after they registered, in the ``generation`` they got from
+        ``wait_live`` (a deploy reconnects every screen at once: one snapshot per workspace and
+        filter, not one per screen).
 
         Raises:
             StoreUnavailable: Redis is away.
         """
-        return await self._hub._snapshot(self, statuses)
+        return await self._hub._snapshot(self, statuses, generation)
 
     async def wait_live(self, within: float) -> int:
         """Wait until the workspace channel is subscribed and caught up; its generation.
@@ -285,10 +288,24 @@ class Subscription:
             await self._channel.live.wait()
         return self._hub.generation
 
+    @property
+    def generation(self) -> int:
+        """The hub's connection count now (a poll's snapshot needs no live channel)."""
+        return self._hub.generation
+
     def still_live(self, generation: int) -> bool:
         """True if the channel stayed live since ``wait_live`` returned ``generation``: nothing
         published meanwhile can have been missed."""
         return self._hub.generation == generation and self._channel.live.is_set()
+
+
+@dataclass(frozen=True, slots=True)
+class _Flight:
+    """A snapshot read in progress, shared by the subscriptions that may use it."""
+
+    tick: int
+    generation: int
+    future: asyncio.Future[Snapshot]
 
 
 class _Channel:
@@ -338,8 +355,7 @@ class Hub:
         self._wanted = asyncio.Event()
         self._closed = False
         self._ticks = 0
-        self._snapshots: dict[tuple[str, tuple[str, ...]], tuple[int, asyncio.Future[Snapshot]]]
-        self._snapshots = {}
+        self._snapshots: dict[tuple[str, tuple[str, ...]], _Flight] = {}
         self.going_away = False
         self.on_deliver = on_deliver  # the event id's ms, once per live event (metrics)
         self.on_reconnect = on_reconnect  # each pub/sub reconnection (metrics)
@@ -387,8 +403,12 @@ class Hub:
         self._outbox_ready.set()
 
     async def _write(self, backend: Backend) -> None:
-        while True:
-            await self._outbox_ready.wait()
+        # Also ends by itself once its backend is dropped: redis-py can swallow a cancellation
+        # that lands inside a command, and the listener must not wait for it forever.
+        while self._backend is backend and not self._closed:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._outbox_ready.wait()
             self._outbox_ready.clear()
             while self._outbox:
                 op, name = self._outbox.popleft()
@@ -398,24 +418,26 @@ class Hub:
         self._ticks += 1
         return self._ticks
 
-    async def _snapshot(self, sub: Subscription, statuses: tuple[str, ...]) -> Snapshot:
+    async def _snapshot(
+        self, sub: Subscription, statuses: tuple[str, ...], generation: int
+    ) -> Snapshot:
         key = (sub.workspace, statuses)
         flight = self._snapshots.get(key)
-        # A read that started before this subscription was registered may miss events the
-        # subscription has not buffered: join only reads started after.
-        if flight is None or flight[0] < sub.registered:
+        # Join a read only if it started after this subscription was registered (else it may
+        # cover events the subscription has not buffered) and in the same generation (else
+        # events between it and the resubscription may be in neither).
+        if flight is None or flight.tick < sub.registered or flight.generation != generation:
             future = asyncio.ensure_future(self.log.snapshot(sub.workspace, statuses))
-            flight = (self._tick(), future)
+            flight = _Flight(self._tick(), generation, future)
             self._snapshots[key] = flight
+            future.add_done_callback(functools.partial(self._landed, key, flight))
+        return await asyncio.shield(flight.future)
 
-            def done(f: asyncio.Future[Snapshot], key: tuple[str, tuple[str, ...]] = key) -> None:
-                if self._snapshots.get(key) is flight:
-                    del self._snapshots[key]
-                if not f.cancelled():
-                    f.exception()  # retrieved: its waiters (if any are left) raise it
-
-            future.add_done_callback(done)
-        return await asyncio.shield(flight[1])
+    def _landed(self, key: tuple[str, tuple[str, ...]], flight: _Flight, _: object) -> None:
+        if self._snapshots.get(key) is flight:
+            del self._snapshots[key]
+        if not flight.future.cancelled():
+            flight.future.exception()  # retrieved: its waiters (if any are left) raise it
 
     def subscribers(self, workspace_id: str | None = None) -> int:
         if workspace_id is not None:
@@ -447,8 +469,8 @@ class Hub:
         self._closed = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # bounded: a cancellation swallowed inside redis-py ends the loops within a second
+            await asyncio.wait({self._task}, timeout=3.0)
             self._task = None
         await self._drop_backend()
 
@@ -505,13 +527,14 @@ class Hub:
             await self._read(backend, writer)
         finally:
             writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+            await asyncio.wait({writer}, timeout=1.0)
+            if writer.done() and not writer.cancelled():
+                writer.exception()  # retrieved (the read loop raised what mattered)
 
     async def _read(self, backend: Backend, writer: asyncio.Task[None]) -> None:
         idle = 0.0
         pinged = False
-        while True:
+        while not self._closed:
             if writer.done():
                 writer.result()  # raises what broke the connection
             msg = await backend.get(1.0)

@@ -223,9 +223,11 @@ async def _serve(
         finally:
             for task in tasks:
                 task.cancel()
+            # bounded: a cancellation swallowed by a client library must not pin the socket
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
             for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved; the ones that matter are read below
     if watcher in done:
         return UNAUTHORIZED, "The API key was revoked."
     if receiver in done:
@@ -388,20 +390,12 @@ routes = [
 ]
 
 
-def _param(
-    name: str, description: str, schema: dict[str, object] | None = None
-) -> dict[str, object]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
-
-
-_STATUS = _param("status", "comma-separated statuses: only orders entering or leaving them")
-_TICKET = _param("ticket", "a ticket from POST /tickets, instead of the Authorization header")
+_STATUS = openapi.query_param(
+    "status", "comma-separated statuses: only orders entering or leaving them"
+)
+_TICKET = openapi.query_param(
+    "ticket", "a ticket from POST /tickets, instead of the Authorization header"
+)
 openapi.add_paths(
     {
         f"{W}/events/stream": {
@@ -409,7 +403,9 @@ openapi.add_paths(
                 "summary": "Live events as Server-Sent Events (read scope; docs/protocol.md)",
                 "parameters": [
                     openapi.WS_PARAM,
-                    _param("cursor", "resume after this cursor (or the Last-Event-ID header)"),
+                    openapi.query_param(
+                        "cursor", "resume after this cursor (or the Last-Event-ID header)"
+                    ),
                     _STATUS,
                     _TICKET,
                 ],
@@ -440,8 +436,10 @@ openapi.add_paths(
                 "summary": "Long-poll the events after a cursor (read scope; docs/protocol.md)",
                 "parameters": [
                     openapi.WS_PARAM,
-                    _param("after", "the cursor of the last answer; absent: start (snapshot)"),
-                    _param(
+                    openapi.query_param(
+                        "after", "the cursor of the last answer; absent: start (snapshot)"
+                    ),
+                    openapi.query_param(
                         "wait",
                         "seconds to wait for an event when there is none yet",
                         {"type": "number", "minimum": 0, "maximum": MAX_WAIT},

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from .. import export, search, stats
 from ..model import Workflow
-from ..openapi import WS_PARAM, add_paths, errors, ok, ref
+from ..openapi import WS_PARAM, add_paths, errors, ok, query_param, ref
 from .http import JSONResponse, authorize, state
 
 PAGE = 200  # orders per script call for the CSV export and the stats report
@@ -77,15 +77,12 @@ async def export_csv(request: Request) -> Response:
 
 
 async def report(request: Request) -> Response:
-    ws = request.path_params["workspace_id"]
-    await authorize(request, ws, "read")
-    workflow = await state(request).workspaces.workflow(ws)
-    params = search.collect(request.query_params.multi_items(), ("from", "to"))
-    asked = search.time_range(params)
-    start, end = stats.window(*asked)
+    # The search filters narrow the report too: `staff=x&role=preparer` is x's own figures.
+    ws, query, workflow = await _query(request, paging=False)
+    start, end = stats.window(query.from_ms, query.to_ms)
     settings = state(request).settings
     # Without `to`, no upper bound: an order created in this very millisecond still counts.
-    query = search.Query((), from_ms=start, to_ms=asked[1])
+    query = replace(query, from_ms=start)
     orders: list[dict[str, Any]] = []
     truncated = False
     async for page in _pages(request, ws, query):
@@ -117,31 +114,21 @@ routes = [
 ]
 
 
-def _param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
-
-
 TIME = {"type": "string", "format": "date-time"}
 FILTER_PARAMS = [
-    _param("status", "one or several statuses, comma-separated (any of them)"),
-    _param("customer_id", "the customer's user id"),
-    _param("customer", "the customer's username at order time (case-insensitive)"),
-    _param("staff_id", "a staff member's user id, any role (see role)"),
-    _param("staff", "a staff member's username, any role (case-insensitive)"),
-    _param(
+    query_param("status", "one or several statuses, comma-separated (any of them)"),
+    query_param("customer_id", "the customer's user id"),
+    query_param("customer", "the customer's username at order time (case-insensitive)"),
+    query_param("staff_id", "a staff member's user id, any role (see role)"),
+    query_param("staff", "a staff member's username, any role (case-insensitive)"),
+    query_param(
         "role", "restrict staff/staff_id to a role", {"enum": ["cashier", "preparer", "handed_to"]}
     ),
-    _param("number", "the order number", {"type": "integer", "minimum": 1}),
-    _param("item", "an item name (case-insensitive)"),
-    _param("from", "created at or after (ISO 8601)", TIME),
-    _param("to", "created before (ISO 8601)", TIME),
-    _param("q", "free text: every word must appear in a username, display name or item"),
+    query_param("number", "the order number", {"type": "integer", "minimum": 1}),
+    query_param("item", "an item name (case-insensitive)"),
+    query_param("from", "created at or after (ISO 8601)", TIME),
+    query_param("to", "created before (ISO 8601)", TIME),
+    query_param("q", "free text: every word must appear in a username, display name or item"),
 ]
 ERRORS = errors("401", "403", "422", "429", "503")
 
@@ -153,12 +140,12 @@ add_paths(
                 "parameters": [
                     WS_PARAM,
                     *FILTER_PARAMS,
-                    _param(
+                    query_param(
                         "limit",
                         "orders per page",
                         {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
                     ),
-                    _param("cursor", "next_cursor of the previous page"),
+                    query_param("cursor", "next_cursor of the previous page"),
                 ],
                 "responses": {
                     "200": ok(ref("SearchPage"), "A page of orders"),
@@ -178,11 +165,15 @@ add_paths(
         },
         f"{W}/stats": {
             "get": {
-                "summary": "Counts, speed of service, staff leaderboard, abuse flags (read scope)",
+                "summary": "Counts, speed of service, staff leaderboard, abuse flags of the orders "
+                "matching the filters (read scope)",
                 "parameters": [
                     WS_PARAM,
-                    _param("from", "created at or after (ISO 8601; default: to - 7 days)", TIME),
-                    _param("to", "created before (ISO 8601; default: now)", TIME),
+                    *(p for p in FILTER_PARAMS if p["name"] not in ("from", "to")),
+                    query_param(
+                        "from", "created at or after (ISO 8601; default: to - 7 days)", TIME
+                    ),
+                    query_param("to", "created before (ISO 8601; default: now)", TIME),
                 ],
                 "responses": {
                     "200": ok({"type": "object"}, "The report"),

@@ -69,6 +69,34 @@ local driver = groups[1] and groups[1].keys or {KEYS[1]}
 local checks = {}
 for i = 2, #groups do checks[#checks + 1] = groups[i].keys end
 
+-- When the first check is one index not much larger than the driver, it is read alongside in
+-- descending chunks (a merge join) instead of one ZSCORE call per candidate: a bulk range read
+-- costs a fraction of a call per member. Candidates only go down, so its cursor only moves on.
+local MERGE_RATIO = 4
+local merged = nil
+if #groups >= 2 and #groups[2].keys == 1 and groups[2].count <= MERGE_RATIO * groups[1].count then
+  merged = {key = table.remove(checks, 1)[1], buf = {}, pos = 1, drained = false}
+end
+
+local function in_merged(n)
+  local m = merged
+  while true do
+    if m.pos <= #m.buf then
+      local v = m.buf[m.pos]
+      if v == n then return true end
+      if v < n then return false end
+      m.pos = m.pos + 1
+    elseif m.drained then
+      return false
+    else
+      -- Read on from the candidate itself: members above it are of no use any more.
+      local got = redis.call('ZREVRANGEBYSCORE', m.key, n, lo, 'LIMIT', 0, 200)
+      for i = 1, #got do got[i] = tonumber(got[i]) end
+      m.buf, m.pos, m.drained = got, 1, #got < 200
+    end
+  end
+end
+
 -- The next `want` numbers of the driver (a union of indexes) at or below `upto`, descending.
 local function fetch(upto, want)
   if #driver == 1 then
@@ -93,6 +121,7 @@ local function fetch(upto, want)
 end
 
 local function matches(n)
+  if merged and not in_merged(n) then return false end
   for _, keys in ipairs(checks) do
     local found = false
     for _, key in ipairs(keys) do

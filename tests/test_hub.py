@@ -1,0 +1,36 @@
+"""The hub against a real Redis, without a server: subscriptions, shared snapshot reads."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from conftest import Workspace
+from orderlog.hub import Hub
+
+
+async def test_hub_shares_a_snapshot_read_only_with_earlier_subscriptions(
+    redis: Any, workspace: Workspace
+) -> None:
+    """Subscriptions registered before a snapshot read started share it (same generation);
+    one registered after it, or asking in another generation, gets its own read."""
+    hub = Hub(redis)
+    statuses = ("submitted",)
+    try:
+        async with hub.subscribe(workspace.id) as a, hub.subscribe(workspace.id) as b:
+            generation = await a.wait_live(5)
+            first = asyncio.create_task(a.snapshot(statuses, generation))
+            await asyncio.sleep(0)  # the read is in flight
+            joined = asyncio.create_task(b.snapshot(statuses, generation))
+            other_generation = asyncio.create_task(b.snapshot(statuses, generation + 1))
+            async with hub.subscribe(workspace.id) as late:
+                own = asyncio.create_task(late.snapshot(statuses, generation))
+                async with asyncio.timeout(5):
+                    snaps = await asyncio.gather(first, joined, other_generation, own)
+        assert snaps[0] is snaps[1]
+        assert snaps[2] is not snaps[0]
+        assert snaps[3] is not snaps[0]
+        assert snaps[3] is not snaps[2]
+        assert hub.subscribers() == 0
+    finally:
+        await hub.close()
