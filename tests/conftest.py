@@ -17,6 +17,7 @@ import uvicorn
 from orderlog.app import build_state, create_app
 from orderlog.connection import make_redis
 from orderlog.embedded import EmbeddedRedis, free_port
+from orderlog.serving import uvicorn_options
 from orderlog.settings import Settings
 
 
@@ -100,16 +101,9 @@ async def running_server(settings: Settings, port: int = 0, **config: Any) -> As
     """Real uvicorn on port 0 (or ``port``: a restart on the same one) in this event loop;
     yields its base URL."""
     app = create_app(settings)
-    cfg = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws_max_size=65_536,
-        ws_per_message_deflate=False,
-        timeout_graceful_shutdown=5,
-        **config,
-    )
+    options = {"log_level": "warning", "timeout_graceful_shutdown": 5}
+    options |= uvicorn_options(settings) | config  # the limits `orderlog serve` uses
+    cfg = uvicorn.Config(app, host="127.0.0.1", port=port, **options)
     server = uvicorn.Server(cfg)
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(10):

@@ -29,9 +29,11 @@ from .routes import admin, health, live, openapi, orders
 from .routes import recall as recall_routes
 from .routes import search as search_routes
 from .routes.errors import HANDLERS
+from .routes.http import RateLimitHeaders
 from .routes.security import SecurityHeaders
 from .routes.state import State
 from .runtime import tune_gc
+from .serving import redact_server_logs
 from .settings import Settings
 from .sharded import ShardedPubSub
 from .store import OrderStore
@@ -143,12 +145,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes += metrics.routes
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", Dashboards(directory=STATIC_DIR, html=True), name="static"))
+    redact_server_logs()  # no ticket or key in uvicorn's / websockets' log lines (serving.py)
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=HANDLERS,
         middleware=[
             Middleware(AccessLog, enabled=settings.access_log),
+            Middleware(RateLimitHeaders),  # X-RateLimit-* on every checked response
             Middleware(SecurityHeaders),
         ],
     )

@@ -25,6 +25,7 @@ from .connection import make_redis
 from .embedded import EmbeddedError, EmbeddedRedis, redis_url_for
 from .errors import OrderLogError
 from .keys import Keys
+from .serving import uvicorn_options
 from .settings import Settings
 from .store.workspaces import WorkspaceStore
 
@@ -178,12 +179,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
             host=settings.host,
             port=settings.port,
             workers=settings.workers if settings.workers > 1 else None,
-            ws_max_size=65_536,
-            ws_per_message_deflate=False,
             timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
             log_config=log_config(settings.log_json),
             access_log=False,  # ours (accesslog.py) logs route templates and key ids instead
             server_header=False,
+            **uvicorn_options(settings),  # connection limits, header timeout (serving.py)
         )
     finally:
         if embedded is not None:

@@ -87,6 +87,11 @@ class PayloadTooLarge(OrderLogError):
         self.limit = limit
         super().__init__(f"The request body is larger than {limit} bytes.")
 
+    def headers(self) -> dict[str, str]:
+        # Close the connection: otherwise the server keeps reading (and dropping) the rest of a
+        # huge body to reach the next keep-alive request.
+        return {"Connection": "close"}
+
 
 class UnsupportedMediaType(OrderLogError):
     status_code = 415

@@ -85,15 +85,17 @@ def _join(where: str, name: str) -> str:
 
 
 def text(value: Any, where: str, limit: int, *, free: bool = False, empty: bool = False) -> str:
+    # Length and control characters are judged before stripping, as the OpenAPI document states
+    # them (maxLength, pattern): str.strip() would also drop \x1c-\x1f at the edges.
     if not isinstance(value, str):
         raise InvalidInput(where, "must be a string")
-    value = value.strip()
-    if not value and not empty:
-        raise InvalidInput(where, "must not be empty")
     if len(value) > limit:
         raise InvalidInput(where, f"must be at most {limit} characters")
     if (CONTROL if free else CONTROL_STRICT).search(value):
         raise InvalidInput(where, "must not contain control characters")
+    value = value.strip()
+    if not value and not empty:
+        raise InvalidInput(where, "must not be empty")
     return str(value)
 
 
@@ -108,8 +110,10 @@ def user_id(value: Any, where: str) -> int | str:
         return value
     if isinstance(value, str):
         if value.isdigit() and value.isascii():
+            if value.startswith("0"):
+                raise InvalidInput(where, "a numeric id must not start with 0")
             return user_id(int(value), where)
-        if STRING_ID.match(value):
+        if STRING_ID.fullmatch(value):
             return value
         raise InvalidInput(where, "must be a number or 1-64 letters, digits, '_', '.', '@', '-'")
     raise InvalidInput(where, "must be a number or a string")
@@ -120,8 +124,8 @@ def participant(data: Any, where: str, *, system: bool = False) -> Participant:
     with ``system``, also a system actor id (1 POS, 2 Kiosk, 3 Mobile Ordering, 4 NPC)."""
     if system and isinstance(data, (int, str)) and not isinstance(data, bool):
         ident = data
-        if isinstance(ident, str) and ident.isdigit():
-            ident = int(ident)
+        if isinstance(ident, str) and ident in ("1", "2", "3", "4"):
+            ident = int(ident)  # (not int() on any isdigit() string: int("²") raises)
         if ident in SYSTEM_ACTORS:
             return Participant.system(int(ident))
         raise InvalidInput(where, f"a system actor id must be one of {sorted(SYSTEM_ACTORS)}")
@@ -208,7 +212,7 @@ def _ref(data: dict[str, Any], where: str) -> str | None:
 
 
 def order_id(value: Any, where: str = "id") -> str:
-    if not isinstance(value, str) or not ORDER_ID.match(value):
+    if not isinstance(value, str) or not ORDER_ID.fullmatch(value):
         raise InvalidInput(where, "must be an order id: 24 lower-case hex digits")
     return value
 

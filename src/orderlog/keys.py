@@ -30,6 +30,7 @@ Lua scripts build index key names from ``Keys.index_prefix`` plus the suffixes l
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -49,6 +50,12 @@ INDEX_SUFFIXES = {
     "item": "item:",  # + lower-case item name
     "token": "tok:",  # + lower-case word (usernames, display names, items)
 }
+
+# What a workspace id may be. It goes inside every key of the workspace (in the ``{}`` hash tag),
+# so it must never hold a brace, a ':' or a glob character: checked at the one place keys are
+# built (``Keys.ws``), whatever a route checked before.
+WORKSPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+GLOB = re.compile(r"([*?\[\]\\])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +91,15 @@ class Keys:
     # -- one workspace -------------------------------------------------------------------------
     def ws(self, workspace_id: str) -> str:
         """The common head of every key of a workspace, hash tag included."""
+        if not WORKSPACE_ID.fullmatch(workspace_id):
+            raise ValueError(f"not a valid workspace id: {workspace_id[:80]!r}")
         return f"{self.prefix}:{{{workspace_id}}}:"
+
+    @staticmethod
+    def escape_glob(text: str) -> str:
+        """``text`` as a literal inside a Redis glob pattern (PSUBSCRIBE, SCAN MATCH, KEYS):
+        every pattern built from anything but constants must go through this."""
+        return GLOB.sub(r"\\\1", text)
 
     def meta(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "meta"

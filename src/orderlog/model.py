@@ -184,7 +184,7 @@ def parse_workflow(data: Any) -> Workflow:
         if not isinstance(raw, dict):
             raise InvalidInput(where, "must be a status name or an object")
         name = raw.get("name")
-        if not isinstance(name, str) or not STATUS_NAME.match(name):
+        if not isinstance(name, str) or not STATUS_NAME.fullmatch(name):
             raise InvalidInput(f"{where}.name", "must match [a-z][a-z0-9_]{0,31}")
         if name in (s.name for s in statuses):
             raise InvalidInput(f"{where}.name", f"duplicate status {name!r}")

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import __version__
-from .inputs import MAX_BATCH, MAX_ITEMS, MAX_NAME, MAX_NOTES, MAX_USERNAME
+from .inputs import MAX_BATCH, MAX_ITEMS, MAX_NAME, MAX_NOTES, MAX_REF, MAX_USERNAME
+from .store.workspaces import DEFAULT_SETTINGS
 
 WS = "/v1/workspaces/{workspace_id}"
 
@@ -60,13 +61,71 @@ def errors(*codes: str) -> dict[str, Any]:
     return {c: ERRORS[c] for c in codes}
 
 
+def int_range_pattern(high: int) -> str:
+    """A regex for the decimal numbers 1..high without leading zeros (a numeric string id)."""
+    digits = str(high)
+    alternatives = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, d in enumerate(digits):  # same length as high: equal on a prefix, then smaller
+        rest = len(digits) - i - 1
+        low = "1" if i == 0 else "0"
+        if int(d) > int(low):
+            alternatives.append(f"{digits[:i]}[{low}-{int(d) - 1}][0-9]{{{rest}}}")
+    alternatives.append(digits)
+    return "^(?:" + "|".join(alternatives) + ")$"
+
+
+# What inputs.text() accepts: at most `limit` characters, no control characters (free text may
+# hold tabs and newlines), and (unless it may be empty) something besides whitespace.
+def text(limit: int, *, free: bool = False, empty: bool = False) -> dict[str, Any]:
+    ctl = "\\x00-\\x08\\x0b-\\x1f\\x7f" if free else "\\x00-\\x1f\\x7f"
+    pattern = f"^[^{ctl}]*$" if empty else f"^[^{ctl}]*[^\\s{ctl}][^{ctl}]*$"
+    return {"type": "string", "maxLength": limit, "pattern": pattern}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+# Roblox's JSONEncode turns an empty Lua table into [] (or {}): accepted where a value is optional.
+EMPTY = [{"type": "null"}, {"type": "array", "maxItems": 0}, {"type": "object", "maxProperties": 0}]
+
 USER_ID = {
     "oneOf": [
         {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-        {"type": "string", "pattern": "^[A-Za-z0-9_.@-]{1,64}$"},
+        {"type": "string", "pattern": int_range_pattern(2**63 - 1)},
+        {
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_.@-]*[A-Za-z_.@-][A-Za-z0-9_.@-]*$",
+            "maxLength": 64,
+        },
     ]
 }
-NAME = {"type": "string", "minLength": 1, "maxLength": MAX_USERNAME}
+NAME = text(MAX_USERNAME)
+STATUS = {"type": "string", "maxLength": 32, "pattern": "^ *[a-z][a-z0-9_]* *$"}
+
+CREATE_PROPERTIES: dict[str, Any] = {
+    "customer": ref("Participant"),
+    "actor": ref("Actor"),
+    "items": {
+        "anyOf": [
+            {"type": "array", "maxItems": MAX_ITEMS, "items": ref("Item")},
+            {"type": "null"},
+            {"type": "object", "maxProperties": 0},
+        ]
+    },
+    "status": nullable(STATUS),
+    "metadata": {
+        "anyOf": [{"type": "object", "description": "at most 4 KiB of JSON"}, *EMPTY[:2]],
+    },
+}
+STATUS_PROPERTIES: dict[str, Any] = {
+    "status": STATUS,
+    "actor": ref("Actor"),
+    "handed_to": {"anyOf": [ref("Participant"), *EMPTY]},
+    "reason": nullable(text(MAX_NOTES, free=True)),
+    "version": nullable({"type": "integer", "description": "fail with 409 unless at this version"}),
+}
+REF = {"anyOf": [text(MAX_REF), {"type": "integer"}, {"type": "null"}]}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -85,13 +144,17 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "required": ["user_id", "username"],
                 "additionalProperties": False,
-                "properties": {"user_id": USER_ID, "username": NAME, "display_name": NAME},
+                "properties": {
+                    "user_id": USER_ID,
+                    "username": NAME,
+                    "display_name": nullable(NAME),
+                },
             },
             {
                 "type": "object",
                 "required": ["UserId", "Name"],
                 "additionalProperties": False,
-                "properties": {"UserId": USER_ID, "Name": NAME, "DisplayName": NAME},
+                "properties": {"UserId": USER_ID, "Name": NAME, "DisplayName": nullable(NAME)},
             },
         ]
     },
@@ -103,6 +166,8 @@ SCHEMAS: dict[str, Any] = {
                 "enum": [1, 2, 3, 4],
                 "description": "1 POS, 2 Kiosk, 3 Mobile, 4 NPC",
             },
+            {"type": "string", "enum": ["1", "2", "3", "4"]},
+            *EMPTY,
         ]
     },
     "ParticipantOut": {
@@ -116,15 +181,15 @@ SCHEMAS: dict[str, Any] = {
     },
     "Item": {
         "oneOf": [
-            {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+            text(MAX_NAME),
             {
                 "type": "object",
                 "required": ["name"],
                 "additionalProperties": False,
                 "properties": {
-                    "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                    "name": text(MAX_NAME),
                     "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
-                    "notes": {"type": "string", "maxLength": MAX_NOTES},
+                    "notes": nullable(text(MAX_NOTES, free=True, empty=True)),
                 },
             },
         ]
@@ -133,25 +198,13 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["customer"],
         "additionalProperties": False,
-        "properties": {
-            "customer": ref("Participant"),
-            "actor": ref("Actor"),
-            "items": {"type": "array", "maxItems": MAX_ITEMS, "items": ref("Item")},
-            "status": {"type": "string"},
-            "metadata": {"type": "object", "description": "at most 4 KiB of JSON"},
-        },
+        "properties": CREATE_PROPERTIES,
     },
     "StatusChange": {
         "type": "object",
         "required": ["status"],
         "additionalProperties": False,
-        "properties": {
-            "status": {"type": "string"},
-            "actor": ref("Actor"),
-            "handed_to": ref("Participant"),
-            "reason": {"type": "string", "maxLength": MAX_NOTES},
-            "version": {"type": "integer", "description": "fail with 409 unless at this version"},
-        },
+        "properties": STATUS_PROPERTIES,
     },
     "Order": {
         "type": "object",
@@ -204,7 +257,33 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_BATCH,
-                "items": {"type": "object", "required": ["op"]},
+                "items": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["op", "customer"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "op": {"const": "create"},
+                                "ref": REF,
+                                **CREATE_PROPERTIES,
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "required": ["op", "status"],
+                            "anyOf": [{"required": ["id"]}, {"required": ["order_ref"]}],
+                            "additionalProperties": False,
+                            "properties": {
+                                "op": {"const": "status"},
+                                "ref": REF,
+                                "id": nullable({"type": "string", "pattern": "^[0-9a-f]{24}$"}),
+                                "order_ref": {},
+                                **STATUS_PROPERTIES,
+                            },
+                        },
+                    ]
+                },
             }
         },
     },
@@ -326,7 +405,16 @@ PATHS: dict[str, Any] = {
         "patch": {
             "summary": "Change workspace settings (admin)",
             "parameters": [WS_PARAM],
-            "requestBody": json_body({"type": "object"}),
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        name: {"type": "integer", "minimum": 1, "maximum": 10**7}
+                        for name in DEFAULT_SETTINGS
+                    },
+                }
+            ),
             "responses": {
                 "200": ok(ref("Workspace")),
                 **errors("400", "401", "403", "415", "422", "503"),
@@ -369,7 +457,7 @@ PATHS: dict[str, Any] = {
                     "required": ["scope"],
                     "properties": {
                         "scope": {"enum": ["read", "write", "admin"]},
-                        "label": {"type": "string"},
+                        "label": {"type": "string", "maxLength": 100},
                     },
                 }
             ),
@@ -399,6 +487,16 @@ def add_paths(paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> N
     SCHEMAS.update(schemas or {})
 
 
+def _rate_limited(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that takes a key may answer 429 (ratelimit.py), so the document says so
+    even where a route's own list forgot it."""
+    for item in paths.values():
+        for op in item.values():
+            if op.get("security") != [] and "429" not in op["responses"]:
+                op["responses"]["429"] = ERRORS["429"]
+    return paths
+
+
 def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -407,7 +505,7 @@ def document() -> dict[str, Any]:
             "version": __version__,
             "description": "A real-time order log; the Hyra Order Logging API and beyond.",
         },
-        "paths": PATHS,
+        "paths": _rate_limited(PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

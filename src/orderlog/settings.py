@@ -115,6 +115,62 @@ class Settings:
             "help": "bytes a live client may have pending before it is closed (4008)",
         },
     )
+    # -- rate limits per API key (GCRA; ratelimit.py), by the key's scope; rate 0 = unlimited --
+    rate_read: float = field(
+        default=200.0,
+        metadata={"env": "ORDERLOG_RATE_READ", "help": "requests/s allowed to each read key"},
+    )
+    rate_read_burst: int = field(
+        default=400,
+        metadata={
+            "env": "ORDERLOG_RATE_READ_BURST",
+            "help": "requests a read key may send at once",
+        },
+    )
+    rate_write: float = field(
+        default=1000.0,
+        metadata={"env": "ORDERLOG_RATE_WRITE", "help": "requests/s allowed to each write key"},
+    )
+    rate_write_burst: int = field(
+        default=2000,
+        metadata={
+            "env": "ORDERLOG_RATE_WRITE_BURST",
+            "help": "requests a write key may send at once",
+        },
+    )
+    rate_admin: float = field(
+        default=20.0,
+        metadata={"env": "ORDERLOG_RATE_ADMIN", "help": "requests/s allowed to each admin key"},
+    )
+    rate_admin_burst: int = field(
+        default=40,
+        metadata={
+            "env": "ORDERLOG_RATE_ADMIN_BURST",
+            "help": "requests an admin key may send at once",
+        },
+    )
+    # -- connection limits (passed to uvicorn; serving.py) --
+    max_connections: int = field(
+        default=10_000,
+        metadata={
+            "env": "ORDERLOG_MAX_CONNECTIONS",
+            "help": "open connections per process; beyond it new requests get 503",
+        },
+    )
+    header_timeout: float = field(
+        default=10.0,
+        metadata={
+            "env": "ORDERLOG_HEADER_TIMEOUT",
+            "help": "seconds a client may take to send a request's headers (slowloris bound)",
+        },
+    )
+    keepalive_timeout: int = field(
+        default=5,
+        metadata={
+            "env": "ORDERLOG_KEEPALIVE_TIMEOUT",
+            "help": "seconds an idle keep-alive connection stays open",
+        },
+    )
     log_json: bool = field(
         default=False,
         metadata={"env": "ORDERLOG_LOG_JSON", "help": "log JSON lines instead of plain text"},

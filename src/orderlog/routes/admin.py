@@ -21,6 +21,8 @@ async def put_workflow(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
     data, _ = await read_json(request)
+    if not isinstance(data, dict):  # (set_workflow(None) resets: that is DELETE's job)
+        raise InvalidInput("", "the workflow must be a JSON object")
     workflow = await state(request).workspaces.set_workflow(ws, data)
     return JSONResponse(workflow.to_json())
 

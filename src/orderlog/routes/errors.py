@@ -8,6 +8,7 @@ from http import HTTPStatus
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from ..errors import OrderLogError, RateLimited
 from .http import JSONResponse
@@ -45,13 +46,28 @@ async def on_orderlog_error(request: Request, exc: Exception) -> Response:
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    allowed = allowed_methods(request) if status in (404, 405) else []
+    if allowed:  # a route has this path, not this method (the static mount answered 404)
+        status = 405
+        headers["Allow"] = ", ".join(allowed)
     message = {
         404: f"No route {request.url.path}.",
         405: f"{request.method} is not allowed on {request.url.path}.",
-    }.get(exc.status_code, str(exc.detail))
-    return JSONResponse(
-        error_body(exc.status_code, message), status_code=exc.status_code, headers=exc.headers
-    )
+    }.get(status, str(exc.detail))
+    return JSONResponse(error_body(status, message), status_code=status, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (Starlette's 405 names only the methods of
+    the first route matching the path, and one path may have a route per method)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if isinstance(route, Route) and regex is not None and regex.match(request.url.path):
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

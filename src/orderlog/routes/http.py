@@ -6,12 +6,13 @@ import hashlib
 from typing import Any
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 
 from ..auth import Principal, bearer
 from ..errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from ..inputs import parse_json
+from ..ratelimit import RateCheck, limit_for
 from ..store import Idempotency
 from .state import State
 
@@ -66,13 +67,61 @@ async def read_json(request: Request) -> tuple[Any, bytes]:
     return parse_json(body), body
 
 
-async def authorize(request: Request, workspace_id: str, action: str) -> Principal:
-    """The caller's key, allowed to do ``action`` in the workspace (401/403 otherwise)."""
+async def authorize(
+    request: Request, workspace_id: str, action: str, *, rate_in_write: bool = False
+) -> Principal:
+    """The caller's key, allowed to do ``action`` in the workspace (401/403 otherwise), and
+    within its rate limit (429). A write route passes ``rate_in_write=True`` and hands
+    ``rate_check(request)`` to the store, which checks the limit inside write.lua (one round
+    trip); every other request is checked here, by one small script."""
     token = bearer(request.headers.get("authorization"))
     principal = await state(request).auth.authenticate(token)
     principal.require(workspace_id, action)
     request.scope["orderlog.key_id"] = principal.key_id  # for the access log: the id, never the key
+    await check_rate(request, workspace_id, principal, deferred=rate_in_write)
     return principal
+
+
+async def check_rate(
+    conn: HTTPConnection, workspace_id: str, principal: Principal, *, deferred: bool = False
+) -> None:
+    """Count the request against its key's limit (429 past it); ``deferred``: the write script
+    will, with ``rate_check(request)``. Live connections call this once per connect or poll."""
+    st: State = conn.state.orderlog
+    limit = limit_for(st.settings, principal.scope)
+    if limit is None:
+        return
+    check = RateCheck(principal.key_id, limit)
+    conn.scope["orderlog.rate"] = check
+    if not deferred:
+        await st.orders.rate_check(workspace_id, check)
+
+
+def rate_check(request: Request) -> RateCheck | None:
+    """This request's rate check, for a write route to pass to the store."""
+    return request.scope.get("orderlog.rate")
+
+
+class RateLimitHeaders:
+    """ASGI middleware: ``X-RateLimit-*`` headers on every response to a checked request (a 429
+    carries its own, from routes/errors.py)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start" and message["status"] != 429:
+                check = scope.get("orderlog.rate")
+                if check is not None and check.quota is not None:
+                    message = {**message, "headers": [*message["headers"], *check.quota.headers()]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def idempotency(request: Request, principal: Principal, body: bytes) -> Idempotency | None:

@@ -34,7 +34,7 @@ from ..hub import GoingAway, Hub, Overflow, Subscription
 from ..store.events import Cursor, Frame
 from ..store.workspaces import TICKET_TTL_MS
 from .errors import error_response
-from .http import JSONResponse, authorize
+from .http import JSONResponse, authorize, check_rate
 from .state import State
 
 log = logging.getLogger("orderlog.live")
@@ -105,6 +105,7 @@ async def _query(conn: HTTPConnection, principal: Principal, heartbeat: float | 
     """The caller may read the workspace; its status filter, checked against the workflow."""
     workspace_id = conn.path_params["workspace_id"]
     principal.require(workspace_id, "read")
+    await check_rate(conn, workspace_id, principal)  # once per connect or poll
     st = _state(conn)
     workflow = await st.workspaces.workflow(workspace_id)
     statuses: frozenset[str] | None = None
@@ -424,7 +425,20 @@ openapi.add_paths(
                 "responses": {
                     "200": {
                         "description": "text/event-stream: snapshot or reset, then events",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        # One schema per event (as schemathesis and OpenAPI 3.2 read it).
+                        "content": {
+                            "text/event-stream": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "data": {"type": "string"},
+                                        "event": {"type": "string"},
+                                        "id": {"type": "string"},
+                                        "retry": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
                     },
                     **openapi.errors("401", "403", "422", "503"),
                 },

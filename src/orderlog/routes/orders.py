@@ -13,7 +13,7 @@ from .. import inputs
 from ..errors import OrderLogError
 from ..store import Result, only
 from .errors import error_body
-from .http import JSONResponse, authorize, idempotency, path_int, read_json, state
+from .http import JSONResponse, authorize, idempotency, path_int, rate_check, read_json, state
 
 
 async def _apply(
@@ -21,13 +21,14 @@ async def _apply(
 ) -> tuple[list[inputs.Command], list[Result]]:
     """The shared path of every write: key, body, commands, workflow, one store call."""
     ws = request.path_params["workspace_id"]
-    principal = await authorize(request, ws, "write")
+    principal = await authorize(request, ws, "write", rate_in_write=True)
     data, body = await read_json(request)
     commands = parse(data)
     st = state(request)
     workflow = await st.workspaces.workflow(ws)
     key = idempotency(request, principal, body)
-    return commands, await st.orders.apply(ws, commands, workflow, key, batch=batch)
+    rate = rate_check(request)  # checked inside write.lua: still one round trip
+    return commands, await st.orders.apply(ws, commands, workflow, key, batch=batch, rate=rate)
 
 
 async def create_order(request: Request) -> Response:

@@ -27,6 +27,7 @@ from ..errors import (
 from ..inputs import ChangeStatus, Command, CreateOrder
 from ..keys import Keys
 from ..model import Workflow
+from ..ratelimit import OFF, Quota, RateCheck
 from ..search import Query
 from . import ops, scripts
 
@@ -129,11 +130,15 @@ class OrderStore:
         idempotency: Idempotency | None = None,
         *,
         batch: bool = False,
+        rate: RateCheck | None = None,
     ) -> list[Result]:
         """Apply commands in order, atomically, in one round trip; one result per command.
+        With ``rate``, the caller's rate limit is checked in the same script (``rate.quota`` is
+        filled in).
 
         Raises:
             InvalidInput: a command does not fit the workflow (nothing was written).
+            RateLimited: the key is over its rate (nothing was written).
             StoreUnavailable: Redis is away; nothing is acknowledged.
         """
         fields = ops.encode(commands, workflow, new_order_id, batch=batch)
@@ -145,6 +150,7 @@ class OrderStore:
             k.events(workspace_id),
             k.channel(workspace_id),
             k.idempotency(workspace_id, idempotency.digest if idempotency else "-"),
+            k.rate_limit(workspace_id, rate.key_id if rate else "-"),
         ]
         args = [
             workspace_id,
@@ -155,10 +161,15 @@ class OrderStore:
             self.idempotency_ttl,
             self.publish_command,
             len(commands),
+            *(rate.limit.args() if rate else OFF),
             *fields,
         ]
         with unavailable():
-            raw = await scripts.WRITE(self.redis, keys, args)
+            raw, *quota = await scripts.WRITE(self.redis, keys, args)
+        if rate is not None:
+            rate.quota = Quota.from_script(rate.limit, *quota)
+            if not rate.quota.allowed:
+                raise rate.quota.error()
         reply = orjson.loads(raw)
         if reply[0] == "idem":
             if reply[1] == "mismatch":
@@ -177,8 +188,9 @@ class OrderStore:
         command: CreateOrder,
         workflow: Workflow,
         idempotency: Idempotency | None = None,
+        rate: RateCheck | None = None,
     ) -> OrderResult:
-        return only(await self.apply(workspace_id, [command], workflow, idempotency))
+        return only(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
 
     async def change_status(
         self,
@@ -186,8 +198,9 @@ class OrderStore:
         command: ChangeStatus,
         workflow: Workflow,
         idempotency: Idempotency | None = None,
+        rate: RateCheck | None = None,
     ) -> OrderResult:
-        return only(await self.apply(workspace_id, [command], workflow, idempotency))
+        return only(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
 
     # -- reads ---------------------------------------------------------------------------------
     async def read(
@@ -215,6 +228,22 @@ class OrderStore:
         return _with_history(
             (await self.read(workspace_id, "n", [number], history=True))[0], number
         )
+
+    async def rate_check(self, workspace_id: str, rate: RateCheck) -> Quota:
+        """Check (and count) one request against its key's limit; fills ``rate.quota``.
+
+        Raises:
+            RateLimited: over the limit.
+            StoreUnavailable: Redis is away (a request is never let through unchecked).
+        """
+        with unavailable():
+            reply = await scripts.RATE_LIMIT(
+                self.redis, [self.keys.rate_limit(workspace_id, rate.key_id)], rate.limit.args()
+            )
+        rate.quota = Quota.from_script(rate.limit, *reply)
+        if not rate.quota.allowed:
+            raise rate.quota.error()
+        return rate.quota
 
     # -- search and retention -----------------------------------------------------------------
     async def search(

@@ -110,3 +110,21 @@ local IX_RID = '{{SUFFIX_role_id}}'
 local IX_RNAME = '{{SUFFIX_role}}'
 local IX_ITEM = '{{SUFFIX_item}}'
 local IX_TOKEN = '{{SUFFIX_token}}'
+
+-- GCRA rate limit (see ratelimit.py): ``key`` holds the theoretical arrival time (TAT) in
+-- microseconds of Redis' clock. Returns {remaining, reset_us, retry_us}; retry_us > 0 means
+-- refused, and a refused request changes nothing (it does not push the TAT further out).
+local function gcra(key, interval, burst)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval
+  local allow_at = new_tat - interval * burst
+  if allow_at > now then
+    return {0, tat - now, allow_at - now}
+  end
+  redis.call('SET', key, string.format('%.0f', new_tat), 'PX',
+    math.ceil((new_tat - now) / 1000) + 1)
+  return {math.floor((now - allow_at) / interval), new_tat - now, 0}
+end

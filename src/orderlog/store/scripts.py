@@ -46,6 +46,7 @@ class Script:
 
 WRITE = Script("write.lua")
 READ = Script("read.lua")
+RATE_LIMIT = Script("ratelimit.lua")
 SNAPSHOT = Script("snapshot.lua")
 SEARCH = Script("search.lua")
 RETENTION = Script("retention.lua")

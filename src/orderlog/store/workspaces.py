@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from datetime import UTC, datetime
@@ -12,11 +11,10 @@ import orjson
 
 from ..auth import SCOPES, Principal, digest, new_key, new_ticket, ticket_tag
 from ..errors import InvalidInput, NotFound
-from ..keys import Keys
+from ..keys import WORKSPACE_ID, Keys
 from ..model import DEFAULT_WORKFLOW, Workflow, parse_workflow
 from . import unavailable
 
-WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TICKET_TTL_MS = 60_000
 
 # Per-workspace settings an admin may change, with their defaults.
@@ -34,7 +32,7 @@ def now_iso() -> str:
 
 
 def check_workspace_id(workspace_id: str) -> str:
-    if not WORKSPACE_ID.match(workspace_id):
+    if not WORKSPACE_ID.fullmatch(workspace_id):
         raise InvalidInput("workspace_id", "must be 1-64 letters, digits, '_' or '-'")
     return workspace_id
 

@@ -2,11 +2,15 @@
 -- workspace, atomically and in order: check each transition, write the order hash, keep the
 -- search indexes, XADD the event and PUBLISH the wake-up. Publish order = commit order.
 --
--- KEYS: 1 seq, 2 epoch, 3 ids, 4 events stream, 5 live channel, 6 idempotency record
+-- KEYS: 1 seq, 2 epoch, 3 ids, 4 events stream, 5 live channel, 6 idempotency record,
+--       7 rate-limit state of the caller's API key
 -- ARGV: 1 workspace id, 2 order key prefix, 3 index key prefix, 4 stream MAXLEN (~),
 --       5 idempotency body hash ('' = no key), 6 idempotency ttl (s), 7 publish command,
---       8 number of ops, then OPW fields per op (see store/ops.py).
--- Returns a JSON array, one result per op:
+--       8 number of ops, 9 rate-limit emission interval in us (0 = no limit), 10 rate burst,
+--       then from ARGV[11] OPW fields per op (see store/ops.py).
+-- Returns {reply, rate remaining, rate reset (us), rate retry-after (us)}: a refused write
+-- (retry-after > 0) has reply '' and changed nothing. Else reply is a JSON array, one result
+-- per op:
 --   ["ok", id, number, version, changed(0|1), order_json]
 --   ["err", "notfound" | "transition" | "version" | "ref" | "exists", detail...]
 -- or ["idem", "replay", stored] / ["idem", "mismatch"] when the idempotency key was seen.
@@ -18,14 +22,22 @@ local ix = ARGV[3]
 local maxlen = ARGV[4]
 local idem_hash = ARGV[5]
 
+-- The rate limit comes first: a refused request costs one GET and changes nothing.
+local rl = {-1, 0, 0}
+if ARGV[9] ~= '0' then
+  rl = gcra(KEYS[7], tonumber(ARGV[9]), tonumber(ARGV[10]))
+  if rl[3] > 0 then return {'', rl[1], rl[2], rl[3]} end
+end
+local function reply(s) return {s, rl[1], rl[2], rl[3]} end
+
 if idem_hash ~= '' then
   local seen = redis.call('GET', KEYS[6])
   if seen then
     local sep = string.find(seen, '|', 1, true)
     if string.sub(seen, 1, sep - 1) ~= idem_hash then
-      return cjson.encode({'idem', 'mismatch'})
+      return reply(cjson.encode({'idem', 'mismatch'}))
     end
-    return cjson.encode({'idem', 'replay', string.sub(seen, sep + 1)})
+    return reply(cjson.encode({'idem', 'replay', string.sub(seen, sep + 1)}))
   end
 end
 
@@ -161,7 +173,7 @@ local results = {}
 local created = {}
 local nops = tonumber(ARGV[8])
 for i = 1, nops do
-  local o = 9 + (i - 1) * OPW  -- ARGV[o] is the op's kind, ARGV[o + k] its k-th field
+  local o = 11 + (i - 1) * OPW  -- ARGV[o] is the op's kind, ARGV[o + k] its k-th field
   local r
   if ARGV[o] == 'c' then
     r = create(o)
@@ -176,4 +188,4 @@ local out = cjson.encode(results)
 if idem_hash ~= '' then
   redis.call('SET', KEYS[6], idem_hash .. '|' .. out, 'EX', ARGV[6])
 end
-return out
+return reply(out)

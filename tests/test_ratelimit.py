@@ -1,0 +1,146 @@
+"""Rate limits per API key (GCRA in one Lua call): 429s, headers, per-key buckets, Redis down."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import WithState, Workspace
+from orderlog.app import build_state, create_app
+from orderlog.connection import make_redis
+from orderlog.embedded import EmbeddedRedis, free_port
+from orderlog.settings import Settings
+from test_api_orders import CASHIER, CUSTOMER, assert_error
+
+RATE = 50.0  # writes per second per write key in these tests
+BURST = 10
+READ_RATE = 1.0
+READ_BURST = 3
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.with_(
+        rate_write=RATE, rate_write_burst=BURST, rate_read=READ_RATE, rate_read_burst=READ_BURST
+    )
+
+
+def order_body() -> dict[str, Any]:
+    return {"customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"]}
+
+
+@pytest.mark.slow
+async def test_ratelimit_twice_the_limit_for_10s(client: Any, workspace: Workspace) -> None:
+    """Writes at twice the key's rate for 10 s: the 429 count is the GCRA's within 5 %."""
+    duration, pace = 10.0, 2 * RATE
+    n = int(duration * pace)
+    statuses: list[int] = []
+    headers_ok: list[bool] = []
+
+    async def one() -> None:
+        resp = await client.post(
+            f"{workspace.base}/orders", headers=workspace.auth(), json=order_body()
+        )
+        statuses.append(resp.status_code)
+        if resp.status_code == 429:
+            headers_ok.append(
+                int(resp.headers["retry-after"]) >= 1
+                and resp.headers["x-ratelimit-limit"] == str(BURST)
+                and resp.headers["x-ratelimit-remaining"] == "0"
+                and int(resp.headers["x-ratelimit-reset"]) >= 1
+            )
+
+    start = time.monotonic()
+    tasks = []
+    for i in range(n):  # open loop: request i leaves at start + i / pace, whatever came back
+        delay = start + i / pace - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    last_sent = time.monotonic() - start
+    async with asyncio.timeout(30):
+        await asyncio.gather(*tasks)
+    limited = statuses.count(429)
+    # GCRA admits the burst, then one per interval over the span the requests arrived in.
+    expected = n - (BURST + RATE * last_sent)
+    nominal = n - (BURST + RATE * (n - 1) / pace)
+    print(
+        f"\nrate limit: {n} writes at {pace:.0f}/s against {RATE:.0f}/s burst {BURST} over "
+        f"{last_sent:.2f} s: 429s = {limited} (expected {expected:.0f}, nominal {nominal:.0f}), "
+        f"201s = {statuses.count(201)}, other = {n - limited - statuses.count(201)}"
+    )
+    assert statuses.count(201) + limited == n
+    assert abs(limited - expected) <= 0.05 * expected
+    assert all(headers_ok)
+
+
+async def test_ratelimit_read_headers_and_429(client: Any, workspace: Workspace) -> None:
+    """A read key gets its burst with X-RateLimit-* headers counting down, then a 429."""
+    url = f"{workspace.base}/workflow"
+    remaining = []
+    for _ in range(READ_BURST):
+        resp = await client.get(url, headers=workspace.auth("read"))
+        assert resp.status_code == 200, resp.text
+        assert resp.headers["x-ratelimit-limit"] == str(READ_BURST)
+        remaining.append(int(resp.headers["x-ratelimit-remaining"]))
+    assert remaining == [2, 1, 0]
+    resp = await client.get(url, headers=workspace.auth("read"))
+    body = assert_error(resp, 429)
+    assert "retry" in body["message"].lower()
+    assert int(resp.headers["retry-after"]) == 1  # one request per second comes back after ~1 s
+    assert resp.headers["x-ratelimit-remaining"] == "0"
+    # Another key of the same workspace has its own bucket.
+    other = await client.get(url, headers=workspace.auth("write"))
+    assert other.status_code == 200
+    assert other.headers["x-ratelimit-limit"] == str(BURST)
+
+
+async def test_ratelimit_refused_write_changes_nothing(
+    client: Any, workspace: Workspace, redis: Any
+) -> None:
+    """A write refused with 429 inside write.lua takes no order number and emits no event."""
+    results = [
+        (
+            await client.post(
+                f"{workspace.base}/orders", headers=workspace.auth(), json=order_body()
+            )
+        ).status_code
+        for _ in range(BURST + 5)
+    ]
+    accepted = results.count(201)
+    assert results.count(429) >= 1
+    assert accepted + results.count(429) == len(results)
+    seq = int(await redis.get(f"ol:{{{workspace.id}}}:seq"))
+    events = await redis.xlen(f"ol:{{{workspace.id}}}:events")
+    assert seq == accepted
+    assert events == accepted
+
+
+async def test_ratelimit_redis_down_is_503_not_a_free_pass(tmp_path: Path) -> None:
+    """With Redis gone and the key and workflow caches warm, a read is 503, never let through."""
+    server = EmbeddedRedis(tmp_path / "r", port=free_port(), appendfsync="everysec")
+    url = server.start()
+    redis = make_redis(url, timeout=0.5)
+    try:
+        settings = Settings(redis_url=url, data_dir=tmp_path / "d", demo_workspace=False)
+        state = build_state(settings, redis)
+        ws_id, keys = await state.workspaces.create_workspace("Down cafe")
+        ws = Workspace(ws_id, keys)
+        transport = httpx.ASGITransport(app=WithState(create_app(settings), state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=10) as c:
+            warm = await c.get(f"{ws.base}/workflow", headers=ws.auth("read"))
+            assert warm.status_code == 200
+            server.kill()
+            # The key record and the workflow are cached: only the rate check needs Redis.
+            resp = await c.get(f"{ws.base}/workflow", headers=ws.auth("read"))
+            print(f"\nrate limit with Redis down: {resp.status_code} {resp.json()['message']}")
+            assert_error(resp, 503)
+            assert resp.headers["retry-after"] == "1"
+    finally:
+        await redis.aclose()
+        server.stop()
