@@ -1,23 +1,28 @@
-"""The hub: one pub/sub listener per process fanning events out to bounded per-client queues.
+"""The hub: one pub/sub listener per process fanning events out through one shared frame log per
+workspace.
 
 ::
 
     write.lua --PUBLISH--> Redis channel P:{W}:live --> [Backend] --> Hub._listen
                                                                         |  parse once, one Frame
+                                                          FrameLog of W (append: O(1), wake)
                                                +------------------------+------------------+
-                                        Subscription (queue)     Subscription    ...  (same bytes)
+                                        Subscription (index)     Subscription    ...  (same bytes)
                                                |
                                         a transport (WebSocket / SSE / long-poll) drains it
 
 - A workspace channel is subscribed on its first local subscriber, unsubscribed on its last.
-- Every subscription has a bounded queue (events and bytes); overflowing marks it ``overflowed``
-  and its transport closes it (4008: resume from your cursor). Pushing never blocks the listener.
+- Every subscription holds an index into its workspace's ``FrameLog`` (framelog.py) instead of
+  a queue of its own: an event costs one append whatever the number of subscribers. A client
+  may fall a bounded number of events and bytes behind; past that it is ``overflowed`` and its
+  transport closes it (4008: resume from your cursor). Appending never blocks the listener.
 - The stream is the log, pub/sub only the wake-up: when the pub/sub connection drops, the
   listener reconnects with capped jittered backoff, resubscribes, and fills each workspace's gap
   from the stream (``XRANGE`` after the oldest position of its subscriptions) before marking it
-  live again; subscriptions drop what they already have (stream ids only grow).
+  live again; subscriptions skip what they already have (stream ids only grow).
 - ``generation`` counts connections: a client's snapshot or replay read while one generation was
   live misses nothing (see ``feed.py``).
+- ``pacer`` stretches the live sockets' write interval while the event loop lags (pacing.py).
 
 The Redis side sits behind ``Backend`` so a sharded variant (SSUBSCRIBE on Redis Cluster) can be
 swapped in without touching the fan-out.
@@ -35,7 +40,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from .framelog import FrameLog, Frames
 from .keys import Keys
+from .pacing import Pacer
 from .store.events import (
     Cursor,
     EventLog,
@@ -49,6 +56,8 @@ from .store.events import (
 log = logging.getLogger("orderlog.hub")
 
 CATCH_UP_PAGE = 1000
+TRIM_EVERY = 256  # appends between drops of what every subscription of a workspace has read
+EMPTY = Frames()
 
 
 class Backend(Protocol):
@@ -131,22 +140,24 @@ class Resync(Exception):
 
 
 class Subscription:
-    """One client's view of a workspace: a bounded queue of frames.
+    """One client's view of a workspace: its position in the workspace's shared ``FrameLog``.
 
-    Until ``start(position, epoch)`` it buffers everything (the feed registers it before reading
-    its snapshot or replay); then it keeps only events after ``position``.
+    Until ``start(position, epoch)`` it only holds its place (the feed registers it before
+    reading its snapshot or replay, so nothing published meanwhile is missed); then each drain
+    returns the frames after its index that it has not had (stream ids after ``position``) and
+    that match its filter. Falling more than the hub's bounds behind makes it a slow consumer.
     """
 
     __slots__ = (
-        "_bytes",
         "_channel",
         "_hub",
-        "_pending",
-        "_wake",
+        "_log",
+        "_offset",
+        "_statuses_from",
+        "_waiter",
         "epoch",
+        "index",
         "lost",
-        "max_bytes",
-        "max_events",
         "overflowed",
         "position",
         "registered",
@@ -154,117 +165,141 @@ class Subscription:
         "workspace",
     )
 
-    def __init__(
-        self,
-        hub: Hub,
-        channel: _Channel,
-        statuses: frozenset[bytes] | None,
-        max_events: int,
-        max_bytes: int,
-    ) -> None:
+    def __init__(self, hub: Hub, channel: _Channel, statuses: frozenset[bytes] | None) -> None:
         self._hub = hub
         self._channel = channel
+        self._log = channel.log
         self.workspace = channel.workspace
         self.statuses = statuses
-        self.max_events = max_events
-        self.max_bytes = max_bytes
         self.position: StreamId | None = None
         self.epoch: bytes | None = None
         self.overflowed = False
         self.lost: str | None = None
-        self._pending: deque[Frame] = deque()
-        self._bytes = 0
-        self._wake = asyncio.Event()
+        self.index = self._log.end  # the next frame of the log to read
+        self._offset = self._log.total  # its byte offset (for the bytes bound)
+        self._statuses_from = self.index  # status frames before this index are not for it
+        self._waiter: asyncio.Future[None] | None = None
         self.registered = hub._tick()
-
-    # -- the listener's side (synchronous, never blocks) ---------------------------------------
-    def push(self, frame: Frame) -> None:
-        if self.overflowed or self.lost:
-            return
-        sid = frame.id
-        if sid is not None and self.position is not None:
-            if sid <= self.position:
-                return  # already had it (a replay, a catch-up or the snapshot covered it)
-            if frame.epoch != self.epoch:
-                self._lose("epoch")
-                return
-            self.position = sid
-        if sid is not None and not self.matches(frame):
-            return
-        self._pending.append(frame)
-        self._bytes += len(frame.data)
-        if len(self._pending) > self.max_events or self._bytes > self.max_bytes:
-            self.overflowed = True
-            self._pending.clear()
-            self._bytes = 0
-        self._wake.set()
-
-    def _lose(self, reason: str) -> None:
-        self.lost = reason
-        self._pending.clear()
-        self._bytes = 0
-        self._wake.set()
 
     def matches(self, frame: Frame) -> bool:
         """Events of orders entering or leaving one of the filter's statuses."""
         s = self.statuses
         return s is None or frame.status in s or frame.previous in s
 
+    def _lose(self, reason: str) -> None:
+        self.lost = reason
+        self._poke()
+
+    def _poke(self) -> None:
+        """Wake this subscription alone (it lost its position, or the process is going away)."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
     # -- the client's side ---------------------------------------------------------------------
     def start(self, position: StreamId, epoch: bytes) -> None:
-        """Go live after a snapshot or replay that ended at ``position``: drop buffered events
-        it covered and frames about the connection (the client is live now)."""
+        """Go live after a snapshot or replay that ended at ``position``: later drains skip the
+        events it covered and the frames about the connection logged so far (the client is
+        live now)."""
         self.position = position
         self.epoch = epoch
         self.lost = None
-        kept: deque[Frame] = deque()
-        size = 0
-        for frame in self._pending:
-            if frame.id is None or frame.id <= position:
-                continue
-            if frame.epoch != epoch:
-                self._lose("epoch")
-                return
-            self.position = frame.id
-            kept.append(frame)
-            size += len(frame.data)
-        self._pending = kept
-        self._bytes = size
-        if not kept:
-            self._wake.clear()
+        self._statuses_from = self._log.end
 
     def reset(self) -> None:
-        """Back to buffering (before a fresh snapshot)."""
+        """Back to holding its place (before a fresh snapshot): what was logged before is
+        dropped, as a lost position's frames are."""
         self.position = None
         self.epoch = None
         self.lost = None
+        self.index = self._log.end
+        self._offset = self._log.total
 
     async def next(self, wait: float | None = None) -> list[Frame]:
         """Every pending frame, waiting up to ``wait`` seconds for one ([] when none came).
 
+        The list may be shared with other subscriptions (``Frames``): do not mutate it.
+
         Raises:
-            Overflow: the queue overflowed; close the client with 4008.
+            Overflow: the client fell too far behind; close it with 4008.
             Resync: the client needs a reset and a fresh snapshot.
         """
-        if not self._pending and not self.overflowed and not self.lost:
-            self._wake.clear()
-            if wait is None:
-                await self._wake.wait()
-            else:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):
-                        await self._wake.wait()
+        frames = self._drain()
+        if frames:
+            return frames
+        loop = asyncio.get_running_loop()
+        deadline = None if wait is None else loop.time() + wait
+        while True:
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                return []
+            self._waiter = self._log.waiter()
+            try:
+                await self._log.wait(self._waiter, remaining)
+            finally:
+                self._waiter = None
+            frames = self._drain()
+            if frames:
+                return frames
+
+    def _drain(self) -> Frames:
+        """Advance to the log's end: the frames for this client in between. Subscriptions in the
+        same state over the same range share one selection (see ``FrameLog.drained``)."""
         if self._hub.going_away:
             raise GoingAway()
-        if self.overflowed:
+        log = self._log
+        if self.overflowed or log.behind(self.index, self._offset):
+            self.overflowed = True
             raise Overflow()
         if self.lost:
             raise Resync(self.lost)
-        frames = list(self._pending)
-        self._pending.clear()
-        self._bytes = 0
-        self._wake.clear()
+        start, end = self.index, log.end
+        if start == end:
+            return EMPTY
+        key = (
+            self.statuses,
+            start,
+            end,
+            self.position,
+            self.epoch,
+            max(self._statuses_from, start),
+        )
+        frames = log.drained(key)
+        if frames is None:
+            frames = self._select(log.since(start, end), start)
+            log.remember(key, frames)
+        self.index = end
+        self._offset = log.total
+        if self.position is not None:
+            if frames.lost:
+                self._lose(frames.lost)
+                raise Resync(frames.lost)
+            self.position = frames.position
         return frames
+
+    def _select(self, frames: list[Frame], start: int) -> Frames:
+        """The frames this subscription takes of ``frames`` (log indexes from ``start``): a
+        function of its state only, so the result is shared (see ``_drain``). Records the
+        position reached (or why it was lost) on the result."""
+        out = Frames()
+        position = self.position
+        for i, frame in enumerate(frames, start):
+            sid = frame.id
+            if sid is None:
+                if i >= self._statuses_from:
+                    out.append(frame)
+                continue
+            if position is not None:
+                if sid <= position:
+                    continue  # already had it (a replay, a catch-up or the snapshot covered it)
+                if frame.epoch != self.epoch:
+                    lost = Frames()
+                    lost.lost = "epoch"  # frames before it are dropped too, as before a reset
+                    return lost
+                position = sid
+            if self.matches(frame):
+                out.append(frame)
+        out.position = position
+        return out
 
     async def snapshot(self, statuses: tuple[str, ...], generation: int) -> Snapshot:
         """The workspace's orders in ``statuses`` and the stream's bounds; concurrent callers
@@ -309,13 +344,20 @@ class _Flight:
 
 
 class _Channel:
-    __slots__ = ("live", "name", "subs", "workspace")
+    __slots__ = ("live", "log", "name", "subs", "workspace")
 
-    def __init__(self, workspace: str, name: str) -> None:
+    def __init__(self, workspace: str, name: str, log: FrameLog) -> None:
         self.workspace = workspace
         self.name = name
         self.subs: set[Subscription] = set()
         self.live = asyncio.Event()
+        self.log = log
+
+    def append(self, frame: Frame) -> None:
+        """Log a frame for every subscription (O(1)); now and then drop what all have read."""
+        self.log.append(frame)
+        if self.log.appended % TRIM_EVERY == 0 and self.subs:
+            self.log.trim(min(s.index for s in self.subs))
 
 
 class Hub:
@@ -357,6 +399,7 @@ class Hub:
         self._ticks = 0
         self._snapshots: dict[tuple[str, tuple[str, ...]], _Flight] = {}
         self.going_away = False
+        self.pacer = Pacer()
         self.on_deliver = on_deliver  # the event id's ms, once per live event (metrics)
         self.on_reconnect = on_reconnect  # each pub/sub reconnection (metrics)
 
@@ -374,12 +417,13 @@ class Hub:
             raise RuntimeError("the hub is closed")
         ch = self._channels.get(workspace_id)
         if ch is None:
-            ch = _Channel(workspace_id, self.keys.channel(workspace_id))
+            log = FrameLog(self.queue_max_events, self.queue_max_bytes)
+            ch = _Channel(workspace_id, self.keys.channel(workspace_id), log)
             self._channels[workspace_id] = ch
             self._by_name[ch.name] = ch
             self._send("subscribe", ch.name)
         wanted = None if statuses is None else frozenset(s.encode() for s in statuses)
-        sub = Subscription(self, ch, wanted, self.queue_max_events, self.queue_max_bytes)
+        sub = Subscription(self, ch, wanted)
         ch.subs.add(sub)
         self._wanted.set()
         self._ensure_running()
@@ -451,14 +495,14 @@ class Hub:
             if self._task is not None and not self._task.cancelled() and self._task.exception():
                 log.error("live: listener died", exc_info=self._task.exception())
             self._task = asyncio.get_running_loop().create_task(self._run(), name="orderlog-hub")
+        self.pacer.ensure_running()
 
     async def drain(self, within: float) -> None:
         """Shutting down: every subscription ends with ``GoingAway`` (WebSockets close with
         1001 and resume elsewhere); returns once they are gone, or after ``within`` seconds."""
         self.going_away = True
         for ch in self._channels.values():
-            for sub in ch.subs:
-                sub._wake.set()
+            ch.log.wake()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within):
                 for _ in iter(self.subscribers, 0):  # until none is left
@@ -467,6 +511,7 @@ class Hub:
     async def close(self) -> None:
         """Stop the listener (the lifespan calls this before closing Redis)."""
         self._closed = True
+        await self.pacer.close()
         if self._task is not None:
             self._task.cancel()
             # bounded: a cancellation swallowed inside redis-py ends the loops within a second
@@ -505,12 +550,10 @@ class Hub:
         self.generation += 1
         self._ops.clear()
         self._outbox.clear()
-        frame = status_frame("reconnecting")
         for ch in self._channels.values():
             if ch.live.is_set():
                 ch.live.clear()
-                for sub in list(ch.subs):
-                    sub.push(frame)
+                ch.append(status_frame("reconnecting"))
 
     async def _listen(self) -> None:
         backend = self.backend_factory()
@@ -553,7 +596,7 @@ class Hub:
                 ch = self._by_name.get(name)
                 if ch is not None and ch.live.is_set():
                     frame = from_message(data)
-                    self._dispatch(ch, frame)
+                    ch.append(frame)
                     if self.on_deliver is not None and frame.id is not None:
                         self.on_deliver(frame.id[0])
             elif kind in ("subscribe", "unsubscribe"):
@@ -570,9 +613,7 @@ class Hub:
             return
         self.generation += 1
         ch.live.clear()
-        frame = status_frame("reconnecting")
-        for sub in list(ch.subs):
-            sub.push(frame)
+        ch.append(status_frame("reconnecting"))
 
     async def _confirmed(self, kind: str, name: str) -> None:
         ops = self._ops.get(name)
@@ -587,10 +628,8 @@ class Hub:
         await self._catch_up(ch)
         ch.live.set()
         if self.generation > 0:
-            frame = status_frame("live")
-            for sub in list(ch.subs):
-                if sub.position is not None:
-                    sub.push(frame)
+            # Only for started subscriptions: one that starts later skips it (``start``).
+            ch.append(status_frame("live"))
 
     async def _catch_up(self, ch: _Channel) -> None:
         """Fill the gap of a (re)subscribed channel from the stream: every event after the
@@ -610,12 +649,7 @@ class Hub:
                         sub._lose(problem)
                 first_page = False
             for frame in frames:
-                self._dispatch(ch, frame)
+                ch.append(frame)
             if len(frames) < CATCH_UP_PAGE:
                 return
             position = frames[-1].id or position
-
-    @staticmethod
-    def _dispatch(ch: _Channel, frame: Frame) -> None:
-        for sub in ch.subs:  # push() never awaits: the set cannot change meanwhile
-            sub.push(frame)

@@ -30,6 +30,7 @@ from ..errors import (
     Unauthorized,
 )
 from ..feed import Feed
+from ..framelog import Frames
 from ..hub import GoingAway, Hub, Overflow, Subscription
 from ..store.events import Cursor, Frame
 from ..store.workspaces import TICKET_TTL_MS
@@ -131,6 +132,20 @@ def _cursor(text: str | None, field: str = "cursor") -> Cursor | None:
 
 
 # -- WebSocket ---------------------------------------------------------------------------------
+def ws_texts(frames: list[Frame]) -> list[str]:
+    """``ws_frames`` as the text messages to send; encoded once per drained ``Frames`` shared by
+    many sockets (see framelog.py), not once per socket."""
+    memo = frames.encoded if isinstance(frames, Frames) else None
+    if memo is not None:
+        texts = memo.get("ws")
+        if texts is not None:
+            return texts  # type: ignore[return-value]
+    out = [data.decode() for data in ws_frames(frames)]
+    if memo is not None:
+        memo["ws"] = out
+    return out
+
+
 def ws_frames(frames: list[Frame]) -> list[bytes]:
     """What to send for the pending frames: one frame as is, consecutive events merged into one
     ``batch`` frame (one ASGI send per socket per drain, however many events)."""
@@ -265,11 +280,13 @@ async def _send_frames(
     async with contextlib.aclosing(feed.frames(sub, cursor)) as frames:
         async for pending in frames:
             started = loop.time()
-            for data in ws_frames(pending):
-                await websocket.send({"type": "websocket.send", "text": data.decode()})
-            # Pace: with S sockets, each writes at most every S / WRITES_PER_SECOND seconds;
-            # what arrives meanwhile waits in its bounded queue and leaves as one batch frame.
-            pause = hub.subscribers() / WRITES_PER_SECOND - (loop.time() - started)
+            for text in ws_texts(pending):
+                await websocket.send({"type": "websocket.send", "text": text})
+            # Pace: with S sockets, each writes at most every S / WRITES_PER_SECOND seconds,
+            # stretched while the event loop lags (pacing.py) so ingest is not starved; what
+            # arrives meanwhile waits in the workspace's bounded log and leaves as one batch.
+            interval = hub.pacer.stretch(hub.subscribers() / WRITES_PER_SECOND)
+            pause = interval - (loop.time() - started)
             if pause > 0:
                 await asyncio.sleep(pause)
 
