@@ -25,7 +25,7 @@ class Pacer:
     def __init__(
         self,
         period: float = 0.01,
-        target: float = 0.005,
+        target: float = 0.01,
         most: float = 8.0,
         ceiling: float = 0.15,
     ) -> None:
