@@ -104,15 +104,16 @@ class Settings:
         default=10_000,
         metadata={
             "env": "ORDERLOG_LIVE_QUEUE_EVENTS",
-            "help": "events a live client may have pending before it is closed "
-            "(4008: resume from its cursor)",
+            "help": "events of its workspace a live client may fall behind before it is "
+            "closed (4008: resume from its cursor)",
         },
     )
     live_queue_bytes: int = field(
         default=8 << 20,
         metadata={
             "env": "ORDERLOG_LIVE_QUEUE_BYTES",
-            "help": "bytes a live client may have pending before it is closed (4008)",
+            "help": "bytes of its workspace's events a live client may fall behind before "
+            "it is closed (4008)",
         },
     )
     # -- rate limits per API key (GCRA; ratelimit.py), by the key's scope; rate 0 = unlimited --
