@@ -10,7 +10,9 @@ import asyncio
 import collections
 import contextlib
 import random
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from conftest import Workspace, running_server
 from faultproxy import FaultProxy
 from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis, free_port
+from orderlog.embedded import EmbeddedRedis
 from orderlog.model import DEFAULT_WORKFLOW
 from orderlog.settings import Settings
 from orderlog.store.workspaces import WorkspaceStore
@@ -61,8 +63,13 @@ async def new_workspace(url: str) -> Workspace:
 
 @contextlib.asynccontextmanager
 async def private_redis(tmp: Path, appendfsync: str = "always") -> AsyncIterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp / "redis", port=free_port(), appendfsync=appendfsync)
+    """A redis-server of the test's own on a unix socket: a restart after a kill gets the same
+    address back (a TCP port freed by the kill could be taken meanwhile on a shared machine)."""
+    del tmp  # pytest's tmp_path is too long for a unix socket path (sun_path: 108 bytes)
+    folder = Path(tempfile.mkdtemp(prefix="olf", dir="/tmp"))
+    server = EmbeddedRedis(folder / "redis", appendfsync=appendfsync)
     await asyncio.to_thread(server.start)
+    assert server.url.startswith("unix://")
     try:
         yield server
     finally:
@@ -70,6 +77,7 @@ async def private_redis(tmp: Path, appendfsync: str = "always") -> AsyncIterator
             with contextlib.suppress(ProcessLookupError):
                 server.process.send_signal(signal.SIGCONT)
         await asyncio.to_thread(server.stop)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def secs(value: float | None) -> str:
