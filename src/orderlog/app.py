@@ -32,6 +32,7 @@ from .routes.errors import HANDLERS
 from .routes.http import RateLimitHeaders
 from .routes.security import SecurityHeaders
 from .routes.state import State
+from .runtime import tune_gc
 from .serving import redact_server_logs
 from .settings import Settings
 from .sharded import ShardedPubSub
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if is_cluster_url(url):
             await check_cluster(redis)
         state = build_state(settings, redis)
+        tune_gc(settings.gc_gen0_threshold)
         # SIGTERM: close live connections with 1001 first (drain.py says why not here, later).
         uninstall = drain.install(lambda: state.hub.drain(within=1.0))
         sweeper = None

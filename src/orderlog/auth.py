@@ -112,7 +112,9 @@ class Authenticator:
         self.records = records
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, dict[str, str] | None]] = {}
-        self._inflight: dict[str, asyncio.Future[dict[str, str] | None]] = {}
+        # One read per key at a time: thousands of live sockets re-check their key each second,
+        # and without this every one of them read it from Redis when the cache entry expired.
+        self._reading: dict[str, asyncio.Future[dict[str, str] | None]] = {}
 
     async def authenticate(self, token: str | None) -> Principal:
         if not token:
@@ -149,25 +151,37 @@ class Authenticator:
         return await self.authenticate(token)
 
     async def _record(self, key_id: str) -> dict[str, str] | None:
-        now = time.monotonic()
         hit = self._cache.get(key_id)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        # One lookup per key at a time: when the cache entry of a key expires, its thousand
-        # open live connections re-check it at once and must not take a thousand connections.
-        pending = self._inflight.get(key_id)
-        if pending is None:
-            pending = asyncio.ensure_future(self.records.key_record(key_id))
-            self._inflight[key_id] = pending
-            pending.add_done_callback(lambda _: self._inflight.pop(key_id, None))
-        record = await asyncio.shield(pending)
+        reading = self._reading.get(key_id)
+        if reading is not None and hit is not None:
+            return hit[1]  # being re-read: the previous answer, one read's time older, will do
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(key_id))
+            reading.add_done_callback(_retrieve)
+            self._reading[key_id] = reading
+        # shield: a caller that goes away (its socket closed) does not cancel the others' read
+        return await asyncio.shield(reading)
+
+    async def _read(self, key_id: str) -> dict[str, str] | None:
+        try:
+            record = await self.records.key_record(key_id)
+        finally:
+            del self._reading[key_id]
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key_id] = (now + self.cache_seconds, record)
+        self._cache[key_id] = (time.monotonic() + self.cache_seconds, record)
         return record
 
     def forget(self, key_id: str) -> None:
         self._cache.pop(key_id, None)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark a shared read's error as seen: its callers got it, or all of them left."""
+    if not future.cancelled():
+        future.exception()
 
 
 def bearer(header: str | None) -> str | None:

@@ -182,6 +182,14 @@ class Settings:
             "help": "on first start with an empty store, create a demo workspace",
         },
     )
+    gc_gen0_threshold: int = field(
+        default=50_000,
+        metadata={
+            "env": "ORDERLOG_GC_GEN0_THRESHOLD",
+            "help": "net allocations between young garbage collections (Python's default is "
+            "700; 0 keeps it): fewer pauses with thousands of live sockets",
+        },
+    )
 
     # -- operations (issue 9) ----------------------------------------------------------------
     metrics_token: str | None = field(

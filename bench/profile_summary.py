@@ -1,0 +1,50 @@
+"""Summarise py-spy's folded stacks (``bench.live --profile DIR``): the functions that hold the
+most samples, inclusive and by own line.
+
+    python -m bench.profile_summary DIR/orderlog-1000-100.folded [--top 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+from pathlib import Path
+
+PREFIXES = re.compile(r"\((?:/[^()]*?/site-packages/|/[^()]*?/src/|/usr/local/lib/python3\.\d+/)")
+
+
+def short(frame: str) -> str:
+    return PREFIXES.sub("(", frame)
+
+
+def summarise(path: Path, top: int) -> str:
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        frames = [short(f) for f in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    out = [f"{path.name}: {total} samples", "inclusive:"]
+    out += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top)]
+    out.append("own line:")
+    out += [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("folded", type=Path, nargs="+")
+    p.add_argument("--top", type=int, default=25)
+    args = p.parse_args(argv)
+    for path in args.folded:
+        print(summarise(path, args.top))
+
+
+if __name__ == "__main__":
+    main()
