@@ -47,11 +47,7 @@ class Target:
 
 @contextlib.contextmanager
 def start(kind: str, url: str, logdir: Path) -> Iterator[Target]:
-    env = {
-        "PYTHONPATH": f"{harness.SRC}:{harness.ROOT}",
-        "REDIS_URL": url,
-        **harness.NO_RATE_LIMITS,
-    }
+    env = {"PYTHONPATH": f"{harness.SRC}:{harness.ROOT}", "REDIS_URL": url, **harness.UNLIMITED}
     port = harness.free_port()
     if kind.startswith("orderlog"):
         ws, keys = harness.create_workspace(url)

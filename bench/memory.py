@@ -80,6 +80,7 @@ def main(orders: int, sockets: int) -> None:
         port = free_port()
         env = dict(os.environ, REDIS_URL=url, PYTHONPATH=str(ROOT / "src"))
         env |= {"ORDERLOG_ACCESS_LOG": "0", "ORDERLOG_DEMO_WORKSPACE": "0"}
+        env |= {"ORDERLOG_RATE_READ": "0", "ORDERLOG_RATE_WRITE": "0"}  # one key, many sockets
         serve = [sys.executable, "-m", "orderlog", "serve", "--port", str(port)]
         proc = subprocess.Popen(
             serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -33,7 +33,6 @@ from websockets.exceptions import ConnectionClosed
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from bench.soak import proc_figures, start_server, stop_server
-
 from orderlog.connection import make_redis
 from orderlog.embedded import EmbeddedRedis, free_port
 from orderlog.store.workspaces import WorkspaceStore

@@ -68,7 +68,11 @@ def ping(url: str, timeout: float = 0.5) -> bool:
         if url.startswith("unix://"):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
-            sock.connect(url[len("unix://") :])
+            try:
+                sock.connect(url[len("unix://") :])
+            except OSError:
+                sock.close()  # (the socket is not there yet while Redis starts)
+                raise
         else:
             hostport = url.split("://", 1)[1].split("/", 1)[0]
             host, _, port = hostport.rpartition(":")
