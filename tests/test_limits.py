@@ -129,3 +129,21 @@ async def test_limits_oversized_headers_get_431(settings: Settings, redis: Any) 
     assert answers[8_000].startswith(b"HTTP/1.1 200")
     assert answers[70_000].startswith(b"HTTP/1.1 431")
     assert answers[10_000_000].startswith((b"HTTP/1.1 431", b"RESET"))
+
+
+async def test_limits_idle_connection_closes_quietly(settings: Settings, redis: Any) -> None:
+    """A connection that sends nothing is closed at the header timeout without a 408 (an idle
+    pooled connection is not a slow client); one that sent part of its headers gets the 408."""
+    bounded = settings.with_(header_timeout=0.5)
+    async with running_server(bounded) as base:
+        host, port = base.removeprefix("http://").split(":")
+        answers = []
+        for first in (b"", b"GET /healthz HTTP/1.1\r\nHo"):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(first)
+            await writer.drain()
+            async with asyncio.timeout(5):
+                answers.append(await reader.read(100))
+            writer.close()
+    assert answers[0] == b""
+    assert answers[1].startswith(b"HTTP/1.1 408")

@@ -106,6 +106,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _too_slow(self) -> None:
         self._header_timer = None
+        if self._header_bytes == 0:
+            # Not one byte of a request: an idle connection (a client's pool opened it ahead),
+            # not a slow sender. Close it quietly, as an expired keep-alive: a 408 here would
+            # reach a client that then sends its next request on it and reads a stale error.
+            self._disarm()
+            self.transport.close()
+            return
         self._refuse(TIMEOUT)
 
     def _refuse(self, response: bytes) -> None:
