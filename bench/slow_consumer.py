@@ -20,7 +20,6 @@ import contextlib
 import socket
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -32,10 +31,7 @@ from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from bench.soak import proc_figures, start_server, stop_server
-from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis, free_port
-from orderlog.store.workspaces import WorkspaceStore
+from bench.soak import proc_figures, served_workspace
 
 
 def created_ms(order: dict[str, object]) -> float:
@@ -94,24 +90,10 @@ async def close_code(conn: ClientConnection, within: float = 60) -> tuple[int, s
 
 
 async def run(args: argparse.Namespace) -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="slow-"))
-    redis_server = EmbeddedRedis(tmp / "redis", port=free_port(), appendfsync="everysec")
-    url = redis_server.start()
-    redis = make_redis(url, timeout=5)
-    ws_id, keys = await WorkspaceStore(redis).create_workspace("Slow cafe")
-    await redis.aclose()
-    port = free_port()
-    server = start_server(tmp, url, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            await asyncio.sleep(0.1)
-        return await drive(args, server.pid, base, ws_id, keys)
-    finally:
-        stop_server(server)
-        redis_server.stop()
+    async with served_workspace("slow-", "Slow cafe") as target:
+        if target is None:
+            return 1
+        return await drive(args, target.server.pid, target.base, target.workspace_id, target.keys)
 
 
 async def drive(

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,16 +223,30 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
         server.wait(10)
 
 
-async def run(args: argparse.Namespace) -> int:
-    tmp = Path(tempfile.mkdtemp(prefix="soak-"))
+@dataclass
+class Target:
+    """A served workspace to load: the server process, its base URL, the workspace, its keys."""
+
+    server: subprocess.Popen[bytes]
+    base: str
+    workspace_id: str
+    keys: dict[str, str]
+    log: Path
+
+
+@contextlib.asynccontextmanager
+async def served_workspace(prefix: str, name: str) -> AsyncIterator[Target | None]:
+    """A private Redis, a workspace in it and ``orderlog serve`` on a free port (None if the
+    server did not start: its log says why); all stopped on exit. Shared by the soak and the
+    slow-consumer commands."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     redis_server = EmbeddedRedis(tmp / "redis", port=free_port(), appendfsync="everysec")
     url = redis_server.start()
     redis = make_redis(url, timeout=5)
-    ws_id, keys = await WorkspaceStore(redis).create_workspace("Soak cafe")
+    ws_id, keys = await WorkspaceStore(redis).create_workspace(name)
     await redis.aclose()
     port = free_port()
     server = start_server(tmp, url, port)
-    base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
@@ -239,11 +254,19 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.sleep(0.1)
         else:
             print("server did not start; see", tmp / "server.log")
-            return 1
-        return await drive(args, server.pid, base, ws_id, keys)
+            yield None
+            return
+        yield Target(server, f"http://127.0.0.1:{port}", ws_id, keys, tmp / "server.log")
     finally:
         stop_server(server)
         redis_server.stop()
+
+
+async def run(args: argparse.Namespace) -> int:
+    async with served_workspace("soak-", "Soak cafe") as target:
+        if target is None:
+            return 1
+        return await drive(args, target.server.pid, target.base, target.workspace_id, target.keys)
 
 
 async def drive(
