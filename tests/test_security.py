@@ -408,12 +408,14 @@ async def test_security_chunked_10mib_body_is_cut_off(settings: Settings, redis:
     st = build_state(settings, redis)
     ws_id, keys = await st.workspaces.create_workspace("Chunk cafe")
     read_by_app = 0
+    before_last = 0  # what the app had read before the message it stopped at
     inner = create_app(settings)
 
     async def counting(scope: Any, receive: Any, send: Any) -> None:
         async def counted() -> Any:
-            nonlocal read_by_app
+            nonlocal read_by_app, before_last
             message = await receive()
+            before_last = read_by_app
             read_by_app += len(message.get("body", b""))
             return message
 
@@ -470,7 +472,10 @@ async def test_security_chunked_10mib_body_is_cut_off(settings: Settings, redis:
     # discard the 413 from its receive buffer before it reads it (a TCP race, more likely on a
     # loaded machine); what must hold is that the app stopped reading past the limit.
     assert answer.startswith(b"HTTP/1.1 413") or answer == b"", answer[:200]
-    assert read_by_app <= 65_536 + 65_536
+    # The app stops at the first body message that crosses the limit; how much one message
+    # holds is the server's choice (more on a loaded machine), so bound what came before it.
+    assert before_last <= 65_536
+    assert read_by_app < total // 8
 
 
 def hostile_payloads() -> list[tuple[str, bytes]]:
