@@ -80,9 +80,11 @@ static inline double self_cpu_s(void) {
            ru.ru_stime.tv_usec / 1e6;
 }
 
-/* A non-blocking TCP connection to 127.0.0.1:port (connect in progress). */
-static inline int connect_nb(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+/* A TCP connection to 127.0.0.1:port, non-blocking once made. With wait, connect() completes
+   before returning (the ingest loader); without, it is still in progress (the fan-out client
+   opens thousands and lets epoll tell when each is up). */
+static inline int connect_loopback(int port, int wait) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (wait ? 0 : SOCK_NONBLOCK), 0);
     if (fd < 0) {
         perror("socket");
         exit(2);
@@ -93,10 +95,12 @@ static inline int connect_nb(int port) {
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) {
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && (wait || errno != EINPROGRESS)) {
         perror("connect");
         exit(2);
     }
+    if (wait)
+        fcntl(fd, F_SETFL, O_NONBLOCK);
     return fd;
 }
 

@@ -227,7 +227,7 @@ int main(int argc, char **argv) {
     for (;;) {
         while (started < subs && handshaking < concurrency) {
             conn_t *c = &cs[started++];
-            c->fd = connect_nb(port);
+            c->fd = connect_loopback(port, 0);
             c->state = CONNECTING;
             handshaking++;
             struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};

@@ -47,22 +47,6 @@ static int mix_full = 1;
 static long long n_requests;
 static int64_t real_offset;
 
-static int connect_block(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        perror("connect");
-        exit(2);
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    return fd;
-}
-
 static void send_request(conn_t *c, int64_t intended) {
     char body[512], req[1024];
     int blen;
@@ -129,7 +113,7 @@ int main(int argc, char **argv) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     for (int i = 0; i < conns; i++) {
         cs[i].port = ports[i % nports];
-        cs[i].fd = connect_block(cs[i].port);
+        cs[i].fd = connect_loopback(cs[i].port, 1);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
     }
@@ -176,7 +160,7 @@ int main(int argc, char **argv) {
                 }
                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
                 close(c->fd);
-                c->fd = connect_block(c->port);
+                c->fd = connect_loopback(c->port, 1);
                 c->busy = 0;
                 reconnects++;
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
