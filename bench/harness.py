@@ -121,7 +121,7 @@ def process(
 def redis_server(appendfsync: str = "always") -> Iterator[str]:
     """An embedded redis-server on a free loopback port, pinned to the load core."""
     sys.path.insert(0, str(SRC))
-    from orderlog.embedded import EmbeddedRedis
+    from orderlog.store.embedded import EmbeddedRedis
 
     with tempfile.TemporaryDirectory(prefix="orderlog-bench-") as tmp:
         redis = EmbeddedRedis(tmp, appendfsync=appendfsync, port=free_port())
@@ -137,7 +137,7 @@ def redis_server(appendfsync: str = "always") -> Iterator[str]:
 def create_workspace(url: str) -> tuple[str, dict[str, str]]:
     """A fresh workspace and its first keys (raw), made through the store itself."""
     sys.path.insert(0, str(SRC))
-    from orderlog.connection import make_redis
+    from orderlog.store.client import make_redis
     from orderlog.store.workspaces import WorkspaceStore
 
     async def run() -> tuple[str, dict[str, str]]:

@@ -26,8 +26,8 @@ from websockets.asyncio.client import connect
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 sys.path.insert(0, SRC)
 
-from orderlog.connection import make_redis  # noqa: E402
-from orderlog.embedded import EmbeddedRedis, free_port  # noqa: E402
+from orderlog.store.client import make_redis  # noqa: E402
+from orderlog.store.embedded import EmbeddedRedis, free_port  # noqa: E402
 from orderlog.store.workspaces import WorkspaceStore  # noqa: E402
 
 # created as completed: every socket gets every event, and snapshots stay small

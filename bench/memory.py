@@ -27,7 +27,7 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from orderlog.embedded import EmbeddedRedis, free_port  # noqa: E402
+from orderlog.store.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 CUSTOMER = {"user_id": 3141592653, "username": "Alice"}
 

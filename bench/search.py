@@ -39,11 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from orderlog import __version__
 from orderlog.app import build_state, create_app
-from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis, free_port
-from orderlog.inputs import ChangeStatus, CreateOrder
-from orderlog.model import DEFAULT_WORKFLOW, Item, Participant
+from orderlog.domain.inputs import ChangeStatus, CreateOrder
+from orderlog.domain.model import DEFAULT_WORKFLOW, Item, Participant
 from orderlog.settings import Settings
+from orderlog.store.client import make_redis
+from orderlog.store.embedded import EmbeddedRedis, free_port
 
 DAYS = 90
 BATCH_OPS = 100

@@ -42,8 +42,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis, free_port
+from orderlog.store.client import make_redis
+from orderlog.store.embedded import EmbeddedRedis, free_port
 from orderlog.store.workspaces import WorkspaceStore
 
 ROOT = Path(__file__).resolve().parents[1]

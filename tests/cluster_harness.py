@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import redis as sync_redis
 
-from orderlog.embedded import EmbeddedRedis, free_port
+from orderlog.store.embedded import EmbeddedRedis, free_port
 
 SLOTS = 16384
 

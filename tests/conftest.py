@@ -15,10 +15,10 @@ import pytest
 import uvicorn
 
 from orderlog.app import build_state, create_app
-from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis, free_port
-from orderlog.serving import uvicorn_options
+from orderlog.ops.serving import uvicorn_options
 from orderlog.settings import Settings
+from orderlog.store.client import make_redis
+from orderlog.store.embedded import EmbeddedRedis, free_port
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderlog import inputs
-from orderlog.model import DEFAULT_WORKFLOW
+from orderlog.domain import inputs
+from orderlog.domain.model import DEFAULT_WORKFLOW
 
 ALICE = {"user_id": 101, "username": "Alice", "display_name": "Ally"}
 ERIN = {"user_id": 102, "username": "Erin"}

@@ -16,7 +16,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from conftest import running_server
-from orderlog.accesslog import KEY_ID, AccessLog, JSONFormatter, log_config
+from orderlog.http.middleware import KEY_ID, AccessLog, JSONFormatter, log_config
 from test_api_orders import new_order
 
 

@@ -319,8 +319,8 @@ async def test_api_store_down_is_503_with_retry_after(settings: Any, workspace: 
 
     from conftest import WithState
     from orderlog.app import build_state, create_app
-    from orderlog.connection import make_redis
-    from orderlog.embedded import free_port
+    from orderlog.store.client import make_redis
+    from orderlog.store.embedded import free_port
 
     dead = make_redis(f"redis://127.0.0.1:{free_port()}", timeout=0.5)
     st = build_state(settings, dead)

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orderlog.embedded import free_port
+from orderlog.store.embedded import free_port
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

@@ -18,8 +18,8 @@ import pytest
 from cluster_harness import Cluster, redis_7_binary
 from conftest import WithState, Workspace, running_server
 from orderlog.app import build_state, create_app
-from orderlog.connection import close_redis, make_redis, ping_nodes, publish_command
 from orderlog.keys import Keys
+from orderlog.store.client import close_redis, make_redis, ping_nodes, publish_command
 from test_api_orders import (  # noqa: F401  (collected here again, on the cluster)
     CUSTOMER,
     new_order,

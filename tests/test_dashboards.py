@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from conftest import Workspace, running_server
-from orderlog.embedded import free_port
+from orderlog.store.embedded import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from orderlog.errors import InvalidInput
-from orderlog.routes.live import ws_frames
+from orderlog.http.live import ws_frames
 from orderlog.store.events import Bounds, Cursor, from_message, previous_of, status_frame
 
 REST = b'"event":"order.status_changed","previous_status":"preparing","order":{"id":"x","v":2}}'

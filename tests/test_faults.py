@@ -29,10 +29,10 @@ from websockets.exceptions import ConnectionClosed
 
 from conftest import Workspace, running_server
 from faultproxy import FaultProxy
-from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis
-from orderlog.model import DEFAULT_WORKFLOW
+from orderlog.domain.model import DEFAULT_WORKFLOW
 from orderlog.settings import Settings
+from orderlog.store.client import make_redis
+from orderlog.store.embedded import EmbeddedRedis
 from orderlog.store.workspaces import WorkspaceStore
 from test_api_orders import CASHIER, CHEF, CUSTOMER
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from conftest import Workspace
-from orderlog.framelog import SLACK, FrameLog, Frames
-from orderlog.hub import Hub, Overflow, Resync, Subscription
-from orderlog.pacing import Pacer
-from orderlog.routes.live import ws_texts
+from orderlog.http.live import ws_texts
+from orderlog.live.framelog import SLACK, FrameLog, Frames
+from orderlog.live.hub import Hub, Overflow, Resync, Subscription
+from orderlog.live.pacing import Pacer
 from orderlog.store.events import Frame, event, status_frame
 
 

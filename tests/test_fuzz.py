@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, settings
 
 from orderlog.app import create_app  # first: it imports every route module (add_paths)
 from orderlog.auth import SCOPES
-from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis, free_port
-from orderlog.openapi import document
-from orderlog.serving import uvicorn_options
+from orderlog.http.openapi import document
+from orderlog.ops.serving import uvicorn_options
 from orderlog.settings import Settings
+from orderlog.store.client import make_redis
+from orderlog.store.embedded import EmbeddedRedis, free_port
 from orderlog.store.workspaces import WorkspaceStore
 
 EXAMPLES = 25  # per operation

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from conftest import Workspace
-from orderlog.hub import Hub
+from orderlog.live.hub import Hub
 
 
 async def test_hub_shares_a_snapshot_read_only_with_earlier_subscriptions(

@@ -17,9 +17,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from conftest import Workspace, running_server
-from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis, free_port
 from orderlog.settings import Settings
+from orderlog.store.client import make_redis
+from orderlog.store.embedded import EmbeddedRedis, free_port
 from orderlog.store.workspaces import WorkspaceStore
 
 CUSTOMER = {"UserId": 3141592653, "Name": "Alice"}

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import WithState
 from orderlog.app import build_state, create_app
-from orderlog.metrics import Metrics
+from orderlog.ops.metrics import Metrics
 from test_api_orders import CUSTOMER, new_order
 
 
@@ -68,8 +68,8 @@ async def test_metrics_count_requests_ingest_and_events(client: Any, workspace: 
 
 async def test_metrics_store_down_counts_redis_errors(settings: Any, workspace: Any) -> None:
     """A write that meets an unreachable Redis is a 503 and counts as a Redis error."""
-    from orderlog.connection import make_redis
-    from orderlog.embedded import free_port
+    from orderlog.store.client import make_redis
+    from orderlog.store.embedded import free_port
 
     dead = make_redis(f"redis://127.0.0.1:{free_port()}", timeout=0.5)
     st = build_state(settings, dead)

@@ -19,7 +19,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from conftest import Workspace
-from orderlog.embedded import free_port
+from orderlog.store.embedded import free_port
 from test_cli import env
 from test_live import create, events, http, move, recv, socket
 from test_metrics import samples

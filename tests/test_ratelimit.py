@@ -12,9 +12,9 @@ import pytest
 
 from conftest import WithState, Workspace
 from orderlog.app import build_state, create_app
-from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis, free_port
 from orderlog.settings import Settings
+from orderlog.store.client import make_redis
+from orderlog.store.embedded import EmbeddedRedis, free_port
 from test_api_orders import CASHIER, CUSTOMER, assert_error
 
 RATE = 50.0  # writes per second per write key in these tests

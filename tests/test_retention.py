@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from conftest import running_server
-from orderlog import inputs, retention, search
+from orderlog.domain import inputs, search
+from orderlog.domain.model import DEFAULT_WORKFLOW
 from orderlog.errors import NotFound
-from orderlog.model import DEFAULT_WORKFLOW
+from orderlog.store import retention
 from searchdata import ALICE, BOB, load
 
 DAY_MS = 86_400_000

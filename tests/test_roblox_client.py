@@ -26,9 +26,9 @@ import uvicorn
 from lupa import lua51
 
 from orderlog.app import create_app
-from orderlog.connection import make_redis
 from orderlog.keys import Keys
 from orderlog.settings import Settings
+from orderlog.store.client import make_redis
 from orderlog.store.workspaces import WorkspaceStore
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from orderlog.runtime import tune_gc
+from orderlog.ops.runtime import tune_gc
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from orderlog import export, inputs, search
-from orderlog.model import DEFAULT_WORKFLOW
+from orderlog.domain import export, inputs, search
+from orderlog.domain.model import DEFAULT_WORKFLOW
 from searchdata import ALICE, BOB, DANA, ERIN, load
 
 

@@ -22,11 +22,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from conftest import WithState, Workspace, running_server
 from orderlog.app import build_state, create_app
-from orderlog.connection import make_redis
-from orderlog.embedded import EmbeddedRedis, free_port
 from orderlog.keys import Keys
-from orderlog.serving import uvicorn_options
+from orderlog.ops.serving import uvicorn_options
 from orderlog.settings import Settings
+from orderlog.store.client import make_redis
+from orderlog.store.embedded import EmbeddedRedis, free_port
 from test_api_orders import CASHIER, CUSTOMER, assert_error
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "orderlog"

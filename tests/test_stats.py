@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from orderlog import inputs, stats
-from orderlog.model import DEFAULT_WORKFLOW
+from orderlog.domain import inputs, stats
+from orderlog.domain.model import DEFAULT_WORKFLOW
 from searchdata import load
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from orderlog import inputs
+from orderlog.domain import inputs
+from orderlog.domain.model import DEFAULT_WORKFLOW
 from orderlog.errors import Conflict, InvalidInput, InvalidTransition, NotFound
-from orderlog.model import DEFAULT_WORKFLOW
-from orderlog.store import Idempotency
+from orderlog.store.orders import Idempotency
 
 CUSTOMER = {"user_id": 101, "username": "Alice", "display_name": "Ally"}
 CASHIER = {"UserId": 7, "Name": "Bob", "DisplayName": "Bobby"}

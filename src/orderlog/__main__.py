@@ -1,3 +1,3 @@
-from .cli import main
+from orderlog.cli import main
 
 main()

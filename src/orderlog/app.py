@@ -18,26 +18,34 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from . import drain, metrics, retention
-from .accesslog import AccessLog
-from .auth import Authenticator
-from .connection import check_cluster, close_redis, is_cluster_url, make_redis, publish_command
-from .embedded import EmbeddedRedis
-from .hub import Backend, Hub
-from .keys import Keys
-from .routes import admin, health, live, openapi, orders
-from .routes import recall as recall_routes
-from .routes import search as search_routes
-from .routes.errors import HANDLERS
-from .routes.http import RateLimitHeaders
-from .routes.security import SecurityHeaders
-from .routes.state import State
-from .runtime import tune_gc
-from .serving import redact_server_logs
-from .settings import Settings
-from .sharded import ShardedPubSub
-from .store import OrderStore
-from .store.workspaces import WorkspaceStore
+from orderlog.auth import Authenticator
+from orderlog.http import admin, health, live, orders
+from orderlog.http import openapi_route as openapi
+from orderlog.http import recall as recall_routes
+from orderlog.http import search as search_routes
+from orderlog.http.common import RateLimitHeaders
+from orderlog.http.errors import HANDLERS
+from orderlog.http.middleware import AccessLog
+from orderlog.http.security import SecurityHeaders
+from orderlog.http.state import State
+from orderlog.keys import Keys
+from orderlog.live.backends import ShardedPubSub
+from orderlog.live.hub import Backend, Hub
+from orderlog.ops import drain, metrics
+from orderlog.ops.runtime import tune_gc
+from orderlog.ops.serving import redact_server_logs
+from orderlog.settings import Settings
+from orderlog.store import retention
+from orderlog.store.client import (
+    check_cluster,
+    close_redis,
+    is_cluster_url,
+    make_redis,
+    publish_command,
+)
+from orderlog.store.embedded import EmbeddedRedis
+from orderlog.store.orders import OrderStore
+from orderlog.store.workspaces import WorkspaceStore
 
 log = logging.getLogger("orderlog")
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import Forbidden, Unauthorized
+from orderlog.errors import Forbidden, Unauthorized
 
 SCOPES = ("read", "write", "admin")
 KEY_PREFIX = "olk_"

@@ -20,14 +20,14 @@ from typing import Any
 
 import orjson
 
-from .accesslog import log_config
-from .connection import make_redis
-from .embedded import EmbeddedError, EmbeddedRedis, redis_url_for
-from .errors import OrderLogError
-from .keys import Keys
-from .serving import uvicorn_options
-from .settings import Settings
-from .store.workspaces import WorkspaceStore
+from orderlog.errors import OrderLogError
+from orderlog.http.middleware import log_config
+from orderlog.keys import Keys
+from orderlog.ops.serving import uvicorn_options
+from orderlog.settings import Settings
+from orderlog.store.client import make_redis
+from orderlog.store.embedded import EmbeddedError, EmbeddedRedis, redis_url_for
+from orderlog.store.workspaces import WorkspaceStore
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -209,7 +209,7 @@ def _display_host(host: str) -> str:
 def cmd_demo(args: argparse.Namespace) -> None:
     import random
 
-    from . import demo
+    from orderlog import demo
 
     url = args.url.rstrip("/")
     workspace, key = args.workspace, args.key

@@ -15,9 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidInput
-from ..keys import Keys
-from . import scripts, unavailable
+from orderlog.errors import InvalidInput
+from orderlog.keys import Keys
+from orderlog.store import scripts
+from orderlog.store.client import unavailable
 
 StreamId = tuple[int, int]
 ZERO: StreamId = (0, 0)

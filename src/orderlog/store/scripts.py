@@ -14,7 +14,7 @@ from typing import Any
 
 from redis.exceptions import NoScriptError
 
-from ..keys import INDEX_SUFFIXES
+from orderlog.keys import INDEX_SUFFIXES
 
 
 @cache

@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 
-from ..auth import SCOPES, Principal, digest, new_key, new_ticket, ticket_tag
-from ..errors import InvalidInput, NotFound
-from ..keys import WORKSPACE_ID, Keys
-from ..model import DEFAULT_WORKFLOW, Workflow, parse_workflow
-from . import unavailable
+from orderlog.auth import SCOPES, Principal, digest, new_key, new_ticket, ticket_tag
+from orderlog.domain.model import DEFAULT_WORKFLOW, Workflow, parse_workflow
+from orderlog.errors import InvalidInput, NotFound
+from orderlog.keys import WORKSPACE_ID, Keys
+from orderlog.store.client import unavailable
 
 TICKET_TTL_MS = 60_000
 

@@ -1,0 +1,88 @@
+"""Orders -> CSV rows for spreadsheets and ranking bots. Pure, no I/O.
+
+One row per order: who took, prepared and handed it over, its items, and the seconds it spent
+in each non-terminal status of the workflow (summed when entered twice; the current status is
+still open and left empty). Cells a spreadsheet would run as a formula (starting with
+``= + - @``, or a tab / carriage return) are prefixed with a quote (OWASP "CSV injection").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import orjson
+
+from orderlog.domain.model import Workflow
+from orderlog.domain.stats import stage_seconds, who
+
+FORMULA = ("=", "+", "-", "@", "\t", "\r")
+PEOPLE = ("customer", "cashier", "preparer", "handed_to")
+
+
+def with_history(order: bytes, history: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = orjson.loads(order)
+    out["history"] = orjson.loads(history)
+    return out
+
+
+def safe(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA) else text
+
+
+def _stages(workflow: Workflow) -> list[str]:
+    return [s.name for s in workflow.statuses if not s.terminal]
+
+
+def _csv(lines: list[list[Any]]) -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows([safe(c) for c in cells] for cells in lines)
+    return buf.getvalue().encode()
+
+
+def header(workflow: Workflow) -> bytes:
+    people = [f"{p}{suffix}" for p in PEOPLE for suffix in ("_id", "")]
+    return _csv(
+        [
+            [
+                "number",
+                "id",
+                "status",
+                "created_at",
+                "updated_at",
+                *people,
+                "items",
+                *(f"seconds_{s}" for s in _stages(workflow)),
+            ]
+        ]
+    )
+
+
+def _items(items: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        (f"{i['quantity']}x {i['name']}" if i.get("quantity", 1) != 1 else i["name"]) for i in items
+    )
+
+
+def row(order: dict[str, Any], workflow: Workflow) -> list[Any]:
+    spent = stage_seconds(order)
+    people = []
+    for p in PEOPLE:
+        person = order.get(p)
+        people += [who(person), person.get("username") if person else None]
+    return [
+        order["order_number"],
+        order["id"],
+        order["status"],
+        order["created_at"],
+        order["updated_at"],
+        *people,
+        _items(order["items"]),
+        *(round(spent[s], 3) if s in spent else None for s in _stages(workflow)),
+    ]
+
+
+def rows(orders: list[dict[str, Any]], workflow: Workflow) -> bytes:
+    return _csv([row(order, workflow) for order in orders])

@@ -1,0 +1,100 @@
+"""Workspace administration over HTTP: workflow, settings and API keys (admin scope)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from orderlog.errors import InvalidInput, NotFound
+from orderlog.http.common import JSONResponse, authorize, read_json, state
+
+
+async def get_workflow(request: Request) -> Response:
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "read_one")
+    workflow = await state(request).workspaces.workflow(ws)
+    return JSONResponse(workflow.to_json())
+
+
+async def put_workflow(request: Request) -> Response:
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "admin")
+    data, _ = await read_json(request)
+    if not isinstance(data, dict):  # (set_workflow(None) resets: that is DELETE's job)
+        raise InvalidInput("", "the workflow must be a JSON object")
+    workflow = await state(request).workspaces.set_workflow(ws, data)
+    return JSONResponse(workflow.to_json())
+
+
+async def delete_workflow(request: Request) -> Response:
+    """Back to the default workflow."""
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "admin")
+    workflow = await state(request).workspaces.set_workflow(ws, None)
+    return JSONResponse(workflow.to_json())
+
+
+async def get_workspace(request: Request) -> Response:
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "read_one")
+    return JSONResponse(await state(request).workspaces.workspace(ws))
+
+
+async def patch_settings(request: Request) -> Response:
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "admin")
+    data, _ = await read_json(request)
+    if not isinstance(data, dict):
+        raise InvalidInput("", "must be a JSON object of settings")
+    return JSONResponse(await state(request).workspaces.update_settings(ws, data))
+
+
+async def list_keys(request: Request) -> Response:
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "admin")
+    return JSONResponse({"keys": await state(request).workspaces.list_keys(ws)})
+
+
+async def create_key(request: Request) -> Response:
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "admin")
+    data, _ = await read_json(request)
+    if not isinstance(data, dict):
+        raise InvalidInput("", "must be a JSON object")
+    scope = data.get("scope")
+    label = data.get("label", "")
+    if not isinstance(label, str):
+        raise InvalidInput("label", "must be a string")
+    if not isinstance(scope, str):
+        raise InvalidInput("scope", "is required: read, write or admin")
+    key_id, raw = await state(request).workspaces.create_key(ws, scope, label)
+    return JSONResponse(
+        {"key_id": key_id, "key": raw, "scope": scope, "label": label}, status_code=201
+    )
+
+
+async def revoke_key(request: Request) -> Response:
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "admin")
+    st = state(request)
+    key_id = request.path_params["key_id"]
+    record = await st.workspaces.key_record(key_id)
+    if record is None or record["workspace"] != ws:
+        raise NotFound("Key", key_id)
+    result = await st.workspaces.revoke_key(key_id)
+    st.auth.forget(key_id)
+    return JSONResponse(result)
+
+
+W = "/v1/workspaces/{workspace_id}"
+routes = [
+    Route(W, get_workspace, methods=["GET"], name="get_workspace"),
+    Route(f"{W}/settings", patch_settings, methods=["PATCH"], name="patch_settings"),
+    Route(f"{W}/workflow", get_workflow, methods=["GET"], name="get_workflow"),
+    Route(f"{W}/workflow", put_workflow, methods=["PUT"], name="put_workflow"),
+    Route(f"{W}/workflow", delete_workflow, methods=["DELETE"], name="delete_workflow"),
+    Route(f"{W}/keys", list_keys, methods=["GET"], name="list_keys"),
+    Route(f"{W}/keys", create_key, methods=["POST"], name="create_key"),
+    Route(f"{W}/keys/{{key_id}}", revoke_key, methods=["DELETE"], name="revoke_key"),
+]

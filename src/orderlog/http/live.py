@@ -1,0 +1,520 @@
+"""Live delivery edges: the WebSocket, Server-Sent Events, long-poll and tickets.
+
+All three transports run the same ``Feed`` over the same ``Hub`` subscription; they differ only
+in framing. The protocol is documented for client authors in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+import orjson
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from orderlog.auth import Principal, bearer
+from orderlog.errors import Forbidden, InvalidInput, OrderLogError, StoreUnavailable, Unauthorized
+from orderlog.http import openapi
+from orderlog.http.common import JSONResponse, authorize, check_rate
+from orderlog.http.errors import error_response
+from orderlog.http.state import State
+from orderlog.live.feed import Feed
+from orderlog.live.framelog import Frames
+from orderlog.live.hub import GoingAway, Hub, Overflow, Subscription
+from orderlog.store.events import Cursor, Frame
+from orderlog.store.workspaces import TICKET_TTL_MS
+
+log = logging.getLogger("orderlog.live")
+
+AUTH_TIMEOUT = 5.0  # seconds a socket may take to send its first-message auth
+KEY_CHECK_INTERVAL = 1.0  # a revoked key's open connections close within ~2 s
+FLOOD_WINDOW = 10.0  # seconds
+FLOOD_MAX = 30  # client messages per window before 1008
+SSE_HEARTBEAT = 15.0
+MAX_WAIT = 30.0
+CLOSE_TIMEOUT = 5.0  # a close frame stuck behind a full buffer: give up and drop the socket
+# Socket writes per second the process aims to stay under (all sockets together): one ASGI send
+# costs ~5 us whatever its size, so past this each socket writes less often and carries a batch
+# of everything pending instead (docs/performance.md). Below it every event goes out at once.
+# 50k keeps the writes to about a quarter of a core, leaving the rest to ingest, at the price of
+# up to S/50k s of added latency (1,000 sockets: 20 ms; 5,000: 100 ms).
+WRITES_PER_SECOND = 50_000
+
+# close codes (docs/protocol.md)
+UNAUTHORIZED = 4001
+FORBIDDEN = 4003
+SLOW_CONSUMER = 4008
+POLICY = 1008
+TRY_AGAIN = 1013
+GOING_AWAY = 1001
+
+
+def _state(conn: HTTPConnection) -> State:
+    return conn.state.orderlog  # type: ignore[no-any-return]
+
+
+def origin_allowed(conn: HTTPConnection, allowed: tuple[str, ...]) -> bool:
+    """No Origin (not a browser), an allowed one, or the server's own (same host and port)."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    if "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    host = conn.headers.get("host", "")
+    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+
+
+async def _credentials(conn: HTTPConnection) -> Principal | None:
+    """The caller from an ``Authorization: Bearer`` header or a ``?ticket=``; None if neither."""
+    auth = _state(conn).auth
+    token = bearer(conn.headers.get("authorization"))
+    ticket = conn.query_params.get("ticket")
+    if token:
+        principal = await auth.authenticate(token)
+    elif ticket:
+        # Keep the ticket out of the server's access log (it logs the scope's query string).
+        kept = [(k, v) for k, v in conn.query_params.multi_items() if k != "ticket"]
+        conn.scope["query_string"] = urlencode(kept).encode()
+        principal = await auth.redeem_ticket(ticket)
+    else:
+        return None
+    conn.scope["orderlog.key_id"] = principal.key_id  # the access log: the id, not the key
+    return principal
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    statuses: frozenset[str] | None
+    feed: Feed
+
+
+async def _query(conn: HTTPConnection, principal: Principal, heartbeat: float | None) -> Query:
+    """The caller may read the workspace; its status filter, checked against the workflow."""
+    workspace_id = conn.path_params["workspace_id"]
+    principal.require(workspace_id, "read")
+    await check_rate(conn, workspace_id, principal)  # once per connect or poll
+    st = _state(conn)
+    workflow = await st.workspaces.workflow(workspace_id)
+    statuses: frozenset[str] | None = None
+    raw = conn.query_params.get("status")
+    if raw:
+        statuses = frozenset(p.strip() for p in raw.split(",") if p.strip())
+        for name in statuses:
+            workflow.status(name)  # InvalidInput for an unknown status
+    active = tuple(s for s in workflow.active if statuses is None or s in statuses)
+    metrics = st.extras.get("metrics")
+    feed = Feed(
+        st.hub.log,
+        workspace_id,
+        active,
+        heartbeat=heartbeat,
+        on_resume=metrics.resumed if metrics is not None else None,
+    )
+    return Query(statuses, feed)
+
+
+def _cursor(text: str | None, field: str = "cursor") -> Cursor | None:
+    return Cursor.parse(text, field) if text else None
+
+
+# -- WebSocket ---------------------------------------------------------------------------------
+def ws_texts(frames: list[Frame]) -> list[str]:
+    """``ws_frames`` as the text messages to send; encoded once per drained ``Frames`` shared by
+    many sockets (see framelog.py), not once per socket."""
+    memo = frames.encoded if isinstance(frames, Frames) else None
+    if memo is not None:
+        texts = memo.get("ws")
+        if texts is not None:
+            return texts  # type: ignore[return-value]
+    out = [data.decode() for data in ws_frames(frames)]
+    if memo is not None:
+        memo["ws"] = out
+    return out
+
+
+def ws_frames(frames: list[Frame]) -> list[bytes]:
+    """What to send for the pending frames: one frame as is, consecutive events merged into one
+    ``batch`` frame (one ASGI send per socket per drain, however many events)."""
+    if len(frames) == 1:
+        return [frames[0].data]
+    out: list[bytes] = []
+    run: list[bytes] = []
+    for frame in frames:
+        if frame.id is not None:
+            run.append(frame.data)
+            continue
+        if run:
+            out.append(_batch(run))
+            run = []
+        out.append(frame.data)
+    if run:
+        out.append(_batch(run))
+    return out
+
+
+def _batch(events: list[bytes]) -> bytes:
+    if len(events) == 1:
+        return events[0]
+    return b'{"type":"batch","events":[' + b",".join(events) + b"]}"
+
+
+def _close_code(exc: OrderLogError) -> int:
+    return {401: UNAUTHORIZED, 403: FORBIDDEN, 503: TRY_AGAIN}.get(exc.status_code, POLICY)
+
+
+def _reason(text: str) -> str:
+    return text.encode()[:123].decode(errors="ignore")  # a close reason is at most 123 bytes
+
+
+async def live_socket(websocket: WebSocket) -> None:
+    st = _state(websocket)
+    try:
+        if not origin_allowed(websocket, st.settings.allowed_origins):
+            raise Forbidden("This origin may not open live connections.")
+        cursor = _cursor(websocket.query_params.get("cursor"))
+        principal = await _credentials(websocket)
+        query = await _query(websocket, principal, None) if principal else None
+    except OrderLogError as exc:
+        await websocket.send_denial_response(error_response(exc))
+        return
+    await websocket.accept()
+    try:
+        if principal is None:
+            principal = await _first_message_auth(websocket)
+            if principal is None:
+                return
+            query = await _query(websocket, principal, None)
+    except OrderLogError as exc:
+        await _close(websocket, _close_code(exc), exc.message)
+        return
+    assert query is not None
+    websocket.scope["orderlog.key_id"] = principal.key_id  # the access log: the id, not the key
+    code, reason = await _serve(websocket, st, principal, query, cursor)
+    if code:
+        await _close(websocket, code, reason)
+
+
+async def _first_message_auth(websocket: WebSocket) -> Principal | None:
+    """``{"type": "auth", "token": <read key or ticket>}`` within AUTH_TIMEOUT; None once the
+    socket is closed."""
+    try:
+        async with asyncio.timeout(AUTH_TIMEOUT):
+            message = await websocket.receive()
+    except TimeoutError:
+        await _close(websocket, UNAUTHORIZED, 'Send {"type":"auth","token":...} first.')
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    try:
+        data = orjson.loads(message.get("text") or message.get("bytes") or b"")
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict) or data.get("type") != "auth":
+        raise Unauthorized('The first message must be {"type":"auth","token":...}.')
+    token = data.get("token")
+    return await _state(websocket).auth.authenticate_any(token if isinstance(token, str) else None)
+
+
+async def _serve(
+    websocket: WebSocket, st: State, principal: Principal, query: Query, cursor: Cursor | None
+) -> tuple[int, str]:
+    """Run the socket until one side ends it; the close code and reason to send (0: none)."""
+    workspace_id = websocket.path_params["workspace_id"]
+    async with st.hub.subscribe(workspace_id, query.statuses) as sub:
+        sender = asyncio.create_task(_send_frames(websocket, query.feed, sub, cursor, st.hub))
+        receiver = asyncio.create_task(_receive(websocket))
+        watcher = asyncio.create_task(_watch_key(st, principal))
+        tasks = {sender, receiver, watcher}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            # bounded: a cancellation swallowed by a client library must not pin the socket
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
+            for task in tasks:
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved; the ones that matter are read below
+    if watcher in done:
+        return UNAUTHORIZED, "The API key was revoked."
+    if receiver in done:
+        exc = receiver.exception()
+        if exc is None and receiver.result():
+            return POLICY, "Too many messages from the client."
+        return 0, ""  # the client left
+    exc = sender.exception()
+    if isinstance(exc, GoingAway):
+        return GOING_AWAY, "Server shutting down: reconnect with your last cursor."
+    if isinstance(exc, Overflow):
+        metrics = st.extras.get("metrics")
+        if metrics is not None:
+            metrics.slow_consumer_closes.inc()
+        return SLOW_CONSUMER, "Slow consumer: reconnect with your last cursor."
+    if isinstance(exc, TimeoutError | StoreUnavailable):
+        return TRY_AGAIN, "The order store is unavailable: reconnect with your last cursor."
+    if isinstance(exc, WebSocketDisconnect | OSError):
+        return 0, ""
+    if exc is not None:
+        log.error("live socket failed", exc_info=exc)
+    return 1011, "Internal error: reconnect with your last cursor."
+
+
+async def _send_frames(
+    websocket: WebSocket, feed: Feed, sub: Subscription, cursor: Cursor | None, hub: Hub
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with contextlib.aclosing(feed.frames(sub, cursor)) as frames:
+        async for pending in frames:
+            started = loop.time()
+            for text in ws_texts(pending):
+                await websocket.send({"type": "websocket.send", "text": text})
+            # Pace: with S sockets, each writes at most every S / WRITES_PER_SECOND seconds,
+            # stretched while the event loop lags (pacing.py) so ingest is not starved; what
+            # arrives meanwhile waits in the workspace's bounded log and leaves as one batch.
+            interval = hub.pacer.stretch(hub.subscribers() / WRITES_PER_SECOND)
+            pause = interval - (loop.time() - started)
+            if pause > 0:
+                await asyncio.sleep(pause)
+
+
+async def _receive(websocket: WebSocket) -> bool:
+    """Read the client until it leaves (False) or floods (True). ``{"type":"ping"}`` is
+    answered with ``{"type":"pong"}``; anything else is ignored."""
+    loop = asyncio.get_running_loop()
+    times: deque[float] = deque()
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return False
+        now = loop.time()
+        times.append(now)
+        while times[0] < now - FLOOD_WINDOW:
+            times.popleft()
+        if len(times) > FLOOD_MAX:
+            return True
+        if b'"ping"' in (message.get("text") or "").encode():
+            await websocket.send({"type": "websocket.send", "text": '{"type":"pong"}'})
+
+
+async def _watch_key(st: State, principal: Principal) -> None:
+    """Return once the connection's key is revoked."""
+    while True:
+        await asyncio.sleep(KEY_CHECK_INTERVAL)
+        with contextlib.suppress(StoreUnavailable):
+            if not await st.auth.still_valid(principal):
+                return
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    # A close frame waits behind everything buffered for a client that does not read: bound it.
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await websocket.close(code, _reason(reason))
+
+
+# -- Server-Sent Events ------------------------------------------------------------------------
+def sse(frame: Frame) -> bytes:
+    head = b"id: " + frame.cursor + b"\n" if frame.cursor else b""
+    return head + b"data: " + frame.data + b"\n\n"
+
+
+async def event_stream(request: Request) -> Response:
+    st = _state(request)
+    if not origin_allowed(request, st.settings.allowed_origins):
+        raise Forbidden("This origin may not open live connections.")
+    principal = await _credentials(request)
+    if principal is None:
+        raise Unauthorized()
+    query = await _query(request, principal, KEY_CHECK_INTERVAL)
+    cursor = _cursor(request.query_params.get("cursor")) or _cursor(
+        request.headers.get("last-event-id"), "Last-Event-ID"
+    )
+    workspace_id = request.path_params["workspace_id"]
+
+    async def body() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        quiet_since = checked = loop.time()
+        yield b"retry: 2000\n\n"
+        async with st.hub.subscribe(workspace_id, query.statuses) as sub:
+            frames = query.feed.frames(sub, cursor)
+            try:
+                async for pending in frames:
+                    now = loop.time()
+                    if now - checked >= KEY_CHECK_INTERVAL:
+                        checked = now
+                        if not await st.auth.still_valid(principal):
+                            return
+                    if pending:
+                        quiet_since = now
+                        yield b"".join(sse(f) for f in pending)
+                    elif now - quiet_since >= SSE_HEARTBEAT:
+                        quiet_since = now
+                        yield b": keep-alive\n\n"
+            except (Overflow, TimeoutError, StoreUnavailable):
+                return  # EventSource reconnects with Last-Event-ID and resumes
+            finally:
+                await frames.aclose()
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+
+# -- long-poll ---------------------------------------------------------------------------------
+async def poll_events(request: Request) -> Response:
+    st = _state(request)
+    principal = await _credentials(request)
+    if principal is None:
+        raise Unauthorized()
+    query = await _query(request, principal, None)
+    after = _cursor(request.query_params.get("after"), "after")
+    raw_wait = request.query_params.get("wait", "0")
+    try:
+        wait = float(raw_wait)
+    except ValueError:
+        raise InvalidInput("wait", "must be a number of seconds") from None
+    if not 0 <= wait <= MAX_WAIT:
+        raise InvalidInput("wait", f"must be between 0 and {MAX_WAIT:g} seconds")
+    workspace_id = request.path_params["workspace_id"]
+    try:
+        async with st.hub.subscribe(workspace_id, query.statuses) as sub:
+            poll = await query.feed.poll(sub, after, wait)
+    except TimeoutError:
+        raise StoreUnavailable() from None
+    out = b'{"events":[' + b",".join(f.data for f in poll.events) + b'],"cursor":"' + poll.cursor
+    out += b'"'
+    if poll.snapshot is not None:
+        out += b',"orders":[' + b",".join(poll.snapshot.orders) + b"]"
+    if poll.reset is not None:
+        out += b',"reset":"' + poll.reset.encode() + b'"'
+    return Response(out + b"}", media_type="application/json")
+
+
+# -- tickets -----------------------------------------------------------------------------------
+async def create_ticket(request: Request) -> Response:
+    workspace_id = request.path_params["workspace_id"]
+    principal = await authorize(request, workspace_id, "read")
+    ticket = await _state(request).workspaces.issue_ticket(principal)
+    return JSONResponse({"ticket": ticket, "expires_in": TICKET_TTL_MS // 1000}, status_code=201)
+
+
+W = "/v1/workspaces/{workspace_id}"
+routes = [
+    WebSocketRoute(f"{W}/live", live_socket, name="live"),
+    Route(f"{W}/events/stream", event_stream, methods=["GET"], name="event_stream"),
+    Route(f"{W}/events", poll_events, methods=["GET"], name="poll_events"),
+    Route(f"{W}/tickets", create_ticket, methods=["POST"], name="create_ticket"),
+]
+
+
+_STATUS = openapi.query_param(
+    "status", "comma-separated statuses: only orders entering or leaving them"
+)
+_TICKET = openapi.query_param(
+    "ticket", "a ticket from POST /tickets, instead of the Authorization header"
+)
+openapi.add_paths(
+    {
+        f"{W}/events/stream": {
+            "get": {
+                "summary": "Live events as Server-Sent Events (read scope; docs/protocol.md)",
+                "parameters": [
+                    openapi.WS_PARAM,
+                    openapi.query_param(
+                        "cursor", "resume after this cursor (or the Last-Event-ID header)"
+                    ),
+                    _STATUS,
+                    _TICKET,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "text/event-stream: snapshot or reset, then events",
+                        # One schema per event (as schemathesis and OpenAPI 3.2 read it).
+                        "content": {
+                            "text/event-stream": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "data": {"type": "string"},
+                                        "event": {"type": "string"},
+                                        "id": {"type": "string"},
+                                        "retry": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **openapi.errors("401", "403", "422", "503"),
+                },
+            }
+        },
+        f"{W}/events": {
+            "get": {
+                "summary": "Long-poll the events after a cursor (read scope; docs/protocol.md)",
+                "parameters": [
+                    openapi.WS_PARAM,
+                    openapi.query_param(
+                        "after", "the cursor of the last answer; absent: start (snapshot)"
+                    ),
+                    openapi.query_param(
+                        "wait",
+                        "seconds to wait for an event when there is none yet",
+                        {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
+                    ),
+                    _STATUS,
+                    _TICKET,
+                ],
+                "responses": {
+                    "200": openapi.ok(openapi.ref("Poll")),
+                    **openapi.errors("401", "403", "422", "503"),
+                },
+            }
+        },
+        f"{W}/tickets": {
+            "post": {
+                "summary": "A single-use ticket (60 s) for a browser's live connection (read)",
+                "parameters": [openapi.WS_PARAM],
+                "responses": {
+                    "201": openapi.ok(
+                        {
+                            "type": "object",
+                            "required": ["ticket", "expires_in"],
+                            "properties": {
+                                "ticket": {"type": "string"},
+                                "expires_in": {"type": "integer"},
+                            },
+                        },
+                        "Created",
+                    ),
+                    **openapi.errors("401", "403", "503"),
+                },
+            }
+        },
+    },
+    {
+        "Poll": {
+            "type": "object",
+            "required": ["events", "cursor"],
+            "properties": {
+                "events": {"type": "array", "items": {"type": "object"}},
+                "cursor": {"type": "string"},
+                "orders": {
+                    "type": "array",
+                    "items": {"type": "object"},
+                    "description": "on a start (no `after`) or a reset: the active orders",
+                },
+                "reset": {
+                    "type": "string",
+                    "description": "the `after` cursor could not be resumed: why",
+                },
+            },
+        }
+    },
+)

@@ -1,0 +1,98 @@
+"""Ingest and read one order: the API the Roblox module and tills call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from orderlog.domain import inputs
+from orderlog.errors import OrderLogError
+from orderlog.http.common import (
+    JSONResponse,
+    authorize,
+    idempotency,
+    path_int,
+    rate_check,
+    read_json,
+    state,
+)
+from orderlog.http.errors import error_body
+from orderlog.store.orders import Result, only
+
+
+async def _apply(
+    request: Request, parse: Callable[[Any], list[inputs.Command]], *, batch: bool = False
+) -> tuple[list[inputs.Command], list[Result]]:
+    """The shared path of every write: key, body, commands, workflow, one store call."""
+    ws = request.path_params["workspace_id"]
+    principal = await authorize(request, ws, "write", rate_in_write=True)
+    data, body = await read_json(request)
+    commands = parse(data)
+    st = state(request)
+    workflow = await st.workspaces.workflow(ws)
+    key = idempotency(request, principal, body)
+    rate = rate_check(request)  # checked inside write.lua: still one round trip
+    return commands, await st.orders.apply(ws, commands, workflow, key, batch=batch, rate=rate)
+
+
+async def create_order(request: Request) -> Response:
+    _, results = await _apply(request, lambda data: [inputs.create_order(data)])
+    return JSONResponse(only(results).to_json(), status_code=201)
+
+
+async def change_status(request: Request) -> Response:
+    order_id = inputs.order_id(request.path_params["order_id"], "order_id")
+    _, results = await _apply(request, lambda data: [inputs.change_status(data, order_id)])
+    result = only(results)
+    return JSONResponse(result.to_json() | {"changed": result.changed})
+
+
+async def batch(request: Request) -> Response:
+    commands, results = await _apply(request, inputs.batch, batch=True)
+    out = []
+    for command, result in zip(commands, results, strict=True):
+        if isinstance(result, OrderLogError):
+            entry = {
+                "ref": command.ref,
+                "ok": False,
+                **error_body(result.status_code, result.message),
+            }
+        else:
+            status = 201 if isinstance(command, inputs.CreateOrder) else 200
+            entry = {
+                "ref": command.ref,
+                "ok": True,
+                "statusCode": status,
+                **result.to_json(),
+                "changed": result.changed,
+            }
+        out.append(entry)
+    return JSONResponse({"results": out})
+
+
+async def get_order(request: Request) -> Response:
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "read_one")
+    order_id = inputs.order_id(request.path_params["order_id"], "order_id")
+    return JSONResponse(await state(request).orders.get(ws, order_id))
+
+
+async def get_by_number(request: Request) -> Response:
+    ws = request.path_params["workspace_id"]
+    await authorize(request, ws, "read_one")
+    number = path_int(request, "number")
+    return JSONResponse(await state(request).orders.get_by_number(ws, number))
+
+
+W = "/v1/workspaces/{workspace_id}"
+routes = [
+    Route(f"{W}/orders", create_order, methods=["POST"], name="create_order"),
+    Route(f"{W}/orders/by-number/{{number}}", get_by_number, methods=["GET"], name="get_by_number"),
+    Route(f"{W}/orders/{{order_id}}", get_order, methods=["GET"], name="get_order"),
+    Route(f"{W}/orders/{{order_id}}/status", change_status, methods=["POST"], name="change_status"),
+    Route(f"{W}/batch", batch, methods=["POST"], name="batch"),
+]

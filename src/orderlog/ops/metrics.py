@@ -1,0 +1,186 @@
+"""Prometheus metrics (prometheus-client) and ``GET /metrics``.
+
+One ``Metrics`` per app, its collectors on its own registry (so tests may build many apps).
+Several processes (``--workers N``) use prometheus-client's multiprocess mode: ``orderlog serve``
+points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before the workers start, each worker
+writes its values there, and whichever worker answers ``/metrics`` sums them all, so a scrape
+through the shared port sees the whole server. One process alone keeps its values in memory.
+Separate hosts are separate scrape targets.
+
+Hot paths stay cheap: one counter and one histogram call per HTTP request, one histogram call
+per live event per process (not per socket), gauge moves per connection.
+
+``/metrics`` answers only a ``Bearer`` token equal to ``ORDERLOG_METRICS_TOKEN`` when that is
+set, else only clients on loopback (a reverse proxy in front makes every client look remote:
+set the token there).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import time
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from orderlog.auth import bearer
+from orderlog.errors import Forbidden, Unauthorized
+from orderlog.http import openapi
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+INGEST_ROUTES = frozenset({"create_order", "change_status", "batch"})
+# Write latency is mostly one Redis round trip (~0.2-2 ms); live delivery adds the pub/sub hop.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or None
+
+
+class Metrics:
+    """The collectors. Label values are bounded: route names, status codes, transports."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "orderlog_http_requests",
+            "HTTP requests by method, route and status",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.ingest_seconds = Histogram(
+            "orderlog_ingest_duration_seconds",
+            "Time to answer a write (create, status change, batch), by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.events_published = Counter(
+            "orderlog_events_published",
+            "Events written to the workspace streams (and published) by this server",
+            registry=r,
+        )
+        self.delivery_seconds = Histogram(
+            "orderlog_live_delivery_seconds",
+            "From the write in Redis (the event id's time) to handing the event to the sockets",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.clients = Gauge(
+            "orderlog_live_clients",
+            "Connected live clients by transport",
+            ["transport"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.slow_consumer_closes = Counter(
+            "orderlog_slow_consumer_closes",
+            "Live clients closed because they could not keep up",
+            registry=r,
+        )
+        self.resumes = Counter(
+            "orderlog_resumes",
+            "Live clients resuming from a cursor, by outcome (replayed or reset)",
+            ["outcome"],
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "orderlog_redis_errors",
+            "Redis unavailable or timing out, by where it was seen (request or pubsub)",
+            ["where"],
+            registry=r,
+        )
+        self.redis_reconnects = Counter(
+            "orderlog_redis_reconnects",
+            "Pub/sub listener reconnections to Redis",
+            registry=r,
+        )
+
+    # -- recording ---------------------------------------------------------------------------
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        if route in INGEST_ROUTES and status < 500:
+            self.ingest_seconds.labels(route).observe(seconds)
+
+    def delivered(self, ms: int, now: float | None = None) -> None:
+        """One event handed to this process's subscriptions; ``ms`` is its stream id's time
+        part, Redis's clock at the write."""
+        self.delivery_seconds.observe(max(0.0, (now or time.time()) - ms / 1000))
+
+    def resumed(self, outcome: str) -> None:
+        """A client with a cursor was ``replayed`` from it, or needed a ``reset``."""
+        self.resumes.labels(outcome).inc()
+
+    # -- exposition --------------------------------------------------------------------------
+    def render(self) -> bytes:
+        path = multiprocess_dir()
+        if path is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=path)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
+
+
+def mark_process_dead() -> None:
+    """At a worker's exit: drop its live gauges from the shared directory."""
+    path = multiprocess_dir()
+    if path is not None:
+        multiprocess.mark_process_dead(os.getpid(), path)  # type: ignore[no-untyped-call]
+
+
+def allowed(request: Request, token: str | None) -> None:
+    """Raises Unauthorized/Forbidden unless the caller may read the metrics."""
+    if token:
+        given = bearer(request.headers.get("authorization"))
+        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+            raise Unauthorized("/metrics needs the metrics token (ORDERLOG_METRICS_TOKEN).")
+        return
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise Forbidden("/metrics is served on loopback only unless ORDERLOG_METRICS_TOKEN is set.")
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    st: Any = request.state.orderlog
+    allowed(request, st.settings.metrics_token)
+    metrics: Metrics = st.extras["metrics"]
+    return Response(metrics.render(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+routes = [Route("/metrics", metrics_endpoint, methods=["GET"], name="metrics")]
+
+openapi.add_paths(
+    {
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (metrics token, or loopback when none is set)",
+                "security": [{"bearer": []}, {}],
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format 0.0.4",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **openapi.errors("401", "403"),
+                },
+            }
+        }
+    }
+)

@@ -1,0 +1,175 @@
+"""How uvicorn serves orderlog: the connection bounds it lacks on its own.
+
+uvicorn limits concurrency (``limit_concurrency``: a 503 once a request's headers are in) and
+idle keep-alive time, but it has no timeout for a request's headers: a client that connects and
+trickles one header byte every few seconds (slowloris) holds its connection forever, and enough
+of them exhaust file descriptors. ``GuardedHttpToolsProtocol`` adds
+
+- a header timeout, armed when a connection opens and when each request begins, disarmed when
+  its headers are complete (a WebSocket handshake is a request: it is bounded the same way);
+- a bound on header size (``MAX_HEADER_BYTES``: 431 past it; httptools has none);
+- a hard bound on open connections: past ``limit_concurrency`` a new connection is answered
+  503 and closed at once, before it costs a parser or a task.
+
+``uvicorn_options(settings)`` is what ``cli.serve`` and the tests' ``running_server`` pass to
+uvicorn, so both serve with the same bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from typing import Any
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # uvicorn[standard]
+
+from orderlog.settings import Settings
+
+
+def _raw_response(status: int, reason: str, message: str, extra: bytes = b"") -> bytes:
+    """A whole HTTP/1.1 error response that closes the connection, in the usual error body."""
+    body = orjson.dumps({"error": reason, "statusCode": status, "message": message})
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"connection: close\r\ncontent-length: {len(body)}\r\n"
+    ).encode()
+    return head + extra + b"\r\n" + body
+
+
+BUSY = _raw_response(
+    503, "Service Unavailable", "Too many connections; retry.", b"retry-after: 1\r\n"
+)
+TIMEOUT = _raw_response(408, "Request Timeout", "The request headers came too slowly.")
+# httptools itself accepts headers of any size (a 10 MB header line was answered 200): past this
+# many bytes without the end of the headers, the request is refused.
+MAX_HEADER_BYTES = 65_536
+TOO_LARGE = _raw_response(
+    431,
+    "Request Header Fields Too Large",
+    f"Request headers are limited to {MAX_HEADER_BYTES} bytes.",
+)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header timeout and a hard connection bound."""
+
+    def __init__(self, *args: Any, header_timeout: float = 10.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._header_bytes = 0  # received since the current request began, headers unfinished
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        limit = self.limit_concurrency
+        if limit is not None and len(self.connections) > limit:
+            transport.write(BUSY)
+            transport.close()
+            return
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is None and (self.cycle is None or self.cycle.response_complete):
+            self._arm()  # the first bytes of a request on a kept-alive connection
+        if self._header_timer is not None:  # headers unfinished: count their bytes
+            end = data.find(b"\r\n\r\n")
+            self._header_bytes += len(data) if end < 0 else end + 4
+            if self._header_bytes > MAX_HEADER_BYTES:
+                self._refuse(TOO_LARGE)
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def _arm(self) -> None:
+        if self._header_timer is None:
+            self._header_bytes = 0
+            self._header_timer = self.loop.call_later(self.header_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        if self._header_bytes == 0:
+            # Not one byte of a request: an idle connection (a client's pool opened it ahead),
+            # not a slow sender. Close it quietly, as an expired keep-alive: a 408 here would
+            # reach a client that then sends its next request on it and reads a stale error.
+            self._disarm()
+            self.transport.close()
+            return
+        self._refuse(TIMEOUT)
+
+    def _refuse(self, response: bytes) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self.transport.write(response)
+            self.transport.close()
+
+    def on_response_complete(self) -> None:
+        # Between requests the keep-alive timeout (uvicorn's) bounds the idle connection.
+        self._disarm()
+        super().on_response_complete()
+
+
+# A live connection's ticket travels in its URL (?ticket=); the websockets library logs the
+# handshake's request line at debug level through uvicorn's logger, and uvicorn's access log (if
+# someone turns it back on) logs the query string: redact both before any handler sees them.
+SECRET = re.compile(r"((?:ticket|token|key)=)[^&\s\"']+|\b(olk_[0-9a-f]{12}_)[\w-]+|\bolt_[\w.-]+")
+
+
+def _redact(match: re.Match[str]) -> str:
+    if match.group(1):
+        return match.group(1) + "[redacted]"
+    return (match.group(2) or "olt_") + "[redacted]"
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message with every ticket and key secret replaced by [redacted]."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "olt_" in message or "olk_" in message or "=" in message:
+            cleaned = SECRET.sub(_redact, message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_server_logs() -> None:
+    """Install RedactSecrets on uvicorn's loggers (idempotent)."""
+    for name in ("uvicorn.error", "uvicorn.access", "websockets.server"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config``: limits and timeouts."""
+    options: dict[str, Any] = {
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": settings.keepalive_timeout,
+        "h11_max_incomplete_event_size": 16 * 1024,  # headers past 16 KiB: 400 (h11 fallback)
+        "ws_max_size": 65_536,  # a WebSocket message over 64 KiB closes with 1009
+        "ws_per_message_deflate": False,
+    }
+    # A partial of a module-level class pickles, so it reaches --workers processes too.
+    options["http"] = functools.partial(
+        GuardedHttpToolsProtocol, header_timeout=settings.header_timeout
+    )
+    return options

@@ -1,0 +1,122 @@
+"""The one place a Redis client is built from a URL (standalone, unix socket or cluster).
+
+Cluster URLs: ``redis+cluster://host:port`` (or ``rediss+cluster://``), any one node of the
+cluster; redis-py discovers the rest. A cluster must run Redis >= 7: live events use sharded
+pub/sub (SPUBLISH), so each event travels only to the master that owns its workspace's slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from redis import exceptions as rx
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from orderlog.errors import StoreUnavailable
+
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
+
+
+def is_cluster_url(url: str | None) -> bool:
+    return url is not None and url.startswith(CLUSTER_SCHEMES)
+
+
+def publish_command(url: str | None) -> str:
+    """What write.lua publishes with: SPUBLISH on a cluster (the channel shares the workspace's
+    hash tag, so it lives on the workspace's master), PUBLISH elsewhere."""
+    return "SPUBLISH" if is_cluster_url(url) else "PUBLISH"
+
+
+def make_redis(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> Any:
+    """An asyncio client that never retries on its own: a write whose reply was lost may have
+    been applied, so retrying is the caller's call (clients retry with an Idempotency-Key)."""
+    common: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "health_check_interval": 0,
+    }
+    if is_cluster_url(url):
+        plain = url.replace("+cluster", "", 1)
+        return RedisCluster.from_url(plain, max_connections=max_connections, **common)
+    # A blocking pool makes a request wait for a free connection instead of failing under bursts.
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=timeout, **common
+    )
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
+
+
+async def check_cluster(redis: Any) -> None:
+    """Refuse a cluster whose nodes cannot run SPUBLISH (Redis < 7), at start, not on a write."""
+    await redis.initialize()  # the client learns the topology lazily otherwise
+    for node in redis.get_primaries():
+        info = await redis.info("server", target_nodes=node)
+        version = str(info.get("redis_version", "0"))
+        if int(version.split(".")[0]) < 7:
+            raise RuntimeError(
+                f"Redis Cluster node {node.name} runs Redis {version}; orderlog needs >= 7 "
+                "on a cluster (sharded pub/sub)"
+            )
+
+
+async def ping_nodes(redis: Any) -> dict[str, bool]:
+    """Whether each master answers PING (one entry, ``redis``, for a single server)."""
+    if not isinstance(redis, RedisCluster):
+        try:
+            return {"redis": bool(await redis.ping())}
+        except RedisError:
+            return {"redis": False}
+    answers = {}
+    for node in redis.get_primaries():
+        try:
+            answers[node.name] = bool(await redis.ping(target_nodes=node))
+        except RedisError:
+            answers[node.name] = False
+    return answers
+
+
+async def close_redis(redis: Any) -> None:
+    """Close a client and all its connections.
+
+    redis-py's ``RedisCluster.aclose()`` does nothing while a failed command has left the client
+    waiting to re-read the topology (it checks its ``_initialize`` flag), which leaks the node
+    connections after a master went down: close the nodes' pools regardless."""
+    await redis.aclose()
+    if isinstance(redis, RedisCluster):
+        await redis.nodes_manager.aclose()
+        await redis.nodes_manager.aclose("startup_nodes")
+
+
+UNAVAILABLE = (
+    rx.ConnectionError,  # includes BusyLoadingError: Redis is loading its AOF after a restart
+    rx.TimeoutError,
+    rx.ReadOnlyError,
+    # redis-py turns these replies into classes and strips their code from the message, so the
+    # prefix test below never sees them: CLUSTERDOWN/MASTERDOWN (a master restarting or failing
+    # over), TRYAGAIN (a slot migrating), OOM (maxmemory reached).
+    rx.ClusterError,
+    rx.TryAgainError,
+    rx.OutOfMemoryError,
+)
+
+
+@contextmanager
+def unavailable() -> Iterator[None]:
+    """Map Redis being away (down, loading, out of memory, failing over) to StoreUnavailable."""
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        raise StoreUnavailable(f"The order store is unavailable ({type(exc).__name__}).") from exc
+    except rx.ResponseError as exc:
+        text = str(exc)
+        if text.startswith(("OOM", "MISCONF", "LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")):
+            raise StoreUnavailable(f"The order store is unavailable ({text.split()[0]}).") from exc
+        raise
+    except rx.RedisClusterException as exc:
+        raise StoreUnavailable("The order store cluster is unavailable.") from exc

@@ -1,0 +1,317 @@
+"""OrderStore: orders in Redis, written by Lua, returned as JSON bytes ready to send.
+
+Every method takes the workspace id; keys come from ``keys.Keys``. Redis connection errors and
+timeouts leave this package only as ``StoreUnavailable`` (mapped once, in ``unavailable``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from orderlog.domain.inputs import ChangeStatus, Command, CreateOrder
+from orderlog.domain.model import Workflow
+from orderlog.domain.ratelimit import OFF, Quota, RateCheck
+from orderlog.domain.search import Query
+from orderlog.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    OrderLogError,
+)
+from orderlog.keys import Keys
+from orderlog.store import argv, scripts
+from orderlog.store.client import unavailable
+
+
+def new_order_id() -> str:
+    """24 lower-case hex digits: 4 bytes of creation time, 8 random bytes (an ObjectId's shape)."""
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{os.urandom(8).hex()}"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    id: str
+    order_number: int
+    version: int
+    changed: bool
+    order: bytes  # the order's JSON
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "error": None,
+            "id": self.id,
+            "order_number": self.order_number,
+            "order": orjson.Fragment(self.order),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """A client's Idempotency-Key, scoped to its API key, and the hash of the request."""
+
+    digest: str
+    body_hash: str
+
+
+Result = OrderResult | OrderLogError
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Orders as JSON bytes (with history: ``(order, history)`` pairs), newest first, and the
+    number the next page continues below (None: nothing is left)."""
+
+    orders: list[Any]
+    next_before: int | None
+    examined: int
+
+
+class OrderStore:
+    def __init__(
+        self,
+        redis: Any,
+        keys: Keys | None = None,
+        *,
+        stream_maxlen: int = 100_000,
+        idempotency_ttl: int = 24 * 3600,
+        publish_command: str = "PUBLISH",
+        on_events: Callable[[int], object] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.on_events = on_events  # told how many events each write published (metrics)
+        self.keys = keys or Keys()
+        self.stream_maxlen = stream_maxlen
+        self.idempotency_ttl = idempotency_ttl
+        self.publish_command = publish_command
+
+    # -- writes --------------------------------------------------------------------------------
+    async def apply(
+        self,
+        workspace_id: str,
+        commands: list[Command],
+        workflow: Workflow,
+        idempotency: Idempotency | None = None,
+        *,
+        batch: bool = False,
+        rate: RateCheck | None = None,
+    ) -> list[Result]:
+        """Apply commands in order, atomically, in one round trip; one result per command.
+        With ``rate``, the caller's rate limit is checked in the same script (``rate.quota`` is
+        filled in).
+
+        Raises:
+            InvalidInput: a command does not fit the workflow (nothing was written).
+            RateLimited: the key is over its rate (nothing was written).
+            StoreUnavailable: Redis is away; nothing is acknowledged.
+        """
+        fields = argv.encode(commands, workflow, new_order_id, batch=batch)
+        k = self.keys
+        keys = [
+            k.seq(workspace_id),
+            k.epoch(workspace_id),
+            k.ids(workspace_id),
+            k.events(workspace_id),
+            k.channel(workspace_id),
+            k.idempotency(workspace_id, idempotency.digest if idempotency else "-"),
+            k.rate_limit(workspace_id, rate.key_id if rate else "-"),
+        ]
+        args = [
+            workspace_id,
+            k.order_prefix(workspace_id),
+            k.index_prefix(workspace_id),
+            self.stream_maxlen,
+            idempotency.body_hash if idempotency else "",
+            self.idempotency_ttl,
+            self.publish_command,
+            len(commands),
+            *(rate.limit.args() if rate else OFF),
+            *fields,
+        ]
+        with unavailable():
+            raw, *quota = await scripts.WRITE(self.redis, keys, args)
+        if rate is not None:
+            rate.quota = Quota.from_script(rate.limit, *quota)
+            if not rate.quota.allowed:
+                raise rate.quota.error()
+        reply = orjson.loads(raw)
+        if reply[0] == "idem":
+            if reply[1] == "mismatch":
+                raise InvalidInput(
+                    "Idempotency-Key", "was already used with a different request body"
+                )
+            reply = orjson.loads(reply[2])
+        elif self.on_events is not None:
+            # Each op that changed an order wrote one event (a replay above wrote none).
+            self.on_events(sum(1 for r in reply if r[0] == "ok" and r[4]))
+        return [_result(r, cmd) for r, cmd in zip(reply, commands, strict=True)]
+
+    async def create(
+        self,
+        workspace_id: str,
+        command: CreateOrder,
+        workflow: Workflow,
+        idempotency: Idempotency | None = None,
+        rate: RateCheck | None = None,
+    ) -> OrderResult:
+        return only(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
+
+    async def change_status(
+        self,
+        workspace_id: str,
+        command: ChangeStatus,
+        workflow: Workflow,
+        idempotency: Idempotency | None = None,
+        rate: RateCheck | None = None,
+    ) -> OrderResult:
+        return only(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def read(
+        self, workspace_id: str, by: str, values: list[str | int], *, history: bool = False
+    ) -> list[tuple[bytes, bytes] | None]:
+        """Orders by ``id`` or by number (``n``): ``(order_json, history_json)`` or None each."""
+        if not values:
+            return []
+        k = self.keys
+        with unavailable():
+            rows = await scripts.READ(
+                self.redis,
+                [k.ids(workspace_id)],
+                [workspace_id, k.order_prefix(workspace_id), by, int(history), *values],
+            )
+        return [(row[0], row[1]) if row else None for row in rows]
+
+    async def get(self, workspace_id: str, order_id: str) -> dict[str, Any]:
+        """The order with its full history. Raises NotFound."""
+        return _with_history(
+            (await self.read(workspace_id, "id", [order_id], history=True))[0], order_id
+        )
+
+    async def get_by_number(self, workspace_id: str, number: int) -> dict[str, Any]:
+        return _with_history(
+            (await self.read(workspace_id, "n", [number], history=True))[0], number
+        )
+
+    async def rate_check(self, workspace_id: str, rate: RateCheck) -> Quota:
+        """Check (and count) one request against its key's limit; fills ``rate.quota``.
+
+        Raises:
+            RateLimited: over the limit.
+            StoreUnavailable: Redis is away (a request is never let through unchecked).
+        """
+        with unavailable():
+            reply = await scripts.RATE_LIMIT(
+                self.redis, [self.keys.rate_limit(workspace_id, rate.key_id)], rate.limit.args()
+            )
+        rate.quota = Quota.from_script(rate.limit, *reply)
+        if not rate.quota.allowed:
+            raise rate.quota.error()
+        return rate.quota
+
+    # -- search and retention -----------------------------------------------------------------
+    async def search(
+        self,
+        workspace_id: str,
+        query: Query,
+        *,
+        history: bool = False,
+        budget: int = 3_000,
+        max_calls: int = 8,
+    ) -> SearchPage:
+        """One page of a search, newest first (see store/search.lua).
+
+        Each script call examines at most ``budget`` candidates, so one call never holds Redis
+        for long; up to ``max_calls`` calls fill the page. A page may come back short (even
+        empty) with a ``next_before`` when the budget ran out on a sparse intersection.
+        """
+        k = self.keys
+        keys = [k.index(workspace_id, "all"), k.index(workspace_id, "created")]
+        sizes = []
+        for group in query.groups:
+            keys += [k.index(workspace_id, *ix) for ix in group]
+            sizes.append(len(group))
+        lowest = query.number or 1
+        before = query.before
+        if query.number is not None:
+            before = min(before or query.number + 1, query.number + 1)
+        orders: list[Any] = []
+        examined = 0
+        for _ in range(max_calls):
+            args = [
+                workspace_id,
+                k.order_prefix(workspace_id),
+                lowest,
+                "" if before is None else before,
+                "" if query.from_ms is None else query.from_ms,
+                "" if query.to_ms is None else query.to_ms,
+                query.limit - len(orders),
+                budget,
+                int(history),
+                *sizes,
+            ]
+            with unavailable():
+                reply = await scripts.SEARCH(self.redis, keys, args)
+            examined += int(reply[1])
+            orders += [tuple(row) if history else row for row in reply[2:]]
+            before = int(reply[0]) or None
+            if before is None or len(orders) >= query.limit:
+                break
+        return SearchPage(orders, before, examined)
+
+    async def expire(self, workspace_id: str, cutoff_ms: int, batch: int = 200) -> int:
+        """Remove up to ``batch`` orders created before ``cutoff_ms`` (epoch ms) with all their
+        index entries, in one atomic script call; the number removed (0: nothing is left)."""
+        k = self.keys
+        keys = [
+            k.ids(workspace_id),
+            k.index(workspace_id, "all"),
+            k.index(workspace_id, "created"),
+        ]
+        args = [k.order_prefix(workspace_id), k.index_prefix(workspace_id), cutoff_ms, batch]
+        with unavailable():
+            return int(await scripts.RETENTION(self.redis, keys, args))
+
+    async def ping(self) -> bool:
+        with unavailable():
+            return bool(await self.redis.ping())
+
+
+def _with_history(row: tuple[bytes, bytes] | None, ident: object) -> dict[str, Any]:
+    if row is None:
+        raise NotFound("Order", ident)
+    order: dict[str, Any] = orjson.loads(row[0])
+    order["history"] = orjson.loads(row[1])
+    return order
+
+
+def only(results: list[Result]) -> OrderResult:
+    """The one result of a one-command write; its error raised."""
+    (result,) = results
+    if isinstance(result, OrderLogError):
+        raise result
+    return result
+
+
+def _result(r: list[Any], cmd: Command) -> Result:
+    if r[0] == "ok":
+        _, oid, number, version, changed, order = r
+        return OrderResult(oid, int(number), int(version), bool(changed), order.encode())
+    kind = r[1]
+    if kind == "notfound":
+        return NotFound("Order", r[2])
+    if kind == "transition":
+        return InvalidTransition(r[3], r[4], r[2])
+    if kind == "version":
+        return Conflict(f"Order {r[2]} is at version {r[3]}, not {r[4]}.")
+    if kind == "ref":
+        return Conflict(f"The operation this one refers to ({cmd.ref or r[2]}) failed.")
+    if kind == "exists":
+        return Conflict(f"Order id {r[2]} exists already.")
+    raise RuntimeError(f"write.lua answered {r!r}")
