@@ -3,8 +3,6 @@ is given, a flushed database per test, the app in-process, and real uvicorn on p
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,17 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from orderlog.app import build_state, create_app
-from orderlog.ops.serving import uvicorn_options
 from orderlog.settings import Settings
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port
+from support.cluster import Cluster, redis_7_binary
+from support.server import WithState, Workspace, running_server
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def standalone_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The suite's own redis-server (the embedded code path), or REDIS_URL when given."""
     given = os.environ.get("REDIS_URL")
     if given:
         yield given
@@ -33,6 +32,30 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = server.start()
     yield url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A three-master Redis Cluster, started once for every test that asks for it."""
+    started = Cluster(tmp_path_factory.mktemp("cluster"), redis_7_binary()).start()
+    yield started
+    started.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``cluster_too`` runs twice: on the standalone Redis and on the cluster."""
+    if metafunc.definition.get_closest_marker("cluster_too") and "redis_url" in (
+        metafunc.fixturenames
+    ):
+        metafunc.parametrize("redis_url", ["standalone", "cluster"], indirect=True)
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Where the test's store lives: the standalone server unless parametrized otherwise."""
+    if getattr(request, "param", "standalone") == "cluster":
+        return str(request.getfixturevalue("cluster").url)
+    return str(request.getfixturevalue("standalone_url"))
 
 
 @pytest.fixture
@@ -55,16 +78,6 @@ async def state(settings: Settings, redis: Any) -> AsyncIterator[Any]:
     await built.hub.close()  # its listener task, if a live route started it
 
 
-class WithState:
-    """The app with a ready-made lifespan state (httpx's ASGITransport runs no lifespan)."""
-
-    def __init__(self, app: Any, state: Any) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        scope["state"] = {"orderlog": self.state}
-        await self.app(scope, receive, send)
 
 
 @pytest.fixture
@@ -77,17 +90,6 @@ async def client(settings: Settings, state: Any) -> AsyncIterator[httpx.AsyncCli
         yield c
 
 
-class Workspace:
-    def __init__(self, workspace_id: str, keys: dict[str, str]) -> None:
-        self.id = workspace_id
-        self.keys = keys
-
-    def auth(self, scope: str = "write") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[scope]}"}
-
-    @property
-    def base(self) -> str:
-        return f"/v1/workspaces/{self.id}"
 
 
 @pytest.fixture
@@ -96,28 +98,6 @@ async def workspace(state: Any) -> Workspace:
     return Workspace(ws_id, keys)
 
 
-@contextlib.asynccontextmanager
-async def running_server(settings: Settings, port: int = 0, **config: Any) -> AsyncIterator[str]:
-    """Real uvicorn on port 0 (or ``port``: a restart on the same one) in this event loop;
-    yields its base URL."""
-    app = create_app(settings)
-    options = {"log_level": "warning", "timeout_graceful_shutdown": 5}
-    options |= uvicorn_options(settings) | config  # the limits `orderlog serve` uses
-    cfg = uvicorn.Config(app, host="127.0.0.1", port=port, **options)
-    server = uvicorn.Server(cfg)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(10):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(15):
-            await task
 
 
 @pytest.fixture

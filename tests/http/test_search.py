@@ -12,7 +12,7 @@ import pytest
 
 from orderlog.domain import export, inputs, search
 from orderlog.domain.model import DEFAULT_WORKFLOW
-from searchdata import ALICE, BOB, DANA, ERIN, load
+from support.searchdata import ALICE, BOB, DANA, ERIN, load
 
 
 async def numbers(client: Any, ws: Any, params: dict[str, Any] | str) -> list[int]:
@@ -51,6 +51,7 @@ async def numbers(client: Any, ws: Any, params: dict[str, Any] | str) -> list[in
         ({"q": "latte nobody"}, []),
     ],
 )
+@pytest.mark.cluster_too
 async def test_search_each_filter_finds_its_orders(
     client: Any, state: Any, workspace: Any, params: Any, expected: list[int]
 ) -> None:
@@ -72,6 +73,7 @@ async def test_search_each_filter_finds_its_orders(
         ({"customer": "alice", "staff": "dana", "role": "preparer", "status": "cancelled"}, []),
     ],
 )
+@pytest.mark.cluster_too
 async def test_search_combined_filters_intersect(
     client: Any, state: Any, workspace: Any, params: dict[str, str], expected: list[int]
 ) -> None:
@@ -117,6 +119,7 @@ async def test_search_pages_stay_stable_while_orders_arrive(
     assert seen == list(range(120, 0, -1))
 
 
+@pytest.mark.cluster_too
 async def test_search_limit_and_cursor_walk_every_order(
     client: Any, state: Any, workspace: Any
 ) -> None:
@@ -228,6 +231,7 @@ async def test_search_needs_a_read_key(client: Any, workspace: Any) -> None:
     assert (await client.get(url, headers=workspace.auth("admin"))).status_code == 200
 
 
+@pytest.mark.cluster_too
 async def test_search_scan_budget_gives_short_pages_that_resume(state: Any, workspace: Any) -> None:
     """A sparse intersection with a small budget answers short pages with a cursor; following
     the cursors finds every match exactly once."""
@@ -290,6 +294,7 @@ async def test_search_orders_are_the_same_json_as_reads(
     assert found == one
 
 
+@pytest.mark.cluster_too
 async def test_csv_rows_have_people_items_and_stage_times(
     client: Any, state: Any, redis: Any, workspace: Any
 ) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import Workspace
 from orderlog.live.hub import Hub
+from support.server import Workspace
 
 
 async def test_hub_shares_a_snapshot_read_only_with_earlier_subscriptions(

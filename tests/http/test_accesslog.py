@@ -15,9 +15,9 @@ from starlette.middleware import Middleware
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from conftest import running_server
 from orderlog.http.middleware import KEY_ID, AccessLog, JSONFormatter, log_config
-from test_api_orders import new_order
+from support.api import new_order
+from support.server import running_server
 
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -82,30 +82,17 @@ async def test_accesslog_websocket_session_line_with_close_code(
         routes=[WebSocketRoute("/live/{workspace_id}", echo)],
         middleware=[Middleware(AccessLog)],
     )
-    import uvicorn
-
-    cfg = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(cfg)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-            port = server.servers[0].sockets[0].getsockname()[1]
-            async with websockets.connect(f"ws://127.0.0.1:{port}/live/w1?ticket=olt_x") as ws:
-                await ws.send("hi")
-                assert await ws.recv() == "hi"
-                with pytest.raises(websockets.ConnectionClosed):
-                    await ws.recv()
-            for _ in range(500):  # the server logs once its handler has returned
-                if access_lines(caplog):
-                    break
-                await asyncio.sleep(0.01)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with running_server(app, lifespan="off") as base:
+        url = base.replace("http://", "ws://", 1)
+        async with websockets.connect(f"{url}/live/w1?ticket=olt_x") as ws:
+            await ws.send("hi")
+            assert await ws.recv() == "hi"
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+        for _ in range(500):  # the server logs once its handler has returned
+            if access_lines(caplog):
+                break
+            await asyncio.sleep(0.01)
     (line,) = access_lines(caplog)
     text = line.getMessage()
     assert " WS /live/{workspace_id} 4001 " in text

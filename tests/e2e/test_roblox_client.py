@@ -22,60 +22,23 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from lupa import lua51
 
-from orderlog.app import create_app
 from orderlog.keys import Keys
 from orderlog.settings import Settings
 from orderlog.store.client import make_redis
 from orderlog.store.workspaces import WorkspaceStore
+from support.server import ServerThread
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODULE = ROOT / "clients" / "roblox" / "OrderLog.lua"
-STANDIN = Path(__file__).with_name("roblox_standin.lua")
-
-
-class ServerThread:
-    """Real uvicorn in a thread of its own (lupa is synchronous); stop() and start() again keep
-    the port, so a client sees the server go down and come back."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.port = 0
-        self.server: uvicorn.Server | None = None
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        self.port = self.server.servers[0].sockets[0].getsockname()[1]
-
-    def stop(self) -> None:
-        assert self.server is not None
-        assert self.thread is not None
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        assert not self.thread.is_alive(), "uvicorn did not stop"
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+STANDIN = ROOT / "tests" / "support" / "roblox_standin.lua"
 
 
 @pytest.fixture(scope="module")
-def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+def server(standalone_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     settings = Settings(
-        redis_url=redis_url, data_dir=tmp_path_factory.mktemp("data"), demo_workspace=False
+        redis_url=standalone_url, data_dir=tmp_path_factory.mktemp("data"), demo_workspace=False
     )
     srv = ServerThread(settings)
     srv.start()

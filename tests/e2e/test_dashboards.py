@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Workspace, running_server
 from orderlog.store.embedded import free_port
+from support.server import Workspace, running_server
 
 pytestmark = pytest.mark.browser
 

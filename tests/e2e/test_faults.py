@@ -27,14 +27,14 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import Workspace, running_server
-from faultproxy import FaultProxy
 from orderlog.domain.model import DEFAULT_WORKFLOW
 from orderlog.settings import Settings
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedRedis
 from orderlog.store.workspaces import WorkspaceStore
-from test_api_orders import CASHIER, CHEF, CUSTOMER
+from support.api import CASHIER, CHEF, CUSTOMER
+from support.faultproxy import FaultProxy
+from support.server import Workspace, running_server
 
 TIMEOUT = 1.0  # ORDERLOG_REDIS_TIMEOUT in these tests
 

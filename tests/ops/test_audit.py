@@ -9,7 +9,7 @@ from types import ModuleType
 
 
 def load_audit() -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "bench" / "audit.py"
+    path = Path(__file__).resolve().parents[2] / "bench" / "audit.py"
     spec = importlib.util.spec_from_file_location("bench_audit", path)
     assert spec is not None
     assert spec.loader is not None

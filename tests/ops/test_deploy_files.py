@@ -13,7 +13,7 @@ import yaml
 from orderlog.cli import parser
 from orderlog.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def compose() -> dict[str, Any]:

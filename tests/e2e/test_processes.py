@@ -18,11 +18,11 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from conftest import Workspace
 from orderlog.store.embedded import free_port
-from test_cli import env
-from test_live import create, events, http, move, recv, socket
-from test_metrics import samples
+from support.live import create, events, http, move, recv, socket
+from support.metrics import samples
+from support.processes import env
+from support.server import Workspace
 
 SHUTDOWN_TIMEOUT = 5
 

@@ -7,38 +7,10 @@ from typing import Any
 
 import pytest
 
-CUSTOMER = {"UserId": 3141592653, "Name": "Alice", "DisplayName": "Ally"}
-CASHIER = {"UserId": 7, "Name": "Bob"}
-CHEF = {"UserId": 8, "Name": "Carl"}
+from support.api import CASHIER, CHEF, CUSTOMER, assert_error, new_order, set_status
 
 
-def assert_error(resp: Any, status: int) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert body["statusCode"] == status
-    assert isinstance(body["error"], str)
-    assert body["error"]
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    return body  # type: ignore[no-any-return]
-
-
-async def new_order(client: Any, ws: Any, **extra: Any) -> dict[str, Any]:
-    resp = await client.post(
-        f"{ws.base}/orders",
-        headers=ws.auth(),
-        json={"customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"], **extra},
-    )
-    assert resp.status_code == 201, resp.text
-    return resp.json()  # type: ignore[no-any-return]
-
-
-async def set_status(client: Any, ws: Any, order_id: str, status: str, **extra: Any) -> Any:
-    return await client.post(
-        f"{ws.base}/orders/{order_id}/status", headers=ws.auth(), json={"status": status, **extra}
-    )
-
-
+@pytest.mark.cluster_too
 async def test_api_seed_lifecycle_end_to_end(client: Any, workspace: Any) -> None:
     """createOrder, setPreparing, setReprepare, setReadyForPickup, setComplete over HTTP."""
     created = await new_order(client, workspace, status="waiting_for_preparation")
@@ -110,6 +82,7 @@ async def test_api_handed_to_records_recipient(client: Any, workspace: Any) -> N
     assert order["handed_by"]["username"] == "Bob"
 
 
+@pytest.mark.cluster_too
 async def test_api_batch_applies_in_order_with_refs(client: Any, workspace: Any) -> None:
     """A batch creates and moves orders in order; a status op may name an earlier create's ref."""
     ops = [
@@ -164,6 +137,7 @@ async def test_api_batch_limits_and_bad_refs(client: Any, workspace: Any) -> Non
     assert body["field"] == "operations[2].order_ref"
 
 
+@pytest.mark.cluster_too
 async def test_api_idempotency_key_replays_and_rejects_other_body(
     client: Any, workspace: Any
 ) -> None:
@@ -294,6 +268,7 @@ async def test_api_auth_missing_unknown_foreign_and_scope(
     assert (await client.post(url, json=body, headers=workspace.auth("admin"))).status_code == 201
 
 
+@pytest.mark.cluster_too
 async def test_api_revoked_key_stops_working(client: Any, workspace: Any) -> None:
     """A key revoked through the admin API is refused (401) right after."""
     created = await client.post(
@@ -317,10 +292,10 @@ async def test_api_store_down_is_503_with_retry_after(settings: Any, workspace: 
     """With Redis unreachable a write answers 503 with Retry-After, never 500."""
     import httpx
 
-    from conftest import WithState
     from orderlog.app import build_state, create_app
     from orderlog.store.client import make_redis
     from orderlog.store.embedded import free_port
+    from support.server import WithState
 
     dead = make_redis(f"redis://127.0.0.1:{free_port()}", timeout=0.5)
     st = build_state(settings, dead)
@@ -336,6 +311,7 @@ async def test_api_store_down_is_503_with_retry_after(settings: Any, workspace: 
     await dead.aclose()
 
 
+@pytest.mark.cluster_too
 async def test_api_custom_workflow_validated_and_applied(client: Any, workspace: Any) -> None:
     """An admin sets a workflow with an extra status; transitions follow it; bad ones are 422."""
     wf = {
@@ -376,8 +352,8 @@ async def test_api_client_leaving_mid_body_is_not_a_500(
     settings: Any, state: Any, workspace: Any
 ) -> None:
     """A client that disconnects before its body is complete gets a 4xx, never a 500."""
-    from conftest import WithState
     from orderlog.app import create_app
+    from support.server import WithState
 
     app = WithState(create_app(settings), state)
     messages = iter(

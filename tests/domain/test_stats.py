@@ -9,7 +9,7 @@ import pytest
 
 from orderlog.domain import inputs, stats
 from orderlog.domain.model import DEFAULT_WORKFLOW
-from searchdata import load
+from support.searchdata import load
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
@@ -221,6 +221,7 @@ def test_stats_bursts_windows(times: list[float], expected: list[tuple[int, int]
     assert stats.bursts(times, 2, 3) == expected
 
 
+@pytest.mark.cluster_too
 async def test_stats_route_reports_the_stored_orders(
     client: Any, state: Any, workspace: Any
 ) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from orderlog import demo
-from test_cli import env
+from support.processes import env
 
 ROBLOX_NAME = re.compile(r"^(?=.{3,20}$)[A-Za-z0-9]+(_[A-Za-z0-9]+)?$")
 

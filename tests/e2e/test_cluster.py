@@ -1,64 +1,26 @@
 """The whole store on a real three-master Redis Cluster (Redis 7, started by the suite).
 
 This module overrides ``redis_url`` with the cluster's URL, so the conftest fixtures (``redis``,
-``state``, ``client``, ``workspace``, ``server``) all run on the cluster; several API tests are
-imported from test_api_orders and run here again, unchanged.
+``state``, ``client``, ``workspace``, ``server``) all run on the cluster. Tests of other modules
+marked ``cluster_too`` run on this cluster as well (conftest.py parametrizes them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from cluster_harness import Cluster, redis_7_binary
-from conftest import WithState, Workspace, running_server
 from orderlog.app import build_state, create_app
 from orderlog.keys import Keys
 from orderlog.store.client import close_redis, make_redis, ping_nodes, publish_command
-from test_api_orders import (  # noqa: F401  (collected here again, on the cluster)
-    CUSTOMER,
-    new_order,
-    test_api_batch_applies_in_order_with_refs,
-    test_api_custom_workflow_validated_and_applied,
-    test_api_idempotency_key_replays_and_rejects_other_body,
-    test_api_revoked_key_stops_working,
-    test_api_seed_lifecycle_end_to_end,
-)
-from test_live import (  # noqa: F401  (collected here again, on the cluster)
-    create,
-    events,
-    http,
-    move,
-    quiet,
-    recv,
-    socket,
-    test_live_concurrent_writers_no_gap_no_duplicate,
-    test_live_snapshot_then_events_in_order,
-)
-from test_retention import (  # noqa: F401  (collected here again, on the cluster)
-    test_retention_follows_each_workspace_setting,
-    test_retention_removes_old_orders_with_every_index_entry,
-)
-from test_search import (  # noqa: F401  (collected here again, on the cluster)
-    test_csv_rows_have_people_items_and_stage_times,
-    test_search_combined_filters_intersect,
-    test_search_each_filter_finds_its_orders,
-    test_search_limit_and_cursor_walk_every_order,
-    test_search_scan_budget_gives_short_pages_that_resume,
-)
-from test_stats import test_stats_route_reports_the_stored_orders  # noqa: F401
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    started = Cluster(tmp_path_factory.mktemp("cluster"), redis_7_binary()).start()
-    yield started
-    started.stop()
+from support.api import CUSTOMER, new_order
+from support.cluster import Cluster, redis_7_binary
+from support.live import create, events, http, move, quiet, recv, socket
+from support.server import WithState, Workspace, running_server
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Workspace, running_server
 from orderlog.settings import Settings
+from support.server import Workspace, running_server
 
 
 async def trickle(host: str, port: int, closed: list[float], stop: asyncio.Event) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from conftest import running_server
 from orderlog.domain import inputs, search
 from orderlog.domain.model import DEFAULT_WORKFLOW
 from orderlog.errors import NotFound
 from orderlog.store import retention
-from searchdata import ALICE, BOB, load
+from support.searchdata import ALICE, BOB, load
+from support.server import running_server
 
 DAY_MS = 86_400_000
 
@@ -41,6 +41,7 @@ async def bulk(store: Any, workspace_id: str, count: int) -> None:
         await store.apply(workspace_id, [command] * min(100, count - start), DEFAULT_WORKFLOW)
 
 
+@pytest.mark.cluster_too
 async def test_retention_removes_old_orders_with_every_index_entry(
     state: Any, redis: Any, workspace: Any
 ) -> None:
@@ -74,6 +75,7 @@ async def test_retention_removes_old_orders_with_every_index_entry(
     assert await index_members(redis, store, workspace.id) == after
 
 
+@pytest.mark.cluster_too
 async def test_retention_follows_each_workspace_setting(
     state: Any, redis: Any, workspace: Any
 ) -> None:

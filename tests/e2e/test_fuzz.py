@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,15 @@ import httpx
 import orjson
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 
-from orderlog.app import create_app  # first: it imports every route module (add_paths)
 from orderlog.auth import SCOPES
 from orderlog.http.openapi import document
-from orderlog.ops.serving import uvicorn_options
 from orderlog.settings import Settings
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port
 from orderlog.store.workspaces import WorkspaceStore
+from support.server import ServerThread
 
 EXAMPLES = 25  # per operation
 
@@ -42,22 +39,8 @@ class LiveServer:
         )
         self.workspace_id = WORKSPACE_ID
         self.keys = asyncio.run(self._workspace(url))
-        config = uvicorn.Config(
-            create_app(self.settings),
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            **uvicorn_options(self.settings),
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        for _ in range(1000):  # up to 10 s
-            if self.server.started:
-                break
-            threading.Event().wait(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        self.base = f"http://127.0.0.1:{port}"
+        self.server = ServerThread(self.settings).start()
+        self.base = self.server.url
 
     @staticmethod
     async def _workspace(url: str) -> dict[str, str]:
@@ -72,8 +55,7 @@ class LiveServer:
             await redis.aclose()
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
+        self.server.stop()
         self.redis.stop()
 
 

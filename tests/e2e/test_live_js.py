@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Workspace
+from support.server import Workspace
 
 pytestmark = pytest.mark.browser
 

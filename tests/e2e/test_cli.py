@@ -2,83 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from orderlog.store.embedded import free_port
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def env() -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    out["PYTHONPATH"] = SRC + os.pathsep + out.get("PYTHONPATH", "")
-    return out
-
-
-def cli(*args: str, data_dir: Path) -> Any:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orderlog", *args, "--data-dir", str(data_dir), "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env(),
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
-class Serve:
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.data_dir = data_dir
-        self.proc: subprocess.Popen[str] | None = None
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> str:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "orderlog",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env(),
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stdout.read() if self.proc.stdout else ""
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return self.base
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("serve did not become ready in 30 s")
-
-    def stop(self) -> str:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=30)
-        assert self.proc.returncode == 0, out
-        return out
+from support.processes import Serve, cli
 
 
 @pytest.mark.slow

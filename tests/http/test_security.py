@@ -15,21 +15,20 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import uvicorn
 from starlette.routing import Route, WebSocketRoute
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from conftest import WithState, Workspace, running_server
 from orderlog.app import build_state, create_app
 from orderlog.keys import Keys
 from orderlog.ops.serving import uvicorn_options
 from orderlog.settings import Settings
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port
-from test_api_orders import CASHIER, CUSTOMER, assert_error
+from support.api import CASHIER, CUSTOMER, assert_error
+from support.server import WithState, Workspace, running_server
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "orderlog"
+SRC = Path(__file__).resolve().parents[2] / "src" / "orderlog"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -421,18 +420,9 @@ async def test_security_chunked_10mib_body_is_cut_off(settings: Settings, redis:
 
         await inner(scope, counted if scope["type"] == "http" else receive, send)
 
-    cfg = uvicorn.Config(
-        counting, host="127.0.0.1", port=0, log_level="warning", **uvicorn_options(settings)
-    )
-    server = uvicorn.Server(cfg)
-    task = asyncio.create_task(server.serve())
-    for _ in range(1000):  # uvicorn offers no "started" event: poll for up to 10 s
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
     total, chunk = 10 * 1024 * 1024, 16 * 1024
-    try:
+    async with running_server(counting, **uvicorn_options(settings)) as base:
+        port = int(base.rsplit(":", 1)[1])
 
         def push() -> tuple[int, bytes, float]:
             sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -460,10 +450,6 @@ async def test_security_chunked_10mib_body_is_cut_off(settings: Settings, redis:
             return sent, answer, took
 
         sent, answer, took = await asyncio.to_thread(push)
-    finally:
-        server.should_exit = True
-        async with asyncio.timeout(10):
-            await task
     print(
         f"\nchunked 10 MiB body: the app read {read_by_app} bytes; the client pushed "
         f"{sent} bytes (socket buffers) before the close after {took:.2f} s"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from conftest import Workspace
+from support.server import Workspace
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(
     shutil.which("gcc") is None and not os.environ.get("ORDERLOG_REQUIRE_ALL"),

@@ -6,21 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import WithState
 from orderlog.app import build_state, create_app
 from orderlog.ops.metrics import Metrics
-from test_api_orders import CUSTOMER, new_order
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """{(sample name, sorted labels): value} of a Prometheus text page."""
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
+from support.api import CUSTOMER, new_order
+from support.metrics import samples
+from support.server import WithState
 
 
 async def scrape(client: httpx.AsyncClient, **headers: str) -> dict[Any, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_api_orders import assert_error, new_order, set_status
+from support.api import assert_error, new_order, set_status
 
 CHEF = {"UserId": 8, "Name": "Carl"}
 

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import WithState, Workspace
 from orderlog.app import build_state, create_app
 from orderlog.settings import Settings
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port
-from test_api_orders import CASHIER, CUSTOMER, assert_error
+from support.api import CASHIER, CUSTOMER, assert_error
+from support.server import WithState, Workspace
 
 RATE = 50.0  # writes per second per write key in these tests
 BURST = 10
