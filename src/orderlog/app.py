@@ -29,8 +29,8 @@ from orderlog.http.middleware import AccessLog
 from orderlog.http.security import SecurityHeaders
 from orderlog.http.state import State
 from orderlog.keys import Keys
-from orderlog.live.backends import ShardedPubSub
-from orderlog.live.hub import Backend, Hub
+from orderlog.live.backends import Backend, ShardedPubSub
+from orderlog.live.hub import Hub
 from orderlog.ops import drain, metrics
 from orderlog.ops.runtime import tune_gc
 from orderlog.ops.serving import redact_server_logs

@@ -24,8 +24,8 @@ workspace.
   live misses nothing (see ``feed.py``).
 - ``pacer`` stretches the live sockets' write interval while the event loop lags (pacing.py).
 
-The Redis side sits behind ``Backend`` so a sharded variant (SSUBSCRIBE on Redis Cluster) can be
-swapped in without touching the fan-out.
+The Redis side sits behind ``Backend`` (live/backends.py: plain or sharded pub/sub), so the
+fan-out is the same on a single Redis and on a cluster.
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from orderlog.keys import Keys
+from orderlog.live.backends import POLL, Backend, Liveness, RedisPubSub
 from orderlog.live.framelog import FrameLog, Frames
 from orderlog.live.pacing import Pacer
 from orderlog.store.events import (
@@ -58,67 +59,6 @@ log = logging.getLogger("orderlog.live.hub")
 CATCH_UP_PAGE = 1000
 TRIM_EVERY = 256  # appends between drops of what every subscription of a workspace has read
 EMPTY = Frames()
-
-
-class Backend(Protocol):
-    """One pub/sub connection. Replies come back through ``get``, in order:
-    ``("message", channel, data)``, ``("subscribe", channel, b"")``, ``("unsubscribe", ...)``,
-    ``("pong", "", b"")``, and from a backend with one connection per shard,
-    ``("down", channel, b"")`` when one channel's connection is lost. Any method may raise;
-    the hub then drops the backend and makes a new one."""
-
-    async def connect(self) -> None: ...
-    async def subscribe(self, *channels: str) -> None: ...
-    async def unsubscribe(self, *channels: str) -> None: ...
-    async def ping(self) -> None: ...
-    async def get(self, wait: float) -> tuple[str, str, bytes] | None: ...
-    async def close(self) -> None: ...
-
-
-class RedisPubSub:
-    """``Backend`` over a redis-py PubSub (SUBSCRIBE; standalone Redis). Never reused after an
-    error: redis-py would reconnect and resubscribe on its own, behind the hub's back."""
-
-    KINDS: ClassVar[dict[str, str]] = {
-        "message": "message",
-        "smessage": "message",
-        "subscribe": "subscribe",
-        "ssubscribe": "subscribe",
-        "unsubscribe": "unsubscribe",
-        "sunsubscribe": "unsubscribe",
-        "pong": "pong",
-    }
-
-    def __init__(self, redis: Any) -> None:
-        self.pubsub = redis.pubsub()
-
-    async def connect(self) -> None:
-        await self.pubsub.connect()
-
-    async def subscribe(self, *channels: str) -> None:
-        await self.pubsub.subscribe(*channels)
-
-    async def unsubscribe(self, *channels: str) -> None:
-        await self.pubsub.unsubscribe(*channels)
-
-    async def ping(self) -> None:
-        await self.pubsub.ping()
-
-    async def get(self, wait: float) -> tuple[str, str, bytes] | None:
-        if self.pubsub.connection is None:
-            raise ConnectionError("pub/sub connection closed")
-        msg = await self.pubsub.get_message(timeout=wait)
-        if msg is None:
-            return None
-        kind = self.KINDS.get(msg["type"], "other")
-        channel = msg["channel"]
-        name = channel.decode() if isinstance(channel, bytes) else (channel or "")
-        data = msg["data"] if isinstance(msg["data"], bytes) else b""
-        return kind, name, data
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.pubsub.aclose()
 
 
 class Overflow(Exception):
@@ -578,22 +518,15 @@ class Hub:
                 writer.exception()  # retrieved (the read loop raised what mattered)
 
     async def _read(self, backend: Backend, writer: asyncio.Task[None]) -> None:
-        idle = 0.0
-        pinged = False
+        liveness = Liveness(self.ping_interval, backend.ping, "Redis")
         while not self._closed:
             if writer.done():
                 writer.result()  # raises what broke the connection
-            msg = await backend.get(1.0)
+            msg = await backend.get(POLL)
             if msg is None:
-                idle += 1.0
-                if idle >= 2 * self.ping_interval and pinged:
-                    raise ConnectionError("no pong from Redis")
-                if idle >= self.ping_interval and not pinged:
-                    await backend.ping()
-                    pinged = True
+                await liveness.quiet(POLL)
                 continue
-            idle = 0.0
-            pinged = False
+            liveness.heard()
             kind, name, data = msg
             if kind == "message":
                 ch = self._by_name.get(name)
