@@ -14,9 +14,9 @@ import pytest
 
 from orderlog.http.live import ws_texts
 from orderlog.live.framelog import SLACK, FrameLog, Frames
+from orderlog.live.frames import Frame, event, status_frame
 from orderlog.live.hub import Hub, Overflow, Resync, Subscription
 from orderlog.live.pacing import Pacer
-from orderlog.store.events import Frame, event, status_frame
 from support.server import Workspace
 
 

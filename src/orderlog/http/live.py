@@ -28,8 +28,8 @@ from orderlog.http.errors import error_response
 from orderlog.http.state import State
 from orderlog.live.feed import Feed
 from orderlog.live.framelog import Frames
+from orderlog.live.frames import Cursor, Frame
 from orderlog.live.hub import GoingAway, Hub, Overflow, Subscription
-from orderlog.store.events import Cursor, Frame
 from orderlog.store.workspaces import TICKET_TTL_MS
 
 log = logging.getLogger("orderlog.live")

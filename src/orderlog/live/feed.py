@@ -16,8 +16,9 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
+from orderlog.live.frames import Cursor, Frame, Snapshot, from_entries, reset_frame
 from orderlog.live.hub import Overflow, Resync, Subscription
-from orderlog.store.events import Cursor, EventLog, Frame, Snapshot, StreamId, reset_frame
+from orderlog.store.events import EventStream, StreamId
 
 PAGE = 1000
 
@@ -36,7 +37,7 @@ class Poll:
 class Feed:
     def __init__(
         self,
-        log: EventLog,
+        log: EventStream,
         workspace_id: str,
         snapshot_statuses: tuple[str, ...],
         *,
@@ -110,10 +111,11 @@ class Feed:
         position = cursor.id
         while True:
             generation = await sub.wait_live(self.live_timeout)
-            frames, bounds = await self.log.page(self.workspace, position, PAGE)
-            problem = bounds.problem(Cursor(cursor.epoch, position))
+            bounds, entries = await self.log.page(self.workspace, position, PAGE)
+            problem = bounds.problem(cursor.epoch, position)
             if problem:
                 raise Resync(problem)
+            frames = from_entries(entries, bounds)
             if frames:
                 position = frames[-1].id or position
                 matching = [f for f in frames if sub.matches(f)]
@@ -131,10 +133,11 @@ class Feed:
         position: StreamId = cursor.id
         while True:
             generation = await sub.wait_live(self.live_timeout)
-            frames, bounds = await self.log.page(self.workspace, position, PAGE)
-            problem = bounds.problem(Cursor(cursor.epoch, position))
+            bounds, entries = await self.log.page(self.workspace, position, PAGE)
+            problem = bounds.problem(cursor.epoch, position)
             if problem:
                 return await self._poll_snapshot(sub, problem)
+            frames = from_entries(entries, bounds)
             if frames:
                 position = frames[-1].id or position
                 matching = [f for f in frames if sub.matches(f)]
@@ -160,4 +163,4 @@ class Feed:
 
     async def _poll_snapshot(self, sub: Subscription, reason: str | None) -> Poll:
         snap = await sub.snapshot(self.snapshot_statuses, sub.generation)
-        return Poll([], snap.bounds.cursor(), reason, snap)
+        return Poll([], snap.cursor, reason, snap)

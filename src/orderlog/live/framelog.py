@@ -29,7 +29,8 @@ import bisect
 import contextlib
 from collections.abc import Hashable
 
-from orderlog.store.events import Frame, StreamId
+from orderlog.live.frames import Frame
+from orderlog.store.events import StreamId
 
 SLACK = 64  # frames dropped at a time once past the bounds (amortised O(1) per append)
 

@@ -43,16 +43,9 @@ from typing import Any
 from orderlog.keys import Keys
 from orderlog.live.backends import POLL, Backend, Liveness, RedisPubSub
 from orderlog.live.framelog import FrameLog, Frames
+from orderlog.live.frames import Frame, Snapshot, from_entries, from_message, status_frame
 from orderlog.live.pacing import Pacer
-from orderlog.store.events import (
-    Cursor,
-    EventLog,
-    Frame,
-    Snapshot,
-    StreamId,
-    from_message,
-    status_frame,
-)
+from orderlog.store.events import EventStream, StreamId
 
 log = logging.getLogger("orderlog.live.hub")
 
@@ -319,7 +312,7 @@ class Hub:
     ) -> None:
         self.redis = redis
         self.keys = keys or Keys()
-        self.log = EventLog(redis, self.keys)
+        self.log = EventStream(redis, self.keys)
         self.backend_factory = backend or (lambda: RedisPubSub(redis))
         self.queue_max_events = queue_max_events
         self.queue_max_bytes = queue_max_bytes
@@ -414,11 +407,15 @@ class Hub:
         # cover events the subscription has not buffered) and in the same generation (else
         # events between it and the resubscription may be in neither).
         if flight is None or flight.tick < sub.registered or flight.generation != generation:
-            future = asyncio.ensure_future(self.log.snapshot(sub.workspace, statuses))
+            future = asyncio.ensure_future(self._read_snapshot(sub.workspace, statuses))
             flight = _Flight(self._tick(), generation, future)
             self._snapshots[key] = flight
             future.add_done_callback(functools.partial(self._landed, key, flight))
         return await asyncio.shield(flight.future)
+
+    async def _read_snapshot(self, workspace_id: str, statuses: tuple[str, ...]) -> Snapshot:
+        bounds, orders = await self.log.snapshot(workspace_id, statuses)
+        return Snapshot(bounds, orders)
 
     def _landed(self, key: tuple[str, tuple[str, ...]], flight: _Flight, _: object) -> None:
         if self._snapshots.get(key) is flight:
@@ -576,14 +573,15 @@ class Hub:
         position = min(s.position for s in started if s.position is not None)
         first_page = True
         while True:
-            frames, bounds = await self.log.page(ch.workspace, position, CATCH_UP_PAGE)
+            bounds, entries = await self.log.page(ch.workspace, position, CATCH_UP_PAGE)
             if first_page:
                 for sub in started:
                     assert sub.position is not None
-                    problem = bounds.problem(Cursor(sub.epoch or b"", sub.position))
+                    problem = bounds.problem(sub.epoch or b"", sub.position)
                     if problem:
                         sub._lose(problem)
                 first_page = False
+            frames = from_entries(entries, bounds)
             for frame in frames:
                 ch.append(frame)
             if len(frames) < CATCH_UP_PAGE:
