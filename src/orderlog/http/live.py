@@ -112,7 +112,7 @@ async def _query(conn: HTTPConnection, principal: Principal, heartbeat: float | 
     active = tuple(s for s in workflow.active if statuses is None or s in statuses)
     metrics = st.extras.get("metrics")
     feed = Feed(
-        st.hub.log,
+        st.hub.stream,
         workspace_id,
         active,
         heartbeat=heartbeat,

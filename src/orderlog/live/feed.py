@@ -37,7 +37,7 @@ class Poll:
 class Feed:
     def __init__(
         self,
-        log: EventStream,
+        stream: EventStream,
         workspace_id: str,
         snapshot_statuses: tuple[str, ...],
         *,
@@ -50,7 +50,7 @@ class Feed:
             the client's filter).
         heartbeat: ``frames`` yields ``[]`` after this many idle seconds (SSE comments).
         """
-        self.log = log
+        self.stream = stream
         self.workspace = workspace_id
         self.snapshot_statuses = snapshot_statuses
         self.live_timeout = live_timeout
@@ -111,7 +111,7 @@ class Feed:
         position = cursor.id
         while True:
             generation = await sub.wait_live(self.live_timeout)
-            bounds, entries = await self.log.page(self.workspace, position, PAGE)
+            bounds, entries = await self.stream.page(self.workspace, position, PAGE)
             problem = bounds.problem(cursor.epoch, position)
             if problem:
                 raise Resync(problem)
@@ -133,7 +133,7 @@ class Feed:
         position: StreamId = cursor.id
         while True:
             generation = await sub.wait_live(self.live_timeout)
-            bounds, entries = await self.log.page(self.workspace, position, PAGE)
+            bounds, entries = await self.stream.page(self.workspace, position, PAGE)
             problem = bounds.problem(cursor.epoch, position)
             if problem:
                 return await self._poll_snapshot(sub, problem)

@@ -3,26 +3,28 @@ workspace.
 
 ::
 
-    write.lua --PUBLISH--> Redis channel P:{W}:live --> [Backend] --> Hub._listen
+    write.lua --PUBLISH--> Redis channel P:{W}:live --> [Backend] --> Hub._read
                                                                         |  parse once, one Frame
-                                                          FrameLog of W (append: O(1), wake)
+                                                  backlog of W: a FrameLog (append: O(1), wake)
                                                +------------------------+------------------+
                                         Subscription (index)     Subscription    ...  (same bytes)
                                                |
                                         a transport (WebSocket / SSE / long-poll) drains it
 
 - A workspace channel is subscribed on its first local subscriber, unsubscribed on its last.
-- Every subscription holds an index into its workspace's ``FrameLog`` (framelog.py) instead of
-  a queue of its own: an event costs one append whatever the number of subscribers. A client
-  may fall a bounded number of events and bytes behind; past that it is ``overflowed`` and its
-  transport closes it (4008: resume from your cursor). Appending never blocks the listener.
+- Every subscription holds an index into its workspace's backlog, a ``FrameLog``
+  (live/framelog.py), instead of a queue of its own: an event costs one append whatever the
+  number of subscribers. A client may fall a bounded number of events and bytes behind; past
+  that it is ``overflowed`` and its transport closes it (4008: resume from your cursor).
+  Appending never blocks the listener.
 - The stream is the log, pub/sub only the wake-up: when the pub/sub connection drops, the
   listener reconnects with capped jittered backoff, resubscribes, and fills each workspace's gap
   from the stream (``XRANGE`` after the oldest position of its subscriptions) before marking it
   live again; subscriptions skip what they already have (stream ids only grow).
 - ``generation`` counts connections: a client's snapshot or replay read while one generation was
-  live misses nothing (see ``feed.py``).
-- ``pacer`` stretches the live sockets' write interval while the event loop lags (pacing.py).
+  live misses nothing (see live/feed.py).
+- ``pacer`` stretches the live sockets' write interval while the event loop lags
+  (live/pacing.py).
 
 The Redis side sits behind ``Backend`` (live/backends.py: plain or sharded pub/sub), so the
 fan-out is the same on a single Redis and on a cluster.
@@ -32,22 +34,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from orderlog.keys import Keys
 from orderlog.live.backends import POLL, Backend, Liveness, RedisPubSub
 from orderlog.live.framelog import FrameLog, Frames
 from orderlog.live.frames import Frame, Snapshot, from_entries, from_message, status_frame
 from orderlog.live.pacing import Pacer
+from orderlog.singleflight import SingleFlight
 from orderlog.store.events import EventStream, StreamId
 
-log = logging.getLogger("orderlog.live.hub")
+logger = logging.getLogger(__name__)
 
 CATCH_UP_PAGE = 1000
 TRIM_EVERY = 256  # appends between drops of what every subscription of a workspace has read
@@ -82,9 +83,9 @@ class Subscription:
     """
 
     __slots__ = (
+        "_backlog",
         "_channel",
         "_hub",
-        "_log",
         "_offset",
         "_statuses_from",
         "_waiter",
@@ -101,15 +102,15 @@ class Subscription:
     def __init__(self, hub: Hub, channel: _Channel, statuses: frozenset[bytes] | None) -> None:
         self._hub = hub
         self._channel = channel
-        self._log = channel.log
+        self._backlog = channel.backlog
         self.workspace = channel.workspace
         self.statuses = statuses
         self.position: StreamId | None = None
         self.epoch: bytes | None = None
         self.overflowed = False
         self.lost: str | None = None
-        self.index = self._log.end  # the next frame of the log to read
-        self._offset = self._log.total  # its byte offset (for the bytes bound)
+        self.index = self._backlog.end  # the next frame of the backlog to read
+        self._offset = self._backlog.total  # its byte offset (for the bytes bound)
         self._statuses_from = self.index  # status frames before this index are not for it
         self._waiter: asyncio.Future[None] | None = None
         self.registered = hub._tick()
@@ -136,7 +137,7 @@ class Subscription:
         self.position = position
         self.epoch = epoch
         self.lost = None
-        self._statuses_from = self._log.end
+        self._statuses_from = self._backlog.end
 
     def reset(self) -> None:
         """Back to holding its place (before a fresh snapshot): what was logged before is
@@ -144,8 +145,8 @@ class Subscription:
         self.position = None
         self.epoch = None
         self.lost = None
-        self.index = self._log.end
-        self._offset = self._log.total
+        self.index = self._backlog.end
+        self._offset = self._backlog.total
 
     async def next(self, wait: float | None = None) -> list[Frame]:
         """Every pending frame, waiting up to ``wait`` seconds for one ([] when none came).
@@ -165,9 +166,9 @@ class Subscription:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 return []
-            self._waiter = self._log.waiter()
+            self._waiter = self._backlog.waiter()
             try:
-                await self._log.wait(self._waiter, remaining)
+                await self._backlog.wait(self._waiter, remaining)
             finally:
                 self._waiter = None
             frames = self._drain()
@@ -179,13 +180,13 @@ class Subscription:
         same state over the same range share one selection (see ``FrameLog.drained``)."""
         if self._hub.going_away:
             raise GoingAway()
-        log = self._log
-        if self.overflowed or log.behind(self.index, self._offset):
+        backlog = self._backlog
+        if self.overflowed or backlog.behind(self.index, self._offset):
             self.overflowed = True
             raise Overflow()
         if self.lost:
             raise Resync(self.lost)
-        start, end = self.index, log.end
+        start, end = self.index, backlog.end
         if start == end:
             return EMPTY
         key = (
@@ -196,12 +197,12 @@ class Subscription:
             self.epoch,
             max(self._statuses_from, start),
         )
-        frames = log.drained(key)
+        frames = backlog.drained(key)
         if frames is None:
-            frames = self._select(log.since(start, end), start)
-            log.remember(key, frames)
+            frames = self._select(backlog.since(start, end), start)
+            backlog.remember(key, frames)
         self.index = end
-        self._offset = log.total
+        self._offset = backlog.total
         if self.position is not None:
             if frames.lost:
                 self._lose(frames.lost)
@@ -267,30 +268,28 @@ class Subscription:
         return self._hub.generation == generation and self._channel.live.is_set()
 
 
-@dataclass(frozen=True, slots=True)
-class _Flight:
-    """A snapshot read in progress, shared by the subscriptions that may use it."""
+class _Started(NamedTuple):
+    """When a snapshot read started: the hub's tick and generation then."""
 
     tick: int
     generation: int
-    future: asyncio.Future[Snapshot]
 
 
 class _Channel:
-    __slots__ = ("live", "log", "name", "subs", "workspace")
+    __slots__ = ("backlog", "live", "name", "subs", "workspace")
 
-    def __init__(self, workspace: str, name: str, log: FrameLog) -> None:
+    def __init__(self, workspace: str, name: str, backlog: FrameLog) -> None:
         self.workspace = workspace
         self.name = name
         self.subs: set[Subscription] = set()
         self.live = asyncio.Event()
-        self.log = log
+        self.backlog = backlog
 
     def append(self, frame: Frame) -> None:
         """Log a frame for every subscription (O(1)); now and then drop what all have read."""
-        self.log.append(frame)
-        if self.log.appended % TRIM_EVERY == 0 and self.subs:
-            self.log.trim(min(s.index for s in self.subs))
+        self.backlog.append(frame)
+        if self.backlog.appended % TRIM_EVERY == 0 and self.subs:
+            self.backlog.trim(min(s.index for s in self.subs))
 
 
 class Hub:
@@ -312,7 +311,7 @@ class Hub:
     ) -> None:
         self.redis = redis
         self.keys = keys or Keys()
-        self.log = EventStream(redis, self.keys)
+        self.stream = EventStream(redis, self.keys)
         self.backend_factory = backend or (lambda: RedisPubSub(redis))
         self.queue_max_events = queue_max_events
         self.queue_max_bytes = queue_max_bytes
@@ -331,7 +330,9 @@ class Hub:
         self._closed = False
         self._ticks = 0
         self._count = 0  # subscriptions in all workspaces
-        self._snapshots: dict[tuple[str, tuple[str, ...]], _Flight] = {}
+        self._snapshots: SingleFlight[tuple[str, tuple[str, ...]], Snapshot, _Started] = (
+            SingleFlight()
+        )  # by (workspace, statuses)
         self.going_away = False
         self.pacer = Pacer()
         self.on_deliver = on_deliver  # the event id's ms, once per live event (metrics)
@@ -351,8 +352,8 @@ class Hub:
             raise RuntimeError("the hub is closed")
         ch = self._channels.get(workspace_id)
         if ch is None:
-            log = FrameLog(self.queue_max_events, self.queue_max_bytes)
-            ch = _Channel(workspace_id, self.keys.channel(workspace_id), log)
+            backlog = FrameLog(self.queue_max_events, self.queue_max_bytes)
+            ch = _Channel(workspace_id, self.keys.channel(workspace_id), backlog)
             self._channels[workspace_id] = ch
             self._by_name[ch.name] = ch
             self._send("subscribe", ch.name)
@@ -406,22 +407,18 @@ class Hub:
         # Join a read only if it started after this subscription was registered (else it may
         # cover events the subscription has not buffered) and in the same generation (else
         # events between it and the resubscription may be in neither).
-        if flight is None or flight.tick < sub.registered or flight.generation != generation:
-            future = asyncio.ensure_future(self._read_snapshot(sub.workspace, statuses))
-            flight = _Flight(self._tick(), generation, future)
-            self._snapshots[key] = flight
-            future.add_done_callback(functools.partial(self._landed, key, flight))
-        return await asyncio.shield(flight.future)
+        if (
+            flight is None
+            or flight.tag.tick < sub.registered
+            or flight.tag.generation != generation
+        ):
+            read = self._read_snapshot(sub.workspace, statuses)
+            flight = self._snapshots.start(key, read, _Started(self._tick(), generation))
+        return await flight.result()
 
     async def _read_snapshot(self, workspace_id: str, statuses: tuple[str, ...]) -> Snapshot:
-        bounds, orders = await self.log.snapshot(workspace_id, statuses)
+        bounds, orders = await self.stream.snapshot(workspace_id, statuses)
         return Snapshot(bounds, orders)
-
-    def _landed(self, key: tuple[str, tuple[str, ...]], flight: _Flight, _: object) -> None:
-        if self._snapshots.get(key) is flight:
-            del self._snapshots[key]
-        if not flight.future.cancelled():
-            flight.future.exception()  # retrieved: its waiters (if any are left) raise it
 
     def subscribers(self, workspace_id: str | None = None) -> int:
         if workspace_id is not None:
@@ -433,7 +430,7 @@ class Hub:
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
             if self._task is not None and not self._task.cancelled() and self._task.exception():
-                log.error("live: listener died", exc_info=self._task.exception())
+                logger.error("live: listener died", exc_info=self._task.exception())
             self._task = asyncio.get_running_loop().create_task(self._run(), name="orderlog-hub")
         self.pacer.ensure_running()
 
@@ -442,7 +439,7 @@ class Hub:
         1001 and resume elsewhere); returns once they are gone, or after ``within`` seconds."""
         self.going_away = True
         for ch in self._channels.values():
-            ch.log.wake()
+            ch.backlog.wake()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within):
                 for _ in iter(self.subscribers, 0):  # until none is left
@@ -476,7 +473,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never let the listener die: log, back off, reconnect
-                log.warning("live: pub/sub connection lost (%s: %s)", type(exc).__name__, exc)
+                logger.warning("live: pub/sub connection lost (%s: %s)", type(exc).__name__, exc)
             await self._drop_backend()
             self._down()
             if self.on_reconnect is not None:
@@ -573,7 +570,7 @@ class Hub:
         position = min(s.position for s in started if s.position is not None)
         first_page = True
         while True:
-            bounds, entries = await self.log.page(ch.workspace, position, CATCH_UP_PAGE)
+            bounds, entries = await self.stream.page(ch.workspace, position, CATCH_UP_PAGE)
             if first_page:
                 for sub in started:
                     assert sub.position is not None
