@@ -13,6 +13,7 @@ none is sent twice, and a client never sees an older version of an order after a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
@@ -106,8 +107,20 @@ class Feed:
             yield frames
 
     async def _replay(self, sub: Subscription, cursor: Cursor) -> AsyncGenerator[list[Frame], None]:
+        async with contextlib.aclosing(self._pages(sub, cursor)) as pages:
+            async for frames, _ in pages:
+                yield frames
+
+    async def _pages(
+        self, sub: Subscription, cursor: Cursor
+    ) -> AsyncGenerator[tuple[list[Frame], StreamId], None]:
         """Page through the stream after ``cursor`` until caught up while the channel stayed
-        live, then start the subscription there."""
+        live, then start the subscription there. Yields each page's events that ``sub`` takes
+        (if any) with the stream id the page reached.
+
+        Raises:
+            Resync: the cursor cannot be resumed from (the reason is a reset's).
+        """
         position = cursor.id
         while True:
             generation = await sub.wait_live(self.live_timeout)
@@ -120,7 +133,7 @@ class Feed:
                 position = frames[-1].id or position
                 matching = [f for f in frames if sub.matches(f)]
                 if matching:
-                    yield matching
+                    yield matching, position
             if len(frames) < PAGE and sub.still_live(generation):
                 break
         sub.start(position, cursor.epoch)
@@ -130,22 +143,13 @@ class Feed:
         ``wait`` seconds; no cursor or a stale one: a snapshot to start from."""
         if cursor is None:
             return await self._poll_snapshot(sub, None)
-        position: StreamId = cursor.id
-        while True:
-            generation = await sub.wait_live(self.live_timeout)
-            bounds, entries = await self.stream.page(self.workspace, position, PAGE)
-            problem = bounds.problem(cursor.epoch, position)
-            if problem:
-                return await self._poll_snapshot(sub, problem)
-            frames = from_entries(entries, bounds)
-            if frames:
-                position = frames[-1].id or position
-                matching = [f for f in frames if sub.matches(f)]
-                if matching:
-                    return Poll(matching, Cursor(cursor.epoch, position).encode())
-            if len(frames) < PAGE and sub.still_live(generation):
-                break
-        sub.start(position, cursor.epoch)
+        try:
+            async with contextlib.aclosing(self._pages(sub, cursor)) as pages:
+                async for matching, reached in pages:
+                    return Poll(matching, Cursor(cursor.epoch, reached).encode())
+        except Resync as exc:
+            return await self._poll_snapshot(sub, exc.reason)
+        position = sub.position or cursor.id  # where the pages ended: the subscription started
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         events: list[Frame] = []
