@@ -37,9 +37,6 @@ class Cursor:
     def encode(self) -> bytes:
         return self.epoch + b":" + format_id(self.id)
 
-    def __str__(self) -> str:
-        return self.encode().decode()
-
 
 @dataclass(frozen=True, slots=True)
 class Frame:

@@ -309,7 +309,6 @@ class Hub:
         on_deliver: Callable[[int], object] | None = None,
         on_reconnect: Callable[[], object] | None = None,
     ) -> None:
-        self.redis = redis
         self.keys = keys or Keys()
         self.stream = EventStream(redis, self.keys)
         self.backend_factory = backend or (lambda: RedisPubSub(redis))
