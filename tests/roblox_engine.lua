@@ -332,12 +332,13 @@ local SUPER = {
 }
 
 -- Properties each class may have (with defaults); anything else is "not a valid member".
+local NONE = {} -- a property whose default is nil
 local PROPS = {
 	Instance = { Archivable = true },
-	BasePart = { Anchored = false, CanCollide = true, Size = nil, CFrame = nil, Position = nil, Transparency = 0, BrickColor = nil, Color = nil },
-	Model = { PrimaryPart = nil },
+	BasePart = { Anchored = false, CanCollide = true, Size = NONE, CFrame = NONE, Position = NONE, Transparency = 0, BrickColor = NONE, Color = NONE },
+	Model = { PrimaryPart = NONE },
 	Humanoid = { Health = 100, DisplayName = "" },
-	Tool = { RequiresHandle = true, CanBeDropped = true, ToolTip = "", TextureId = "", Grip = nil },
+	Tool = { RequiresHandle = true, CanBeDropped = true, ToolTip = "", TextureId = "", Grip = NONE },
 	ProximityPrompt = {
 		ActionText = "Interact",
 		ObjectText = "",
@@ -345,18 +346,18 @@ local PROPS = {
 		HoldDuration = 0,
 		MaxActivationDistance = 10,
 		RequiresLineOfSight = true,
-		KeyboardKeyCode = nil,
-		Style = nil,
-		UIOffset = nil,
-		Exclusivity = nil,
+		KeyboardKeyCode = NONE,
+		Style = NONE,
+		UIOffset = NONE,
+		Exclusivity = NONE,
 	},
-	SurfaceGui = { Face = nil, Adornee = nil, SizingMode = nil, PixelsPerStud = 50, CanvasSize = nil },
-	GuiObject = { Size = nil, Position = nil, AnchorPoint = nil, BackgroundTransparency = 0, BackgroundColor3 = nil, Visible = true, ZIndex = 1 },
-	TextLabel = { Text = "Label", TextScaled = false, TextSize = 14, Font = nil, FontFace = nil, TextColor3 = nil, TextWrapped = false, TextXAlignment = nil, TextYAlignment = nil, RichText = false },
-	Player = { UserId = 0, DisplayName = "", Character = nil, Team = nil },
+	SurfaceGui = { Face = NONE, Adornee = NONE, SizingMode = NONE, PixelsPerStud = 50, CanvasSize = NONE },
+	GuiObject = { Size = NONE, Position = NONE, AnchorPoint = NONE, BackgroundTransparency = 0, BackgroundColor3 = NONE, Visible = true, ZIndex = 1 },
+	TextLabel = { Text = "Label", TextScaled = false, TextSize = 14, Font = NONE, FontFace = NONE, TextColor3 = NONE, TextWrapped = false, TextXAlignment = NONE, TextYAlignment = NONE, RichText = false },
+	Player = { UserId = 0, DisplayName = "", Character = NONE, Team = NONE },
 	StringValue = { Value = "" },
 	NumberValue = { Value = 0 },
-	ObjectValue = { Value = nil },
+	ObjectValue = { Value = NONE },
 	BindableEvent = {},
 	RemoteEvent = {},
 }
@@ -473,7 +474,7 @@ function newInstance(class, name)
 	for _, c in chain(class) do
 		for prop, default in PROPS[c] or {} do
 			s.known[prop] = true
-			if s.props[prop] == nil then
+			if s.props[prop] == nil and default ~= NONE then
 				s.props[prop] = default
 			end
 		end
@@ -1088,6 +1089,15 @@ function engine.runScript(inst)
 	return engine.run(chunk)
 end
 
+-- An instance made by the test (the place as built in Studio).
+function engine.new(class, name, parent)
+	local inst = newInstance(class, name)
+	if parent ~= nil then
+		inst.Parent = parent
+	end
+	return inst
+end
+
 function engine.instanceState(inst)
 	return state[inst]
 end
@@ -1114,7 +1124,7 @@ function engine.closeDone()
 end
 
 -- Globals Roblox scripts expect.
-Instance = Instance
+_G.Instance = Instance
 typeof = typeof
 spawn = function(f, ...)
 	return task.defer(f, ...)

@@ -228,6 +228,7 @@ class Game:
         self.engine.set("studio", studio)
         self.engine.set("httpEnabled", http)
         self.globals = lua.globals()
+        self.globals.set("__engine", self.engine)  # for test snippets: fire events, add players
 
     # -- what Roblox's C++ does --------------------------------------------------------------
     def _http(self, request: Any) -> Any:

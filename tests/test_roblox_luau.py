@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -716,3 +717,167 @@ def test_luau_module_is_strict_with_exported_types() -> None:
     assert source.startswith("--!strict\n")
     for name in ("OrderResult", "Options", "Participant", "OrderHandle", "ErrorInfo"):
         assert re.search(rf"^export type {name} = ", source, re.M), name
+
+
+# -- the examples ------------------------------------------------------------------------------
+
+
+def example(name: str) -> str:
+    return (CLIENT / name).read_text()
+
+
+def place(cafe: Cafe, *, studio: bool = False, secret: bool = True) -> Game:
+    """A place with OrderLog and the Exporter (configured for this cafe) in ServerScriptService."""
+    game = cafe.game(studio=studio, install=False)
+    if secret:
+        game.secret("orderlog_write_key", cafe.keys["write"], local=studio)
+    exporter = (
+        example("Exporter.lua")
+        .replace('"your-workspace-id"', f'"{cafe.workspace}"')
+        .replace('"https://orders.example.com"', f'"{BASE_URL}"')
+    )
+    game.add_module("OrderLog", example("OrderLog.lua"))
+    game.add_module("Exporter", exporter)
+    return game
+
+
+def test_luau_hand_to_example_is_safe_to_ship(cafe: Cafe) -> None:
+    """HandTo: only staff (by group rank) may place orders, within a rate limit and with checked
+    items; the prompt is on the counter; a staff member already in the server when the script
+    starts hands the order to its customer, logged as handed_to."""
+    game = place(cafe)
+    game.player(156, "builderman", groups={0: 50})  # staff, here before the script starts
+    game.engine.get("new")("Part", "OrderCounter", game.service("Workspace"))
+    game.start_script(game.add_script("HandTo", example("HandTo.server.lua")))
+    game.advance(1)
+    game.player(261, "shedletsky")  # a customer, not staff
+    game.advance(1)
+    fire = """
+        local Players = game:GetService("Players")
+        local place = game:GetService("ReplicatedStorage").PlaceOrder
+        local staff, guest = Players.builderman, Players.shedletsky
+        local function send(from, ...) __engine.fire(place, "OnServerEvent", from, ...) end
+    """
+    game.run(fire + 'for i = 1, 6 do send(staff, guest, {"Latte", "Cookie"}) end')
+    game.advance(5)
+    assert [o["order_number"] for o in cafe.orders()] == [1, 2, 3]  # 3 at once, then limited
+    game.advance(60)
+    game.run(
+        fire
+        + """
+        send(guest, guest, {"Latte"})                 -- not staff
+        send(staff, "shedletsky", {"Latte"})          -- not a Player
+        send(staff, guest, {string.rep("x", 41)})     -- too long
+        """
+    )
+    game.advance(60)
+    game.run(fire + "send(staff, guest, {Latte = true}) send(staff, guest, {1, 2})")
+    game.advance(60)
+    game.run(
+        fire + "send(staff, guest, {'Tea', 'Tea', 'Tea', 'Tea', 'Tea', 'Tea', 'Tea', "
+        "'Tea', 'Tea', 'Tea', 'Tea'})"
+    )
+    game.advance(5)
+    assert len(cafe.orders()) == 3
+    out = game.run(
+        fire
+        + """
+        local counter = workspace.OrderCounter
+        local prompt = counter.HandOver
+        local character = __engine.spawnCharacter(staff)
+        local tool = staff.Backpack["Order #1"]
+        tool.Parent = character
+        __engine.fire(prompt, "Triggered", guest)    -- not staff: nothing happens
+        task.wait(1)
+        local stayed = tool.Parent == character
+        __engine.fire(prompt, "Triggered", staff)
+        task.wait(1)
+        return {stayed = stayed, moved = tool.Parent == guest.Backpack,
+            onCounter = prompt.Parent == counter, actionText = prompt.ActionText}
+        """
+    )
+    assert out == {
+        "stayed": True,
+        "moved": True,
+        "onCounter": True,
+        "actionText": "Hand over order",
+    }
+    game.settle()
+    first = cafe.orders()[0]
+    order = cafe.order(first["id"])
+    assert order["status"] == "handed_to"
+    assert order["handed_by"]["username"] == "builderman"
+    assert order["handed_to"]["username"] == "shedletsky"
+    assert [i["name"] for i in order["items"]] == ["Latte", "Cookie"]
+
+
+def test_luau_exporter_in_studio_without_the_secret_is_a_dry_run(cafe: Cafe) -> None:
+    """The Exporter in a Studio play test without the local secret: no throw from require, a
+    dry run announced, orders printed with marked ids, nothing sent."""
+    game = place(cafe, studio=True, secret=False)
+    game.player(-1, "Player1")
+    out = game.run(
+        """
+        local orderLog = require(game:GetService("ServerScriptService").Exporter)
+        local res = orderLog.createOrder(game:GetService("Players").Player1, nil, {items = {"Tea"}})
+        return {id = res.id, error = res.error, dry = res.dryRun}
+        """
+    )
+    assert out == {"id": "dry-run-1", "dry": True}
+    warnings = game.output("warn")
+    assert any("orderlog_write_key" in w for w in warnings)
+    assert any("DRY RUN" in w and "Local Secrets" in w for w in warnings)
+    assert game.sent == []
+
+
+def test_luau_exporter_on_a_live_server_without_the_secret_refuses_calls(cafe: Cafe) -> None:
+    """On a live server a missing secret does not throw from require: it is warned, and every
+    call answers an error at once."""
+    game = place(cafe, secret=False)
+    out = game.run(
+        """
+        local orderLog = require(game:GetService("ServerScriptService").Exporter)
+        return orderLog.createOrder({UserId = 1, Name = "a"}, nil, {}).error
+        """
+    )
+    assert "API key" in out
+    assert game.sent == []
+
+
+def test_luau_pickup_board_shows_ready_numbers(cafe: Cafe) -> None:
+    """PickupBoard starts from the snapshot's ready orders and adds the order that becomes
+    ready during its long-poll."""
+    game = place(cafe)
+    game.secret("orderlog_read_key", cafe.keys["read"])
+    game.run("OrderLog = require(game:GetService('ServerScriptService').Exporter)")
+    game.run('OrderLog.createOrder({UserId = 1, Name = "a"}, nil, {status = "waiting_for_pickup"})')
+    second = game.run(
+        'return OrderLog.createOrder({UserId = 2, Name = "b"}, nil, {status = "preparing"}).id'
+    )
+    part = game.engine.get("new")("Part", "Board", game.service("Workspace"))[0]
+    game.engine.get("new")("SurfaceGui", "SurfaceGui", part)
+    # Poll 1 answers the snapshot, poll 2 waits until the order below becomes ready, poll 3
+    # cannot connect, so the board waits and the test gets control back.
+    cafe.internet.fault(None, None, "refuse")
+    url = f"{cafe.server.url}/v1/workspaces/{cafe.workspace}/orders/{second}/status"
+    timer = threading.Timer(
+        0.5,
+        lambda: httpx.post(
+            url,
+            json={"status": "waiting_for_pickup"},
+            headers={"Authorization": f"Bearer {cafe.keys['write']}"},
+        ),
+    )
+    timer.start()
+    try:
+        game.start_script(game.add_script("PickupBoard", example("PickupBoard.server.lua"), part))
+        game.globals.set("board", part)
+        label = "local n = board.SurfaceGui:FindFirstChild('Numbers') return n and n.Text or ''"
+        game.drive(lambda: "#2" in game.run(label, limit=1), limit=60)
+    finally:
+        timer.join()
+    assert game.run(label) == "Ready\n#1  #2"
+    polls = [s.url for s in game.sent if "/events" in s.url]
+    assert "after=" not in polls[0]
+    assert "after=" in polls[1]
+    assert all("status=waiting_for_pickup" in p for p in polls)
