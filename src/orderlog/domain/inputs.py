@@ -83,8 +83,12 @@ def user_id(value: Any, where: str) -> int | str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int):
-        if not 0 < value <= INT64_MAX:
-            raise InvalidInput(where, "must be a positive 64-bit integer")
+        if not -INT64_MAX <= value <= INT64_MAX:
+            raise InvalidInput(where, "must be a 64-bit integer")
+        if value <= 0:
+            # Roblox Studio's test players have ids 0, -1, -2...: the same user as the string
+            # id "-1", so both spellings index and search alike.
+            return str(value)
         return value
     if isinstance(value, str):
         if value.isdigit() and value.isascii():

@@ -108,7 +108,7 @@ EMPTY = [{"type": "null"}, {"type": "array", "maxItems": 0}, {"type": "object", 
 
 USER_ID = {
     "oneOf": [
-        {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        {"type": "integer", "minimum": -(2**63 - 1), "maximum": 2**63 - 1},
         {"type": "string", "pattern": int_range_pattern(2**63 - 1)},
         {
             "type": "string",
