@@ -150,7 +150,7 @@ def create_workspace(url: str) -> tuple[str, dict[str, str]]:
     return asyncio.run(run())
 
 
-# Per-key rate limits (ratelimit.py) so high they never refuse: a benchmark's single key would
+# Per-key rate limits (domain/ratelimit.py) so high they never refuse: a benchmark's one key would
 # otherwise meet the default 1000 writes/s, while the GCRA check still runs (and costs) as in prod.
 UNLIMITED = {
     f"ORDERLOG_RATE_{scope}{suffix}": "1000000"

@@ -93,7 +93,7 @@ async def latency(base: str, ws: str, keys: dict[str, str]) -> float:
 
 def start_server(redis_url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "REDIS_URL": redis_url, "ORDERLOG_DEMO_WORKSPACE": "0", "PYTHONPATH": SRC}
-    # one read key opens every socket: lift its connect rate limit (ratelimit.py) for the bench
+    # one read key opens every socket: lift its connect rate limit (domain/ratelimit.py)
     env |= {"ORDERLOG_RATE_READ": "0", "ORDERLOG_RATE_WRITE": "0"}
     command = ["uvicorn", "--factory", "orderlog.app:create_app", "--port", str(port)]
     command += ["--log-level", "warning", "--no-access-log"]

@@ -39,8 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from orderlog import __version__
 from orderlog.app import build_state, create_app
-from orderlog.domain.inputs import ChangeStatus, CreateOrder
-from orderlog.domain.model import DEFAULT_WORKFLOW, Item, Participant
+from orderlog.domain.model import DEFAULT_WORKFLOW, ChangeStatus, CreateOrder, Item, Participant
 from orderlog.settings import Settings
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port

@@ -78,8 +78,6 @@ async def state(settings: Settings, redis: Any) -> AsyncIterator[Any]:
     await built.hub.close()  # its listener task, if a live route started it
 
 
-
-
 @pytest.fixture
 async def client(settings: Settings, state: Any) -> AsyncIterator[httpx.AsyncClient]:
     app = WithState(create_app(settings), state)
@@ -90,14 +88,10 @@ async def client(settings: Settings, state: Any) -> AsyncIterator[httpx.AsyncCli
         yield c
 
 
-
-
 @pytest.fixture
 async def workspace(state: Any) -> Workspace:
     ws_id, keys = await state.workspaces.create_workspace("Test cafe")
     return Workspace(ws_id, keys)
-
-
 
 
 @pytest.fixture

@@ -17,7 +17,14 @@ local ServerScriptService = game:GetService("ServerScriptService")
 local orderLog = require(ServerScriptService:WaitForChild("Exporter"))
 
 local READY = "waiting_for_pickup"
-local readKey = HttpService:GetSecret("orderlog_read_key")
+local found, readKey = pcall(function()
+	return HttpService:GetSecret("orderlog_read_key")
+end)
+if not found then
+	-- Studio without the local secret, or a game without it: the board stays dark, the game runs.
+	warn("pickup board: no secret 'orderlog_read_key' (" .. tostring(readKey) .. "); the board is off")
+	return
+end
 
 local board = script.Parent:WaitForChild("SurfaceGui")
 local list = board:FindFirstChild("Numbers") or Instance.new("TextLabel")
@@ -56,7 +63,7 @@ end
 
 local cursor = nil
 while true do
-	local answer, problem = orderLog.getEvents(cursor, {wait = 20, readKey = readKey, status = READY})
+	local answer, problem = orderLog.getEvents(cursor, { wait = 20, readKey = readKey, status = READY })
 	if answer == nil then
 		warn("pickup board: " .. tostring(problem))
 		task.wait(5)

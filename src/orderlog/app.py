@@ -1,15 +1,20 @@
-"""create_app(settings) -> Starlette. The lifespan builds Redis, the stores and the authenticator;
-``uvicorn --factory orderlog.app:create_app`` serves it (settings from the environment)."""
+"""create_app(settings) -> Starlette. The lifespan builds Redis, the stores, the hub and the
+authenticator; ``uvicorn --factory orderlog.app:create_app`` serves it (settings from the
+environment).
+
+A request goes: ``http/`` (a route module: parse, authorize, call) -> ``store/`` (one Lua script
+per write: the order, its indexes, the workspace's event stream, a PUBLISH) -> ``live/`` (the
+hub hears the PUBLISH and hands the event to every dashboard's socket).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,35 +24,29 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from orderlog.auth import Authenticator
-from orderlog.http import admin, health, live, orders
-from orderlog.http import openapi_route as openapi
-from orderlog.http import recall as recall_routes
-from orderlog.http import search as search_routes
-from orderlog.http.common import RateLimitHeaders
+from orderlog.http import admin, health, live, metrics, openapi, orders, recall, search
 from orderlog.http.errors import HANDLERS
-from orderlog.http.middleware import AccessLog
-from orderlog.http.security import SecurityHeaders
-from orderlog.http.state import State
+from orderlog.http.middleware import Edge
+from orderlog.http.state import KEY, State
 from orderlog.keys import Keys
 from orderlog.live.backends import Backend, ShardedPubSub
 from orderlog.live.hub import Hub
-from orderlog.ops import drain, metrics
+from orderlog.ops import drain
+from orderlog.ops.metrics import Metrics, mark_process_dead
 from orderlog.ops.runtime import tune_gc
 from orderlog.ops.serving import redact_server_logs
 from orderlog.settings import Settings
 from orderlog.store import retention
 from orderlog.store.client import (
+    RedisClient,
     check_cluster,
     close_redis,
-    is_cluster_url,
     make_redis,
     publish_command,
 )
-from orderlog.store.embedded import EmbeddedRedis
+from orderlog.store.embedded import store_url
 from orderlog.store.orders import OrderStore
 from orderlog.store.workspaces import WorkspaceStore
-
-log = logging.getLogger("orderlog")
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
 
@@ -62,10 +61,10 @@ class Dashboards(StaticFiles):
         return await super().get_response(path, scope)
 
 
-def build_state(settings: Settings, redis: object) -> State:
+def build_state(settings: Settings, redis: RedisClient) -> State:
     keys = Keys(settings.key_prefix)
     workspaces = WorkspaceStore(redis, keys)
-    measures = metrics.Metrics()
+    measures = Metrics()
     return State(
         settings=settings,
         redis=redis,
@@ -88,15 +87,15 @@ def build_state(settings: Settings, redis: object) -> State:
             on_deliver=measures.delivered,
             on_reconnect=measures.redis_reconnects.inc,
         ),
-        extras={"metrics": measures},
+        metrics=measures,
     )
 
 
 def live_backend(
-    settings: Settings, redis: Any, measures: metrics.Metrics
+    settings: Settings, redis: RedisClient, measures: Metrics
 ) -> Callable[[], Backend] | None:
     """On a cluster, the hub listens with sharded pub/sub (write.lua SPUBLISHes there)."""
-    if not is_cluster_url(settings.redis_url):
+    if not isinstance(redis, RedisCluster):  # make_redis builds one for a cluster URL
         return None
     return lambda: ShardedPubSub(
         redis, timeout=settings.redis_timeout, on_reconnect=measures.redis_reconnects.inc
@@ -108,59 +107,51 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, State]]:
-        embedded = None
-        url = settings.redis_url
-        if url is None:
-            embedded = EmbeddedRedis(settings.data_dir, appendfsync=settings.appendfsync)
-            url = embedded.start()
-        redis = make_redis(
-            url, timeout=settings.redis_timeout, max_connections=settings.redis_max_connections
-        )
-        if is_cluster_url(url):
-            await check_cluster(redis)
-        state = build_state(settings, redis)
-        tune_gc(settings.gc_gen0_threshold)
-        # SIGTERM: close live connections with 1001 first (drain.py says why not here, later).
-        uninstall = drain.install(lambda: state.hub.drain(within=1.0))
-        sweeper = None
-        if settings.retention_interval > 0:
-            sweeper = asyncio.create_task(
-                retention.run(
-                    state.orders,
-                    state.workspaces,
-                    interval=settings.retention_interval,
-                    batch=settings.retention_batch,
-                )
+        with store_url(settings.redis_url, settings.data_dir, settings.appendfsync) as url:
+            redis = make_redis(
+                url, timeout=settings.redis_timeout, max_connections=settings.redis_max_connections
             )
-        try:
-            yield {"orderlog": state}
-        finally:
-            uninstall()
-            if sweeper is not None:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
-            await state.hub.close()
-            await close_redis(redis)
-            metrics.mark_process_dead()
-            if embedded is not None:
-                embedded.stop()
+            if isinstance(redis, RedisCluster):
+                await check_cluster(redis)
+            state = build_state(settings, redis)
+            tune_gc()
+            # SIGTERM: close live connections with 1001 first (ops/drain.py says why).
+            uninstall = drain.install(lambda: state.hub.drain(within=1.0))
+            sweeper = None
+            if settings.retention_interval > 0:
+                sweeper = asyncio.create_task(
+                    retention.run(
+                        state.orders, state.workspaces, interval=settings.retention_interval
+                    )
+                )
+            try:
+                yield {KEY: state}
+            finally:
+                uninstall()
+                if sweeper is not None:
+                    sweeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sweeper
+                await state.hub.close()
+                await close_redis(redis)
+                mark_process_dead()
 
-    routes: list[BaseRoute] = [*health.routes, *openapi.routes, *orders.routes, *admin.routes]
-    routes += live.routes
-    routes += recall_routes.routes
-    routes += search_routes.routes
-    routes += metrics.routes
+    routes: list[BaseRoute] = [
+        *health.routes,
+        *openapi.routes,
+        *orders.routes,
+        *recall.routes,
+        *admin.routes,
+        *live.routes,
+        *search.routes,
+        *metrics.routes,
+    ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", Dashboards(directory=STATIC_DIR, html=True), name="static"))
-    redact_server_logs()  # no ticket or key in uvicorn's / websockets' log lines (serving.py)
+    redact_server_logs()  # no ticket or key in uvicorn's / websockets' log lines (ops/serving.py)
     return Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers=HANDLERS,
-        middleware=[
-            Middleware(AccessLog, enabled=settings.access_log),
-            Middleware(RateLimitHeaders),  # X-RateLimit-* on every checked response
-            Middleware(SecurityHeaders),
-        ],
+        middleware=[Middleware(Edge, access_log=settings.access_log)],
     )

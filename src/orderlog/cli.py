@@ -9,44 +9,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from orderlog.errors import OrderLogError
-from orderlog.http.middleware import log_config
 from orderlog.keys import Keys
+from orderlog.ops.logging import log_config
 from orderlog.ops.serving import uvicorn_options
-from orderlog.settings import Settings
+from orderlog.settings import SECRETS, Flag, Settings, flags, markdown_table
 from orderlog.store.client import make_redis
-from orderlog.store.embedded import EmbeddedError, EmbeddedRedis, redis_url_for
+from orderlog.store.embedded import EmbeddedError, store_url
 from orderlog.store.workspaces import WorkspaceStore
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        redis_url=getattr(args, "redis_url", None),
-        data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-        workers=getattr(args, "workers", None),
-    )
+    """The environment's settings, overridden by the flags given on the command line."""
+    return Settings.from_env(**{f.name: getattr(args, f.name, None) for f in flags()})
 
 
-@contextlib.contextmanager
-def _store_url(settings: Settings) -> Iterator[str]:
-    if settings.redis_url:
-        yield settings.redis_url
-    else:
-        with redis_url_for(settings.data_dir, settings.appendfsync) as url:
-            yield url
+def _flags(sp: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """Options for the settings that have a flag (settings.py says which, with their help)."""
+    for flag in flags():
+        if names is None or flag.name in names:
+            sp.add_argument(flag.flag, dest=flag.name, type=_typed(flag), help=flag.help)
+
+
+def _typed(flag: Flag) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        try:
+            return flag.parse(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a valid value: {raw!r}") from None
+
+    return parse
 
 
 def _with_workspaces(settings: Settings, fn: Callable[[WorkspaceStore], Awaitable[Any]]) -> Any:
@@ -57,7 +58,7 @@ def _with_workspaces(settings: Settings, fn: Callable[[WorkspaceStore], Awaitabl
         finally:
             await redis.aclose()
 
-    with _store_url(settings) as url:
+    with store_url(settings.redis_url, settings.data_dir, settings.appendfsync, share=True) as url:
         return asyncio.run(run(url))
 
 
@@ -115,6 +116,25 @@ def cmd_key_revoke(args: argparse.Namespace) -> None:
     _print(args, result, f"key {args.key_id} revoked")
 
 
+# -- settings ----------------------------------------------------------------------------------
+def cmd_settings(args: argparse.Namespace) -> None:
+    """Every setting with the value this environment gives it (secrets only say whether they are
+    set); ``--markdown``: the table README.md shows."""
+    if args.markdown:
+        sys.stdout.write(markdown_table() + "\n")
+        return
+    current = Settings.from_env()
+    rows = []
+    for env, name, default, meaning in Settings.describe():
+        value = getattr(current, name)
+        shown = ",".join(value) if isinstance(value, tuple) else "" if value is None else str(value)
+        if name in SECRETS and value:
+            shown = "(set)"
+        rows.append({"variable": env, "value": shown, "default": default, "meaning": meaning})
+    text = "\n".join(f"{r['variable']}={r['value']}  # {r['meaning']}" for r in rows)
+    _print(args, {"settings": rows}, text)
+
+
 # -- serve -------------------------------------------------------------------------------------
 async def first_run(url: str, settings: Settings) -> dict[str, Any] | None:
     """On an empty store: a demo workspace, returned with its keys (printed once)."""
@@ -129,31 +149,17 @@ async def first_run(url: str, settings: Settings) -> dict[str, Any] | None:
         await redis.aclose()
 
 
-def _own_embedded(settings: Settings) -> EmbeddedRedis:
-    embedded = EmbeddedRedis(settings.data_dir, appendfsync=settings.appendfsync)
-    deadline = time.monotonic() + 15
-    while not embedded.try_lock():  # an admin command may hold it for a moment
-        if time.monotonic() > deadline:
-            raise EmbeddedError(f"another orderlog process is serving {settings.data_dir}")
-        time.sleep(0.2)
-    return embedded
-
-
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = _settings(args)
-    embedded = None
-    url = settings.redis_url
-    if url is None:
-        embedded = _own_embedded(settings)
-        url = embedded.start()
-        print(
-            f"orderlog: embedded Redis in {settings.data_dir.resolve()} "
-            f"(appendfsync {settings.appendfsync})",
-            flush=True,
-        )
-    try:
+    with store_url(settings.redis_url, settings.data_dir, settings.appendfsync) as url:
+        if settings.redis_url is None:
+            print(
+                f"orderlog: embedded Redis in {settings.data_dir.resolve()} "
+                f"(appendfsync {settings.appendfsync})",
+                flush=True,
+            )
         if settings.demo_workspace:
             demo = asyncio.run(first_run(url, settings))
             if demo:
@@ -181,13 +187,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
             workers=settings.workers if settings.workers > 1 else None,
             timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
             log_config=log_config(settings.log_json),
-            access_log=False,  # ours (accesslog.py) logs route templates and key ids instead
+            access_log=False,  # ours (http/middleware.py) logs route templates and key ids
             server_header=False,
-            **uvicorn_options(settings),  # connection limits, header timeout (serving.py)
+            **uvicorn_options(settings),  # connection limits, header timeout (ops/serving.py)
         )
-    finally:
-        if embedded is not None:
-            embedded.stop()
 
 
 def _metrics_dir(settings: Settings) -> None:
@@ -209,7 +212,7 @@ def _display_host(host: str) -> str:
 def cmd_demo(args: argparse.Namespace) -> None:
     import random
 
-    from orderlog import demo
+    from orderlog import demo  # (imported here: only `orderlog demo` needs it)
 
     url = args.url.rstrip("/")
     workspace, key = args.workspace, args.key
@@ -249,16 +252,12 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def store_opts(sp: argparse.ArgumentParser, json_flag: bool = True) -> None:
-        sp.add_argument("--data-dir", help="embedded Redis directory (default ./.orderlog)")
-        sp.add_argument("--redis-url", help="use this Redis instead of the embedded one")
+        _flags(sp, ("data_dir", "redis_url"))
         if json_flag:
             sp.add_argument("--json", action="store_true", help="machine-readable output")
 
     serve = sub.add_parser("serve", help="run the server (embedded Redis unless REDIS_URL)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
-    store_opts(serve, json_flag=False)
+    _flags(serve)
     serve.set_defaults(func=cmd_serve)
 
     ws = sub.add_parser("workspace", help="create or list workspaces").add_subparsers(
@@ -289,6 +288,10 @@ def parser() -> argparse.ArgumentParser:
     kr.add_argument("key_id")
     store_opts(kr)
     kr.set_defaults(func=cmd_key_revoke)
+    st = sub.add_parser("settings", help="every setting and the value this environment gives it")
+    st.add_argument("--markdown", action="store_true", help="the README's settings table")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(func=cmd_settings)
     dm = sub.add_parser("demo", help="simulate a busy cafe over HTTP (the dashboards come alive)")
     dm.add_argument("--url", default="http://127.0.0.1:8000", help="the running server")
     dm.add_argument("--workspace", help="workspace id (default: create a demo workspace)")

@@ -55,7 +55,6 @@ INDEX_SUFFIXES = {
 # so it must never hold a brace, a ':' or a glob character: checked at the one place keys are
 # built (``Keys.ws``), whatever a route checked before.
 WORKSPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-GLOB = re.compile(r"([*?\[\]\\])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +93,6 @@ class Keys:
         if not WORKSPACE_ID.fullmatch(workspace_id):
             raise ValueError(f"not a valid workspace id: {workspace_id[:80]!r}")
         return f"{self.prefix}:{{{workspace_id}}}:"
-
-    @staticmethod
-    def escape_glob(text: str) -> str:
-        """``text`` as a literal inside a Redis glob pattern (PSUBSCRIBE, SCAN MATCH, KEYS):
-        every pattern built from anything but constants must go through this."""
-        return GLOB.sub(r"\\\1", text)
 
     def meta(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "meta"
@@ -143,10 +136,3 @@ class Keys:
     def index(self, workspace_id: str, name: str, *parts: str) -> str:
         """An index key, e.g. ``index(w, "role_id", "cashier", "7")``."""
         return self.index_prefix(workspace_id) + INDEX_SUFFIXES[name] + ":".join(parts)
-
-    def workspace_of(self, channel: str) -> str:
-        """The workspace id inside a channel name built by ``channel()``."""
-        head = f"{self.prefix}:{{"
-        if not channel.startswith(head) or not channel.endswith("}:live"):
-            raise ValueError(f"not an orderlog channel: {channel!r}")
-        return channel[len(head) : -len("}:live")]

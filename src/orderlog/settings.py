@@ -1,19 +1,19 @@
 """Every knob of orderlog, in one frozen dataclass read from the environment (and the CLI).
 
-The README's settings table is generated from ``Settings.describe()`` and checked by a test.
+Only what an operator may need to set is here; tuning that users never touch is a constant
+beside the code it tunes, and what a workspace's owner sets is a workspace setting
+(domain/workspace.py). The README's settings table is ``orderlog settings --markdown``
+(``markdown_table``), and a test keeps the two equal.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value not in (None, "") else None
+SECRETS = frozenset({"metrics_token", "redis_url"})  # never printed (a URL may hold a password)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +116,7 @@ class Settings:
             "it is closed (4008)",
         },
     )
-    # -- rate limits per API key (GCRA; ratelimit.py), by the key's scope; rate 0 = unlimited --
+    # -- rate limits per API key (GCRA; domain/ratelimit.py), by the key's scope; 0 = unlimited --
     rate_read: float = field(
         default=200.0,
         metadata={"env": "ORDERLOG_RATE_READ", "help": "requests/s allowed to each read key"},
@@ -150,7 +150,7 @@ class Settings:
             "help": "requests an admin key may send at once",
         },
     )
-    # -- connection limits (passed to uvicorn; serving.py) --
+    # -- connection limits (passed to uvicorn; ops/serving.py) --
     max_connections: int = field(
         default=10_000,
         metadata={
@@ -183,16 +183,8 @@ class Settings:
             "help": "on first start with an empty store, create a demo workspace",
         },
     )
-    gc_gen0_threshold: int = field(
-        default=50_000,
-        metadata={
-            "env": "ORDERLOG_GC_GEN0_THRESHOLD",
-            "help": "net allocations between young garbage collections (Python's default is "
-            "700; 0 keeps it): fewer pauses with thousands of live sockets",
-        },
-    )
 
-    # -- operations (issue 9) ----------------------------------------------------------------
+    # -- operations --
     metrics_token: str | None = field(
         default=None,
         metadata={
@@ -215,76 +207,12 @@ class Settings:
         },
     )
 
-    # -- search, stats and retention (issue 4) --------------------------------------------------
-    search_scan_budget: int = field(
-        default=3_000,
-        metadata={
-            "env": "ORDERLOG_SEARCH_SCAN_BUDGET",
-            "help": "orders one search script call may examine (bounds how long it holds Redis)",
-        },
-    )
-    search_max_calls: int = field(
-        default=8,
-        metadata={
-            "env": "ORDERLOG_SEARCH_MAX_CALLS",
-            "help": "script calls one search page may make before answering a short page "
-            "with a next_cursor",
-        },
-    )
-    stats_max_orders: int = field(
-        default=50_000,
-        metadata={
-            "env": "ORDERLOG_STATS_MAX_ORDERS",
-            "help": "orders one stats request reads at most (newest first; beyond: truncated)",
-        },
-    )
-    abuse_fast_seconds: int = field(
-        default=10,
-        metadata={
-            "env": "ORDERLOG_ABUSE_FAST_SECONDS",
-            "help": "stats: an order completed within this many seconds of creation is flagged",
-        },
-    )
-    abuse_burst_count: int = field(
-        default=5,
-        metadata={
-            "env": "ORDERLOG_ABUSE_BURST_COUNT",
-            "help": "stats: this many orders by one cashier ...",
-        },
-    )
-    abuse_burst_seconds: int = field(
-        default=60,
-        metadata={
-            "env": "ORDERLOG_ABUSE_BURST_SECONDS",
-            "help": "... within this many seconds are flagged as a burst",
-        },
-    )
-    abuse_repeat_count: int = field(
-        default=3,
-        metadata={
-            "env": "ORDERLOG_ABUSE_REPEAT_COUNT",
-            "help": "stats: this many orders for one customer ...",
-        },
-    )
-    abuse_repeat_seconds: int = field(
-        default=600,
-        metadata={
-            "env": "ORDERLOG_ABUSE_REPEAT_SECONDS",
-            "help": "... within this many seconds are flagged as a repeat customer",
-        },
-    )
+    # -- retention --
     retention_interval: float = field(
         default=3600.0,
         metadata={
             "env": "ORDERLOG_RETENTION_INTERVAL",
             "help": "seconds between retention sweeps (0: no sweeps in this process)",
-        },
-    )
-    retention_batch: int = field(
-        default=200,
-        metadata={
-            "env": "ORDERLOG_RETENTION_BATCH",
-            "help": "orders removed per retention script call (a short pause follows each)",
         },
     )
 
@@ -296,21 +224,23 @@ class Settings:
             raw = env.get(f.metadata["env"])
             if raw in (None, ""):
                 continue
-            values[f.name] = _convert(f.type, raw, f.metadata["env"])
+            try:
+                values[f.name] = _convert(str(f.type), raw)
+            except ValueError:
+                raise SystemExit(f"orderlog: {f.metadata['env']}={raw!r} is not valid") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
-    def with_(self, **changes: Any) -> Settings:
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
-
     @classmethod
-    def describe(cls) -> list[tuple[str, str, str]]:
-        """(environment variable, default, meaning) for every setting."""
+    def describe(cls) -> list[tuple[str, str, str, str]]:
+        """(environment variable, field name, default, meaning) for every setting."""
         out = []
         for f in fields(cls):
             default = f.default
             shown = ",".join(default) if isinstance(default, tuple) else default
-            out.append((f.metadata["env"], "" if shown is None else str(shown), f.metadata["help"]))
+            out.append(
+                (f.metadata["env"], f.name, "" if shown is None else str(shown), f.metadata["help"])
+            )
         return out
 
 
@@ -318,29 +248,49 @@ def markdown_table() -> str:
     """The README's settings table (tests/test_settings.py keeps the README equal to it)."""
     flags = {f.metadata["env"]: f.metadata.get("cli") for f in fields(Settings)}
     rows = ["| variable | CLI flag | default | meaning |", "|---|---|---|---|"]
-    for env, default, meaning in Settings.describe():
+    for env, _, default, meaning in Settings.describe():
         flag = f"`{flags[env]}`" if flags[env] else ""
         rows.append(f"| `{env}` | {flag} | `{default}` | {meaning} |")
     return "\n".join(rows)
 
 
-def _convert(kind: Any, raw: str, name: str) -> Any:
-    kind = str(kind)
-    try:
-        if kind.startswith("int"):
-            return int(raw)
-        if kind.startswith("float"):
-            return float(raw)
-        if kind.startswith("bool"):
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-        if kind.startswith("Path"):
-            return Path(raw)
-        if kind.startswith("tuple"):
-            return tuple(p.strip() for p in raw.split(",") if p.strip())
-    except ValueError:
-        raise SystemExit(f"orderlog: {name}={raw!r} is not a valid value") from None
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A setting that ``orderlog serve`` (and the admin commands, for the store's) take as a
+    command-line flag; cli.py builds its options from these."""
+
+    name: str  # the Settings field
+    flag: str  # e.g. "--port"
+    help: str
+    kind: str  # the field's type, as written
+
+    def parse(self, raw: str) -> Any:
+        """Raises ValueError for a value of the wrong type."""
+        return _convert(self.kind, raw)
+
+
+def flags() -> list[Flag]:
+    return [
+        Flag(f.name, f.metadata["cli"], f.metadata["help"], str(f.type))
+        for f in fields(Settings)
+        if f.metadata.get("cli")
+    ]
+
+
+def _convert(kind: str, raw: str) -> Any:
+    """An environment or command-line string -> the setting's type; ValueError if it is not."""
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("float"):
+        return float(raw)
+    if kind.startswith("bool"):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(raw)
+    if kind.startswith("Path"):
+        return Path(raw)
+    if kind.startswith("tuple"):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
     return raw

@@ -255,7 +255,9 @@ async def test_stats_route_reports_the_stored_orders(
     assert out["range"]["truncated"] is False
 
 
-async def test_stats_route_range_and_cap(client: Any, state: Any, workspace: Any) -> None:
+async def test_stats_route_range_and_cap(
+    client: Any, state: Any, workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """from/to select the orders; past the cap the newest are reported and truncated is set."""
     await load(state.orders, workspace.id)
     url = f"{workspace.base}/stats"
@@ -263,7 +265,7 @@ async def test_stats_route_range_and_cap(client: Any, state: Any, workspace: Any
     resp = await client.get(url, params=future, headers=workspace.auth("read"))
     assert resp.json()["orders"] == 0
     assert resp.json()["range"]["from"] == "2099-01-01T00:00:00.000Z"
-    state.settings = state.settings.with_(stats_max_orders=2)
+    monkeypatch.setattr("orderlog.http.search.STATS_MAX_ORDERS", 2)
     out = (await client.get(url, headers=workspace.auth("read"))).json()
     assert out["orders"] == 2
     assert out["range"]["truncated"] is True

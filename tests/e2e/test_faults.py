@@ -15,6 +15,7 @@ import signal
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -329,7 +330,7 @@ async def test_faults_pubsub_killed_mid_load_dashboards_miss_nothing(
     of two workspaces) gets every created order of its workspace once, and none of the other's."""
     other_id, other_keys = await WorkspaceStore(redis).create_workspace("Other cafe")
     other = Workspace(other_id, other_keys)
-    quiet = settings.with_(rate_write=0, rate_read=0)
+    quiet = replace(settings, rate_write=0, rate_read=0)
     async with (
         running_server(quiet) as base,
         httpx.AsyncClient(base_url=base, timeout=15) as http,

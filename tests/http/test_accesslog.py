@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -15,7 +16,8 @@ from starlette.middleware import Middleware
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from orderlog.http.middleware import KEY_ID, AccessLog, JSONFormatter, log_config
+from orderlog.http.middleware import KEY_ID, Edge
+from orderlog.ops.logging import JSONFormatter, log_config
 from support.api import new_order
 from support.server import running_server
 
@@ -80,7 +82,7 @@ async def test_accesslog_websocket_session_line_with_close_code(
 
     app = Starlette(
         routes=[WebSocketRoute("/live/{workspace_id}", echo)],
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(Edge)],
     )
     async with running_server(app, lifespan="off") as base:
         url = base.replace("http://", "ws://", 1)
@@ -104,7 +106,7 @@ async def test_accesslog_websocket_session_line_with_close_code(
 async def test_accesslog_off_by_setting(settings: Any, caplog: pytest.LogCaptureFixture) -> None:
     """ORDERLOG_ACCESS_LOG=0 silences the access lines (the metrics still count)."""
     caplog.set_level(logging.INFO, logger="orderlog.access")
-    async with running_server(settings.with_(access_log=False)) as base:
+    async with running_server(replace(settings, access_log=False)) as base:
         import httpx
 
         async with httpx.AsyncClient(base_url=base) as http:

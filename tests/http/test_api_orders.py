@@ -162,7 +162,7 @@ async def test_api_idempotency_key_replays_and_rejects_other_body(
     [
         ({}, "customer"),
         ({"customer": {"username": "x"}}, "customer.user_id"),
-        ({"customer": {"user_id": -1, "username": "x"}}, "customer.user_id"),
+        ({"customer": {"user_id": 2**63, "username": "x"}}, "customer.user_id"),
         ({"customer": {"user_id": True, "username": "x"}}, "customer.user_id"),
         ({"customer": {"user_id": 1, "username": ""}}, "customer.username"),
         ({"customer": {"user_id": 1, "username": "a\u0000b"}}, "customer.username"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -91,7 +92,7 @@ async def test_metrics_refuse_remote_clients_without_token(
 
 async def test_metrics_token_required_when_set(settings: Any, redis: Any) -> None:
     """With ORDERLOG_METRICS_TOKEN set, /metrics needs it as a Bearer token, from anywhere."""
-    secured = settings.with_(metrics_token="s3cret-token")
+    secured = replace(settings, metrics_token="s3cret-token")
     app = WithState(create_app(secured), build_state(secured, redis))
     transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 4000))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:

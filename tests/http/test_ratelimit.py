@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,12 @@ READ_BURST = 3
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.with_(
-        rate_write=RATE, rate_write_burst=BURST, rate_read=READ_RATE, rate_read_burst=READ_BURST
+    return replace(
+        settings,
+        rate_write=RATE,
+        rate_write_burst=BURST,
+        rate_read=READ_RATE,
+        rate_read_burst=READ_BURST,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from orderlog.domain import export, inputs, search
+from orderlog.domain import export, inputs, model, search
 from orderlog.domain.model import DEFAULT_WORKFLOW
 from support.searchdata import ALICE, BOB, DANA, ERIN, load
 
@@ -236,7 +236,7 @@ async def test_search_scan_budget_gives_short_pages_that_resume(state: Any, work
     """A sparse intersection with a small budget answers short pages with a cursor; following
     the cursors finds every match exactly once."""
 
-    def make(i: int) -> inputs.CreateOrder:
+    def make(i: int) -> model.CreateOrder:
         cashier = BOB if i % 5 == 0 else DANA
         item = "Latte" if i % 2 == 0 else "Muffin"
         return inputs.create_order({"customer": ALICE, "actor": cashier, "items": [item]})
@@ -265,7 +265,7 @@ async def test_search_status_union_drives_past_an_emptied_index(
     """A union of statuses as the driving filter keeps walking when one status has no more
     orders below the current position while another still has."""
 
-    def make(n: int) -> inputs.CreateOrder:
+    def make(n: int) -> model.CreateOrder:
         status = "submitted" if n <= 400 else "completed" if n <= 1000 else "cancelled"
         customer = ALICE if n <= 5 or n > 400 else ERIN
         return inputs.create_order({"customer": customer, "status": status, "items": ["Tea"]})

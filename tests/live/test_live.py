@@ -7,6 +7,7 @@ import contextlib
 import logging
 import socket as pysocket
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -40,26 +41,6 @@ PADDING = {"pad": "x" * 4000}
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # -- tests -------------------------------------------------------------------------------------
@@ -168,7 +149,7 @@ async def test_live_stale_cursor_gives_reset_and_snapshot(
 ) -> None:
     """A cursor older than the stream keeps, of another epoch, or malformed: reset + snapshot
     (or 422 before the handshake for a malformed one)."""
-    async with running_server(settings.with_(stream_maxlen=10)) as base, http(base) as client:
+    async with running_server(replace(settings, stream_maxlen=10)) as base, http(base) as client:
         (order,) = await create(client, workspace)
         async with socket(base, workspace) as conn:
             first = (await recv(conn))["cursor"]
@@ -293,7 +274,7 @@ async def test_live_slow_consumer_is_closed_while_others_keep_up(
     settings: Settings, redis: Any, workspace: Workspace
 ) -> None:
     """A socket that never reads is closed with 4008; 50 others get every event meanwhile."""
-    small = settings.with_(live_queue_bytes=256 * 1024, max_body_bytes=1 << 20)
+    small = replace(settings, live_queue_bytes=256 * 1024, max_body_bytes=1 << 20)
     async with running_server(small) as base, http(base) as client:
         host, port = base.removeprefix("http://").split(":")
         raw = pysocket.socket()
@@ -366,7 +347,7 @@ async def test_live_redis_restart_loses_nothing(
 ) -> None:
     """Redis killed and restarted between writes: the socket hears "reconnecting", then
     "live", and gets every event once; nothing acknowledged is missing."""
-    own = settings.with_(redis_url=private_redis.url)
+    own = replace(settings, redis_url=private_redis.url)
     store = make_redis(private_redis.url, timeout=5)
     try:
         ws_id, keys = await WorkspaceStore(store).create_workspace("Restart cafe")

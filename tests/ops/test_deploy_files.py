@@ -36,7 +36,7 @@ def test_deploy_compose_services_and_health_checks() -> None:
     assert app["environment"]["REDIS_URL"].startswith("redis://redis:")
     assert "/readyz" in " ".join(app["healthcheck"]["test"])
     assert app["depends_on"]["redis"]["condition"] == "service_healthy"
-    envs = {env for env, _, _ in Settings.describe()}
+    envs = {env for env, _, _, _ in Settings.describe()}
     assert set(app["environment"]) <= envs, "compose sets a variable orderlog does not read"
     proxy = services["proxy"]
     assert proxy["ports"]

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import statistics
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -47,7 +48,7 @@ async def test_limits_slowloris_does_not_stop_normal_requests(
     """500 connections trickling a header byte every 2 s: normal requests keep their latency
     (p99 printed), and the server closes every trickler at the header timeout."""
     timeout = 4.0
-    bounded = settings.with_(header_timeout=timeout, rate_read=0)
+    bounded = replace(settings, header_timeout=timeout, rate_read=0)
     async with running_server(bounded) as base, httpx.AsyncClient(base_url=base) as http:
         host, port = base.removeprefix("http://").split(":")
         closed: list[float] = []
@@ -83,7 +84,7 @@ async def test_limits_connections_beyond_the_bound_get_503(
     """With max_connections=50, idle connections 51+ are answered 503 at once and closed; the
     server keeps serving once they are gone."""
     limit = 50
-    async with running_server(settings.with_(max_connections=limit)) as base:
+    async with running_server(replace(settings, max_connections=limit)) as base:
         host, port = base.removeprefix("http://").split(":")
         conns = [await asyncio.open_connection(host, int(port)) for _ in range(limit + 20)]
 
@@ -134,7 +135,7 @@ async def test_limits_oversized_headers_get_431(settings: Settings, redis: Any) 
 async def test_limits_idle_connection_closes_quietly(settings: Settings, redis: Any) -> None:
     """A connection that sends nothing is closed at the header timeout without a 408 (an idle
     pooled connection is not a slow client); one that sent part of its headers gets the 408."""
-    bounded = settings.with_(header_timeout=0.5)
+    bounded = replace(settings, header_timeout=0.5)
     async with running_server(bounded) as base:
         host, port = base.removeprefix("http://").split(":")
         answers = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -115,7 +116,7 @@ async def test_retention_runs_in_the_app_lifespan(
     await bulk(store, workspace.id, 4)
     await age(redis, store, workspace.id, [1, 2], days=120)
     all_key = store.keys.index(workspace.id, "all")
-    async with running_server(settings.with_(retention_interval=0.05)):
+    async with running_server(replace(settings, retention_interval=0.05)):
         async with asyncio.timeout(10):
             while True:
                 if await redis.zcard(all_key) == 2:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orderlog.domain import inputs
+from orderlog.domain import inputs, model
 from orderlog.domain.model import DEFAULT_WORKFLOW
 from orderlog.errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from orderlog.store.orders import Idempotency
@@ -17,7 +17,7 @@ CASHIER = {"UserId": 7, "Name": "Bob", "DisplayName": "Bobby"}
 CHEF = {"user_id": "8", "username": "Chef_Carl"}
 
 
-def create(**extra: Any) -> inputs.CreateOrder:
+def create(**extra: Any) -> model.CreateOrder:
     return inputs.create_order(
         {
             "customer": CUSTOMER,
@@ -28,7 +28,7 @@ def create(**extra: Any) -> inputs.CreateOrder:
     )
 
 
-def status(order_id: str, name: str, **extra: Any) -> inputs.ChangeStatus:
+def status(order_id: str, name: str, **extra: Any) -> model.ChangeStatus:
     return inputs.change_status({"status": name, **extra}, order_id)
 
 

@@ -12,19 +12,11 @@ import csv
 import io
 from typing import Any
 
-import orjson
-
 from orderlog.domain.model import Workflow
 from orderlog.domain.stats import stage_seconds, who
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 PEOPLE = ("customer", "cashier", "preparer", "handed_to")
-
-
-def with_history(order: bytes, history: bytes) -> dict[str, Any]:
-    out: dict[str, Any] = orjson.loads(order)
-    out["history"] = orjson.loads(history)
-    return out
 
 
 def safe(value: Any) -> str:

@@ -8,12 +8,18 @@ strings (Roblox ids are int64).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from orderlog.domain.model import SYSTEM_ACTORS, Item, Participant
+from orderlog.domain.model import (
+    SYSTEM_ACTORS,
+    ChangeStatus,
+    Command,
+    CreateOrder,
+    Item,
+    Participant,
+)
 from orderlog.errors import BadRequest, InvalidInput
 
 MAX_ITEMS = 100
@@ -31,34 +37,6 @@ ORDER_ID = re.compile(r"^[0-9a-f]{24}$")
 # C0 controls (NUL included) and DEL; \t and \n are allowed only in free text (notes, reason).
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 CONTROL_STRICT = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class CreateOrder:
-    customer: Participant
-    actor: Participant | None
-    items: tuple[Item, ...]
-    status: str | None
-    metadata: dict[str, Any]
-    ref: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeStatus:
-    order_id: str | None  # the order, by id ...
-    order_ref: str | None  # ... or by the ref of a create earlier in the same batch
-    status: str
-    actor: Participant | None = None
-    handed_to: Participant | None = None
-    reason: str | None = None
-    expected_version: int | None = None
-    ref: str | None = None
-    # A recall (recall.py): leave only this status, whatever the workflow says, and keep the
-    # order's participants (the change records no role).
-    undo_of: str | None = None
-
-
-Command = CreateOrder | ChangeStatus
 
 
 def parse_json(body: bytes) -> Any:
@@ -105,8 +83,12 @@ def user_id(value: Any, where: str) -> int | str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, int):
-        if not 0 < value <= INT64_MAX:
-            raise InvalidInput(where, "must be a positive 64-bit integer")
+        if not -INT64_MAX <= value <= INT64_MAX:
+            raise InvalidInput(where, "must be a 64-bit integer")
+        if value <= 0:
+            # Roblox Studio's test players have ids 0, -1, -2...: the same user as the string
+            # id "-1", so both spellings index and search alike.
+            return str(value)
         return value
     if isinstance(value, str):
         if value.isdigit() and value.isascii():
@@ -244,9 +226,7 @@ def change_status(
     _only(data, STATUS_FIELDS | extra, where)
     if "status" not in data:
         raise InvalidInput(_join(where, "status"), "is required")
-    version = data.get("version")
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-        raise InvalidInput(_join(where, "version"), "must be an integer")
+    version = _version(data.get("version"), _join(where, "version"))
     reason = data.get("reason")
     order_ref = None
     if order is None:  # a batch op names its order by id or by an earlier op's ref
@@ -303,3 +283,21 @@ def batch(data: Any) -> list[Command]:
                 created.add(command.ref)
         commands.append(command)
     return commands
+
+
+def recall(data: Any) -> tuple[Participant | None, int | None]:
+    """The body of ``POST /orders/{id}/recall``: ``{"actor"?, "version"?}`` (``[]`` for none)."""
+    if data == []:
+        data = {}
+    data = _object(data, "")
+    _only(data, {"actor", "version"}, "")
+    return (
+        _optional_participant(data.get("actor"), "actor", system=True),
+        _version(data.get("version"), "version"),
+    )
+
+
+def _version(value: Any, where: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidInput(where, "must be an integer")
+    return value

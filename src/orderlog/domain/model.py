@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from orderlog.errors import InvalidInput, InvalidTransition
+from orderlog.errors import InvalidInput
 
 SUBMITTED = "submitted"
 WAITING = "waiting_for_preparation"
@@ -90,9 +90,6 @@ class Workflow:
                 "status", f"unknown status {name!r}; expected one of {', '.join(self.names)}"
             ) from None
 
-    def is_terminal(self, name: str) -> bool:
-        return self.status(name).terminal
-
     def role_of(self, name: str) -> str | None:
         return self.status(name).role
 
@@ -102,11 +99,7 @@ class Workflow:
     def sources(self, target: str) -> frozenset[str]:
         """The statuses from which ``target`` may be entered (itself included: a no-op)."""
         self.status(target)
-        return frozenset(s for s, nxt in self.transitions.items() if target in nxt) | {target}
-
-    def check(self, current: str, target: str) -> None:
-        if not self.allows(current, target):
-            raise InvalidTransition(current, target)
+        return frozenset(s for s in self.names if self.allows(s, target))
 
     def check_initial(self, status: str) -> None:
         self.status(status)
@@ -286,3 +279,32 @@ class Item:
         if self.notes:
             out["notes"] = self.notes
         return out
+
+
+# -- commands: what a request asks the store to do (domain/inputs.py builds them) ----------------
+@dataclass(frozen=True, slots=True)
+class CreateOrder:
+    customer: Participant
+    actor: Participant | None
+    items: tuple[Item, ...]
+    status: str | None
+    metadata: dict[str, Any]
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeStatus:
+    order_id: str | None  # the order, by id ...
+    order_ref: str | None  # ... or by the ref of a create earlier in the same batch
+    status: str
+    actor: Participant | None = None
+    handed_to: Participant | None = None
+    reason: str | None = None
+    expected_version: int | None = None
+    ref: str | None = None
+    # A recall (domain/recall.py): leave only this status, whatever the workflow says, and keep
+    # the order's participants (the change records no role).
+    undo_of: str | None = None
+
+
+Command = CreateOrder | ChangeStatus

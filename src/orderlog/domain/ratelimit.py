@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass
 
 from orderlog.errors import RateLimited
-from orderlog.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,15 +73,3 @@ class RateCheck:
     key_id: str
     limit: Limit
     quota: Quota | None = None
-
-
-def limit_for(settings: Settings, scope: str) -> Limit | None:
-    """The limit of a key of ``scope``; None when that scope's rate is 0 (unlimited)."""
-    rate, burst = {
-        "read": (settings.rate_read, settings.rate_read_burst),
-        "write": (settings.rate_write, settings.rate_write_burst),
-        "admin": (settings.rate_admin, settings.rate_admin_burst),
-    }.get(scope, (0.0, 0))
-    if rate <= 0:
-        return None
-    return Limit(rate, max(1, burst))

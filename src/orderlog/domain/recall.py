@@ -23,8 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from orderlog.domain.inputs import ChangeStatus
-from orderlog.domain.model import Participant
+from orderlog.domain.model import ChangeStatus, Participant
 from orderlog.errors import Conflict
 
 

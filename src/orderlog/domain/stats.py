@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,13 +50,14 @@ class Rules:
     repeat_seconds: float = 600
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Rules:
+    def of(cls, settings: Mapping[str, Any]) -> Rules:
+        """The thresholds of a workspace's settings (domain/workspace.py)."""
         return cls(
-            fast_seconds=settings.abuse_fast_seconds,
-            burst_count=settings.abuse_burst_count,
-            burst_seconds=settings.abuse_burst_seconds,
-            repeat_count=settings.abuse_repeat_count,
-            repeat_seconds=settings.abuse_repeat_seconds,
+            fast_seconds=settings["abuse_fast_seconds"],
+            burst_count=settings["abuse_burst_count"],
+            burst_seconds=settings["abuse_burst_seconds"],
+            repeat_count=settings["abuse_repeat_count"],
+            repeat_seconds=settings["abuse_repeat_seconds"],
         )
 
 

@@ -7,7 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from orderlog.errors import InvalidInput, NotFound
-from orderlog.http.common import JSONResponse, authorize, read_json, state
+from orderlog.http.common import WORKSPACE, JSONResponse, authorize, read_json
+from orderlog.http.state import state
 
 
 async def get_workflow(request: Request) -> Response:
@@ -45,8 +46,6 @@ async def patch_settings(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
     data, _ = await read_json(request)
-    if not isinstance(data, dict):
-        raise InvalidInput("", "must be a JSON object of settings")
     return JSONResponse(await state(request).workspaces.update_settings(ws, data))
 
 
@@ -87,14 +86,13 @@ async def revoke_key(request: Request) -> Response:
     return JSONResponse(result)
 
 
-W = "/v1/workspaces/{workspace_id}"
 routes = [
-    Route(W, get_workspace, methods=["GET"], name="get_workspace"),
-    Route(f"{W}/settings", patch_settings, methods=["PATCH"], name="patch_settings"),
-    Route(f"{W}/workflow", get_workflow, methods=["GET"], name="get_workflow"),
-    Route(f"{W}/workflow", put_workflow, methods=["PUT"], name="put_workflow"),
-    Route(f"{W}/workflow", delete_workflow, methods=["DELETE"], name="delete_workflow"),
-    Route(f"{W}/keys", list_keys, methods=["GET"], name="list_keys"),
-    Route(f"{W}/keys", create_key, methods=["POST"], name="create_key"),
-    Route(f"{W}/keys/{{key_id}}", revoke_key, methods=["DELETE"], name="revoke_key"),
+    Route(WORKSPACE, get_workspace, methods=["GET"], name="get_workspace"),
+    Route(f"{WORKSPACE}/settings", patch_settings, methods=["PATCH"], name="patch_settings"),
+    Route(f"{WORKSPACE}/workflow", get_workflow, methods=["GET"], name="get_workflow"),
+    Route(f"{WORKSPACE}/workflow", put_workflow, methods=["PUT"], name="put_workflow"),
+    Route(f"{WORKSPACE}/workflow", delete_workflow, methods=["DELETE"], name="delete_workflow"),
+    Route(f"{WORKSPACE}/keys", list_keys, methods=["GET"], name="list_keys"),
+    Route(f"{WORKSPACE}/keys", create_key, methods=["POST"], name="create_key"),
+    Route(f"{WORKSPACE}/keys/{{key_id}}", revoke_key, methods=["DELETE"], name="revoke_key"),
 ]

@@ -1,4 +1,5 @@
-"""What every HTTP route shares: JSON bodies within limits, orjson responses, the caller's key."""
+"""What every HTTP route shares: its path prefix, JSON bodies within limits, orjson responses, the
+caller's key and its rate limit, the Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from starlette.responses import Response
 
 from orderlog.auth import Principal, bearer
 from orderlog.domain.inputs import parse_json
-from orderlog.domain.ratelimit import RateCheck, limit_for
+from orderlog.domain.ratelimit import Limit, RateCheck
 from orderlog.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
-from orderlog.http.state import State
+from orderlog.http.middleware import KEY_ID, RATE
+from orderlog.http.state import state
+from orderlog.settings import Settings
 from orderlog.store.orders import Idempotency
+
+WORKSPACE = "/v1/workspaces/{workspace_id}"  # every workspace route's prefix
 
 
 class JSONResponse(Response):
@@ -22,10 +27,6 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
-
-
-def state(request: Request) -> State:
-    return request.state.orderlog  # type: ignore[no-any-return]
 
 
 async def read_body(request: Request) -> bytes:
@@ -77,7 +78,7 @@ async def authorize(
     token = bearer(request.headers.get("authorization"))
     principal = await state(request).auth.authenticate(token)
     principal.require(workspace_id, action)
-    request.scope["orderlog.key_id"] = principal.key_id  # for the access log: the id, never the key
+    request.scope[KEY_ID] = principal.key_id  # for the access log: the id, never the key
     await check_rate(request, workspace_id, principal, deferred=rate_in_write)
     return principal
 
@@ -87,41 +88,19 @@ async def check_rate(
 ) -> None:
     """Count the request against its key's limit (429 past it); ``deferred``: the write script
     will, with ``rate_check(request)``. Live connections call this once per connect or poll."""
-    st: State = conn.state.orderlog
+    st = state(conn)
     limit = limit_for(st.settings, principal.scope)
     if limit is None:
         return
     check = RateCheck(principal.key_id, limit)
-    conn.scope["orderlog.rate"] = check
+    conn.scope[RATE] = check
     if not deferred:
         await st.orders.rate_check(workspace_id, check)
 
 
 def rate_check(request: Request) -> RateCheck | None:
     """This request's rate check, for a write route to pass to the store."""
-    return request.scope.get("orderlog.rate")
-
-
-class RateLimitHeaders:
-    """ASGI middleware: ``X-RateLimit-*`` headers on every response to a checked request (a 429
-    carries its own, from routes/errors.py)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start" and message["status"] != 429:
-                check = scope.get("orderlog.rate")
-                if check is not None and check.quota is not None:
-                    message = {**message, "headers": [*message["headers"], *check.quota.headers()]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    return request.scope.get(RATE)
 
 
 def idempotency(request: Request, principal: Principal, body: bytes) -> Idempotency | None:
@@ -147,3 +126,15 @@ def path_int(request: Request, name: str) -> int:
     if value <= 0:
         raise InvalidInput(name, "must be positive")
     return value
+
+
+def limit_for(settings: Settings, scope: str) -> Limit | None:
+    """The limit of a key of ``scope``; None when that scope's rate is 0 (unlimited)."""
+    rate, burst = {
+        "read": (settings.rate_read, settings.rate_read_burst),
+        "write": (settings.rate_write, settings.rate_write_burst),
+        "admin": (settings.rate_admin, settings.rate_admin_burst),
+    }.get(scope, (0.0, 0))
+    if rate <= 0:
+        return None
+    return Limit(rate, max(1, burst))

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from orderlog.errors import OrderLogError, RateLimited
 from orderlog.http.common import JSONResponse
+from orderlog.http.middleware import ERROR
 
 log = logging.getLogger("orderlog.errors")
 
@@ -36,7 +37,7 @@ def error_response(exc: OrderLogError) -> Response:
 
 async def on_orderlog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OrderLogError)
-    request.scope["orderlog.error"] = type(exc).__name__  # the access log counts Redis errors
+    request.scope[ERROR] = type(exc).__name__  # the access log counts Redis errors
     if exc.status_code >= 500:
         log.warning(
             "%s %s -> %d %s", request.method, request.url.path, exc.status_code, exc.message

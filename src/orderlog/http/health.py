@@ -7,7 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from orderlog.errors import StoreUnavailable
-from orderlog.http.common import JSONResponse, state
+from orderlog.http.common import JSONResponse
+from orderlog.http.state import state
 from orderlog.store.client import ping_nodes
 
 

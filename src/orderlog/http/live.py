@@ -12,6 +12,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import orjson
@@ -22,10 +23,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from orderlog.auth import Principal, bearer
 from orderlog.errors import Forbidden, InvalidInput, OrderLogError, StoreUnavailable, Unauthorized
-from orderlog.http import openapi
-from orderlog.http.common import JSONResponse, authorize, check_rate
+from orderlog.http.common import WORKSPACE, JSONResponse, authorize, check_rate
 from orderlog.http.errors import error_response
-from orderlog.http.state import State
+from orderlog.http.middleware import KEY_ID
+from orderlog.http.state import State, state
 from orderlog.live.feed import Feed
 from orderlog.live.framelog import Frames
 from orderlog.live.frames import Cursor, Frame
@@ -57,10 +58,6 @@ TRY_AGAIN = 1013
 GOING_AWAY = 1001
 
 
-def _state(conn: HTTPConnection) -> State:
-    return conn.state.orderlog  # type: ignore[no-any-return]
-
-
 def origin_allowed(conn: HTTPConnection, allowed: tuple[str, ...]) -> bool:
     """No Origin (not a browser), an allowed one, or the server's own (same host and port)."""
     origin = conn.headers.get("origin")
@@ -74,7 +71,7 @@ def origin_allowed(conn: HTTPConnection, allowed: tuple[str, ...]) -> bool:
 
 async def _credentials(conn: HTTPConnection) -> Principal | None:
     """The caller from an ``Authorization: Bearer`` header or a ``?ticket=``; None if neither."""
-    auth = _state(conn).auth
+    auth = state(conn).auth
     token = bearer(conn.headers.get("authorization"))
     ticket = conn.query_params.get("ticket")
     if token:
@@ -86,7 +83,7 @@ async def _credentials(conn: HTTPConnection) -> Principal | None:
         principal = await auth.redeem_ticket(ticket)
     else:
         return None
-    conn.scope["orderlog.key_id"] = principal.key_id  # the access log: the id, not the key
+    conn.scope[KEY_ID] = principal.key_id  # the access log: the id, not the key
     return principal
 
 
@@ -101,7 +98,7 @@ async def _query(conn: HTTPConnection, principal: Principal, heartbeat: float | 
     workspace_id = conn.path_params["workspace_id"]
     principal.require(workspace_id, "read")
     await check_rate(conn, workspace_id, principal)  # once per connect or poll
-    st = _state(conn)
+    st = state(conn)
     workflow = await st.workspaces.workflow(workspace_id)
     statuses: frozenset[str] | None = None
     raw = conn.query_params.get("status")
@@ -110,13 +107,12 @@ async def _query(conn: HTTPConnection, principal: Principal, heartbeat: float | 
         for name in statuses:
             workflow.status(name)  # InvalidInput for an unknown status
     active = tuple(s for s in workflow.active if statuses is None or s in statuses)
-    metrics = st.extras.get("metrics")
     feed = Feed(
         st.hub.stream,
         workspace_id,
         active,
         heartbeat=heartbeat,
-        on_resume=metrics.resumed if metrics is not None else None,
+        on_resume=st.metrics.resumed,
     )
     return Query(statuses, feed)
 
@@ -175,7 +171,7 @@ def _reason(text: str) -> str:
 
 
 async def live_socket(websocket: WebSocket) -> None:
-    st = _state(websocket)
+    st = state(websocket)
     try:
         if not origin_allowed(websocket, st.settings.allowed_origins):
             raise Forbidden("This origin may not open live connections.")
@@ -196,7 +192,7 @@ async def live_socket(websocket: WebSocket) -> None:
         await _close(websocket, _close_code(exc), exc.message)
         return
     assert query is not None
-    websocket.scope["orderlog.key_id"] = principal.key_id  # the access log: the id, not the key
+    websocket.scope[KEY_ID] = principal.key_id  # the access log: the id, not the key
     code, reason = await _serve(websocket, st, principal, query, cursor)
     if code:
         await _close(websocket, code, reason)
@@ -220,7 +216,7 @@ async def _first_message_auth(websocket: WebSocket) -> Principal | None:
     if not isinstance(data, dict) or data.get("type") != "auth":
         raise Unauthorized('The first message must be {"type":"auth","token":...}.')
     token = data.get("token")
-    return await _state(websocket).auth.authenticate_any(token if isinstance(token, str) else None)
+    return await state(websocket).auth.authenticate_any(token if isinstance(token, str) else None)
 
 
 async def _serve(
@@ -254,9 +250,7 @@ async def _serve(
     if isinstance(exc, GoingAway):
         return GOING_AWAY, "Server shutting down: reconnect with your last cursor."
     if isinstance(exc, Overflow):
-        metrics = st.extras.get("metrics")
-        if metrics is not None:
-            metrics.slow_consumer_closes.inc()
+        st.metrics.slow_consumer_closes.inc()
         return SLOW_CONSUMER, "Slow consumer: reconnect with your last cursor."
     if isinstance(exc, TimeoutError | StoreUnavailable):
         return TRY_AGAIN, "The order store is unavailable: reconnect with your last cursor."
@@ -327,7 +321,7 @@ def sse(frame: Frame) -> bytes:
 
 
 async def event_stream(request: Request) -> Response:
-    st = _state(request)
+    st = state(request)
     if not origin_allowed(request, st.settings.allowed_origins):
         raise Forbidden("This origin may not open live connections.")
     principal = await _credentials(request)
@@ -369,7 +363,7 @@ async def event_stream(request: Request) -> Response:
 
 # -- long-poll ---------------------------------------------------------------------------------
 async def poll_events(request: Request) -> Response:
-    st = _state(request)
+    st = state(request)
     principal = await _credentials(request)
     if principal is None:
         raise Unauthorized()
@@ -388,133 +382,28 @@ async def poll_events(request: Request) -> Response:
             poll = await query.feed.poll(sub, after, wait)
     except TimeoutError:
         raise StoreUnavailable() from None
-    out = b'{"events":[' + b",".join(f.data for f in poll.events) + b'],"cursor":"' + poll.cursor
-    out += b'"'
+    body: dict[str, Any] = {
+        "events": [orjson.Fragment(f.data) for f in poll.events],
+        "cursor": poll.cursor.decode(),
+    }
     if poll.snapshot is not None:
-        out += b',"orders":[' + b",".join(poll.snapshot.orders) + b"]"
+        body["orders"] = [orjson.Fragment(o) for o in poll.snapshot.orders]
     if poll.reset is not None:
-        out += b',"reset":"' + poll.reset.encode() + b'"'
-    return Response(out + b"}", media_type="application/json")
+        body["reset"] = poll.reset
+    return JSONResponse(body)
 
 
 # -- tickets -----------------------------------------------------------------------------------
 async def create_ticket(request: Request) -> Response:
     workspace_id = request.path_params["workspace_id"]
     principal = await authorize(request, workspace_id, "read")
-    ticket = await _state(request).workspaces.issue_ticket(principal)
+    ticket = await state(request).workspaces.issue_ticket(principal)
     return JSONResponse({"ticket": ticket, "expires_in": TICKET_TTL_MS // 1000}, status_code=201)
 
 
-W = "/v1/workspaces/{workspace_id}"
 routes = [
-    WebSocketRoute(f"{W}/live", live_socket, name="live"),
-    Route(f"{W}/events/stream", event_stream, methods=["GET"], name="event_stream"),
-    Route(f"{W}/events", poll_events, methods=["GET"], name="poll_events"),
-    Route(f"{W}/tickets", create_ticket, methods=["POST"], name="create_ticket"),
+    WebSocketRoute(f"{WORKSPACE}/live", live_socket, name="live"),
+    Route(f"{WORKSPACE}/events/stream", event_stream, methods=["GET"], name="event_stream"),
+    Route(f"{WORKSPACE}/events", poll_events, methods=["GET"], name="poll_events"),
+    Route(f"{WORKSPACE}/tickets", create_ticket, methods=["POST"], name="create_ticket"),
 ]
-
-
-_STATUS = openapi.query_param(
-    "status", "comma-separated statuses: only orders entering or leaving them"
-)
-_TICKET = openapi.query_param(
-    "ticket", "a ticket from POST /tickets, instead of the Authorization header"
-)
-openapi.add_paths(
-    {
-        f"{W}/events/stream": {
-            "get": {
-                "summary": "Live events as Server-Sent Events (read scope; docs/protocol.md)",
-                "parameters": [
-                    openapi.WS_PARAM,
-                    openapi.query_param(
-                        "cursor", "resume after this cursor (or the Last-Event-ID header)"
-                    ),
-                    _STATUS,
-                    _TICKET,
-                ],
-                "responses": {
-                    "200": {
-                        "description": "text/event-stream: snapshot or reset, then events",
-                        # One schema per event (as schemathesis and OpenAPI 3.2 read it).
-                        "content": {
-                            "text/event-stream": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {
-                                        "data": {"type": "string"},
-                                        "event": {"type": "string"},
-                                        "id": {"type": "string"},
-                                        "retry": {"type": "integer"},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    **openapi.errors("401", "403", "422", "503"),
-                },
-            }
-        },
-        f"{W}/events": {
-            "get": {
-                "summary": "Long-poll the events after a cursor (read scope; docs/protocol.md)",
-                "parameters": [
-                    openapi.WS_PARAM,
-                    openapi.query_param(
-                        "after", "the cursor of the last answer; absent: start (snapshot)"
-                    ),
-                    openapi.query_param(
-                        "wait",
-                        "seconds to wait for an event when there is none yet",
-                        {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
-                    ),
-                    _STATUS,
-                    _TICKET,
-                ],
-                "responses": {
-                    "200": openapi.ok(openapi.ref("Poll")),
-                    **openapi.errors("401", "403", "422", "503"),
-                },
-            }
-        },
-        f"{W}/tickets": {
-            "post": {
-                "summary": "A single-use ticket (60 s) for a browser's live connection (read)",
-                "parameters": [openapi.WS_PARAM],
-                "responses": {
-                    "201": openapi.ok(
-                        {
-                            "type": "object",
-                            "required": ["ticket", "expires_in"],
-                            "properties": {
-                                "ticket": {"type": "string"},
-                                "expires_in": {"type": "integer"},
-                            },
-                        },
-                        "Created",
-                    ),
-                    **openapi.errors("401", "403", "503"),
-                },
-            }
-        },
-    },
-    {
-        "Poll": {
-            "type": "object",
-            "required": ["events", "cursor"],
-            "properties": {
-                "events": {"type": "array", "items": {"type": "object"}},
-                "cursor": {"type": "string"},
-                "orders": {
-                    "type": "array",
-                    "items": {"type": "object"},
-                    "description": "on a start (no `after`) or a reset: the active orders",
-                },
-                "reset": {
-                    "type": "string",
-                    "description": "the `after` cursor could not be resumed: why",
-                },
-            },
-        }
-    },
-)

@@ -1,13 +1,22 @@
-"""One log line per HTTP request and per WebSocket session, and the request metrics.
+"""The one ASGI middleware every request and WebSocket session passes: the response headers every
+answer carries, one access-log line, and the request metrics.
 
-A pure ASGI middleware (no BaseHTTPMiddleware: it would buffer streamed SSE responses). It logs
-the method, the route *template* (``/v1/workspaces/{workspace_id}/orders``, never the path with
-its ids or the query string, which may carry a ticket), the status (for a WebSocket: the close
-code), the duration and the id of the API key (``authorize`` puts it in the scope), never a key.
-Plain text by default, one JSON object per line with ``ORDERLOG_LOG_JSON``.
+Pure ASGI with a single ``send`` wrapper (no BaseHTTPMiddleware: it would buffer streamed SSE
+responses), so a request pays for one layer here, not one per concern:
 
-It also counts requests and moves the live-client gauges: a WebSocket from its accept to its
-end, an SSE stream (``text/event-stream`` response) from its first byte to its end.
+- **Security headers** on every HTTP response: the CSP forbids inline script and anything from
+  another host (the dashboards are plain files under ``static/`` that load only same-origin
+  modules, styles and API calls; ``connect-src 'self'`` also covers ``ws://``/``wss://`` to the
+  same host and port in CSP Level 3 browsers); no sniffing, no referrer, no framing.
+- **X-RateLimit-*** on every response to a request whose key was checked (a 429 carries its own,
+  from http/errors.py).
+- **Access log**: the method, the route *template* (``/v1/workspaces/{workspace_id}/orders``,
+  never the path with its ids or the query string, which may carry a ticket), the status (for a
+  WebSocket: the close code), the duration and the id of the API key (``authorize`` puts it in
+  the scope), never a key. Plain text by default, JSON lines with ``ORDERLOG_LOG_JSON``.
+- **Metrics**: requests by route and status, and the live-client gauges: a WebSocket from its
+  accept to its end, an SSE stream (``text/event-stream`` response) from its first byte to its
+  end.
 """
 
 from __future__ import annotations
@@ -16,15 +25,37 @@ import logging
 import time
 from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orderlog.domain.ratelimit import RateCheck
+from orderlog.http.state import app_state
 from orderlog.ops.metrics import Metrics
 
-log = logging.getLogger("orderlog.access")
+logger = logging.getLogger("orderlog.access")
 
-KEY_ID = "orderlog.key_id"  # set by routes.http.authorize (and the live edges)
-ERROR = "orderlog.error"  # set by routes.errors for domain errors: the exception's class name
+KEY_ID = "orderlog.key_id"  # set by http.common.authorize (and the live edges)
+ERROR = "orderlog.error"  # set by http.errors for domain errors: the exception's class name
+RATE = "orderlog.rate"  # the request's RateCheck, set by http.common.check_rate
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
 
 
 def route_name(scope: Scope) -> tuple[str, str]:
@@ -37,25 +68,31 @@ def route_name(scope: Scope) -> tuple[str, str]:
     return path, name
 
 
-class AccessLog:
-    def __init__(self, app: ASGIApp, enabled: bool = True) -> None:
+class Edge:
+    def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
         self.app = app
-        self.enabled = enabled
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        state = scope.get("state", {}).get("orderlog")
-        metrics: Metrics | None = state.extras.get("metrics") if state is not None else None
+        state = app_state(scope)
+        metrics = state.metrics if state is not None else None
         websocket = scope["type"] == "websocket"
         seen: dict[str, Any] = {"status": 0, "transport": None}
 
         async def observe(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
-                seen["status"] = message["status"]
+                status = message["status"]
+                seen["status"] = status
+                headers = [*message.get("headers", ()), *SECURITY_HEADERS]
+                check: RateCheck | None = scope.get(RATE)
+                if status != 429 and check is not None and check.quota is not None:
+                    headers += check.quota.headers()
+                message = {**message, "headers": headers}
                 if _is_event_stream(message):
                     _live(metrics, seen, "sse")
             elif kind == "websocket.accept":
@@ -94,11 +131,11 @@ class AccessLog:
                 metrics.request(method, name, status, seconds)
             if scope.get(ERROR) == "StoreUnavailable":
                 metrics.redis_errors.labels("request").inc()
-        if not self.enabled:
+        if not self.access_log:
             return
         key_id = scope.get(KEY_ID) or "-"
         client = scope.get("client")
-        log.info(
+        logger.info(
             "%s %s %s %d %.1fms key=%s",
             client[0] if client else "-",
             method,
@@ -130,46 +167,3 @@ def _live(metrics: Metrics | None, seen: dict[str, Any], transport: str) -> None
     seen["transport"] = transport
     if metrics is not None:
         metrics.clients.labels(transport).inc()
-
-
-# -- formatting --------------------------------------------------------------------------------
-class JSONFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, and an access line's fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "pid": record.process,  # which of several workers
-        }
-        access = getattr(record, "access", None)
-        if access is not None:
-            data.update(access)
-        else:
-            data["message"] = record.getMessage()
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(data).decode()
-
-
-def log_config(json: bool, level: str = "INFO") -> dict[str, Any]:
-    """``logging.config.dictConfig`` for ``uvicorn.run(log_config=...)``: orderlog's loggers and
-    uvicorn's error log on stderr, plain or JSON; uvicorn's own access log is off (ours is on)."""
-    formatter = (
-        {"()": f"{__name__}.JSONFormatter"}
-        if json
-        else {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s %(message)s"}
-    )
-    handler = {"class": "logging.StreamHandler", "formatter": "main", "stream": "ext://sys.stderr"}
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"main": formatter},
-        "handlers": {"main": handler},
-        "loggers": {
-            "orderlog": {"handlers": ["main"], "level": level, "propagate": False},
-            "uvicorn": {"handlers": ["main"], "level": level, "propagate": False},
-            "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
-        },
-    }

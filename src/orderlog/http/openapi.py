@@ -1,17 +1,34 @@
-"""The OpenAPI 3.1 description of every HTTP route (kept true by tests/test_openapi.py).
-
-Routes added by later modules register their paths with ``add_paths``.
+"""The OpenAPI 3.1 description of every HTTP route, built here in one place from the real limits
+(domain/inputs.py, domain/search.py, domain/workspace.py, http/live.py), and ``GET
+/openapi.json`` serving it. tests/http/test_openapi.py keeps it equal to the routes the app
+serves; tests/e2e/test_fuzz.py fuzzes the server against it.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from orderlog import __version__
-from orderlog.domain.inputs import MAX_BATCH, MAX_ITEMS, MAX_NAME, MAX_NOTES, MAX_REF, MAX_USERNAME
-from orderlog.store.workspaces import DEFAULT_SETTINGS
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
-WS = "/v1/workspaces/{workspace_id}"
+from orderlog import __version__
+from orderlog.domain import workspace
+from orderlog.domain.inputs import (
+    MAX_BATCH,
+    MAX_ITEMS,
+    MAX_METADATA,
+    MAX_NAME,
+    MAX_NOTES,
+    MAX_QUANTITY,
+    MAX_REF,
+    MAX_USERNAME,
+)
+from orderlog.domain.search import DEFAULT_LIMIT, MAX_LIMIT
+from orderlog.http.common import WORKSPACE, JSONResponse
+from orderlog.http.live import MAX_WAIT
+from orderlog.store.workspaces import TICKET_TTL_MS
 
 
 def ref(name: str) -> dict[str, str]:
@@ -91,7 +108,7 @@ EMPTY = [{"type": "null"}, {"type": "array", "maxItems": 0}, {"type": "object", 
 
 USER_ID = {
     "oneOf": [
-        {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        {"type": "integer", "minimum": -(2**63 - 1), "maximum": 2**63 - 1},
         {"type": "string", "pattern": int_range_pattern(2**63 - 1)},
         {
             "type": "string",
@@ -115,7 +132,10 @@ CREATE_PROPERTIES: dict[str, Any] = {
     },
     "status": nullable(STATUS),
     "metadata": {
-        "anyOf": [{"type": "object", "description": "at most 4 KiB of JSON"}, *EMPTY[:2]],
+        "anyOf": [
+            {"type": "object", "description": f"at most {MAX_METADATA} bytes of JSON"},
+            *EMPTY[:2],
+        ],
     },
 }
 STATUS_PROPERTIES: dict[str, Any] = {
@@ -188,7 +208,7 @@ SCHEMAS: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {
                     "name": text(MAX_NAME),
-                    "quantity": {"type": "integer", "minimum": 1, "maximum": 10000},
+                    "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
                     "notes": nullable(text(MAX_NOTES, free=True, empty=True)),
                 },
             },
@@ -333,7 +353,7 @@ PATHS: dict[str, Any] = {
             "responses": {"200": ok({"type": "object"})},
         }
     },
-    f"{WS}/orders": {
+    f"{WORKSPACE}/orders": {
         "post": {
             "summary": "Create an order (write scope)",
             "parameters": [WS_PARAM, IDEM],
@@ -344,7 +364,7 @@ PATHS: dict[str, Any] = {
             },
         },
     },
-    f"{WS}/orders/{{order_id}}": {
+    f"{WORKSPACE}/orders/{{order_id}}": {
         "get": {
             "summary": "One order with its history",
             "parameters": [WS_PARAM, ORDER_PARAM],
@@ -354,7 +374,7 @@ PATHS: dict[str, Any] = {
             },
         },
     },
-    f"{WS}/orders/by-number/{{number}}": {
+    f"{WORKSPACE}/orders/by-number/{{number}}": {
         "get": {
             "summary": "One order by its number",
             "parameters": [
@@ -372,7 +392,7 @@ PATHS: dict[str, Any] = {
             },
         },
     },
-    f"{WS}/orders/{{order_id}}/status": {
+    f"{WORKSPACE}/orders/{{order_id}}/status": {
         "post": {
             "summary": "Change an order's status (write scope)",
             "parameters": [WS_PARAM, ORDER_PARAM, IDEM],
@@ -383,7 +403,7 @@ PATHS: dict[str, Any] = {
             },
         },
     },
-    f"{WS}/batch": {
+    f"{WORKSPACE}/batch": {
         "post": {
             "summary": "Up to 100 creates and status changes, in order (write scope)",
             "parameters": [WS_PARAM, IDEM],
@@ -394,34 +414,25 @@ PATHS: dict[str, Any] = {
             },
         },
     },
-    WS: {
+    WORKSPACE: {
         "get": {
             "summary": "The workspace and its settings",
             "parameters": [WS_PARAM],
             "responses": {"200": ok(ref("Workspace")), **errors("401", "403", "503")},
         }
     },
-    f"{WS}/settings": {
+    f"{WORKSPACE}/settings": {
         "patch": {
             "summary": "Change workspace settings (admin)",
             "parameters": [WS_PARAM],
-            "requestBody": json_body(
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        name: {"type": "integer", "minimum": 1, "maximum": 10**7}
-                        for name in DEFAULT_SETTINGS
-                    },
-                }
-            ),
+            "requestBody": json_body(workspace.schema()),
             "responses": {
                 "200": ok(ref("Workspace")),
                 **errors("400", "401", "403", "415", "422", "503"),
             },
         },
     },
-    f"{WS}/workflow": {
+    f"{WORKSPACE}/workflow": {
         "get": {
             "summary": "The workspace's workflow",
             "parameters": [WS_PARAM],
@@ -442,7 +453,7 @@ PATHS: dict[str, Any] = {
             "responses": {"200": ok(ref("Workflow")), **errors("401", "403", "503")},
         },
     },
-    f"{WS}/keys": {
+    f"{WORKSPACE}/keys": {
         "get": {
             "summary": "API keys of the workspace (admin)",
             "parameters": [WS_PARAM],
@@ -467,7 +478,7 @@ PATHS: dict[str, Any] = {
             },
         },
     },
-    f"{WS}/keys/{{key_id}}": {
+    f"{WORKSPACE}/keys/{{key_id}}": {
         "delete": {
             "summary": "Revoke an API key (admin)",
             "parameters": [
@@ -480,16 +491,243 @@ PATHS: dict[str, Any] = {
 }
 
 
-def add_paths(paths: dict[str, Any], schemas: dict[str, Any] | None = None) -> None:
-    """Document more routes; a path documented already gains the new methods."""
-    for path, operations in paths.items():
-        PATHS.setdefault(path, {}).update(operations)
-    SCHEMAS.update(schemas or {})
+# -- live (http/live.py; the protocol itself: docs/protocol.md) --------------------------------
+STATUS_FILTER = query_param(
+    "status", "comma-separated statuses: only orders entering or leaving them"
+)
+TICKET_PARAM = query_param(
+    "ticket", "a ticket from POST /tickets, instead of the Authorization header"
+)
+LIVE_PATHS, LIVE_SCHEMAS = (
+    {
+        f"{WORKSPACE}/events/stream": {
+            "get": {
+                "summary": "Live events as Server-Sent Events (read scope; docs/protocol.md)",
+                "parameters": [
+                    WS_PARAM,
+                    query_param("cursor", "resume after this cursor (or the Last-Event-ID header)"),
+                    STATUS_FILTER,
+                    TICKET_PARAM,
+                ],
+                "responses": {
+                    "200": {
+                        "description": "text/event-stream: snapshot or reset, then events",
+                        # One schema per event (as schemathesis and OpenAPI 3.2 read it).
+                        "content": {
+                            "text/event-stream": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "data": {"type": "string"},
+                                        "event": {"type": "string"},
+                                        "id": {"type": "string"},
+                                        "retry": {"type": "integer"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    **errors("401", "403", "422", "503"),
+                },
+            }
+        },
+        f"{WORKSPACE}/events": {
+            "get": {
+                "summary": "Long-poll the events after a cursor (read scope; docs/protocol.md)",
+                "parameters": [
+                    WS_PARAM,
+                    query_param("after", "the cursor of the last answer; absent: start (snapshot)"),
+                    query_param(
+                        "wait",
+                        "seconds to wait for an event when there is none yet",
+                        {"type": "number", "minimum": 0, "maximum": MAX_WAIT},
+                    ),
+                    STATUS_FILTER,
+                    TICKET_PARAM,
+                ],
+                "responses": {
+                    "200": ok(ref("Poll")),
+                    **errors("401", "403", "422", "503"),
+                },
+            }
+        },
+        f"{WORKSPACE}/tickets": {
+            "post": {
+                "summary": f"A single-use ticket ({TICKET_TTL_MS // 1000} s) for a browser's live "
+                "connection (read)",
+                "parameters": [WS_PARAM],
+                "responses": {
+                    "201": ok(
+                        {
+                            "type": "object",
+                            "required": ["ticket", "expires_in"],
+                            "properties": {
+                                "ticket": {"type": "string"},
+                                "expires_in": {"type": "integer"},
+                            },
+                        },
+                        "Created",
+                    ),
+                    **errors("401", "403", "503"),
+                },
+            }
+        },
+    },
+    {
+        "Poll": {
+            "type": "object",
+            "required": ["events", "cursor"],
+            "properties": {
+                "events": {"type": "array", "items": {"type": "object"}},
+                "cursor": {"type": "string"},
+                "orders": {
+                    "type": "array",
+                    "items": {"type": "object"},
+                    "description": "on a start (no `after`) or a reset: the active orders",
+                },
+                "reset": {
+                    "type": "string",
+                    "description": "the `after` cursor could not be resumed: why",
+                },
+            },
+        }
+    },
+)
+
+
+# -- search, CSV, stats (http/search.py) -------------------------------------------------------
+TIME = {"type": "string", "format": "date-time"}
+FILTER_PARAMS = [
+    query_param("status", "one or several statuses, comma-separated (any of them)"),
+    query_param("customer_id", "the customer's user id"),
+    query_param("customer", "the customer's username at order time (case-insensitive)"),
+    query_param("staff_id", "a staff member's user id, any role (see role)"),
+    query_param("staff", "a staff member's username, any role (case-insensitive)"),
+    query_param(
+        "role", "restrict staff/staff_id to a role", {"enum": ["cashier", "preparer", "handed_to"]}
+    ),
+    query_param("number", "the order number", {"type": "integer", "minimum": 1}),
+    query_param("item", "an item name (case-insensitive)"),
+    query_param("from", "created at or after (ISO 8601)", TIME),
+    query_param("to", "created before (ISO 8601)", TIME),
+    query_param("q", "free text: every word must appear in a username, display name or item"),
+]
+SEARCH_ERRORS = errors("401", "403", "422", "429", "503")
+SEARCH_PATHS, SEARCH_SCHEMAS = (
+    {
+        f"{WORKSPACE}/orders": {
+            "get": {
+                "summary": "Search orders, newest first (read scope)",
+                "parameters": [
+                    WS_PARAM,
+                    *FILTER_PARAMS,
+                    query_param(
+                        "limit",
+                        "orders per page",
+                        {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_LIMIT,
+                            "default": DEFAULT_LIMIT,
+                        },
+                    ),
+                    query_param("cursor", "next_cursor of the previous page"),
+                ],
+                "responses": {
+                    "200": ok(ref("SearchPage"), "A page of orders"),
+                    **SEARCH_ERRORS,
+                },
+            }
+        },
+        f"{WORKSPACE}/orders.csv": {
+            "get": {
+                "summary": "Every order matching the filters, as CSV (read scope)",
+                "parameters": [WS_PARAM, *FILTER_PARAMS],
+                "responses": {
+                    "200": {"description": "CSV, one row per order", "content": {"text/csv": {}}},
+                    **SEARCH_ERRORS,
+                },
+            }
+        },
+        f"{WORKSPACE}/stats": {
+            "get": {
+                "summary": "Counts, speed of service, staff leaderboard, abuse flags of the orders "
+                "matching the filters (read scope)",
+                "parameters": [
+                    WS_PARAM,
+                    *(p for p in FILTER_PARAMS if p["name"] not in ("from", "to")),
+                    query_param(
+                        "from", "created at or after (ISO 8601; default: to - 7 days)", TIME
+                    ),
+                    query_param("to", "created before (ISO 8601; default: now)", TIME),
+                ],
+                "responses": {
+                    "200": ok({"type": "object"}, "The report"),
+                    **SEARCH_ERRORS,
+                },
+            }
+        },
+    },
+    {
+        "SearchPage": {
+            "type": "object",
+            "required": ["orders", "next_cursor"],
+            "properties": {
+                "orders": {"type": "array", "items": ref("Order")},
+                "next_cursor": {"type": ["string", "null"]},
+            },
+        }
+    },
+)
+
+
+# -- recall (http/recall.py) ---------------------------------------------------------------
+RECALL_PATHS = {
+    f"{WORKSPACE}/orders/{{order_id}}/recall": {
+        "post": {
+            "summary": "Undo the order's last status change within the recall window (write)",
+            "parameters": [WS_PARAM, ORDER_PARAM],
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "actor": ref("Participant"),
+                        "version": {
+                            "type": "integer",
+                            "description": "the version to undo; else 409 (no double undo)",
+                        },
+                    },
+                }
+            ),
+            "responses": {
+                "200": ok(ref("OrderResult")),
+                **errors("400", "401", "403", "404", "409", "415", "422", "503"),
+            },
+        }
+    }
+}
+
+
+METRICS_PATHS = {
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (metrics token, or loopback when none is set)",
+            "security": [{"bearer": []}, {}],
+            "responses": {
+                "200": {
+                    "description": "Prometheus text format 0.0.4",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                **errors("401", "403"),
+            },
+        }
+    }
+}
 
 
 def _rate_limited(paths: dict[str, Any]) -> dict[str, Any]:
-    """Every operation that takes a key may answer 429 (ratelimit.py), so the document says so
-    even where a route's own list forgot it."""
+    """Every operation that takes a key may answer 429 (domain/ratelimit.py): the document says
+    so even where a route's own list forgot it."""
     for item in paths.values():
         for op in item.values():
             if op.get("security") != [] and "429" not in op["responses"]:
@@ -497,7 +735,12 @@ def _rate_limited(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
+@cache
 def document() -> dict[str, Any]:
+    paths = {**PATHS}
+    for more in (LIVE_PATHS, SEARCH_PATHS, RECALL_PATHS, METRICS_PATHS):
+        for path, operations in more.items():
+            paths[path] = {**paths.get(path, {}), **operations}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -505,10 +748,17 @@ def document() -> dict[str, Any]:
             "version": __version__,
             "description": "A real-time order log; the Hyra Order Logging API and beyond.",
         },
-        "paths": _rate_limited(PATHS),
+        "paths": _rate_limited(paths),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **LIVE_SCHEMAS, **SEARCH_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": SECURE,
     }
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(document())
+
+
+routes = [Route("/openapi.json", openapi_json, methods=["GET"], name="openapi")]

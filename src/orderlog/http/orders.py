@@ -9,24 +9,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from orderlog.domain import inputs
+from orderlog.domain import inputs, model
 from orderlog.errors import OrderLogError
 from orderlog.http.common import (
+    WORKSPACE,
     JSONResponse,
     authorize,
     idempotency,
     path_int,
     rate_check,
     read_json,
-    state,
 )
 from orderlog.http.errors import error_body
+from orderlog.http.state import state
 from orderlog.store.orders import Result, only
 
 
 async def _apply(
-    request: Request, parse: Callable[[Any], list[inputs.Command]], *, batch: bool = False
-) -> tuple[list[inputs.Command], list[Result]]:
+    request: Request, parse: Callable[[Any], list[model.Command]], *, batch: bool = False
+) -> tuple[list[model.Command], list[Result]]:
     """The shared path of every write: key, body, commands, workflow, one store call."""
     ws = request.path_params["workspace_id"]
     principal = await authorize(request, ws, "write", rate_in_write=True)
@@ -62,7 +63,7 @@ async def batch(request: Request) -> Response:
                 **error_body(result.status_code, result.message),
             }
         else:
-            status = 201 if isinstance(command, inputs.CreateOrder) else 200
+            status = 201 if isinstance(command, model.CreateOrder) else 200
             entry = {
                 "ref": command.ref,
                 "ok": True,
@@ -88,11 +89,20 @@ async def get_by_number(request: Request) -> Response:
     return JSONResponse(await state(request).orders.get_by_number(ws, number))
 
 
-W = "/v1/workspaces/{workspace_id}"
 routes = [
-    Route(f"{W}/orders", create_order, methods=["POST"], name="create_order"),
-    Route(f"{W}/orders/by-number/{{number}}", get_by_number, methods=["GET"], name="get_by_number"),
-    Route(f"{W}/orders/{{order_id}}", get_order, methods=["GET"], name="get_order"),
-    Route(f"{W}/orders/{{order_id}}/status", change_status, methods=["POST"], name="change_status"),
-    Route(f"{W}/batch", batch, methods=["POST"], name="batch"),
+    Route(f"{WORKSPACE}/orders", create_order, methods=["POST"], name="create_order"),
+    Route(
+        f"{WORKSPACE}/orders/by-number/{{number}}",
+        get_by_number,
+        methods=["GET"],
+        name="get_by_number",
+    ),
+    Route(f"{WORKSPACE}/orders/{{order_id}}", get_order, methods=["GET"], name="get_order"),
+    Route(
+        f"{WORKSPACE}/orders/{{order_id}}/status",
+        change_status,
+        methods=["POST"],
+        name="change_status",
+    ),
+    Route(f"{WORKSPACE}/batch", batch, methods=["POST"], name="batch"),
 ]

@@ -1,23 +1,42 @@
-"""What the lifespan builds and every route reaches through ``request.state.orderlog``."""
+"""What the lifespan builds (app.build_state) and every route and the middleware reach, in one
+place: ``state(conn)`` for a route, ``app_state(scope)`` for ASGI code."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from orderlog.auth import Authenticator
 from orderlog.live.hub import Hub
+from orderlog.ops.metrics import Metrics
 from orderlog.settings import Settings
+from orderlog.store.client import RedisClient
 from orderlog.store.orders import OrderStore
 from orderlog.store.workspaces import WorkspaceStore
+
+KEY = "orderlog"  # the lifespan state's key (``scope["state"]``)
 
 
 @dataclass
 class State:
     settings: Settings
-    redis: Any
+    redis: RedisClient
     orders: OrderStore
     workspaces: WorkspaceStore
     auth: Authenticator
-    hub: Hub  # live delivery (issue 3): one pub/sub listener per process
-    extras: dict[str, Any] = field(default_factory=dict)  # hub, metrics, ... (later issues)
+    hub: Hub  # live delivery: one pub/sub listener per process
+    metrics: Metrics
+
+
+def app_state(scope: Scope) -> State | None:
+    """The state of a running app (None outside its lifespan, e.g. a bare test app)."""
+    state: State | None = scope.get("state", {}).get(KEY)
+    return state
+
+
+def state(conn: HTTPConnection) -> State:
+    found = app_state(conn.scope)
+    assert found is not None, "the app's lifespan has not run"
+    return found

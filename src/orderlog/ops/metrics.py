@@ -12,16 +12,13 @@ per live event per process (not per socket), gauge moves per connection.
 
 ``/metrics`` answers only a ``Bearer`` token equal to ``ORDERLOG_METRICS_TOKEN`` when that is
 set, else only clients on loopback (a reverse proxy in front makes every client look remote:
-set the token there).
+set the token there): http/metrics.py serves them.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import os
 import time
-from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,14 +28,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
-from orderlog.auth import bearer
-from orderlog.errors import Forbidden, Unauthorized
-from orderlog.http import openapi
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 INGEST_ROUTES = frozenset({"create_order", "change_status", "batch"})
@@ -140,47 +129,3 @@ def mark_process_dead() -> None:
     path = multiprocess_dir()
     if path is not None:
         multiprocess.mark_process_dead(os.getpid(), path)  # type: ignore[no-untyped-call]
-
-
-def allowed(request: Request, token: str | None) -> None:
-    """Raises Unauthorized/Forbidden unless the caller may read the metrics."""
-    if token:
-        given = bearer(request.headers.get("authorization"))
-        if given is None or not hmac.compare_digest(given.encode(), token.encode()):
-            raise Unauthorized("/metrics needs the metrics token (ORDERLOG_METRICS_TOKEN).")
-        return
-    host = request.client.host if request.client else ""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise Forbidden("/metrics is served on loopback only unless ORDERLOG_METRICS_TOKEN is set.")
-
-
-async def metrics_endpoint(request: Request) -> Response:
-    st: Any = request.state.orderlog
-    allowed(request, st.settings.metrics_token)
-    metrics: Metrics = st.extras["metrics"]
-    return Response(metrics.render(), media_type=CONTENT_TYPE_PLAIN_0_0_4)
-
-
-routes = [Route("/metrics", metrics_endpoint, methods=["GET"], name="metrics")]
-
-openapi.add_paths(
-    {
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics (metrics token, or loopback when none is set)",
-                "security": [{"bearer": []}, {}],
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text format 0.0.4",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
-                    **openapi.errors("401", "403"),
-                },
-            }
-        }
-    }
-)

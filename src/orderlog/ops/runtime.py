@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import gc
 
+GEN0_THRESHOLD = 50_000  # net allocations between young collections (Python's default: 700)
 
-def tune_gc(gen0_threshold: int) -> None:
+
+def tune_gc(gen0_threshold: int = GEN0_THRESHOLD) -> None:
     """Collect the young generation every ``gen0_threshold`` net allocations instead of 700,
     and move everything alive after startup (modules, app, settings) out of the collector's
     scans for good (``gc.freeze``). 0 leaves Python's defaults."""

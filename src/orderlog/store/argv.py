@@ -1,28 +1,97 @@
-"""Commands -> the flat ARGV fields of write.lua (OPW per op). Pure."""
+"""Commands -> the flat ARGV of write.lua. Pure.
+
+The legend both sides read: the names below are the only place ARGV positions are spelled.
+scripts.py renders them into the Lua source (``{{ARGV_HEAD}}``, ``{{ARGV_CREATE}}``,
+``{{ARGV_CHANGE}}``, ``{{OPW}}``), so write.lua names every position it reads
+(``ARGV[H.maxlen]``, ``ARGV[o + C.customer]``). ARGV is the request's HEAD fields, then OPW
+fields per op: field 0 of an op is its kind ('c' create, 's' status change).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 
-from orderlog.domain.inputs import ChangeStatus, Command, CreateOrder
-from orderlog.domain.model import Participant, Workflow, tokens
+from orderlog.domain.model import ChangeStatus, Command, CreateOrder, Participant, Workflow, tokens
 from orderlog.errors import InvalidInput
 
-OPW = 16  # fields per op; write.lua has the same constant
-SEP = "\x1f"  # never inside a field: inputs.py rejects control characters
+# The request: ARGV[1..] in this order.
+HEAD = (
+    "workspace",  # the workspace id (it goes into every order's JSON)
+    "order_prefix",  # keys.order_prefix: + order number = the order's hash
+    "index_prefix",  # keys.index_prefix: + an INDEX_SUFFIXES suffix = an index
+    "maxlen",  # the event stream's MAXLEN (approximate)
+    "idem_hash",  # the request's hash under its Idempotency-Key ('' = no key)
+    "idem_ttl",  # seconds the idempotent answer is kept
+    "publish",  # PUBLISH, or SPUBLISH on a cluster
+    "ops",  # how many ops follow
+    "rate_interval",  # the caller's rate limit: emission interval in us (0 = none) ...
+    "rate_burst",  # ... and burst
+)
+# A participant is three fields: its JSON, the id the indexes know it by, its lower-case name.
+CREATE = (
+    "kind",
+    "id",  # the new order's id
+    "status",  # its first status
+    "customer",
+    "customer_id",
+    "customer_name",
+    "actor",  # the cashier (may be empty)
+    "actor_id",
+    "actor_name",
+    "items",  # the items' JSON
+    "item_names",  # lower-case item names, SEP-joined (the item index)
+    "words",  # lower-case words for the free-text index, SEP-joined
+    "metadata",  # the metadata's JSON
+)
+CHANGE = (
+    "kind",
+    "id",  # the order's id ('' when it is named by ref_op)
+    "status",  # the target status
+    "ref_op",  # ... or the number of an earlier create op of this request
+    "sources",  # the statuses the target may be entered from, SEP-joined
+    "role",  # the role the target gives its actor ('' none, preparer, handed_to)
+    "actor",
+    "actor_id",
+    "actor_name",
+    "handed_to",  # the recipient of a handed_to change
+    "handed_to_id",
+    "handed_to_name",
+    "reason",  # the reason's JSON string ('' none)
+    "version",  # the version the order must be at ('' any)
+    "words",
+)
+OPW = 16  # fields per op (the longer of CREATE and CHANGE, and room to grow)
+SEP = "\x1f"  # never inside a field: domain/inputs.py rejects control characters
 
 
-def _participant(p: Participant | None) -> list[str]:
+def lua_positions(names: tuple[str, ...], base: int = 0) -> str:
+    """A Lua table literal ``{name = position, ...}`` (positions from ``base``)."""
+    return "{" + ", ".join(f"{n} = {base + i}" for i, n in enumerate(names)) + "}"
+
+
+def request(op_fields: list[str], **head: Any) -> list[Any]:
+    """The whole ARGV: ``head`` by HEAD's names, then the ops' fields (from ``encode``)."""
+    if set(head) != set(HEAD):
+        raise TypeError(f"write.lua's head needs exactly {HEAD}, not {sorted(head)}")
+    return [*(head[n] for n in HEAD), *op_fields]
+
+
+def _op(names: tuple[str, ...], **fields: str) -> list[str]:
+    assert set(fields) == set(names), set(fields) ^ set(names)
+    return [fields[n] for n in names] + [""] * (OPW - len(names))
+
+
+def _participant(p: Participant | None, role: str) -> dict[str, str]:
     if p is None:
-        return ["", "", ""]
-    return [orjson.dumps(p.to_json()).decode(), p.index_id, p.username.lower()]
-
-
-def _pad(fields: list[str]) -> list[str]:
-    assert len(fields) <= OPW
-    return fields + [""] * (OPW - len(fields))
+        return {role: "", f"{role}_id": "", f"{role}_name": ""}
+    return {
+        role: orjson.dumps(p.to_json()).decode(),
+        f"{role}_id": p.index_id,
+        f"{role}_name": p.username.lower(),
+    }
 
 
 def encode_create(cmd: CreateOrder, order_id: str, workflow: Workflow, where: str) -> list[str]:
@@ -36,18 +105,17 @@ def encode_create(cmd: CreateOrder, order_id: str, workflow: Workflow, where: st
         *(cmd.actor.words() if cmd.actor else []),
         *(i.name for i in cmd.items),
     ]
-    return _pad(
-        [
-            "c",
-            order_id,
-            status,
-            *_participant(cmd.customer),
-            *_participant(cmd.actor),
-            orjson.dumps([i.to_json() for i in cmd.items]).decode(),
-            SEP.join(dict.fromkeys(i.name.lower() for i in cmd.items)),
-            SEP.join(tokens(words)),
-            orjson.dumps(cmd.metadata).decode(),
-        ]
+    return _op(
+        CREATE,
+        kind="c",
+        id=order_id,
+        status=status,
+        **_participant(cmd.customer, "customer"),
+        **_participant(cmd.actor, "actor"),
+        items=orjson.dumps([i.to_json() for i in cmd.items]).decode(),
+        item_names=SEP.join(dict.fromkeys(i.name.lower() for i in cmd.items)),
+        words=SEP.join(tokens(words)),
+        metadata=orjson.dumps(cmd.metadata).decode(),
     )
 
 
@@ -65,20 +133,19 @@ def encode_change(
         *(cmd.actor.words() if cmd.actor else []),
         *(cmd.handed_to.words() if cmd.handed_to else []),
     ]
-    return _pad(
-        [
-            "s",
-            cmd.order_id or "",
-            cmd.status,
-            str(refs[cmd.order_ref]) if cmd.order_ref is not None else "",
-            SEP.join(sorted(sources)),
-            role,
-            *_participant(cmd.actor),
-            *_participant(cmd.handed_to),
-            orjson.dumps(cmd.reason).decode() if cmd.reason else "",
-            "" if cmd.expected_version is None else str(cmd.expected_version),
-            SEP.join(tokens(words)),
-        ]
+    return _op(
+        CHANGE,
+        kind="s",
+        id=cmd.order_id or "",
+        status=cmd.status,
+        ref_op=str(refs[cmd.order_ref]) if cmd.order_ref is not None else "",
+        sources=SEP.join(sorted(sources)),
+        role=role,
+        **_participant(cmd.actor, "actor"),
+        **_participant(cmd.handed_to, "handed_to"),
+        reason=orjson.dumps(cmd.reason).decode() if cmd.reason else "",
+        version="" if cmd.expected_version is None else str(cmd.expected_version),
+        words=SEP.join(tokens(words)),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeAlias
 
 from redis import exceptions as rx
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -22,6 +22,14 @@ from orderlog.errors import StoreUnavailable
 
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
+# What make_redis returns: every store and the hub take one of these.
+RedisClient: TypeAlias = Redis | RedisCluster
+
+
+def text(value: bytes | str) -> str:
+    """A reply as text (clients here do not decode responses: replies are bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
 
 def is_cluster_url(url: str | None) -> bool:
     return url is not None and url.startswith(CLUSTER_SCHEMES)
@@ -33,7 +41,7 @@ def publish_command(url: str | None) -> str:
     return "SPUBLISH" if is_cluster_url(url) else "PUBLISH"
 
 
-def make_redis(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> Any:
+def make_redis(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> RedisClient:
     """An asyncio client that never retries on its own: a write whose reply was lost may have
     been applied, so retrying is the caller's call (clients retry with an Idempotency-Key)."""
     common: dict[str, Any] = {
@@ -52,7 +60,7 @@ def make_redis(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> 
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
 
 
-async def check_cluster(redis: Any) -> None:
+async def check_cluster(redis: RedisCluster) -> None:
     """Refuse a cluster whose nodes cannot run SPUBLISH (Redis < 7), at start, not on a write."""
     await redis.initialize()  # the client learns the topology lazily otherwise
     for node in redis.get_primaries():
@@ -65,7 +73,7 @@ async def check_cluster(redis: Any) -> None:
             )
 
 
-async def ping_nodes(redis: Any) -> dict[str, bool]:
+async def ping_nodes(redis: RedisClient) -> dict[str, bool]:
     """Whether each master answers PING (one entry, ``redis``, for a single server)."""
     if not isinstance(redis, RedisCluster):
         try:
@@ -81,7 +89,7 @@ async def ping_nodes(redis: Any) -> dict[str, bool]:
     return answers
 
 
-async def close_redis(redis: Any) -> None:
+async def close_redis(redis: RedisClient) -> None:
     """Close a client and all its connections.
 
     redis-py's ``RedisCluster.aclose()`` does nothing while a failed command has left the client

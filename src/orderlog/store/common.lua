@@ -4,6 +4,18 @@
 -- An order is a hash of small fields; its JSON is built here by concatenation from fragments
 -- that Python encoded (participants, items, metadata) so Lua never decodes user data: cjson
 -- would turn 64-bit Roblox ids into doubles.
+--
+-- The order hash (P:{W}:o:N), field by field (short names: one hash per order, millions kept):
+--   id    order id                      n     order number
+--   st    current status                v     version (1 at creation, +1 per change)
+--   ca    created at (ISO 8601)         cms   created at (epoch ms, for the created index)
+--   ua    updated at (ISO 8601)         meta  metadata JSON
+--   items items JSON                    cust  customer JSON
+--   cash  cashier JSON ('' none)        prep  preparer JSON ('' none)
+--   hto   handed_to: recipient JSON     hby   handed_to: who handed it over (JSON)
+--   h     history: JSON entries, comma-joined (read as '[' .. h .. ']')
+--   ixk   the index suffixes the order was added to, SEP-joined (retention removes them all)
+-- docs/data-model.md has the same table.
 
 local SEP = '\31'
 

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
+LOCK_WAIT = 15.0  # seconds a server waits for the lock an admin command holds for a moment
 
 
 class EmbeddedError(RuntimeError):
@@ -243,19 +244,38 @@ class EmbeddedRedis:
 
 
 @contextlib.contextmanager
-def redis_url_for(data_dir: Path, appendfsync: str = "always") -> Iterator[str]:
-    """The URL of this data directory's Redis: the running one, or one started for the block."""
+def store_url(
+    redis_url: str | None, data_dir: Path, appendfsync: str = "always", *, share: bool = False
+) -> Iterator[str]:
+    """The one place that decides whether orderlog starts its embedded Redis: the URL of the store
+    for the block.
+
+    ``redis_url`` given: that Redis, nothing started. Else the data directory's embedded Redis:
+    a server (``share=False``) owns it, waiting a moment for the lock an admin command may hold,
+    and stops it after the block; an admin command (``share=True``) uses the running one, or
+    starts one for the block.
+
+    Raises:
+        EmbeddedError: no redis-server, or another process owns the directory and does not answer.
+    """
+    if redis_url:
+        yield redis_url
+        return
     embedded = EmbeddedRedis(data_dir, appendfsync=appendfsync)
-    if not embedded.try_lock():
-        for _ in range(100):
+    deadline = time.monotonic() + LOCK_WAIT
+    while not embedded.try_lock():
+        if share:
             url = embedded.running_url()
             if url:
                 yield url
                 return
-            time.sleep(0.1)
-        raise EmbeddedError(
-            f"the Redis of {data_dir} is owned by another process but not answering"
-        )
+        if time.monotonic() > deadline:
+            if share:
+                raise EmbeddedError(
+                    f"the Redis of {data_dir} is owned by another process but not answering"
+                )
+            raise EmbeddedError(f"another orderlog process is serving {data_dir}")
+        time.sleep(0.1)
     try:
         yield embedded.start()
     finally:

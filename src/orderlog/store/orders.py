@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
-from orderlog.domain.inputs import ChangeStatus, Command, CreateOrder
-from orderlog.domain.model import Workflow
+from orderlog.domain.model import ChangeStatus, Command, CreateOrder, Workflow
 from orderlog.domain.ratelimit import OFF, Quota, RateCheck
 from orderlog.domain.search import Query
 from orderlog.errors import (
@@ -27,7 +26,11 @@ from orderlog.errors import (
 )
 from orderlog.keys import Keys
 from orderlog.store import argv, scripts
-from orderlog.store.client import unavailable
+from orderlog.store.client import RedisClient, unavailable
+
+SCAN_BUDGET = 3_000  # orders one search script call may examine (how long it holds Redis)
+MAX_CALLS = 8  # script calls one search page may make before answering a short page
+WALK_PAGE = 200  # orders per search call when walking every match (CSV, stats)
 
 
 def new_order_id() -> str:
@@ -65,8 +68,8 @@ Result = OrderResult | OrderLogError
 
 @dataclass(frozen=True, slots=True)
 class SearchPage:
-    """Orders as JSON bytes (with history: ``(order, history)`` pairs), newest first, and the
-    number the next page continues below (None: nothing is left)."""
+    """Orders as JSON bytes (with history: order dicts with their ``history``), newest first,
+    and the number the next page continues below (None: nothing is left)."""
 
     orders: list[Any]
     next_before: int | None
@@ -76,7 +79,7 @@ class SearchPage:
 class OrderStore:
     def __init__(
         self,
-        redis: Any,
+        redis: RedisClient,
         keys: Keys | None = None,
         *,
         stream_maxlen: int = 100_000,
@@ -122,18 +125,20 @@ class OrderStore:
             k.idempotency(workspace_id, idempotency.digest if idempotency else "-"),
             k.rate_limit(workspace_id, rate.key_id if rate else "-"),
         ]
-        args = [
-            workspace_id,
-            k.order_prefix(workspace_id),
-            k.index_prefix(workspace_id),
-            self.stream_maxlen,
-            idempotency.body_hash if idempotency else "",
-            self.idempotency_ttl,
-            self.publish_command,
-            len(commands),
-            *(rate.limit.args() if rate else OFF),
-            *fields,
-        ]
+        rate_interval, rate_burst = rate.limit.args() if rate else OFF
+        args = argv.request(
+            fields,
+            workspace=workspace_id,
+            order_prefix=k.order_prefix(workspace_id),
+            index_prefix=k.index_prefix(workspace_id),
+            maxlen=self.stream_maxlen,
+            idem_hash=idempotency.body_hash if idempotency else "",
+            idem_ttl=self.idempotency_ttl,
+            publish=self.publish_command,
+            ops=len(commands),
+            rate_interval=rate_interval,
+            rate_burst=rate_burst,
+        )
         with unavailable():
             raw, *quota = await scripts.WRITE(self.redis, keys, args)
         if rate is not None:
@@ -173,31 +178,26 @@ class OrderStore:
         return only(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
 
     # -- reads ---------------------------------------------------------------------------------
-    async def read(
-        self, workspace_id: str, by: str, values: list[str | int], *, history: bool = False
-    ) -> list[tuple[bytes, bytes] | None]:
-        """Orders by ``id`` or by number (``n``): ``(order_json, history_json)`` or None each."""
-        if not values:
-            return []
-        k = self.keys
-        with unavailable():
-            rows = await scripts.READ(
-                self.redis,
-                [k.ids(workspace_id)],
-                [workspace_id, k.order_prefix(workspace_id), by, int(history), *values],
-            )
-        return [(row[0], row[1]) if row else None for row in rows]
-
     async def get(self, workspace_id: str, order_id: str) -> dict[str, Any]:
         """The order with its full history. Raises NotFound."""
-        return _with_history(
-            (await self.read(workspace_id, "id", [order_id], history=True))[0], order_id
-        )
+        return await self._one(workspace_id, "id", order_id)
 
     async def get_by_number(self, workspace_id: str, number: int) -> dict[str, Any]:
-        return _with_history(
-            (await self.read(workspace_id, "n", [number], history=True))[0], number
-        )
+        """The order numbered ``number`` with its full history. Raises NotFound."""
+        return await self._one(workspace_id, "n", number)
+
+    async def _one(self, workspace_id: str, by: str, value: str | int) -> dict[str, Any]:
+        """``by``: read.lua's mode, "id" or "n" (number)."""
+        k = self.keys
+        with unavailable():
+            (row,) = await scripts.READ(
+                self.redis,
+                [k.ids(workspace_id)],
+                [workspace_id, k.order_prefix(workspace_id), by, 1, value],
+            )
+        if not row:
+            raise NotFound("Order", value)
+        return with_history(row[0], row[1])
 
     async def rate_check(self, workspace_id: str, rate: RateCheck) -> Quota:
         """Check (and count) one request against its key's limit; fills ``rate.quota``.
@@ -222,8 +222,8 @@ class OrderStore:
         query: Query,
         *,
         history: bool = False,
-        budget: int = 3_000,
-        max_calls: int = 8,
+        budget: int = SCAN_BUDGET,
+        max_calls: int = MAX_CALLS,
     ) -> SearchPage:
         """One page of a search, newest first (see store/search.lua).
 
@@ -259,11 +259,24 @@ class OrderStore:
             with unavailable():
                 reply = await scripts.SEARCH(self.redis, keys, args)
             examined += int(reply[1])
-            orders += [tuple(row) if history else row for row in reply[2:]]
+            orders += [with_history(*row) if history else row for row in reply[2:]]
             before = int(reply[0]) or None
             if before is None or len(orders) >= query.limit:
                 break
         return SearchPage(orders, before, examined)
+
+    async def walk(
+        self, workspace_id: str, query: Query, page: int = WALK_PAGE
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Every order matching ``query`` with its history, newest first, ``page`` at a time (one
+        bounded search per page: the CSV export and the stats report)."""
+        query = replace(query, limit=page)
+        while True:
+            found = await self.search(workspace_id, query, history=True)
+            yield found.orders
+            if found.next_before is None:
+                return
+            query = replace(query, before=found.next_before)
 
     async def expire(self, workspace_id: str, cutoff_ms: int, batch: int = 200) -> int:
         """Remove up to ``batch`` orders created before ``cutoff_ms`` (epoch ms) with all their
@@ -283,12 +296,11 @@ class OrderStore:
             return bool(await self.redis.ping())
 
 
-def _with_history(row: tuple[bytes, bytes] | None, ident: object) -> dict[str, Any]:
-    if row is None:
-        raise NotFound("Order", ident)
-    order: dict[str, Any] = orjson.loads(row[0])
-    order["history"] = orjson.loads(row[1])
-    return order
+def with_history(order: bytes, history: bytes) -> dict[str, Any]:
+    """An order's JSON and its history's JSON (as Lua returns them) -> one order dict."""
+    out: dict[str, Any] = orjson.loads(order)
+    out["history"] = orjson.loads(history)
+    return out
 
 
 def only(results: list[Result]) -> OrderResult:

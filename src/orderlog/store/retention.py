@@ -19,6 +19,7 @@ log = logging.getLogger("orderlog.store.retention")
 
 DAY_MS = 86_400_000
 PAUSE = 0.05  # seconds between batches: room for writers between two script calls
+BATCH = 200  # orders removed per script call
 FIRST_SWEEP_MAX_DELAY = 10.0  # a fresh process sweeps soon, not a whole interval later
 
 
@@ -28,7 +29,7 @@ async def sweep_workspace(
     retention_days: int,
     *,
     now_ms: int | None = None,
-    batch: int = 200,
+    batch: int = BATCH,
     pause: float = PAUSE,
 ) -> int:
     """Remove the workspace's orders created more than ``retention_days`` ago; the count."""
@@ -48,7 +49,7 @@ async def sweep(
     workspaces: WorkspaceStore,
     *,
     now_ms: int | None = None,
-    batch: int = 200,
+    batch: int = BATCH,
     pause: float = PAUSE,
 ) -> dict[str, int]:
     """One pass over every workspace: {workspace id: orders removed} (only those with some)."""
@@ -62,7 +63,7 @@ async def sweep(
 
 
 async def run(
-    orders: OrderStore, workspaces: WorkspaceStore, *, interval: float, batch: int
+    orders: OrderStore, workspaces: WorkspaceStore, *, interval: float, batch: int = BATCH
 ) -> None:
     """Sweep every ``interval`` seconds until cancelled; a Redis outage skips a pass."""
     await asyncio.sleep(random.uniform(0, min(interval, FIRST_SWEEP_MAX_DELAY)))

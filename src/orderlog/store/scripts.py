@@ -1,7 +1,8 @@
 """The Lua scripts beside this file, rendered once and run by SHA with a fallback to EVAL.
 
 Each script is ``common.lua`` + its own file; ``{{SUFFIX_*}}`` markers are filled from
-``keys.INDEX_SUFFIXES`` so index key names are spelled in one place only.
+``keys.INDEX_SUFFIXES`` and ``{{ARGV_*}}``/``{{OPW}}`` from ``argv``, so index key names and
+write.lua's argument positions are each spelled in one place only.
 """
 
 from __future__ import annotations
@@ -15,16 +16,26 @@ from typing import Any
 from redis.exceptions import NoScriptError
 
 from orderlog.keys import INDEX_SUFFIXES
+from orderlog.store import argv
 
 
 @cache
 def source(name: str) -> str:
     folder = resources.files(__package__)
     text = folder.joinpath("common.lua").read_text() + "\n" + folder.joinpath(name).read_text()
-    for index, suffix in INDEX_SUFFIXES.items():
-        text = text.replace("{{SUFFIX_" + index + "}}", suffix)
-    if re.search(r"\{\{SUFFIX_\w+\}\}", text):
-        raise RuntimeError(f"{name}: an index suffix marker has no entry in keys.INDEX_SUFFIXES")
+    markers = {"{{SUFFIX_" + index + "}}": suffix for index, suffix in INDEX_SUFFIXES.items()}
+    markers |= {
+        "{{OPW}}": str(argv.OPW),
+        "{{ARGV_HEAD}}": argv.lua_positions(argv.HEAD, base=1),
+        "{{ARGV_FIRST_OP}}": str(len(argv.HEAD) + 1),
+        "{{ARGV_CREATE}}": argv.lua_positions(argv.CREATE),
+        "{{ARGV_CHANGE}}": argv.lua_positions(argv.CHANGE),
+    }
+    for marker, value in markers.items():
+        text = text.replace(marker, value)
+    left = re.search(r"\{\{\w+\}\}", text)
+    if left:
+        raise RuntimeError(f"{name}: the marker {left.group()} has no value (store/scripts.py)")
     return text
 
 

@@ -10,35 +10,23 @@ from typing import Any
 import orjson
 
 from orderlog.auth import SCOPES, Principal, digest, new_key, new_ticket, ticket_tag
+from orderlog.domain import workspace
 from orderlog.domain.model import DEFAULT_WORKFLOW, Workflow, parse_workflow
 from orderlog.errors import InvalidInput, NotFound
-from orderlog.keys import WORKSPACE_ID, Keys
-from orderlog.store.client import unavailable
+from orderlog.keys import Keys
+from orderlog.store.client import RedisClient, text, unavailable
 
 TICKET_TTL_MS = 60_000
-
-# Per-workspace settings an admin may change, with their defaults.
-DEFAULT_SETTINGS: dict[str, int] = {
-    "retention_days": 90,
-    "age_warn_seconds": 300,  # a ticket turns yellow (Fresh KDS default: 5 min)
-    "age_late_seconds": 480,  # and red (8 min)
-    "pickup_linger_seconds": 120,  # a ready number stays on the pickup screen after completion
-    "recall_window_seconds": 60,  # how long a kitchen bump may be undone
-}
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def check_workspace_id(workspace_id: str) -> str:
-    if not WORKSPACE_ID.fullmatch(workspace_id):
-        raise InvalidInput("workspace_id", "must be 1-64 letters, digits, '_' or '-'")
-    return workspace_id
-
-
 class WorkspaceStore:
-    def __init__(self, redis: Any, keys: Keys | None = None, workflow_cache_seconds: float = 1.0):
+    def __init__(
+        self, redis: RedisClient, keys: Keys | None = None, workflow_cache_seconds: float = 1.0
+    ) -> None:
         self.redis = redis
         self.keys = keys or Keys()
         self.workflow_cache_seconds = workflow_cache_seconds
@@ -64,7 +52,7 @@ class WorkspaceStore:
 
     async def list_workspaces(self) -> list[dict[str, Any]]:
         with unavailable():
-            ids = sorted(m.decode() for m in await self.redis.smembers(self.keys.workspaces))
+            ids = sorted(text(m) for m in await self.redis.smembers(self.keys.workspaces))
         return [await self.workspace(w) for w in ids]
 
     async def workspace(self, workspace_id: str) -> dict[str, Any]:
@@ -72,27 +60,23 @@ class WorkspaceStore:
             meta = await self.redis.hgetall(self.keys.meta(workspace_id))
         if not meta:
             raise NotFound("Workspace", workspace_id)
-        meta = {k.decode(): v.decode() for k, v in meta.items()}
-        settings = {
-            name: int(meta.get(name, default)) for name, default in DEFAULT_SETTINGS.items()
-        }
+        fields = {text(k): text(v) for k, v in meta.items()}
         return {
             "id": workspace_id,
-            "name": meta.get("name", ""),
-            "created_at": meta.get("created_at"),
-            "settings": settings,
+            "name": fields.get("name", ""),
+            "created_at": fields.get("created_at"),
+            "settings": workspace.read(fields),
         }
 
-    async def update_settings(self, workspace_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        for name, value in changes.items():
-            if name not in DEFAULT_SETTINGS:
-                raise InvalidInput(name, "unknown setting")
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 10**7:
-                raise InvalidInput(name, "must be a positive integer")
-        await self.workspace(workspace_id)
-        if changes:
+    async def update_settings(self, workspace_id: str, data: Any) -> dict[str, Any]:
+        """Apply a ``PATCH /settings`` body (validated against the current settings)."""
+        current = await self.workspace(workspace_id)
+        changed = workspace.changes(current["settings"], data)
+        if changed:
             with unavailable():
-                await self.redis.hset(self.keys.meta(workspace_id), mapping=changes)
+                await self.redis.hset(
+                    self.keys.meta(workspace_id), mapping={k: str(v) for k, v in changed.items()}
+                )
         return await self.workspace(workspace_id)
 
     # -- keys ------------------------------------------------------------------------------------
@@ -120,14 +104,13 @@ class WorkspaceStore:
     async def key_record(self, key_id: str) -> dict[str, str] | None:
         with unavailable():
             raw = await self.redis.hgetall(self.keys.api_key(key_id))
-        return {k.decode(): v.decode() for k, v in raw.items()} or None
+        return {text(k): text(v) for k, v in raw.items()} or None
 
     async def list_keys(self, workspace_id: str) -> list[dict[str, Any]]:
         await self.workspace(workspace_id)
         with unavailable():
             ids = sorted(
-                m.decode()
-                for m in await self.redis.smembers(self.keys.workspace_keys(workspace_id))
+                text(m) for m in await self.redis.smembers(self.keys.workspace_keys(workspace_id))
             )
         out = []
         for key_id in ids:

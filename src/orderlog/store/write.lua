@@ -4,10 +4,8 @@
 --
 -- KEYS: 1 seq, 2 epoch, 3 ids, 4 events stream, 5 live channel, 6 idempotency record,
 --       7 rate-limit state of the caller's API key
--- ARGV: 1 workspace id, 2 order key prefix, 3 index key prefix, 4 stream MAXLEN (~),
---       5 idempotency body hash ('' = no key), 6 idempotency ttl (s), 7 publish command,
---       8 number of ops, 9 rate-limit emission interval in us (0 = no limit), 10 rate burst,
---       then from ARGV[11] OPW fields per op (see store/ops.py).
+-- ARGV: the request's fields, then OPW fields per op; store/argv.py names them all (HEAD,
+--       CREATE, CHANGE), and its names are rendered here as the tables H, C and S.
 -- Returns {reply, rate remaining, rate reset (us), rate retry-after (us)}: a refused write
 -- (retry-after > 0) has reply '' and changed nothing. Else reply is a JSON array, one result
 -- per op:
@@ -15,17 +13,21 @@
 --   ["err", "notfound" | "transition" | "version" | "ref" | "exists", detail...]
 -- or ["idem", "replay", stored] / ["idem", "mismatch"] when the idempotency key was seen.
 
-local OPW = 16
-local ws = ARGV[1]
-local order_prefix = ARGV[2]
-local ix = ARGV[3]
-local maxlen = ARGV[4]
-local idem_hash = ARGV[5]
+local OPW = {{OPW}}
+local H = {{ARGV_HEAD}}  -- positions in ARGV
+local FIRST_OP = {{ARGV_FIRST_OP}}  -- where the first op's fields start
+local C = {{ARGV_CREATE}}  -- offsets in a create op
+local S = {{ARGV_CHANGE}}  -- offsets in a status change op
+local ws = ARGV[H.workspace]
+local order_prefix = ARGV[H.order_prefix]
+local ix = ARGV[H.index_prefix]
+local maxlen = ARGV[H.maxlen]
+local idem_hash = ARGV[H.idem_hash]
 
 -- The rate limit comes first: a refused request costs one GET and changes nothing.
 local rl = {-1, 0, 0}
-if ARGV[9] ~= '0' then
-  rl = gcra(KEYS[7], tonumber(ARGV[9]), tonumber(ARGV[10]))
+if ARGV[H.rate_interval] ~= '0' then
+  rl = gcra(KEYS[7], tonumber(ARGV[H.rate_interval]), tonumber(ARGV[H.rate_burst]))
   if rl[3] > 0 then return {'', rl[1], rl[2], rl[3]} end
 end
 local function reply(s) return {s, rl[1], rl[2], rl[3]} end
@@ -72,7 +74,7 @@ local function emit(h, event, prev)
   local rest = '"event":"' .. event .. '","previous_status":' .. prev_json .. ',"order":'
     .. order_json(h, ws) .. '}'
   local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', 's', h.st, 'f', rest)
-  redis.call(ARGV[7], KEYS[5], id .. '\n' .. h.st .. '\n' .. epoch .. '\n' .. rest)
+  redis.call(ARGV[H.publish], KEYS[5], id .. '\n' .. h.st .. '\n' .. epoch .. '\n' .. rest)
 end
 
 local function history(h, prev, actor, extra)
@@ -84,26 +86,26 @@ local function history(h, prev, actor, extra)
 end
 
 local function create(o)
-  local id = ARGV[o + 1]
+  local id = ARGV[o + C.id]
   if redis.call('HEXISTS', KEYS[3], id) == 1 then
     return {'err', 'exists', id}
   end
   local n = redis.call('INCR', KEYS[1])
   local h = {
-    id = id, n = tostring(n), st = ARGV[o + 2], v = '1', ca = at, cms = tostring(ms), ua = at,
-    items = ARGV[o + 9], cust = ARGV[o + 3], cash = ARGV[o + 6], prep = '', hto = '',
-    hby = '', meta = ARGV[o + 12],
+    id = id, n = tostring(n), st = ARGV[o + C.status], v = '1', ca = at, cms = tostring(ms),
+    ua = at, items = ARGV[o + C.items], cust = ARGV[o + C.customer], cash = ARGV[o + C.actor],
+    prep = '', hto = '', hby = '', meta = ARGV[o + C.metadata],
   }
-  h.h = history(h, nil, ARGV[o + 6], '')
+  h.h = history(h, nil, ARGV[o + C.actor], '')
   redis.call('HSET', KEYS[3], id, n)
   redis.call('ZADD', ix .. IX_ALL, n, n)
   redis.call('ZADD', ix .. IX_CREATED, ms, n)
   redis.call('ZADD', ix .. IX_STATUS .. h.st, n, n)
-  index(h, IX_CID .. ARGV[o + 4])
-  index(h, IX_CNAME .. ARGV[o + 5])
-  add_staff(h, 'cashier', ARGV[o + 7], ARGV[o + 8])
-  for _, item in ipairs(split(ARGV[o + 10])) do index(h, IX_ITEM .. item) end
-  add_tokens(h, ARGV[o + 11])
+  index(h, IX_CID .. ARGV[o + C.customer_id])
+  index(h, IX_CNAME .. ARGV[o + C.customer_name])
+  add_staff(h, 'cashier', ARGV[o + C.actor_id], ARGV[o + C.actor_name])
+  for _, item in ipairs(split(ARGV[o + C.item_names])) do index(h, IX_ITEM .. item) end
+  add_tokens(h, ARGV[o + C.words])
   local key = order_prefix .. n
   redis.call('HSET', key, 'id', h.id, 'n', h.n, 'st', h.st, 'v', h.v, 'ca', h.ca, 'cms', h.cms,
     'ua', h.ua, 'items', h.items, 'cust', h.cust, 'cash', h.cash, 'prep', '', 'hto', '',
@@ -113,18 +115,18 @@ local function create(o)
 end
 
 local function change(o, created)
-  local id = ARGV[o + 1]
+  local id = ARGV[o + S.id]
   if id == '' then
-    local earlier = created[tonumber(ARGV[o + 3])]
-    if not earlier then return {'err', 'ref', ARGV[o + 3]} end
+    local earlier = created[tonumber(ARGV[o + S.ref_op])]
+    if not earlier then return {'err', 'ref', ARGV[o + S.ref_op]} end
     id = earlier
   end
   local n = redis.call('HGET', KEYS[3], id)
   if not n then return {'err', 'notfound', id} end
   local key = order_prefix .. n
   local h = hash_to_table(redis.call('HGETALL', key))
-  local target = ARGV[o + 2]
-  local expected = ARGV[o + 13]
+  local target = ARGV[o + S.status]
+  local expected = ARGV[o + S.version]
   if expected ~= '' and expected ~= h.v then
     return {'err', 'version', id, h.v, expected}
   end
@@ -132,37 +134,37 @@ local function change(o, created)
     return {'ok', id, tonumber(n), tonumber(h.v), 0, order_json(h, ws)}
   end
   local allowed = false
-  for _, src in ipairs(split(ARGV[o + 4])) do
+  for _, src in ipairs(split(ARGV[o + S.sources])) do
     if src == h.st then allowed = true break end
   end
   if not allowed then return {'err', 'transition', id, h.st, target} end
 
   local prev = h.st
-  local role = ARGV[o + 5]
-  local actor = ARGV[o + 6]
+  local role = ARGV[o + S.role]
+  local actor = ARGV[o + S.actor]
   h.st = target
   h.v = tostring(tonumber(h.v) + 1)
   h.ua = at
   local extra = ''
   if role == 'preparer' and actor ~= '' then
     h.prep = actor
-    add_staff(h, 'preparer', ARGV[o + 7], ARGV[o + 8])
+    add_staff(h, 'preparer', ARGV[o + S.actor_id], ARGV[o + S.actor_name])
   elseif role == 'handed_to' then
-    if ARGV[o + 9] ~= '' then
-      h.hto = ARGV[o + 9]
+    if ARGV[o + S.handed_to] ~= '' then
+      h.hto = ARGV[o + S.handed_to]
       extra = ',"handed_to":' .. h.hto
-      add_staff(h, 'handed_to', ARGV[o + 10], ARGV[o + 11])
+      add_staff(h, 'handed_to', ARGV[o + S.handed_to_id], ARGV[o + S.handed_to_name])
     end
     if actor ~= '' then
       h.hby = actor
-      add_staff(h, 'handed_to', ARGV[o + 7], ARGV[o + 8])
+      add_staff(h, 'handed_to', ARGV[o + S.actor_id], ARGV[o + S.actor_name])
     end
   end
-  if ARGV[o + 12] ~= '' then extra = extra .. ',"reason":' .. ARGV[o + 12] end
+  if ARGV[o + S.reason] ~= '' then extra = extra .. ',"reason":' .. ARGV[o + S.reason] end
   h.h = history(h, prev, actor, extra)
   redis.call('ZREM', ix .. IX_STATUS .. prev, n)
   redis.call('ZADD', ix .. IX_STATUS .. target, n, n)
-  add_tokens(h, ARGV[o + 14])
+  add_tokens(h, ARGV[o + S.words])
   redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'prep', h.prep, 'hto', h.hto,
     'hby', h.hby, 'h', h.h, 'ixk', h.ixk or '')
   emit(h, 'order.status_changed', prev)
@@ -171,11 +173,11 @@ end
 
 local results = {}
 local created = {}
-local nops = tonumber(ARGV[8])
+local nops = tonumber(ARGV[H.ops])
 for i = 1, nops do
-  local o = 11 + (i - 1) * OPW  -- ARGV[o] is the op's kind, ARGV[o + k] its k-th field
+  local o = FIRST_OP + (i - 1) * OPW
   local r
-  if ARGV[o] == 'c' then
+  if ARGV[o + C.kind] == 'c' then
     r = create(o)
     if r[1] == 'ok' then created[i] = r[2] end
   else
@@ -186,6 +188,6 @@ end
 
 local out = cjson.encode(results)
 if idem_hash ~= '' then
-  redis.call('SET', KEYS[6], idem_hash .. '|' .. out, 'EX', ARGV[6])
+  redis.call('SET', KEYS[6], idem_hash .. '|' .. out, 'EX', ARGV[H.idem_ttl])
 end
 return reply(out)
