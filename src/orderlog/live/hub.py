@@ -34,11 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from redis.asyncio import Redis
 
 from orderlog.keys import Keys
 from orderlog.live.backends import POLL, Backend, Liveness, RedisPubSub
@@ -46,6 +49,7 @@ from orderlog.live.framelog import FrameLog, Frames
 from orderlog.live.frames import Frame, Snapshot, from_entries, from_message, status_frame
 from orderlog.live.pacing import Pacer
 from orderlog.singleflight import SingleFlight
+from orderlog.store.client import RedisClient
 from orderlog.store.events import EventStream, StreamId
 
 logger = logging.getLogger(__name__)
@@ -298,7 +302,7 @@ class Hub:
 
     def __init__(
         self,
-        redis: Any,
+        redis: RedisClient,
         keys: Keys | None = None,
         *,
         backend: Callable[[], Backend] | None = None,
@@ -311,7 +315,11 @@ class Hub:
     ) -> None:
         self.keys = keys or Keys()
         self.stream = EventStream(redis, self.keys)
-        self.backend_factory = backend or (lambda: RedisPubSub(redis))
+        if backend is None:
+            if not isinstance(redis, Redis):  # a cluster SPUBLISHes: only ShardedPubSub hears it
+                raise TypeError("a Redis Cluster client needs backend=ShardedPubSub (backends.py)")
+            backend = functools.partial(RedisPubSub, redis)
+        self.backend_factory = backend
         self.queue_max_events = queue_max_events
         self.queue_max_bytes = queue_max_bytes
         self.ping_interval = ping_interval

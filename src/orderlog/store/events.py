@@ -13,12 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
-
 from orderlog.keys import Keys
 from orderlog.store import scripts
-from orderlog.store.client import unavailable
+from orderlog.store.client import RedisClient, unavailable
 
 StreamId = tuple[int, int]
 
@@ -74,7 +71,7 @@ class Bounds:
 class EventStream:
     """Reads of a workspace's event stream."""
 
-    def __init__(self, redis: Redis | RedisCluster, keys: Keys | None = None) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys | None = None) -> None:
         self.redis = redis
         self.keys = keys or Keys()
 
