@@ -124,7 +124,7 @@ def _cursor(text: str | None, field: str = "cursor") -> Cursor | None:
 # -- WebSocket ---------------------------------------------------------------------------------
 def ws_texts(frames: list[Frame]) -> list[str]:
     """``ws_frames`` as the text messages to send; encoded once per drained ``Frames`` shared by
-    many sockets (see framelog.py), not once per socket."""
+    many sockets (see live/framelog.py), not once per socket."""
     memo = frames.encoded if isinstance(frames, Frames) else None
     if memo is not None:
         texts = memo.get("ws")
@@ -271,7 +271,7 @@ async def _send_frames(
             for text in ws_texts(pending):
                 await websocket.send({"type": "websocket.send", "text": text})
             # Pace: with S sockets, each writes at most every S / WRITES_PER_SECOND seconds,
-            # stretched while the event loop lags (pacing.py) so ingest is not starved; what
+            # stretched while the event loop lags (live/pacing.py) so ingest is not starved; what
             # arrives meanwhile waits in the workspace's bounded log and leaves as one batch.
             interval = hub.pacer.stretch(hub.subscribers() / WRITES_PER_SECOND)
             pause = interval - (loop.time() - started)
