@@ -392,3 +392,45 @@ async def test_api_client_leaving_mid_body_is_not_a_500(
         await app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     assert start["status"] == 400
+
+
+@pytest.mark.parametrize("display", ["", "   ", None])
+async def test_api_empty_display_name_is_absent(
+    client: Any, workspace: Any, display: str | None
+) -> None:
+    """DisplayName "" (or blanks) is taken as no display name, as null is: the username shows."""
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        headers=workspace.auth(),
+        json={"customer": {"UserId": 261, "Name": "shedletsky", "DisplayName": display}},
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["order"]["customer"]["display_name"] == "shedletsky"
+
+
+@pytest.mark.parametrize("uid", [261.5, -0.25, 1e-3])
+async def test_api_fractional_user_id_is_not_a_whole_number(
+    client: Any, workspace: Any, uid: Any
+) -> None:
+    """A user id with a fraction is a 422 saying a whole number is expected."""
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        headers=workspace.auth(),
+        json={"customer": {"UserId": uid, "Name": "shedletsky"}},
+    )
+    body = assert_error(resp, 422)
+    assert body["field"] == "customer.user_id"
+    assert "whole number" in body["message"]
+
+
+async def test_api_recall_accepts_roblox_empty_table(client: Any, workspace: Any) -> None:
+    """POST /recall with [] (Roblox's empty table) is an empty body, as {} is."""
+    oid = (await new_order(client, workspace, status="waiting_for_preparation"))["id"]
+    assert (await set_status(client, workspace, oid, "preparing")).status_code == 200
+    resp = await client.post(
+        f"{workspace.base}/orders/{oid}/recall",
+        headers=workspace.auth() | {"Content-Type": "application/json"},
+        content=b"[]",
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["order"]["status"] == "waiting_for_preparation"

@@ -80,7 +80,9 @@ def text(value: Any, where: str, limit: int, *, free: bool = False, empty: bool 
 def user_id(value: Any, where: str) -> int | str:
     if isinstance(value, bool):
         raise InvalidInput(where, "must be a number or a string")
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise InvalidInput(where, "must be a whole number")
         value = int(value)
     if isinstance(value, int):
         if not -INT64_MAX <= value <= INT64_MAX:
@@ -126,7 +128,8 @@ def participant(data: Any, where: str, *, system: bool = False) -> Participant:
     name = text(data["username"], _join(where, "username"), MAX_USERNAME)
     display = data.get("display_name")
     if display is not None:
-        display = text(display, _join(where, "display_name"), MAX_USERNAME)
+        # "" (or blanks) is no display name, as null is: the username stands in for it
+        display = text(display, _join(where, "display_name"), MAX_USERNAME, empty=True)
     return Participant(username=name, user_id=uid, display_name=display or None)
 
 

@@ -118,6 +118,7 @@ USER_ID = {
     ]
 }
 NAME = text(MAX_USERNAME)
+DISPLAY_NAME = nullable({**text(MAX_USERNAME, empty=True), "description": '"" or null: none'})
 STATUS = {"type": "string", "maxLength": 32, "pattern": "^ *[a-z][a-z0-9_]* *$"}
 
 CREATE_PROPERTIES: dict[str, Any] = {
@@ -167,14 +168,14 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "user_id": USER_ID,
                     "username": NAME,
-                    "display_name": nullable(NAME),
+                    "display_name": DISPLAY_NAME,
                 },
             },
             {
                 "type": "object",
                 "required": ["UserId", "Name"],
                 "additionalProperties": False,
-                "properties": {"UserId": USER_ID, "Name": NAME, "DisplayName": nullable(NAME)},
+                "properties": {"UserId": USER_ID, "Name": NAME, "DisplayName": DISPLAY_NAME},
             },
         ]
     },
@@ -689,14 +690,23 @@ RECALL_PATHS = {
             "parameters": [WS_PARAM, ORDER_PARAM],
             "requestBody": json_body(
                 {
-                    "type": "object",
-                    "properties": {
-                        "actor": ref("Participant"),
-                        "version": {
-                            "type": "integer",
-                            "description": "the version to undo; else 409 (no double undo)",
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "actor": ref("Actor"),
+                                "version": nullable(
+                                    {
+                                        "type": "integer",
+                                        "description": "the version to undo; else 409 (no "
+                                        "double undo)",
+                                    }
+                                ),
+                            },
                         },
-                    },
+                        {"type": "array", "maxItems": 0, "description": "Roblox's empty table"},
+                    ]
                 }
             ),
             "responses": {
