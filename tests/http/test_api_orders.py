@@ -104,6 +104,78 @@ async def test_api_batch_applies_in_order_with_refs(client: Any, workspace: Any)
     assert results[3]["order"]["version"] == 3
 
 
+async def test_api_batch_echoes_refs_as_sent(client: Any, workspace: Any) -> None:
+    """Each result carries its op's ref exactly as sent (an integer stays an integer, blanks
+    stay), status ops included; an op without a ref gets null."""
+    ops = [
+        {"op": "create", "ref": 7, "customer": CUSTOMER},
+        {"op": "create", "ref": " till-2 ", "customer": CUSTOMER},
+        {"op": "status", "ref": 8, "order_ref": 7, "status": "preparing"},
+        {"op": "status", "ref": "9", "order_ref": "till-2", "status": "cancelled"},
+        {"op": "status", "order_ref": "7", "status": "waiting_for_pickup"},
+    ]
+    resp = await client.post(
+        f"{workspace.base}/batch", headers=workspace.auth(), json={"operations": ops}
+    )
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert [r["ref"] for r in results] == [7, " till-2 ", 8, "9", None]
+    assert all(r["ok"] for r in results), results
+    assert results[4]["order"]["version"] == 3
+    for bad in (1.5, True, {"a": 1}, "", "x" * 65):
+        body = assert_error(
+            await client.post(
+                f"{workspace.base}/batch",
+                headers=workspace.auth(),
+                json={"operations": [{"op": "create", "ref": bad, "customer": CUSTOMER}]},
+            ),
+            422,
+        )
+        assert body["field"] == "operations[0].ref"
+
+
+async def test_api_batch_failures_per_op_and_whole(client: Any, workspace: Any, redis: Any) -> None:
+    """A 404 or 409 fails only its op (the ops after it still commit); a 422 in any op refuses
+    the whole batch and writes nothing."""
+    oid = (await new_order(client, workspace))["id"]
+    ops = [
+        {"op": "status", "ref": "gone", "id": "f" * 24, "status": "preparing"},
+        {"op": "status", "ref": "stale", "id": oid, "status": "preparing", "version": 5},
+        {"op": "status", "ref": "move", "id": oid, "status": "preparing"},
+        {"op": "status", "ref": "back", "id": oid, "status": "submitted"},
+        {"op": "create", "ref": "new", "customer": CUSTOMER},
+    ]
+    resp = await client.post(
+        f"{workspace.base}/batch", headers=workspace.auth(), json={"operations": ops}
+    )
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert [(r["ref"], r["ok"], r["statusCode"]) for r in results] == [
+        ("gone", False, 404),
+        ("stale", False, 409),
+        ("move", True, 200),
+        ("back", False, 409),
+        ("new", True, 201),
+    ]
+    for failed in results[:2]:
+        assert failed["error"]
+        assert failed["message"]
+    events = await redis.xlen(f"ol:{{{workspace.id}}}:events")
+    ops = [
+        {"op": "create", "customer": CUSTOMER},
+        {"op": "status", "id": oid, "status": "baking"},
+    ]
+    body = assert_error(
+        await client.post(
+            f"{workspace.base}/batch", headers=workspace.auth(), json={"operations": ops}
+        ),
+        422,
+    )
+    assert body["field"] == "operations[1].status"
+    assert await redis.xlen(f"ol:{{{workspace.id}}}:events") == events
+    assert int(await redis.get(f"ol:{{{workspace.id}}}:seq")) == 2
+
+
 async def test_api_batch_limits_and_bad_refs(client: Any, workspace: Any) -> None:
     """More than 100 ops, or a ref to no earlier create, is a 422 naming the field."""
     op = {"op": "create", "customer": CUSTOMER}

@@ -19,6 +19,8 @@ from orderlog.domain.model import (
     CreateOrder,
     Item,
     Participant,
+    Ref,
+    ref_key,
 )
 from orderlog.errors import BadRequest, InvalidInput
 
@@ -187,13 +189,19 @@ def _status_name(data: Any, where: str) -> str:
     return text(data, where, 32)
 
 
-def _ref(data: dict[str, Any], where: str) -> str | None:
-    ref = data.get("ref")
-    if ref is None:
+def _ref(value: Any, where: str) -> Ref | None:
+    """A batch op's ``ref`` (or ``order_ref``): a string or an integer, kept as sent (a result
+    echoes it unchanged); refs match by ``ref_key``."""
+    if value is None:
         return None
-    if isinstance(ref, int) and not isinstance(ref, bool):
-        ref = str(ref)
-    return text(ref, _join(where, "ref"), MAX_REF)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if len(str(value)) > MAX_REF:
+            raise InvalidInput(where, f"must be at most {MAX_REF} characters")
+        return value
+    if not isinstance(value, str):
+        raise InvalidInput(where, "must be a string or an integer")
+    text(value, where, MAX_REF)
+    return value
 
 
 def order_id(value: Any, where: str = "id") -> str:
@@ -218,7 +226,7 @@ def create_order(data: Any, where: str = "", *, extra: frozenset[str] = frozense
         items=items(data.get("items"), _join(where, "items")),
         status=None if status is None else _status_name(status, _join(where, "status")),
         metadata=metadata(data.get("metadata"), _join(where, "metadata")),
-        ref=_ref(data, where) if "ref" in extra else None,
+        ref=_ref(data.get("ref"), _join(where, "ref")) if "ref" in extra else None,
     )
 
 
@@ -236,7 +244,7 @@ def change_status(
         if data.get("id") is not None:
             order = order_id(data["id"], _join(where, "id"))
         elif data.get("order_ref") is not None:
-            order_ref = text(str(data["order_ref"]), _join(where, "order_ref"), MAX_REF)
+            order_ref = ref_key(_ref(data["order_ref"], _join(where, "order_ref")))
         else:
             raise InvalidInput(_join(where, "id"), "is required (or order_ref)")
     return ChangeStatus(
@@ -249,7 +257,7 @@ def change_status(
         if reason is None
         else text(reason, _join(where, "reason"), MAX_NOTES, free=True),
         expected_version=version,
-        ref=_ref(data, where) if "ref" in extra else None,
+        ref=_ref(data.get("ref"), _join(where, "ref")) if "ref" in extra else None,
     )
 
 
@@ -278,12 +286,13 @@ def batch(data: Any) -> list[Command]:
                 raise InvalidInput(f"{where}.order_ref", "names no create earlier in this batch")
         else:
             raise InvalidInput(f"{where}.op", "must be 'create' or 'status'")
-        if command.ref is not None:
-            if command.ref in refs:
+        key = ref_key(command.ref)
+        if key is not None:
+            if key in refs:
                 raise InvalidInput(f"{where}.ref", "is used twice in this batch")
-            refs.add(command.ref)
+            refs.add(key)
             if isinstance(command, CreateOrder):
-                created.add(command.ref)
+                created.add(key)
         commands.append(command)
     return commands
 

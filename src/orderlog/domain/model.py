@@ -282,6 +282,14 @@ class Item:
 
 
 # -- commands: what a request asks the store to do (domain/inputs.py builds them) ----------------
+Ref = str | int  # a batch op's ref, as the client sent it
+
+
+def ref_key(ref: Ref | None) -> str | None:
+    """What refs match by: their text without surrounding blanks (1 and "1" are one ref)."""
+    return None if ref is None else str(ref).strip()
+
+
 @dataclass(frozen=True, slots=True)
 class CreateOrder:
     customer: Participant
@@ -289,19 +297,19 @@ class CreateOrder:
     items: tuple[Item, ...]
     status: str | None
     metadata: dict[str, Any]
-    ref: str | None = None
+    ref: Ref | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChangeStatus:
     order_id: str | None  # the order, by id ...
-    order_ref: str | None  # ... or by the ref of a create earlier in the same batch
+    order_ref: str | None  # ... or by the ref_key of a create earlier in the same batch
     status: str
     actor: Participant | None = None
     handed_to: Participant | None = None
     reason: str | None = None
     expected_version: int | None = None
-    ref: str | None = None
+    ref: Ref | None = None
     # A recall (domain/recall.py): leave only this status, whatever the workflow says, and keep
     # the order's participants (the change records no role).
     undo_of: str | None = None

@@ -146,7 +146,22 @@ STATUS_PROPERTIES: dict[str, Any] = {
     "reason": nullable(text(MAX_NOTES, free=True)),
     "version": nullable({"type": "integer", "description": "fail with 409 unless at this version"}),
 }
-REF = {"anyOf": [text(MAX_REF), {"type": "integer"}, {"type": "null"}]}
+REF = {
+    "anyOf": [text(MAX_REF), {"type": "integer"}, {"type": "null"}],
+    "description": "echoed in this op's result exactly as sent; refs match by their text "
+    'without surrounding blanks (1 and "1" are one ref)',
+}
+BATCH = f"""Up to {MAX_BATCH} operations, applied in order in one atomic step; one result
+each, in the same order, carrying the operation's `ref` exactly as sent.
+
+- **Per operation** (the answer is 200; that op's result has `ok: false` with its `statusCode`,
+  `error` and `message`; the operations after it still apply): 404 an order that does not
+  exist, 409 an illegal transition, a `version` that does not match, or an `order_ref` whose
+  create failed.
+- **The whole batch** (nothing is written): 422 when any operation is invalid (a field, an
+  unknown status, a status an order cannot start in, an `order_ref` naming no earlier create, a
+  ref used twice; `field` names it as `operations[i]....`), and 400, 401, 403, 413, 415, 429,
+  503 as for any write."""
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -299,8 +314,47 @@ SCHEMAS: dict[str, Any] = {
                                 "op": {"const": "status"},
                                 "ref": REF,
                                 "id": nullable({"type": "string", "pattern": "^[0-9a-f]{24}$"}),
-                                "order_ref": {},
+                                "order_ref": REF,
                                 **STATUS_PROPERTIES,
+                            },
+                        },
+                    ]
+                },
+            }
+        },
+    },
+    "BatchResults": {
+        "type": "object",
+        "required": ["results"],
+        "properties": {
+            "results": {
+                "type": "array",
+                "description": "one per operation, in order",
+                "items": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["ref", "ok", "statusCode", "error", "id", "order"],
+                            "properties": {
+                                "ref": {"type": ["string", "integer", "null"]},
+                                "ok": {"const": True},
+                                "statusCode": {"enum": [200, 201]},
+                                "error": {"type": "null"},
+                                "id": {"type": "string"},
+                                "order_number": {"type": "integer"},
+                                "order": ref("Order"),
+                                "changed": {"type": "boolean"},
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "required": ["ref", "ok", "statusCode", "error", "message"],
+                            "properties": {
+                                "ref": {"type": ["string", "integer", "null"]},
+                                "ok": {"const": False},
+                                "statusCode": {"enum": [404, 409]},
+                                "error": {"type": "string"},
+                                "message": {"type": "string"},
                             },
                         },
                     ]
@@ -406,11 +460,12 @@ PATHS: dict[str, Any] = {
     },
     f"{WORKSPACE}/batch": {
         "post": {
-            "summary": "Up to 100 creates and status changes, in order (write scope)",
+            "summary": f"Up to {MAX_BATCH} creates and status changes, in order (write scope)",
+            "description": BATCH,
             "parameters": [WS_PARAM, IDEM],
             "requestBody": json_body(ref("Batch")),
             "responses": {
-                "200": ok({"type": "object", "required": ["results"]}),
+                "200": ok(ref("BatchResults"), "One result per operation (404/409 per op)"),
                 **errors("400", "401", "403", "413", "415", "422", "429", "503"),
             },
         },

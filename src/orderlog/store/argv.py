@@ -14,7 +14,15 @@ from typing import Any
 
 import orjson
 
-from orderlog.domain.model import ChangeStatus, Command, CreateOrder, Participant, Workflow, tokens
+from orderlog.domain.model import (
+    ChangeStatus,
+    Command,
+    CreateOrder,
+    Participant,
+    Workflow,
+    ref_key,
+    tokens,
+)
 from orderlog.errors import InvalidInput
 
 # The request: ARGV[1..] in this order.
@@ -165,6 +173,7 @@ def encode(
             fields += encode_create(cmd, new_id(), workflow, where)
         else:
             fields += encode_change(cmd, workflow, refs, where)
-        if cmd.ref is not None:
-            refs[cmd.ref] = i + 1  # write.lua numbers ops from 1
+        key = ref_key(cmd.ref)
+        if key is not None:
+            refs[key] = i + 1  # write.lua numbers ops from 1
     return fields
