@@ -229,6 +229,33 @@ async def test_api_idempotency_key_replays_and_rejects_other_body(
     assert nxt["order_number"] == 2
 
 
+async def test_api_idempotency_compares_the_parsed_body(client: Any, workspace: Any) -> None:
+    """The same JSON re-serialised (key order at any depth, whitespace, escapes) under the same
+    Idempotency-Key replays the first answer; another value is still a 422."""
+    url = f"{workspace.base}/orders"
+    headers = workspace.auth() | {"Idempotency-Key": "till-7", "Content-Type": "application/json"}
+    first = await client.post(
+        url,
+        headers=headers,
+        content=b'{"customer":{"UserId":261,"Name":"shedletsky"},"items":[{"name":"Tea","quantity":2}]}',
+    )
+    assert first.status_code == 201, first.text
+    again = await client.post(
+        url,
+        headers=headers,
+        content=b'{ "items" : [ { "quantity" : 2 , "name" : "T\\u0065a" } ],\n'
+        b'  "customer" : { "Name" : "shedletsky" , "UserId" : 261 } }',
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == first.json()["id"]
+    other = await client.post(
+        url,
+        headers=headers,
+        content=b'{"items":[{"quantity":3,"name":"Tea"}],"customer":{"Name":"shedletsky","UserId":261}}',
+    )
+    assert "Idempotency-Key" in assert_error(other, 422)["message"]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -21,7 +21,7 @@ async def get_workflow(request: Request) -> Response:
 async def put_workflow(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
-    data, _ = await read_json(request)
+    data = await read_json(request)
     if not isinstance(data, dict):  # (set_workflow(None) resets: that is DELETE's job)
         raise InvalidInput("", "the workflow must be a JSON object")
     workflow = await state(request).workspaces.set_workflow(ws, data)
@@ -45,7 +45,7 @@ async def get_workspace(request: Request) -> Response:
 async def patch_settings(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
-    data, _ = await read_json(request)
+    data = await read_json(request)
     return JSONResponse(await state(request).workspaces.update_settings(ws, data))
 
 
@@ -58,7 +58,7 @@ async def list_keys(request: Request) -> Response:
 async def create_key(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
-    data, _ = await read_json(request)
+    data = await read_json(request)
     if not isinstance(data, dict):
         raise InvalidInput("", "must be a JSON object")
     scope = data.get("scope")

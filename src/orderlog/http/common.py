@@ -11,7 +11,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 
 from orderlog.auth import Principal, bearer
-from orderlog.domain.inputs import parse_json
+from orderlog.domain.inputs import canonical_json, parse_json
 from orderlog.domain.ratelimit import Limit, RateCheck
 from orderlog.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from orderlog.http.middleware import KEY_ID, RATE
@@ -61,11 +61,12 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request) -> tuple[Any, bytes]:
+async def read_json(request: Request) -> Any:
+    """The body, parsed (400 unless JSON)."""
     body = await read_body(request)
     if not body.strip():
         raise BadRequest("The request body is empty; a JSON object is expected.")
-    return parse_json(body), body
+    return parse_json(body)
 
 
 async def authorize(
@@ -103,8 +104,10 @@ def rate_check(request: Request) -> RateCheck | None:
     return request.scope.get(RATE)
 
 
-def idempotency(request: Request, principal: Principal, body: bytes) -> Idempotency | None:
-    """The request's Idempotency-Key, scoped to the API key, with a hash of what it asks."""
+def idempotency(request: Request, principal: Principal, data: Any) -> Idempotency | None:
+    """The request's Idempotency-Key, scoped to the API key, with a hash of what it asks: its
+    method, path and parsed body in canonical form, so a retry that re-serialises the same JSON
+    (another key order, other whitespace or escapes) is the same request."""
     header = request.headers.get("idempotency-key")
     if header is None:
         return None
@@ -112,7 +115,7 @@ def idempotency(request: Request, principal: Principal, body: bytes) -> Idempote
         raise InvalidInput("Idempotency-Key", "must be 1 to 255 printable characters")
     digest = hashlib.sha256(f"{principal.key_id}\n{header}".encode()).hexdigest()
     body_hash = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + canonical_json(data)
     ).hexdigest()
     return Idempotency(digest, body_hash)
 

@@ -382,6 +382,9 @@ IDEM = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
+    "description": "the first answer is replayed for 24 h to a retry with this key and the same "
+    "body (compared as parsed JSON: key order and whitespace do not matter); another body is a "
+    "422",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 SECURE: list[dict[str, list[str]]] = [{"bearer": []}]

@@ -18,7 +18,7 @@ async def recall(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "write")
     order_id = inputs.order_id(request.path_params["order_id"], "order_id")
-    data, _ = await read_json(request)
+    data = await read_json(request)
     actor, version = inputs.recall(data)
     st = state(request)
     order = await st.orders.get(ws, order_id)
