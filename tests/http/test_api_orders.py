@@ -82,6 +82,49 @@ async def test_api_handed_to_records_recipient(client: Any, workspace: Any) -> N
     assert order["handed_by"]["username"] == "Bob"
 
 
+async def test_api_handed_to_another_recipient_is_a_change(
+    client: Any, workspace: Any, redis: Any
+) -> None:
+    """Re-sending handed_to with another recipient records it (a new version, a history entry,
+    an order.updated event); the same recipient, or none, is still a no-op."""
+    oid = (await new_order(client, workspace))["id"]
+    dana = {"UserId": 9, "Name": "Dana"}
+    first = await set_status(client, workspace, oid, "handed_to", actor=CASHIER, handed_to=CUSTOMER)
+    assert first.json()["changed"] is True
+    for again in ({"handed_to": CUSTOMER}, {}, {"handed_to": []}):
+        same = await set_status(client, workspace, oid, "handed_to", **again)
+        assert same.status_code == 200, same.text
+        assert same.json()["changed"] is False
+        assert same.json()["order"]["version"] == 2
+    resp = await set_status(client, workspace, oid, "handed_to", actor=CHEF, handed_to=dana)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["changed"] is True
+    order = resp.json()["order"]
+    assert order["version"] == 3
+    assert order["handed_to"]["username"] == "Dana"
+    assert order["handed_by"]["username"] == "Carl"
+    got = await client.get(f"{workspace.base}/orders/{oid}", headers=workspace.auth("read"))
+    last = got.json()["history"][-1]
+    assert (last["status"], last["previous_status"], last["version"]) == (
+        "handed_to",
+        "handed_to",
+        3,
+    )
+    assert last["handed_to"]["username"] == "Dana"
+    (_, fields), *_ = await redis.xrevrange(f"ol:{{{workspace.id}}}:events", count=1)
+    assert b'"event":"order.updated","previous_status":"handed_to"' in fields[b"f"]
+    found = await client.get(
+        f"{workspace.base}/orders",
+        headers=workspace.auth("read"),
+        params={"staff_id": "9", "role": "handed_to"},
+    )
+    assert [o["id"] for o in found.json()["orders"]] == [oid]
+    recalled = await client.post(
+        f"{workspace.base}/orders/{oid}/recall", headers=workspace.auth(), json={}
+    )
+    assert "no status change" in assert_error(recalled, 409)["message"]
+
+
 @pytest.mark.cluster_too
 async def test_api_batch_applies_in_order_with_refs(client: Any, workspace: Any) -> None:
     """A batch creates and moves orders in order; a status op may name an earlier create's ref."""

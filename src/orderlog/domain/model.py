@@ -10,8 +10,10 @@ Hyra Order Logging API::
     any non-terminal status -> cancelled;  nothing leaves completed or cancelled
 
 Re-sending the current status is an idempotent no-op, decided by the store (it alone knows the
-current status at the moment of the write); ``Workflow.sources`` gives it the statuses that may
-move to a target.
+current status at the moment of the write), with one exception: a status with the ``handed_to``
+role re-sent with another recipient records the new recipient (a history entry and an
+``order.updated`` event), as a correction must not be dropped silently. ``Workflow.sources``
+gives the store the statuses that may move to a target.
 """
 
 from __future__ import annotations

@@ -142,7 +142,11 @@ CREATE_PROPERTIES: dict[str, Any] = {
 STATUS_PROPERTIES: dict[str, Any] = {
     "status": STATUS,
     "actor": ref("Actor"),
-    "handed_to": {"anyOf": [ref("Participant"), *EMPTY]},
+    "handed_to": {
+        "anyOf": [ref("Participant"), *EMPTY],
+        "description": "the recipient, for a status with the handed_to role; re-sent for an order "
+        "already there with another recipient, it is recorded as a change (order.updated)",
+    },
     "reason": nullable(text(MAX_NOTES, free=True)),
     "version": nullable({"type": "integer", "description": "fail with 409 unless at this version"}),
 }

@@ -64,7 +64,8 @@ CHANGE = (
     "actor",
     "actor_id",
     "actor_name",
-    "handed_to",  # the recipient of a handed_to change
+    "handed_to",  # the recipient of a handed_to change (another one for an order already
+    # handed_to is a change of its own, not a no-op: write.lua's change())
     "handed_to_id",
     "handed_to_name",
     "reason",  # the reason's JSON string ('' none)
