@@ -40,6 +40,10 @@ ROLE_HANDED_TO = "handed_to"
 ROLE_CASHIER = "cashier"
 ROLES = (ROLE_CASHIER, ROLE_PREPARER, ROLE_HANDED_TO)
 
+# The largest integer a JavaScript number (a double) holds exactly: user ids beyond it go out as
+# strings, so a browser's JSON.parse keeps every digit.
+JS_SAFE_INTEGER = 2**53 - 1
+
 # Roblox system actors, as the seed module numbers them.
 SYSTEM_ACTORS = {1: "POS", 2: "Kiosk", 3: "Mobile Ordering", 4: "NPC"}
 
@@ -257,8 +261,11 @@ class Participant:
         return f"sys:{self.system_id}" if self.system_id is not None else str(self.user_id)
 
     def to_json(self) -> dict[str, Any]:
+        uid = self.user_id
+        if isinstance(uid, int) and abs(uid) > JS_SAFE_INTEGER:
+            uid = str(uid)
         out: dict[str, Any] = {
-            "user_id": self.user_id,
+            "user_id": uid,
             "username": self.username,
             "display_name": self.display_name or self.username,
         }

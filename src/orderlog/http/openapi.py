@@ -25,6 +25,7 @@ from orderlog.domain.inputs import (
     MAX_REF,
     MAX_USERNAME,
 )
+from orderlog.domain.model import JS_SAFE_INTEGER
 from orderlog.domain.search import DEFAULT_LIMIT, MAX_LIMIT
 from orderlog.http.common import WORKSPACE, JSONResponse
 from orderlog.http.live import MAX_WAIT
@@ -213,7 +214,16 @@ SCHEMAS: dict[str, Any] = {
     "ParticipantOut": {
         "type": ["object", "null"],
         "properties": {
-            "user_id": {"type": ["integer", "string", "null"]},
+            "user_id": {
+                "anyOf": [
+                    {"type": "integer", "minimum": 1, "maximum": JS_SAFE_INTEGER},
+                    {"type": "string"},
+                    {"type": "null"},
+                ],
+                "description": f"a number up to {JS_SAFE_INTEGER} (2^53 - 1, what JavaScript "
+                "holds exactly); larger ids, ids of 0 and below and string ids are strings; null "
+                "for a system actor",
+            },
             "username": {"type": "string"},
             "display_name": {"type": "string"},
             "system_id": {"type": "integer"},
