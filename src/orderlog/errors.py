@@ -10,7 +10,7 @@
      +-- Conflict                409  stale version, a request racing its own idempotency key
      |    +-- InvalidTransition  409  the workflow forbids going from one status to another
      +-- PayloadTooLarge         413  body over the limit
-     +-- UnsupportedMediaType    415  not application/json
+     +-- UnsupportedMediaType    415  not application/json, or not encoded as gzip or identity
      +-- InvalidInput            422  a field is wrong; carries the field's path
      +-- RateLimited             429  over the key's rate; carries retry_after
      +-- StoreUnavailable        503  Redis unreachable or timing out; carries retry_after
@@ -100,6 +100,21 @@ class UnsupportedMediaType(OrderLogError):
         self.content_type = content_type
         shown = content_type or "none"
         super().__init__(f"Content-Type must be application/json, not {shown}.")
+
+
+class UnsupportedEncoding(UnsupportedMediaType):
+    """A Content-Encoding the server does not decode (it answers which it does, RFC 7694)."""
+
+    ACCEPTED = "gzip"
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        OrderLogError.__init__(
+            self, f"Content-Encoding must be gzip or identity (none), not {encoding}."
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Accept-Encoding": self.ACCEPTED}
 
 
 class InvalidInput(OrderLogError):

@@ -4,6 +4,7 @@ caller's key and its rate limit, the Idempotency-Key."""
 from __future__ import annotations
 
 import hashlib
+import zlib
 from typing import Any
 
 import orjson
@@ -13,7 +14,13 @@ from starlette.responses import Response
 from orderlog.auth import Principal, bearer
 from orderlog.domain.inputs import canonical_json, parse_json
 from orderlog.domain.ratelimit import Limit, RateCheck
-from orderlog.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from orderlog.errors import (
+    BadRequest,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedEncoding,
+    UnsupportedMediaType,
+)
 from orderlog.http.middleware import KEY_ID, RATE
 from orderlog.http.state import state
 from orderlog.settings import Settings
@@ -29,9 +36,45 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
+class Gunzip:
+    """A gzip body decoded as it arrives, never past ``limit`` bytes: a small body that inflates
+    to gigabytes (a gzip bomb) stops at ``limit + 1`` decoded bytes with a 413. Several gzip
+    members one after another decode as one body, as gzip(1) does."""
+
+    def __init__(self, limit: int) -> None:
+        self.room = limit
+        self.limit = limit
+        self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> bytes:
+        out = []
+        try:
+            while data:
+                # max_length 0 would mean "no bound": room + 1 is at least 1, and one byte past
+                # the room is enough to know the body is too large.
+                piece = self.decoder.decompress(data, self.room + 1)
+                self.room -= len(piece)
+                if self.room < 0:
+                    raise PayloadTooLarge(self.limit)
+                out.append(piece)
+                data = self.decoder.unconsumed_tail
+                if self.decoder.eof:  # the member ended: what follows is another member
+                    data = self.decoder.unused_data
+                    if data:
+                        self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        except zlib.error as exc:
+            raise BadRequest(f"The body is not valid gzip: {exc}") from None
+        return b"".join(out)
+
+    def close(self) -> None:
+        if not self.decoder.eof:
+            raise BadRequest("The gzip body ended before its end.")
+
+
 async def read_body(request: Request) -> bytes:
-    """The raw body; 415 unless JSON, 413 past the limit (reading stops there: a huge chunked
-    body is never buffered)."""
+    """The body (decoded when sent with ``Content-Encoding: gzip``); 415 unless JSON or for
+    another encoding, 413 past the limit, both as sent and as decoded (reading stops there: a
+    huge chunked body, or one that inflates without end, is never buffered)."""
     limit = state(request).settings.max_body_bytes
     ctype = request.headers.get("content-type", "")
     mime = ctype.split(";", 1)[0].strip().lower()
@@ -39,6 +82,10 @@ async def read_body(request: Request) -> bytes:
         mime.startswith("application/") and mime.endswith("+json")
     ):
         raise UnsupportedMediaType(ctype)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip"):
+        raise UnsupportedEncoding(encoding)
+    gunzip = Gunzip(limit) if encoding != "identity" else None
     length = request.headers.get("content-length")
     if length is not None:
         try:
@@ -53,11 +100,13 @@ async def read_body(request: Request) -> bytes:
             size += len(chunk)
             if size > limit:
                 raise PayloadTooLarge(limit)
-            chunks.append(chunk)
+            chunks.append(gunzip.feed(chunk) if gunzip else chunk)
     except ClientDisconnect:
         # The client left mid-body: nothing was written; the answer reaches no one, but it
         # must not be counted (or logged) as a server bug.
         raise BadRequest("The client disconnected before the body was complete.") from None
+    if gunzip:
+        gunzip.close()
     return b"".join(chunks)
 
 

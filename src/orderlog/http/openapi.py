@@ -40,8 +40,18 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
 
 
+BODY = (
+    "JSON, optionally sent with `Content-Encoding: gzip`; the body limit holds as sent and as "
+    "decoded (413), and any other encoding is a 415"
+)
+
+
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    return {
+        "required": True,
+        "description": BODY,
+        "content": {"application/json": {"schema": schema}},
+    }
 
 
 def query_param(
@@ -62,13 +72,13 @@ def ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 ERRORS = {
-    "400": _error("Malformed JSON"),
+    "400": _error("Malformed JSON, or a broken gzip body"),
     "401": _error("Missing or unknown API key"),
     "403": _error("Key of another workspace, or without the scope"),
     "404": _error("Not found"),
     "409": _error("Illegal transition or version conflict"),
     "413": _error("Body too large"),
-    "415": _error("Not JSON"),
+    "415": _error("Not JSON, or a Content-Encoding other than gzip (see Accept-Encoding)"),
     "422": _error("Invalid input; `field` names it"),
     "429": _error("Rate limited"),
     "503": _error("Redis unreachable; retry after Retry-After"),
