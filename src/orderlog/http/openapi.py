@@ -507,6 +507,9 @@ PATHS: dict[str, Any] = {
     f"{WORKSPACE}/settings": {
         "patch": {
             "summary": "Change workspace settings (admin)",
+            "description": "Only the settings sent change. A warning age at or after the late "
+            "age (`age_warn_seconds` >= `age_late_seconds`, counting the stored value of the "
+            "one not sent) is a 422 naming `age_warn_seconds`, and nothing changes.",
             "parameters": [WS_PARAM],
             "requestBody": json_body(workspace.schema()),
             "responses": {
