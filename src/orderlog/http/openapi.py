@@ -748,7 +748,10 @@ SEARCH_PATHS, SEARCH_SCHEMAS = (
                     query_param("to", "created before (ISO 8601; default: now)", TIME),
                 ],
                 "responses": {
-                    "200": ok({"type": "object"}, "The report"),
+                    "200": ok(
+                        {"type": "object"},
+                        "The report (docs/search.md); durations in seconds, rounded to the ms",
+                    ),
                     **SEARCH_ERRORS,
                 },
             }
