@@ -728,9 +728,21 @@ SEARCH_PATHS, SEARCH_SCHEMAS = (
         f"{WORKSPACE}/orders.csv": {
             "get": {
                 "summary": "Every order matching the filters, as CSV (read scope)",
-                "parameters": [WS_PARAM, *FILTER_PARAMS],
+                "parameters": [
+                    WS_PARAM,
+                    *FILTER_PARAMS,
+                    query_param(
+                        "bom",
+                        "1: start with a UTF-8 byte order mark, for Excel",
+                        {"enum": ["0", "1", "false", "true"]},
+                    ),
+                ],
                 "responses": {
-                    "200": {"description": "CSV, one row per order", "content": {"text/csv": {}}},
+                    "200": {
+                        "description": "CSV, one row per order, newest first (docs/search.md); "
+                        "the items column holds the order's items as a JSON array of item objects",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
                     **SEARCH_ERRORS,
                 },
             }
