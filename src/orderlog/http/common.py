@@ -148,6 +148,23 @@ async def check_rate(
         await st.orders.rate_check(workspace_id, check)
 
 
+async def settle_rate(conn: HTTPConnection) -> None:
+    """Count a write whose check was left to write.lua but that failed before reaching it (a
+    400, 413, 415 or 422): its answer then carries X-RateLimit-* as every answer to a request
+    whose key was checked does, and a key past its limit gets the 429 it would have got had
+    the check come first. Only failing requests pay this round trip: a write that reaches
+    write.lua is checked there, in its one round trip.
+
+    Raises:
+        RateLimited: the key is past its limit.
+        StoreUnavailable: Redis is away.
+    """
+    check: RateCheck | None = conn.scope.get(RATE)
+    if check is None or check.quota is not None:
+        return
+    await state(conn).orders.rate_check(conn.path_params["workspace_id"], check)
+
+
 def rate_check(request: Request) -> RateCheck | None:
     """This request's rate check, for a write route to pass to the store."""
     return request.scope.get(RATE)

@@ -8,8 +8,9 @@ responses), so a request pays for one layer here, not one per concern:
   another host (the dashboards are plain files under ``static/`` that load only same-origin
   modules, styles and API calls; ``connect-src 'self'`` also covers ``ws://``/``wss://`` to the
   same host and port in CSP Level 3 browsers); no sniffing, no referrer, no framing.
-- **X-RateLimit-*** on every response to a request whose key was checked (a 429 carries its own,
-  from http/errors.py).
+- **X-RateLimit-*** on every response to a request whose key was checked, a WebSocket
+  handshake refused after the check included (a 429 carries its own, from http/errors.py; a
+  write that fails before write.lua checks it is checked by http/errors.py).
 - **Access log**: the method, the route *template* (``/v1/workspaces/{workspace_id}/orders``,
   never the path with its ids or the query string, which may carry a ticket), the status (for a
   WebSocket: the close code), the duration and the id of the API key (``authorize`` puts it in
@@ -85,9 +86,9 @@ class Edge:
 
         async def observe(message: Message) -> None:
             kind = message["type"]
-            if kind == "http.response.start":
+            if kind in ("http.response.start", "websocket.http.response.start"):
                 status = message["status"]
-                seen["status"] = status
+                seen["status"] = status  # (a WebSocket: refused before the handshake)
                 headers = [*message.get("headers", ()), *SECURITY_HEADERS]
                 check: RateCheck | None = scope.get(RATE)
                 if status != 429 and check is not None and check.quota is not None:
@@ -100,8 +101,6 @@ class Edge:
                 _live(metrics, seen, "websocket")
             elif kind == "websocket.close":
                 seen["status"] = message.get("code", 1000)
-            elif kind == "websocket.http.response.start":
-                seen["status"] = message["status"]  # refused before the handshake
             await send(message)
 
         async def receive_observed() -> Message:
