@@ -206,14 +206,7 @@ class OrderStore:
             RateLimited: over the limit.
             StoreUnavailable: Redis is away (a request is never let through unchecked).
         """
-        with unavailable():
-            reply = await scripts.RATE_LIMIT(
-                self.redis, [self.keys.rate_limit(workspace_id, rate.key_id)], rate.limit.args()
-            )
-        rate.quota = Quota.from_script(rate.limit, *reply)
-        if not rate.quota.allowed:
-            raise rate.quota.error()
-        return rate.quota
+        return await limit(self.redis, self.keys.rate_limit(workspace_id, rate.key_id), rate)
 
     # -- search and retention -----------------------------------------------------------------
     async def search(
@@ -294,6 +287,21 @@ class OrderStore:
     async def ping(self) -> bool:
         with unavailable():
             return bool(await self.redis.ping())
+
+
+async def limit(redis: RedisClient, key: str, rate: RateCheck) -> Quota:
+    """Count one request against the GCRA state at ``key``; fills ``rate.quota``.
+
+    Raises:
+        RateLimited: over the limit.
+        StoreUnavailable: Redis is away (a request is never let through unchecked).
+    """
+    with unavailable():
+        reply = await scripts.RATE_LIMIT(redis, [key], rate.limit.args())
+    rate.quota = Quota.from_script(rate.limit, *reply)
+    if not rate.quota.allowed:
+        raise rate.quota.error()
+    return rate.quota
 
 
 def with_history(order: bytes, history: bytes) -> dict[str, Any]:
