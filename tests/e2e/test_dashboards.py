@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,7 @@ from support.browser import (
     CUSTOMER,
     Api,
     browser,
-    need_chromium,
     open_page,
-    served_site,
     wait_live,
 )
 from support.server import Workspace, running_server
@@ -30,17 +27,6 @@ from support.server import Workspace, running_server
 pytestmark = pytest.mark.browser
 
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    need_chromium()
-
-
-@pytest.fixture
-async def site(settings: Any, redis: Any, workspace: Workspace) -> AsyncIterator[tuple[str, Api]]:
-    async with served_site(settings, workspace) as served:
-        yield served
 
 
 async def test_board_shows_new_order_then_moves_it(site: Any, workspace: Workspace) -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from support.browser import Api, Browser, browser, need_chromium, served_site, wait_live
+from support.browser import Browser, browser, wait_live
 from support.processes import cli
 from support.server import Workspace
 
@@ -20,17 +19,6 @@ pytestmark = pytest.mark.browser
 # requireSession() stops a page's module this way when it sends the screen to pairing
 REDIRECTED = "not signed in"
 CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{3}-[BCDFGHJKLMNPQRSTVWXZ]{3}$")
-
-
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    need_chromium()
-
-
-@pytest.fixture
-async def site(settings: Any, redis: Any, workspace: Workspace) -> AsyncIterator[tuple[str, Api]]:
-    async with served_site(settings, workspace) as served:
-        yield served
 
 
 async def shown_code(b: Browser) -> str:
