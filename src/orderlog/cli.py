@@ -217,6 +217,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
                     f"    admin key:    {demo['keys']['admin']}\n"
                     f"    dashboard:    {base}/#key={demo['keys']['read']}"
                     f"&workspace={demo['workspace_id']}\n"
+                    f"    screens:      open {base}/kitchen.html on the screen and pair its code\n"
                     "  Keys are shown once; orderlog keeps only their hashes.\n",
                     flush=True,
                 )
@@ -270,10 +271,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
         key = keys["write"]
         print(
             f"orderlog demo: created workspace {workspace} (Demo cafe)\n"
-            f"  dashboard (read only): {url}/board.html#key={keys['read']}&workspace={workspace}\n"
-            f"  kitchen (staff actions): {url}/kitchen.html#key={keys['read']}"
-            f"&workspace={workspace}&write={key}\n"
+            f"  owner pages: {url}/#key={keys['read']}&workspace={workspace}\n"
             f"  admin key: {keys['admin']}\n"
+            f"  screens: open {url}/kitchen.html (or board.html, pickup.html) on the screen,\n"
+            f"    then: orderlog screen pair CODE --workspace {workspace} --role kitchen --bump\n"
             "  Keys are shown once; orderlog keeps only their hashes.\n"
             "  (To fill an existing workspace instead: --workspace W --key WRITE_KEY.)",
             flush=True,
