@@ -28,6 +28,8 @@ Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
     P:{W}:rl:pair                STR   rate-limit state of the workspace's pairing approvals
     P:{W}:ix:...                 ZSET  search indexes; member = order number, score = order number
                                        (``ix:created`` alone scores by created time in ms)
+    P:{W}:ix:v:<kind>            ZSET  every value a text index holds (score 0, by value), for
+                                       prefix search: kind = cname:, sname:, item:, tok:
 
 Every workspace key carries the ``{W}`` hash tag, so a workspace lives on one Redis Cluster slot
 and one Lua script may touch all of its keys. API key ids and ticket tags are drawn so that their
@@ -57,8 +59,13 @@ INDEX_SUFFIXES = {
     "role_id": "rid:",  # + role + ":" + staff user id
     "role": "rname:",  # + role + ":" + lower-case staff username
     "item": "item:",  # + lower-case item name
-    "token": "tok:",  # + lower-case word (usernames, display names, items)
+    "token": "tok:",  # + lower-case word (usernames, display names, items, item notes)
+    # + the suffix of "customer", "staff", "item" or "token": every value those indexes hold,
+    # as one lexicographic zset (score 0), so a search finds the values starting with a prefix
+    "vocab": "v:",
 }
+# The text indexes a search matches by prefix (store/orders.py expands them through "vocab").
+VOCABULARIES = ("customer", "staff", "item", "token")
 
 # What a workspace id may be. It goes inside every key of the workspace (in the ``{}`` hash tag),
 # so it must never hold a brace, a ':' or a glob character: checked at the one place keys are
@@ -156,6 +163,10 @@ class Keys:
 
     def index_prefix(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "ix:"
+
+    def vocabulary(self, workspace_id: str, name: str) -> str:
+        """The values of the text index ``name`` (one of VOCABULARIES), by value."""
+        return self.index_prefix(workspace_id) + INDEX_SUFFIXES["vocab"] + INDEX_SUFFIXES[name]
 
     def index(self, workspace_id: str, name: str, *parts: str) -> str:
         """An index key, e.g. ``index(w, "role_id", "cashier", "7")``."""
