@@ -455,7 +455,7 @@ async def test_search_agrees_with_brute_force(state: Any, workspace: Any) -> Non
 async def test_search_names_items_and_words_match_by_prefix(
     client: Any, state: Any, workspace: Any
 ) -> None:
-    """"bloxy" finds BloxyCola (an item, and a word of q), "Matcha" finds Matcha Latte, a
+    """ "bloxy" finds BloxyCola (an item, and a word of q), "Matcha" finds Matcha Latte, a
     username prefix finds its customer and its staff member (in a role too), and a word of an
     item's notes is searchable."""
     orders = [
