@@ -4,7 +4,7 @@
 //   import { t, formatTime, translatePage } from "./i18n.js";
 //   t("orders.count", { count: 3 })     // "3 orders shown" / "3 pedidos exibidos"
 //   <span data-i18n="orders.title">Orders</span>     // translatePage() rewrites the text
-//   <input data-i18n-placeholder="pair.code_hint">    // ... and these attributes
+//   <input data-i18n-placeholder="home.pair_code_hint">  // ... and these attributes
 //
 // The language: `?lang=` in the address (handy for a kiosk link), else what this screen chose
 // before (localStorage), else the browser's language when a catalog has it, else English. A

@@ -436,7 +436,7 @@ async def test_signin_form_keeps_the_key_and_returns_to_the_page(
         await b.page.fill('input[name="readKey"]', workspace.keys["read"])
         await b.page.click('#signin button[type="submit"]')
         await expect(b.page).to_have_url(re.compile(r"/orders\.html$"))
-        await expect(b.page.locator("#count")).to_have_text("No orders match.", timeout=3000)
+        await expect(b.page.locator("#hint")).to_contain_text("No orders yet", timeout=3000)
         stored = await b.page.evaluate("localStorage.getItem('orderlog.readKey')")
         assert stored == workspace.keys["read"]
         assert workspace.keys["read"] not in b.page.url
