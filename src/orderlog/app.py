@@ -29,8 +29,8 @@ from orderlog.http.errors import HANDLERS
 from orderlog.http.middleware import Edge
 from orderlog.http.state import KEY, State
 from orderlog.keys import Keys
-from orderlog.live.backends import ShardedPubSub
-from orderlog.live.hub import Backend, Hub
+from orderlog.live.backends import Backend, ShardedPubSub
+from orderlog.live.hub import Hub
 from orderlog.ops import drain
 from orderlog.ops.metrics import Metrics, mark_process_dead
 from orderlog.ops.runtime import tune_gc
@@ -41,7 +41,6 @@ from orderlog.store.client import (
     RedisClient,
     check_cluster,
     close_redis,
-    is_cluster_url,
     make_redis,
     publish_command,
 )
@@ -99,7 +98,7 @@ def live_backend(
     settings: Settings, redis: RedisClient, measures: Metrics
 ) -> Callable[[], Backend] | None:
     """On a cluster, the hub listens with sharded pub/sub (write.lua SPUBLISHes there)."""
-    if not is_cluster_url(settings.redis_url):
+    if not isinstance(redis, RedisCluster):  # make_redis builds one for a cluster URL
         return None
     return lambda: ShardedPubSub(
         redis, timeout=settings.redis_timeout, on_reconnect=measures.redis_reconnects.inc

@@ -11,7 +11,6 @@ connection, stored as its SHA-256 for 60 s at most.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orderlog.errors import Forbidden, StoreUnavailable, Unauthorized
+from orderlog.singleflight import SingleFlight
 
 SCOPES = ("read", "write", "admin")  # what an API key may have
 # A paired screen's token: "screen" shows orders; "screen_bump" (a kitchen screen allowed to
@@ -167,8 +167,8 @@ class Authenticator:
         self._seen_at: dict[str, float] = {}
         self._cache: dict[str, tuple[float, dict[str, str] | None]] = {}
         # One read per key at a time: thousands of live sockets re-check their key each second,
-        # and without this every one of them read it from Redis when the cache entry expired.
-        self._reading: dict[str, asyncio.Future[dict[str, str] | None]] = {}
+        # and without this every one of them would read it from Redis when its entry expired.
+        self._reads: SingleFlight[str, dict[str, str] | None, None] = SingleFlight()
 
     async def authenticate(self, token: str | None) -> Principal:
         if not token:
@@ -232,21 +232,15 @@ class Authenticator:
         hit = self._cache.get(key_id)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        reading = self._reading.get(key_id)
-        if reading is not None and hit is not None:
+        flight = self._reads.get(key_id)
+        if flight is None:
+            flight = self._reads.start(key_id, self._read(key_id), None)
+        elif hit is not None:
             return hit[1]  # being re-read: the previous answer, one read's time older, will do
-        if reading is None:
-            reading = asyncio.ensure_future(self._read(key_id))
-            reading.add_done_callback(_retrieve)
-            self._reading[key_id] = reading
-        # shield: a caller that goes away (its socket closed) does not cancel the others' read
-        return await asyncio.shield(reading)
+        return await flight.result()
 
     async def _read(self, key_id: str) -> dict[str, str] | None:
-        try:
-            record = await self.records.key_record(key_id)
-        finally:
-            del self._reading[key_id]
+        record = await self.records.key_record(key_id)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key_id] = (time.monotonic() + self.cache_seconds, record)
@@ -255,12 +249,6 @@ class Authenticator:
     def forget(self, key_id: str) -> None:
         self._cache.pop(key_id, None)
         self._seen_at.pop(key_id, None)
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark a shared read's error as seen: its callers got it, or all of them left."""
-    if not future.cancelled():
-        future.exception()
 
 
 def bearer(header: str | None) -> str | None:

@@ -1,5 +1,7 @@
-"""What the browser tests share: Debian's Chromium driven by Playwright, a page signed in by a
-kiosk link, the running server's HTTP API as a till calls it.
+"""What the browser tests share: Debian's Chromium (where it is, the flags it runs with here: no
+sandbox as root, no background network on a closed machine; the skip, a failure under
+ORDERLOG_REQUIRE_ALL=1, where it is missing), driven by Playwright; a page signed in by a kiosk
+link; the running server's HTTP API as a till calls it. scripts/screenshots.py uses the first.
 
 Every wait is Playwright's ``expect`` with a timeout (a bound, not a timed assertion) or a polling
 loop under ``asyncio.timeout``.
@@ -32,6 +34,7 @@ CASHIER = {"UserId": 7, "Name": "builderman"}
 
 
 def need_chromium() -> None:
+    """Skip the calling test without Chromium (fail in CI, where it must be installed)."""
     if Path(CHROMIUM).exists():
         return
     reason = f"{CHROMIUM} is missing (apt-get install chromium)"
