@@ -344,7 +344,10 @@ class Runs:
     def measure(self, key: Hashable, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Runs one measurement of scenario ``key``; its row, with ``load`` (before it)."""
         load = load_average()
-        row = run()
+        return self.add(key, load, run())
+
+    def add(self, key: Hashable, load: float, row: dict[str, Any]) -> dict[str, Any]:
+        """Records a run measured elsewhere (an async one) with the load average before it."""
         row["load"] = load
         self.rows.setdefault(key, []).append(row)
         return row

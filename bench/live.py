@@ -166,17 +166,21 @@ def run(
     profile_dir: Path | None = None,
 ) -> harness.Runs:
     """Every scenario ``runs`` times; each round runs every server once, back to back.
-    ``window``: (duration, warm-up, grace) in seconds. Profiles: the first run of each."""
+    ``window``: (duration, warm-up, grace) in seconds. With ``profile_dir``, an extra first
+    round runs py-spy on each server, left out of the figures (sampling costs the server CPU)."""
     results = harness.Runs()
     for subs, rate in scenarios:
+        if profile_dir:
+            for kind in kinds:
+                spy = profile_dir / f"{kind}-{subs}-{rate}.folded"
+                before = harness.load_average()
+                row = served(kind, subs, rate, window, fsync, logdir, spy) | {"load": before}
+                print(format_row("profiled, not counted", row) + f" -> {spy}", flush=True)
         for i in range(runs):
             for kind in kinds:
-                spy = None
-                if profile_dir and i == 0:
-                    spy = profile_dir / f"{kind}-{subs}-{rate}.folded"
-                one = functools.partial(served, kind, subs, rate, window, fsync, logdir, spy)
+                one = functools.partial(served, kind, subs, rate, window, fsync, logdir, None)
                 row = results.measure((kind, subs, rate), one)
-                print(format_row(i + 1, row), flush=True)
+                print(format_row(f"run {i + 1}", row), flush=True)
     return results
 
 
@@ -209,8 +213,8 @@ RATIOS = [
 ]
 
 
-def format_row(run: int, r: dict[str, Any]) -> str:
-    head = f"  run {run} (load before {r['load']:.2f}): {r['server']}, S={r['subscribers']}"
+def format_row(run: str, r: dict[str, Any]) -> str:
+    head = f"  {run} (load before {r['load']:.2f}): {r['server']}, S={r['subscribers']}"
     body = ", ".join(f"{title}={r[name]}" for title, name, _ in FIGURES)
     return f"{head}, events/s={r['rate']}, {body}"
 
@@ -269,7 +273,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--profile",
         type=Path,
-        help="py-spy the server of each scenario's first run into DIR/<server>-<S>-<R>.folded",
+        help="py-spy each server in an extra, uncounted run of each scenario: "
+        "DIR/<server>-<S>-<R>.folded",
     )
     p.add_argument(
         "--fsync",
