@@ -18,7 +18,7 @@ on a fresh Redis:
 The load generator is bench/ingest_load.c (open loop: latency counts from each request's
 intended send time). Ratios pair each round's orderlog run with the reference's.
 ``--profile DIR``: in the first round, an extra saturating run of each one-process load with
-py-spy on the server, not counted in the figures (``DIR/<server>-<mix>.folded``;
+py-spy on the server, not counted in the figures (``DIR/<server>-<mix>-<fsync>.folded``;
 ``python -m bench.profile_summary`` ranks them).
 """
 
@@ -131,9 +131,10 @@ def run(
                 with servers(kind, count, url, logdir) as (served, ws, key):
                     # a short warm-up fills caches (auth, workflow, scripts) and imports
                     warm = WARM_UP if kind == "orderlog" else FIXED_CREATE
-                    measure(loader, served, ws, key, warm, (1, 0))
+                    measure(loader, served, ws, key, warm, (min(1.0, window[0]), 0))
                     if profile_dir and i == 0 and count == 1:
-                        profile(loader, served, ws, key, kind, loads, window, profile_dir)
+                        spied = (loader, served, ws, key)
+                        profile(spied, fsync, kind, loads, window, profile_dir)
                     for load in loads:
                         one = functools.partial(measure, loader, served, ws, key, load, window)
                         row = results.measure((fsync, kind, count, load), one)
@@ -141,31 +142,29 @@ def run(
 
 
 def profile(
-    loader: Path,
-    served: list[tuple[int, int]],
-    ws: str,
-    key: str,
+    spied: tuple[Path, list[tuple[int, int]], str, str],
+    fsync: str,
     kind: str,
     loads: list[Load],
     window: tuple[float, float],
     folder: Path,
 ) -> None:
     """py-spy on the server through an extra run of each saturating load, left out of the
-    figures (sampling costs the server a little CPU)."""
+    figures (sampling costs the server a little CPU). ``spied``: loader, servers, workspace, key."""
     for load in loads:
         if load.saturating:
-            spy = folder / f"{kind}-{load.mix}.folded"
+            spy = folder / f"{kind}-{load.mix}-{fsync}.folded"
             before = harness.load_average()
-            row = measure(loader, served, ws, key, load, window, spy) | {"load": before}
-            print(format_row("profiled, not counted", "", kind, 1, load, row) + f" -> {spy}")
+            row = measure(*spied, load, window, spy) | {"load": before}
+            print(format_row("profiled, not counted", fsync, kind, 1, load, row) + f" -> {spy}")
 
 
 def format_row(run: str, fsync: str, kind: str, count: int, load: Load, r: dict[str, Any]) -> str:
+    latency = "" if load.saturating else f", p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"
     return (
         f"  {run} (load before {r['load']:.2f}): appendfsync {fsync}, {kind} x{count}, "
-        f"{load.label}: {r['ok_per_s']:.0f} writes/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, "
-        f"errors {r['errors']}, server CPU {r['server_cpu_each']}, "
-        f"{r['cpu_us_per_write']:.0f} us CPU per write"
+        f"{load.label}: {r['ok_per_s']:.0f} writes/s{latency}, errors {r['errors']}, "
+        f"server CPU {r['server_cpu_each']}, {r['cpu_us_per_write']:.0f} us CPU per write"
     )
 
 
