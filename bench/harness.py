@@ -352,21 +352,27 @@ class Runs:
         self.rows.setdefault(key, []).append(row)
         return row
 
-    def values(self, key: Hashable, name: str) -> list[float]:
-        return [float(r[name]) for r in self.rows.get(key, [])]
+    def values(self, key: Hashable, name: str) -> list[float | None]:
+        """Figure ``name`` of each run in run order; None where a run had none (a latency
+        when nothing arrived)."""
+        return [None if r[name] is None else float(r[name]) for r in self.rows.get(key, [])]
 
     def spread(self, key: Hashable, name: str, digits: int = 1) -> str:
-        return spread(self.values(key, name), digits)
+        values = self.values(key, name)
+        present = [v for v in values if v is not None]
+        missing = len(values) - len(present)
+        text = spread(present, digits)
+        return f"{text} [none in {missing} of {len(values)} runs]" if missing else text
 
     def loads(self, key: Hashable) -> str:
         """The load average before each run, in run order."""
-        return ", ".join(f"{v:.2f}" for v in self.values(key, "load"))
+        return ", ".join(f"{r['load']:.2f}" for r in self.rows.get(key, []))
 
     def ratio(self, mine: Hashable, theirs: Hashable, name: str) -> str:
         """``mine / theirs`` of figure ``name``, run i with run i: median (range); runs where
-        ``theirs`` is 0 are left out ("-" if all are)."""
+        either has none or ``theirs`` is 0 are left out ("-" if all are)."""
         pairs = zip(self.values(mine, name), self.values(theirs, name), strict=False)
-        return spread([a / b for a, b in pairs if b], 2, "x")
+        return spread([a / b for a, b in pairs if a is not None and b], 2, "x")
 
 
 def preamble(command: str, runs: int) -> str:

@@ -137,6 +137,10 @@ def test_bench_runs_pair_ratios_run_by_run(monkeypatch: pytest.MonkeyPatch) -> N
     assert runs.loads("theirs") == "1.50, 1.50, 1.50"
     runs.add("none", 0.1, {"x": 0.0})
     assert runs.ratio("mine", "none", "x") == "-"
+    runs.add("late", 0.2, {"x": None})  # a latency where nothing arrived
+    runs.add("late", 0.2, {"x": 8.0})
+    assert runs.spread("late", "x") == "8.0 [none in 1 of 2 runs]"
+    assert runs.ratio("late", "mine", "x") == "2.00x"  # run 2 only: 8 / 4
 
 
 @pytest.mark.slow
