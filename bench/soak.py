@@ -16,7 +16,9 @@
    not: no debug route; see the printout), clients connected, requests answered and failed,
    events received. At the end: start (after warm-up) vs end, and the RSS slope per minute.
 
-The load generator runs in this process on the other core; the server is one process.
+The load generator runs in this process on the other core; the server is one process. One long
+run, not repeated as the other benchmarks repeat theirs (``--runs``): what it measures is a trend
+within the run (RSS and fds over time), and the run is its own repetition.
 """
 
 from __future__ import annotations
