@@ -90,7 +90,7 @@ def measure(
         profiler.wait(60)
     cpu = sum(u["cpu_pct"] for u in used)
     per_cpu_s = result["ok_per_s"] / (cpu / 100) if cpu else 0.0  # type: ignore[operator]
-    if not result["ok"]:  # no latency where nothing was answered (not a 0 ms)
+    if not result["latency_samples"]:  # no latency where nothing was answered (not a 0 ms)
         result |= {"p50_ms": None, "p99_ms": None, "max_ms": None}
     return {
         **result,
