@@ -1,5 +1,4 @@
-"""Ingest benchmark: order writes per second into ``orderlog serve``, beside the publish-only
-reference measured in the same run.
+"""Ingest benchmark: order writes per second into orderlog, beside a publish-only reference.
 
     python -m bench.ingest [--quick] [--fsync always,everysec] [--runs 3] [--duration 10]
                            [--profile DIR]

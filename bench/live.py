@@ -1,5 +1,4 @@
-"""Live fan-out comparison: orderlog against a publish-only reference and peers built to the
-same contract, same load, same run.
+"""Live fan-out: orderlog beside a publish-only reference and peers, same contract, same run.
 
     python -m bench.live [--quick] [--servers orderlog,reference,broadcaster,socketio]
                          [--scenarios 1000@100,...] [--runs 3] [--duration 10]

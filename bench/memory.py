@@ -1,5 +1,6 @@
-"""Rough sizing figures for docs/deploy.md: Redis memory per order, server memory per live
-WebSocket. One command, a printed table:
+"""Sizing figures for docs/deploy.md: Redis memory per order, server memory per WebSocket.
+
+One command, a printed table:
 
     python bench/memory.py [orders] [sockets] [--runs 3]
 

@@ -1,6 +1,8 @@
-"""Summarise py-spy's folded stacks (``bench.live``/``bench.ingest --profile DIR``): the
-functions that hold the most samples, inclusive and by own line, and own samples by source file
-(where a layer's cost shows: a middleware module, redis-py's connection, logging).
+"""Summarise py-spy's folded stacks: the functions and files that hold the most samples.
+
+From ``bench.live``/``bench.ingest --profile DIR``: functions inclusive and by own line, and own
+samples by source file (where a layer's cost shows: a middleware module, redis-py's connection,
+logging).
 
     python -m bench.profile_summary DIR/orderlog-1000-100.folded [--top 25]
 """
