@@ -22,6 +22,7 @@ Each carries data and builds its message from it. ``routes/errors.py`` maps the 
 
 from __future__ import annotations
 
+import math
 from http import HTTPStatus
 
 
@@ -123,10 +124,13 @@ class RateLimited(OrderLogError):
         self.retry_after = retry_after
         self.limit = limit
         self.reset = reset
-        super().__init__(f"Too many requests; retry in {retry_after:.1f} s.")
+        # Retry-After counts whole seconds; the message quotes the same wait, rounded up so a
+        # refusal a few microseconds from the next slot never reads "retry in 0.0 s".
+        self.wait_s = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many requests; retry in {self.wait_s} s.")
 
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(max(1, round(self.retry_after + 0.499)))}
+        return {"Retry-After": str(self.wait_s)}
 
 
 class StoreUnavailable(OrderLogError):
