@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from orderlog.auth import SCREEN_SCOPES
 from orderlog.errors import InvalidInput, NotFound
 from orderlog.http.common import WORKSPACE, JSONResponse, authorize, read_json
 from orderlog.http.state import state
@@ -21,7 +22,7 @@ async def get_workflow(request: Request) -> Response:
 async def put_workflow(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
-    data = await read_json(request)
+    data, _ = await read_json(request)
     if not isinstance(data, dict):  # (set_workflow(None) resets: that is DELETE's job)
         raise InvalidInput("", "the workflow must be a JSON object")
     workflow = await state(request).workspaces.set_workflow(ws, data)
@@ -45,7 +46,7 @@ async def get_workspace(request: Request) -> Response:
 async def patch_settings(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
-    data = await read_json(request)
+    data, _ = await read_json(request)
     return JSONResponse(await state(request).workspaces.update_settings(ws, data))
 
 
@@ -58,7 +59,7 @@ async def list_keys(request: Request) -> Response:
 async def create_key(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
-    data = await read_json(request)
+    data, _ = await read_json(request)
     if not isinstance(data, dict):
         raise InvalidInput("", "must be a JSON object")
     scope = data.get("scope")
@@ -79,8 +80,8 @@ async def revoke_key(request: Request) -> Response:
     st = state(request)
     key_id = request.path_params["key_id"]
     record = await st.workspaces.key_record(key_id)
-    if record is None or record["workspace"] != ws:
-        raise NotFound("Key", key_id)
+    if record is None or record["workspace"] != ws or record["scope"] in SCREEN_SCOPES:
+        raise NotFound("Key", key_id)  # (a screen is revoked under /screens)
     result = await st.workspaces.revoke_key(key_id)
     st.auth.forget(key_id)
     return JSONResponse(result)

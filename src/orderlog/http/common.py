@@ -11,7 +11,7 @@ import orjson
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 
-from orderlog.auth import Principal, bearer
+from orderlog.auth import SCREEN, SCREEN_BUMP, Principal, bearer
 from orderlog.domain.inputs import canonical_json, parse_json
 from orderlog.domain.ratelimit import Limit, RateCheck
 from orderlog.errors import (
@@ -27,6 +27,7 @@ from orderlog.settings import Settings
 from orderlog.store.orders import Idempotency
 
 WORKSPACE = "/v1/workspaces/{workspace_id}"  # every workspace route's prefix
+DEFERRED = "orderlog.rate_deferred"  # the workspace of a write whose rate write.lua checks
 
 
 class JSONResponse(Response):
@@ -110,12 +111,12 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: Request) -> Any:
-    """The body, parsed (400 unless JSON)."""
+async def read_json(request: Request) -> tuple[Any, bytes]:
+    """The body parsed (400 unless JSON), and as read (decoded from gzip)."""
     body = await read_body(request)
     if not body.strip():
         raise BadRequest("The request body is empty; a JSON object is expected.")
-    return parse_json(body)
+    return parse_json(body), body
 
 
 async def authorize(
@@ -144,7 +145,9 @@ async def check_rate(
         return
     check = RateCheck(principal.key_id, limit)
     conn.scope[RATE] = check
-    if not deferred:
+    if deferred:
+        conn.scope[DEFERRED] = workspace_id  # for settle_rate, should the write fail before
+    else:
         await st.orders.rate_check(workspace_id, check)
 
 
@@ -160,9 +163,10 @@ async def settle_rate(conn: HTTPConnection) -> None:
         StoreUnavailable: Redis is away.
     """
     check: RateCheck | None = conn.scope.get(RATE)
-    if check is None or check.quota is not None:
+    workspace_id = conn.scope.get(DEFERRED)
+    if check is None or check.quota is not None or workspace_id is None:
         return
-    await state(conn).orders.rate_check(conn.path_params["workspace_id"], check)
+    await state(conn).orders.rate_check(workspace_id, check)
 
 
 def rate_check(request: Request) -> RateCheck | None:
@@ -201,6 +205,8 @@ def limit_for(settings: Settings, scope: str) -> Limit | None:
     """The limit of a key of ``scope``; None when that scope's rate is 0 (unlimited)."""
     rate, burst = {
         "read": (settings.rate_read, settings.rate_read_burst),
+        SCREEN: (settings.rate_read, settings.rate_read_burst),  # a screen reads like a kiosk
+        SCREEN_BUMP: (settings.rate_read, settings.rate_read_burst),
         "write": (settings.rate_write, settings.rate_write_burst),
         "admin": (settings.rate_admin, settings.rate_admin_burst),
     }.get(scope, (0.0, 0))
