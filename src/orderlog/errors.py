@@ -13,6 +13,7 @@
      +-- PayloadTooLarge         413  body over the limit
      +-- UnsupportedMediaType    415  not application/json, or not encoded as gzip or identity
      +-- InvalidInput            422  a field is wrong; carries the field's path
+     +-- UpgradeRequired         426  a plain HTTP request to a WebSocket-only route
      +-- RateLimited             429  over the key's rate; carries retry_after
      +-- StoreUnavailable        503  Redis unreachable or timing out; carries retry_after
 
@@ -130,6 +131,17 @@ class InvalidInput(OrderLogError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}" if field else problem)
+
+
+class UpgradeRequired(OrderLogError):
+    status_code = 426
+
+    def __init__(self, protocol: str = "websocket") -> None:
+        self.protocol = protocol
+        super().__init__(f"This route speaks {protocol} only: send an upgrade request.")
+
+    def headers(self) -> dict[str, str]:
+        return {"Upgrade": self.protocol, "Connection": "Upgrade"}
 
 
 class RateLimited(OrderLogError):

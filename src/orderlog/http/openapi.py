@@ -25,7 +25,13 @@ from orderlog.domain.inputs import (
     MAX_REF,
     MAX_USERNAME,
 )
-from orderlog.domain.model import JS_SAFE_INTEGER
+from orderlog.domain.model import (
+    JS_SAFE_INTEGER,
+    MAX_STATUSES,
+    ROLE_HANDED_TO,
+    ROLE_PREPARER,
+)
+from orderlog.domain.model import STATUS_NAME as STATUS_NAME_PATTERN
 from orderlog.domain.search import DEFAULT_LIMIT, MAX_LIMIT
 from orderlog.http.common import WORKSPACE, JSONResponse
 from orderlog.http.live import MAX_WAIT
@@ -178,6 +184,24 @@ each, in the same order, carrying the operation's `ref` exactly as sent.
   unknown status, a status an order cannot start in, an `order_ref` naming no earlier create, a
   ref used twice; `field` names it as `operations[i]....`), and 400, 401, 403, 413, 415, 429,
   503 as for any write."""
+
+STATUS_NAME = {"type": "string", "pattern": STATUS_NAME_PATTERN.pattern}
+WORKFLOW_FORMAT = f"""A custom workflow for `PUT /workflow`: the statuses in board order and
+the moves between them. Every other field is optional.
+
+- `statuses`: 1 to {MAX_STATUSES}, each a name (`[a-z][a-z0-9_]{{0,31}}`) or an object
+  `{{"name", "label"?, "terminal"?, "role"?}}`. At least one is terminal (`true`: the order is
+  done; nothing may leave it). `role` says what a change into the status records:
+  `{ROLE_PREPARER}` (its actor is the order's preparer) or `{ROLE_HANDED_TO}` (its `handed_to`
+  is the recipient, its actor who handed over).
+- `transitions`: `{{"status": ["status it may move to", ...]}}`; a status left out, or a
+  terminal one, has no moves. Re-sending an order's current status is always a no-op.
+- `initial`: the statuses an order may be created in (default: all); `default_status`: the one
+  it is created in when the request names none (default: the first of `initial`).
+
+Anything else, an unknown status named anywhere, or a move out of a terminal status is a 422
+naming the field. `DELETE /workflow` goes back to the default workflow; what `GET /workflow`
+answers may be sent back as is."""
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -387,8 +411,105 @@ SCHEMAS: dict[str, Any] = {
             }
         },
     },
-    "Workflow": {"type": "object"},
-    "Workspace": {"type": "object"},
+    "Workflow": {
+        "type": "object",
+        "description": "A workspace's statuses in board order and the moves between them",
+        "required": ["statuses", "transitions", "initial", "default_status", "custom"],
+        "properties": {
+            "statuses": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "label", "terminal"],
+                    "properties": {
+                        "name": STATUS_NAME,
+                        "label": {"type": "string"},
+                        "terminal": {"type": "boolean"},
+                        "role": {"enum": [ROLE_PREPARER, ROLE_HANDED_TO]},
+                    },
+                },
+            },
+            "transitions": {
+                "type": "object",
+                "description": "status -> the statuses it may move to",
+                "additionalProperties": {"type": "array", "items": STATUS_NAME},
+            },
+            "initial": {
+                "type": "array",
+                "items": STATUS_NAME,
+                "description": "the statuses an order may start in",
+            },
+            "default_status": {**STATUS_NAME, "description": "where an order starts by default"},
+            "custom": {"type": "boolean", "description": "false: the default workflow"},
+        },
+    },
+    "WorkflowIn": {
+        "type": "object",
+        "description": WORKFLOW_FORMAT,
+        "required": ["statuses", "transitions"],
+        "additionalProperties": False,
+        "properties": {
+            "statuses": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_STATUSES,
+                "items": {
+                    "oneOf": [
+                        STATUS_NAME,
+                        {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {
+                                "name": STATUS_NAME,
+                                "label": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": 64,
+                                    "description": "default: the name, capitalised, _ as spaces",
+                                },
+                                "terminal": {"type": "boolean", "default": False},
+                                "role": {
+                                    "anyOf": [
+                                        {"enum": [ROLE_PREPARER, ROLE_HANDED_TO]},
+                                        {"type": "null"},
+                                    ],
+                                    "description": "default: the default workflow's role for "
+                                    "this name (preparing: preparer, handed_to: handed_to)",
+                                },
+                            },
+                        },
+                    ]
+                },
+            },
+            "transitions": {
+                "type": "object",
+                "description": "status -> the statuses it may move to; a terminal status has "
+                "none; a status left out has none",
+                "additionalProperties": {"type": "array", "items": STATUS_NAME},
+            },
+            "initial": {
+                "type": "array",
+                "minItems": 1,
+                "items": STATUS_NAME,
+                "description": "default: every status",
+            },
+            "default_status": {**STATUS_NAME, "description": "default: the first initial status"},
+            "custom": {"type": "boolean", "description": "ignored (a GET answer may be PUT back)"},
+        },
+    },
+    "Workspace": {
+        "type": "object",
+        "required": ["id", "name", "created_at", "settings"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "created_at": {"type": ["string", "null"], "format": "date-time"},
+            "settings": {
+                **workspace.schema(),
+                "required": [setting.name for setting in workspace.SETTINGS],
+            },
+        },
+    },
 }
 
 WS_PARAM = {
@@ -432,6 +553,14 @@ PATHS: dict[str, Any] = {
     "/openapi.json": {
         "get": {
             "summary": "This document",
+            "security": [],
+            "responses": {"200": ok({"type": "object"})},
+        }
+    },
+    "/asyncapi.json": {
+        "get": {
+            "summary": "The live protocol (WebSocket and Server-Sent Events frames, close codes) "
+            "as an AsyncAPI 3.0 document",
             "security": [],
             "responses": {"200": ok({"type": "object"})},
         }
@@ -528,7 +657,8 @@ PATHS: dict[str, Any] = {
         "put": {
             "summary": "Set a custom workflow (admin)",
             "parameters": [WS_PARAM],
-            "requestBody": json_body(ref("Workflow")),
+            "description": WORKFLOW_FORMAT,
+            "requestBody": json_body(ref("WorkflowIn")),
             "responses": {
                 "200": ok(ref("Workflow")),
                 **errors("400", "401", "403", "415", "422", "503"),
@@ -587,6 +717,29 @@ TICKET_PARAM = query_param(
 )
 LIVE_PATHS, LIVE_SCHEMAS = (
     {
+        f"{WORKSPACE}/live": {
+            "get": {
+                "summary": "The live WebSocket (read scope): a snapshot, then every change",
+                "description": "A WebSocket upgrade (`Connection: Upgrade`, `Upgrade: websocket`, "
+                "RFC 6455). Its frames, the messages a client may send and the close codes are "
+                "in the AsyncAPI document at /asyncapi.json (prose: docs/protocol.md). "
+                "Credentials: `Authorization: Bearer <read key>`, `?ticket=`, or a first "
+                '`{"type": "auth", "token"}` message. A handshake refused before the socket '
+                "opens is plain HTTP with the JSON error body; a request without the upgrade "
+                "that passes the same checks is a 426.",
+                "parameters": [
+                    WS_PARAM,
+                    query_param("cursor", "resume after this cursor"),
+                    STATUS_FILTER,
+                    TICKET_PARAM,
+                ],
+                "responses": {
+                    "101": {"description": "Switching Protocols: the WebSocket (/asyncapi.json)"},
+                    "426": _error("Upgrade Required: not a WebSocket request (Upgrade: websocket)"),
+                    **errors("401", "403", "422", "429", "503"),
+                },
+            }
+        },
         f"{WORKSPACE}/events/stream": {
             "get": {
                 "summary": "Live events as Server-Sent Events (read scope; docs/protocol.md)",

@@ -52,6 +52,7 @@ TIMEOUT = _raw_response(408, "Request Timeout", "The request headers came too sl
 # httptools itself accepts headers of any size (a 10 MB header line was answered 200): past this
 # many bytes without the end of the headers, the request is refused.
 MAX_HEADER_BYTES = 65_536
+WS_MAX_MESSAGE = 65_536  # a WebSocket message from a client past this closes it with 1009
 TOO_LARGE = _raw_response(
     431,
     "Request Header Fields Too Large",
@@ -194,7 +195,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.keepalive_timeout,
         "h11_max_incomplete_event_size": 16 * 1024,  # headers past 16 KiB: 400 (h11 fallback)
-        "ws_max_size": 65_536,  # a WebSocket message over 64 KiB closes with 1009
+        "ws_max_size": WS_MAX_MESSAGE,
         "ws_per_message_deflate": False,
     }
     # A partial of a module-level class pickles, so it reaches --workers processes too.
