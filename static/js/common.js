@@ -65,17 +65,24 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch() under /v1/workspaces/{w}; the key goes in the Authorization header, never the URL. */
-export async function api(path, { method = "GET", body, write = false, raw = false } = {}) {
+// A request the network swallowed (a dead Wi-Fi link sends no reset) would otherwise hang for
+// minutes; after this long it fails like any network error and the caller may retry.
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** fetch() under /v1/workspaces/{w}; the key goes in the Authorization header, never the URL.
+ * `idempotencyKey` makes a write safe to retry (the server replays its first result). */
+export async function api(path, { method = "GET", body, write = false, raw = false, idempotencyKey } = {}) {
   const s = session();
   const key = write ? s.writeKey : s.readKey;
   const headers = { Authorization: `Bearer ${key}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   const resp = await fetch(`/v1/workspaces/${encodeURIComponent(s.workspace)}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   learnClock(resp);
   if (!resp.ok) {
@@ -164,7 +171,8 @@ const PAGES = [
   ["/index.html", "Sign-in"],
 ];
 
-/** The page header: title, navigation, and (on live pages) the connection indicator. */
+/** The page header: title, navigation, and (on live pages) the connection indicator and the
+ * full-width banner shown whenever the page is not live. */
 export function header({ live = false } = {}) {
   const nav = el(
     "nav",
@@ -178,26 +186,71 @@ export function header({ live = false } = {}) {
   top.append(name, nav);
   if (live) top.append(el("span", { id: "conn", class: "conn offline", role: "status" }, "offline"));
   document.body.prepend(top);
+  if (live) {
+    top.after(
+      el("div", { id: "outage", class: "outage connecting", role: "alert" },
+        el("span", { class: "outage-text" }, OUTAGE.connecting),
+        el("span", { class: "outage-since", "aria-hidden": "true" }))
+    );
+    document.body.classList.add("not-live");
+    setInterval(showOutageTime, 1000);
+  }
   loadWorkspace()
     .then((ws) => (name.textContent = ws.name))
     .catch(() => {});
 }
 
-/** Show live / reconnecting / offline in the header. */
-export function showConnection(state) {
+// What the banner says, for people at the screen (not for engineers).
+const OUTAGE = {
+  connecting: "Connecting to the server…",
+  reconnecting: "Connection lost: retrying…",
+  offline: "No network: retrying as soon as it is back…",
+  store: "The server lost its database: waiting for it to come back…",
+};
+let notLiveSince = null;
+
+/** Show the connection: the header's indicator, and while not live a full-width banner and
+ * dimmed tickets (what is on screen may be out of date). Back to live clears the errors the
+ * outage caused. `detail` is live.js's reason ("server: store reconnecting", a close reason). */
+export function showConnection(state, detail = "") {
   const node = document.getElementById("conn");
   if (!node) return;
   node.className = `conn ${state}`;
   node.textContent = state;
+  const live = state === "live";
+  const banner = document.getElementById("outage");
+  const was = !document.body.classList.contains("not-live");
+  document.body.classList.toggle("not-live", !live);
+  if (live) {
+    if (!was) showError("");
+    notLiveSince = null;
+    banner.hidden = true;
+    return;
+  }
+  if (notLiveSince === null && state !== "connecting") notLiveSince = Date.now();
+  const kind = String(detail).startsWith("server: store") ? "store" : state;
+  banner.className = `outage ${state === "connecting" ? "connecting" : "lost"}`;
+  banner.querySelector(".outage-text").textContent = OUTAGE[kind] || OUTAGE.reconnecting;
+  banner.hidden = false;
+  showOutageTime();
 }
 
+function showOutageTime() {
+  const since = document.querySelector("#outage .outage-since");
+  if (since) since.textContent = notLiveSince === null ? "" : `for ${duration((Date.now() - notLiveSince) / 1000)}`;
+}
+
+/** A message for the people at the screen, with a button to dismiss it ("" hides it). */
 export function showError(message) {
   let box = document.getElementById("error");
   if (!box) {
-    box = el("div", { id: "error", class: "error", role: "alert" });
+    if (!message) return;
+    box = el("div", { id: "error", class: "error", role: "alert" },
+      el("span", { class: "error-text" }),
+      el("button", { type: "button", class: "dismiss", "aria-label": "Dismiss message", onclick: () => showError("") }, "×"));
     document.querySelector("main").prepend(box);
   }
-  box.textContent = message;
+  box.querySelector(".error-text").textContent = message;
   box.hidden = !message;
 }
 
@@ -212,12 +265,18 @@ export function itemText(item) {
   return item.quantity > 1 ? `${item.quantity}× ${item.name}` : item.name;
 }
 
+/** The items of an order: the quantity in bold before the name, notes under it, a done item
+ * (`item.done`, when the server keeps done marks) struck through. */
 export function itemList(order, cls = "items") {
   return el(
     "ul",
     { class: cls },
-    order.items.map((item) =>
-      el("li", {}, itemText(item), item.notes ? el("span", { class: "notes" }, item.notes) : null)
+    order.items.map((item, index) =>
+      el("li", { class: item.done === true ? "done" : undefined, dataset: { index } },
+        el("b", { class: "qty" }, `${item.quantity ?? 1}×`), " ",
+        el("span", { class: "name" }, item.name),
+        item.done === true ? el("span", { class: "visually-hidden" }, " (done)") : null,
+        item.notes ? el("span", { class: "notes" }, item.notes) : null)
     )
   );
 }
@@ -246,17 +305,21 @@ export function ageBadge(iso) {
   return el("span", { class: "age", dataset: { since: since(iso) } });
 }
 
-/** Refresh every age badge once a second; returns nothing (runs for the page's life). */
-export function tickAges(settings, onLate) {
+/** Refresh every age badge once a second (and when the returned function is called, after a
+ * render); a badge's text and its card's age class are written only when they change. */
+export function tickAges(settings) {
   const tick = () => {
     const at = now();
     for (const node of document.querySelectorAll("[data-since]")) {
       const seconds = (at - Number(node.dataset.since)) / 1000;
-      node.textContent = duration(seconds);
+      const text = duration(seconds);
+      if (node.textContent !== text) node.textContent = text;
       const cls = ageClass(seconds, settings);
       const card = node.closest("[data-order]") || node;
-      for (const c of ["fresh", "warn", "late"]) card.classList.toggle(`age-${c}`, c === cls);
-      if (cls === "late" && onLate && card.dataset.order) onLate(card.dataset.order);
+      if (card.dataset.age !== cls) {
+        card.dataset.age = cls;
+        for (const c of ["fresh", "warn", "late"]) card.classList.toggle(`age-${c}`, c === cls);
+      }
     }
   };
   tick();

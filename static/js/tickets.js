@@ -1,0 +1,37 @@
+// What the live pages compute from open orders, kept pure (no DOM, no I/O) so a test can call it
+// with any orders: the order tickets are shown in, and the all-day item counts.
+//
+// Fields a newer server may add are read when present and ignored when absent:
+// `order.priority` ("rush" sorts first) and `item.done` (a done item no longer counts).
+
+export const isRush = (order) => order.priority === "rush";
+
+/** Rush tickets first, then oldest first (then by number, so equal times keep one order). */
+export function byPriorityThenAge(a, b) {
+  const rush = Number(isRush(b)) - Number(isRush(a));
+  if (rush) return rush;
+  const age = Date.parse(a.created_at) - Date.parse(b.created_at);
+  return age || a.order_number - b.order_number;
+}
+
+export function sortTickets(orders) {
+  return [...orders].sort(byPriorityThenAge);
+}
+
+/** The quantity of each item still to make across `orders`, largest first:
+ * [{name, quantity}]. Names are matched ignoring case and surrounding spaces (the first spelling
+ * seen is shown); `include(item, order)` narrows the items counted (a station's, say). */
+export function allDayCounts(orders, include = () => true) {
+  const counts = new Map();
+  for (const order of orders) {
+    for (const item of order.items || []) {
+      if (item.done === true || !include(item, order)) continue;
+      const name = String(item.name).trim();
+      const key = name.toLocaleLowerCase();
+      const entry = counts.get(key) || { name, quantity: 0 };
+      entry.quantity += Number(item.quantity) || 1;
+      counts.set(key, entry);
+    }
+  }
+  return [...counts.values()].sort((a, b) => b.quantity - a.quantity || a.name.localeCompare(b.name));
+}
