@@ -25,9 +25,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
+from browser_support import ARGS, CHROMIUM  # noqa: E402  (one place for the launch flags)
 from orderlog import demo  # noqa: E402
 from orderlog.embedded import free_port  # noqa: E402
-from test_dashboards import ARGS, CHROMIUM  # noqa: E402  (one place for the launch flags)
 
 
 def _env() -> dict[str, str]:

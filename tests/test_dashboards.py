@@ -7,123 +7,25 @@ loop under ``asyncio.timeout``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from browser_support import CASHIER, CUSTOMER, Api, browser, need_chromium, open_page, wait_live
 from conftest import Workspace, running_server
 from orderlog.embedded import free_port
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 XSS = "<img src=x onerror=alert(1)>"
-CUSTOMER = {"UserId": 1001, "Name": "PizzaNinja2012", "DisplayName": "Pizza Ninja"}
-CASHIER = {"UserId": 7, "Name": "builderman"}
-
-
-def _need_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if os.environ.get("ORDERLOG_REQUIRE_ALL") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
 def _chromium() -> None:
-    _need_chromium()
-
-
-class Browser:
-    """One Chromium page plus what it did: dialogs opened and script errors raised."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        page.on("dialog", self._dialog)
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-
-    async def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-
-@contextlib.asynccontextmanager
-async def browser(base: str) -> AsyncIterator[Browser]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await chromium.new_context(
-                base_url=base, viewport={"width": 1280, "height": 800}
-            )
-            yield Browser(await context.new_page())
-        finally:
-            await chromium.close()
-
-
-async def open_page(b: Browser, ws: Workspace, page: str, *, write: bool = False) -> Any:
-    """Open a page signed in through a kiosk link (#key=...&workspace=...)."""
-    fragment = f"key={ws.keys['read']}&workspace={ws.id}"
-    if write:
-        fragment += f"&write={ws.keys['write']}"
-    response = await b.page.goto(f"/{page}#{fragment}")
-    return response
-
-
-async def wait_live(b: Browser) -> None:
-    from playwright.async_api import expect
-
-    await expect(b.page.locator("#conn")).to_have_text("live", timeout=5000)
-
-
-class Api:
-    """The HTTP API of the running server (real HTTP, as a till would call it)."""
-
-    def __init__(self, base: str, ws: Workspace) -> None:
-        self.http = httpx.AsyncClient(base_url=base + ws.base, timeout=10)
-        self.ws = ws
-
-    async def create(self, **body: Any) -> dict[str, Any]:
-        payload = {"customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"], **body}
-        resp = await self.http.post("/orders", json=payload, headers=self.ws.auth())
-        assert resp.status_code == 201, resp.text
-        return resp.json()["order"]  # type: ignore[no-any-return]
-
-    async def move(self, order_id: str, status: str, **body: Any) -> dict[str, Any]:
-        resp = await self.http.post(
-            f"/orders/{order_id}/status", json={"status": status, **body}, headers=self.ws.auth()
-        )
-        assert resp.status_code == 200, resp.text
-        return resp.json()["order"]  # type: ignore[no-any-return]
-
-    async def get(self, order_id: str) -> dict[str, Any]:
-        resp = await self.http.get(f"/orders/{order_id}", headers=self.ws.auth("read"))
-        return resp.json()  # type: ignore[no-any-return]
-
-    async def until_status(self, order_id: str, status: str) -> None:
-        async with asyncio.timeout(5):
-            while True:
-                if (await self.get(order_id))["status"] == status:
-                    return
-                await asyncio.sleep(0.05)
+    need_chromium()
 
 
 @pytest.fixture
@@ -371,13 +273,16 @@ async def test_csp_allows_the_same_origin_websocket(site: Any, workspace: Worksp
 async def test_kitchen_sounds_on_a_new_ticket_and_mute_is_remembered(
     site: Any, workspace: Workspace
 ) -> None:
-    """A ticket arriving live plays the new-ticket sound; the mute choice survives a reload."""
+    """A ticket arriving live plays the new-ticket sound (once a tap let the browser start
+    audio); the mute choice survives a reload."""
     from playwright.async_api import expect
 
     base, api = site
     async with browser(base) as b:
         await open_page(b, workspace, "kitchen.html")
         await wait_live(b)
+        await b.page.locator("#kitchen-stats").click()  # the gesture browsers want for audio
+        await expect(b.page.locator("#sound")).to_have_text("Sound: on")
         order = await api.create(status="waiting_for_preparation")
         await expect(b.page.locator(f'.tile[data-order="{order["id"]}"]')).to_be_visible()
         await expect(b.page.locator("body")).to_have_attribute("data-last-sound", "new")

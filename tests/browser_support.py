@@ -1,0 +1,146 @@
+"""What the browser tests share (not a test module): Debian's Chromium driven by Playwright, a
+signed-in page, the running server's HTTP API, and axe-core's accessibility check.
+
+Every wait is Playwright's ``expect`` with a timeout (a bound, not a timed assertion) or a polling
+loop under ``asyncio.timeout``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import Workspace
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+CUSTOMER = {"UserId": 1001, "Name": "PizzaNinja2012", "DisplayName": "Pizza Ninja"}
+CASHIER = {"UserId": 7, "Name": "builderman"}
+
+
+def need_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if os.environ.get("ORDERLOG_REQUIRE_ALL") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+class Browser:
+    """One Chromium page plus what it did: dialogs opened and script errors raised."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    async def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+
+@contextlib.asynccontextmanager
+async def browser(
+    base: str, *, viewport: dict[str, int] | None = None, args: list[str] | None = None
+) -> AsyncIterator[Browser]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, *(args or [])])
+        try:
+            context = await chromium.new_context(
+                base_url=base, viewport=viewport or {"width": 1280, "height": 800}
+            )
+            yield Browser(await context.new_page())
+        finally:
+            await chromium.close()
+
+
+async def open_page(b: Browser, ws: Workspace, page: str, *, write: bool = False) -> Any:
+    """Open a page signed in through a kiosk link (#key=...&workspace=...)."""
+    fragment = f"key={ws.keys['read']}&workspace={ws.id}"
+    if write:
+        fragment += f"&write={ws.keys['write']}"
+    return await b.page.goto(f"/{page}#{fragment}")
+
+
+async def wait_live(b: Browser, within_ms: float = 5000) -> None:
+    from playwright.async_api import expect
+
+    await expect(b.page.locator("#conn")).to_have_text("live", timeout=within_ms)
+
+
+class Api:
+    """The HTTP API of the running server (real HTTP, as a till would call it)."""
+
+    def __init__(self, base: str, ws: Workspace) -> None:
+        self.http = httpx.AsyncClient(base_url=base + ws.base, timeout=10)
+        self.ws = ws
+
+    async def create(self, **body: Any) -> dict[str, Any]:
+        payload = {"customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"], **body}
+        resp = await self.http.post("/orders", json=payload, headers=self.ws.auth())
+        assert resp.status_code == 201, resp.text
+        return resp.json()["order"]  # type: ignore[no-any-return]
+
+    async def create_many(self, count: int, **body: Any) -> list[dict[str, Any]]:
+        """``count`` orders in one /batch, oldest first."""
+        op = {"op": "create", "customer": CUSTOMER, "items": ["Latte"], **body}
+        resp = await self.http.post(
+            "/batch", json={"operations": [op] * count}, headers=self.ws.auth()
+        )
+        assert resp.status_code == 200, resp.text
+        return [r["order"] for r in resp.json()["results"]]
+
+    async def move(self, order_id: str, status: str, **body: Any) -> dict[str, Any]:
+        resp = await self.http.post(
+            f"/orders/{order_id}/status", json={"status": status, **body}, headers=self.ws.auth()
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()["order"]  # type: ignore[no-any-return]
+
+    async def settings(self, **changes: int) -> None:
+        resp = await self.http.patch("/settings", json=changes, headers=self.ws.auth("admin"))
+        assert resp.status_code == 200, resp.text
+
+    async def get(self, order_id: str) -> dict[str, Any]:
+        resp = await self.http.get(f"/orders/{order_id}", headers=self.ws.auth("read"))
+        return resp.json()  # type: ignore[no-any-return]
+
+    async def until_status(self, order_id: str, status: str) -> None:
+        async with asyncio.timeout(5):
+            while True:
+                if (await self.get(order_id))["status"] == status:
+                    return
+                await asyncio.sleep(0.05)
+
+
+# WCAG 2.1 A and AA: what axe-core checks under these tags (its best-practice rules are not
+# asked for; the one of them the pages keep, a single top-level heading, is checked directly).
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+async def assert_accessible(page: Any) -> None:
+    """axe-core (the copy bundled in axe-playwright-python: nothing is fetched) finds no WCAG
+    2.1 A/AA violation on the page as it is now, and the page has one <h1>."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    assert results.violations_count == 0, results.generate_report()
+    assert await page.locator("h1").count() == 1, "one top-level heading per page"
