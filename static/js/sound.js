@@ -43,7 +43,8 @@ export class Sounds {
   play(name) {
     if (this.muted()) return null;
     this.unlock();
-    if (!this.context) return null;
+    // A suspended context would only pile tunes up for later: a blocked screen plays nothing.
+    if (!this.context || this.context.state !== "running") return null;
     const now = this.context.currentTime;
     if ((this.queued.get(name) ?? -1) > now) return null;
     const start = Math.max(now, this.free);
