@@ -293,6 +293,7 @@ async def test_kitchen_item_done_key_waits_for_the_server_route(
         await open_page(br, workspace, "kitchen.html", write=True)
         await wait_live(br)
         await expect(page.locator("body")).to_have_attribute("data-item-done", "false")
+        await expect(tile(page, order)).to_have_class(re.compile(r"\bselected\b"))
         await page.keyboard.press(" ")
         await expect(page.locator("#error")).to_contain_text("needs a newer orderlog server")
         assert sent == []
@@ -312,6 +313,7 @@ async def test_kitchen_item_done_key_waits_for_the_server_route(
         await page.reload()
         await wait_live(br)
         await expect(page.locator("body")).to_have_attribute("data-item-done", "true")
+        await expect(tile(page, order)).to_have_class(re.compile(r"\bselected\b"))
         await page.keyboard.press(" ")
         await expect(tile(page, order).locator("li").first).to_have_class("done")
         assert len(requests) == 1
@@ -327,7 +329,8 @@ async def test_kitchen_silent_drop_shows_banner_and_replays_queued_bumps_once(
     """A link that goes silent (a proxy that stops forwarding, no close) brings up the banner
     and dims the tickets within 10 s; bumps pressed meanwhile wait on the screen with a count,
     and once the link is back they are sent in order, each changing the order exactly once,
-    with an Idempotency-Key; the banner and count go away."""
+    with an Idempotency-Key; the banner and count go away. A queued bump of a ticket changed
+    elsewhere meanwhile is refused, and the screen says so in words."""
     from playwright.async_api import expect
 
     async with running_server(settings) as base:
@@ -335,6 +338,7 @@ async def test_kitchen_silent_drop_shows_banner_and_replays_queued_bumps_once(
         api = Api(base, workspace)
         a = await api.create(status=WAITING)
         b = await api.create(status=WAITING)
+        c = await api.create(status=WAITING)
         posted: list[tuple[str, str | None]] = []
         try:
             async with browser(f"http://127.0.0.1:{proxy.port}") as br:
@@ -356,10 +360,11 @@ async def test_kitchen_silent_drop_shows_banner_and_replays_queued_bumps_once(
                 await expect(banner).to_be_visible(timeout=10_000)
                 await expect(banner).to_contain_text("Connection lost: retrying")
                 await expect(page.locator("body")).to_have_class(re.compile(r"\bnot-live\b"))
-                await page.keyboard.press("1")
-                await page.keyboard.press("2")
+                await api.move(c["id"], "preparing")  # another screen, meanwhile
+                for key in "123":
+                    await page.keyboard.press(key)
                 pending = page.locator("#pending")
-                await expect(pending).to_have_text("2 actions waiting to send")
+                await expect(pending).to_have_text("3 actions waiting to send")
                 await expect(tile(page, a).locator(".queued-note")).to_contain_text("Queued")
                 assert (await api.get(a["id"]))["status"] == WAITING
                 assert posted == []
@@ -368,9 +373,13 @@ async def test_kitchen_silent_drop_shows_banner_and_replays_queued_bumps_once(
                 await expect(pending).to_be_hidden(timeout=10_000)
                 await api.until_status(a["id"], "preparing")
                 await api.until_status(b["id"], "preparing")
-                await expect(page.locator("#error")).to_have_count(0)
+                await expect(page.locator("#error .error-text")).to_have_text(
+                    f"#{c['order_number']} was not bumped: it was changed on another screen "
+                    "meanwhile."
+                )
+                await expect(tile(page, c)).to_have_attribute("data-status", "preparing")
                 assert br.errors == []
-            for order in (a, b):
+            for order in (a, b, c):
                 history = (await api.get(order["id"]))["history"]
                 assert [h["status"] for h in history] == [WAITING, "preparing"]
         finally:
@@ -379,6 +388,7 @@ async def test_kitchen_silent_drop_shows_banner_and_replays_queued_bumps_once(
     assert [url.split("/orders/")[1] for url, _ in posted] == [
         f"{a['id']}/status",
         f"{b['id']}/status",
+        f"{c['id']}/status",
     ]
     assert all(key for _, key in posted)
 

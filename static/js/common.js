@@ -237,7 +237,8 @@ export function showConnection(state, detail = "") {
 
 function showOutageTime() {
   const since = document.querySelector("#outage .outage-since");
-  if (since) since.textContent = notLiveSince === null ? "" : `for ${duration((Date.now() - notLiveSince) / 1000)}`;
+  const text = notLiveSince === null ? "" : `for ${duration((Date.now() - notLiveSince) / 1000)}`;
+  if (since && since.textContent !== text) since.textContent = text;
 }
 
 /** A message for the people at the screen, with a button to dismiss it ("" hides it). */
@@ -305,17 +306,18 @@ export function ageBadge(iso) {
   return el("span", { class: "age", dataset: { since: since(iso) } });
 }
 
-/** Refresh every age badge once a second (and when the returned function is called, after a
- * render); a badge's text and its card's age class are written only when they change. */
-export function tickAges(settings) {
+/** Refresh every age badge in `root` once a second (and when the returned function is called,
+ * after a render); a badge's text and its card's age class are written only when they change. */
+export function tickAges(settings, root = document) {
   const tick = () => {
     const at = now();
-    for (const node of document.querySelectorAll("[data-since]")) {
+    for (const node of root.querySelectorAll("[data-since]")) {
+      const card = node.closest("[data-order]") || node;
+      if (card.classList.contains("overflow")) continue; // a kitchen tile off this page
       const seconds = (at - Number(node.dataset.since)) / 1000;
       const text = duration(seconds);
       if (node.textContent !== text) node.textContent = text;
       const cls = ageClass(seconds, settings);
-      const card = node.closest("[data-order]") || node;
       if (card.dataset.age !== cls) {
         card.dataset.age = cls;
         for (const c of ["fresh", "warn", "late"]) card.classList.toggle(`age-${c}`, c === cls);

@@ -13,7 +13,7 @@ import { KeyedList } from "./keyed.js";
 import { Outbox } from "./outbox.js";
 import { ScreenSettings, secondsControl, sizeControl } from "./screen.js";
 import { Sounds } from "./sound.js";
-import { allDayCounts, isRush, sortTickets } from "./tickets.js";
+import { allDayCounts, createdAt, isRush, sortTickets } from "./tickets.js";
 import { watch } from "./watch.js";
 
 const me = requireSession();
@@ -84,7 +84,7 @@ function checkLate() {
   let anyLate = false;
   let newlyLate = false;
   for (const order of list) {
-    if (t - Date.parse(order.created_at) < limit) continue;
+    if (t - createdAt(order) < limit) continue;
     anyLate = true;
     if (!lateSeen.has(order.id)) {
       lateSeen.add(order.id);
@@ -342,7 +342,7 @@ const tiles = new KeyedList(tilesBox, {
 
 const alldayBox = document.getElementById("allday");
 const allday = new KeyedList(alldayBox, {
-  key: (entry) => entry.name.toLocaleLowerCase(),
+  key: (entry) => entry.name.toLowerCase(),
   stamp: (entry) => `${entry.name}|${entry.quantity}`,
   render: (entry) => el("li", { dataset: { item: entry.name } }, el("span", { class: "name" }, entry.name), " ", el("b", { class: "qty" }, `×${entry.quantity}`)),
   empty: () => el("li", { class: "muted" }, "nothing to make"),
@@ -366,68 +366,93 @@ function render() {
     pageStarts.length = 0;
     pageStart = 0;
   }
-  const candidates = list.slice(pageStart, pageStart + capacity());
+  if (!geometry) measureBox();
+  const candidates = list.slice(pageStart, pageStart + geometry.capacity);
   tiles.update(candidates);
   shown = fit(candidates);
   allday.update(allDayCounts(list, onThisScreen));
-  statsBox.textContent = list.length
-    ? `${list.length} open · oldest ${duration((now() - Date.parse(sortByAge(list)[0].created_at)) / 1000)}`
-    : "0 open";
+  const oldest = Math.min(...list.map(createdAt));
+  statsBox.textContent = list.length ? `${list.length} open · oldest ${duration((now() - oldest) / 1000)}` : "0 open";
   showPages();
   select(selectedId, selectedIndex);
   showRecalls();
   tick();
 }
 
-const sortByAge = (orders) => [...orders].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
 
-// Most tiles a page could hold: the columns times the rows of the smallest tile. The real count
-// is found by layout (fit).
-function capacity() {
+// The geometry of the tiles box, read again only when the window or the text size changes (a
+// style read after DOM writes would force the browser to recompute styles on every render).
+let geometry = null;
+function measureBox() {
+  const style = getComputedStyle(tilesBox);
   const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
-  const cols = Math.max(1, Math.floor((tilesBox.clientWidth + rem) / (19 * rem)));
-  const rows = Math.max(1, Math.ceil(tilesBox.clientHeight / (8 * rem)));
-  return cols * (rows + 1);
+  const pad = parseFloat(style.paddingLeft) || 0;
+  const gap = parseFloat(style.columnGap) || 0;
+  const width = tilesBox.clientWidth - 2 * pad;
+  const height = tilesBox.clientHeight;
+  const columns = Math.max(1, Math.floor((width + gap) / (18 * rem + gap)));
+  const colWidth = (width - gap * (columns - 1)) / columns;
+  tilesBox.style.setProperty("--col-w", `${colWidth}px`);
+  heightOf = new WeakMap();
+  // A first guess of how many tiles a page holds (rows of the smallest tile), corrected by
+  // every render's layout (fit): the DOM holds the page and about one row more.
+  const guess = columns * (Math.ceil(height / (8 * rem)) + 1);
+  geometry = { rem, pad, gap, width, height, columns, colWidth, capacity: guess };
 }
+window.addEventListener("resize", () => {
+  geometry = null;
+  draw();
+});
 
 // A compact layout (masonry): every column as wide as the others, each tile placed under the
 // shortest column so far, so a short ticket never leaves a hole beside a long one. The page ends
 // before the first tile that does not fit the box (those after it are hidden, kept in the DOM for
-// the next render). One layout read per render: the tiles' heights; positions are transforms.
+// the next render). A tile's height is read once, when it is new (a changed ticket is a new
+// element, and the column width only changes with the window or the text size), so a render
+// that adds no tile reads no layout at all; positions are transforms, written when they change.
 const stacks = new Map(); // order id -> [column, index in column]: for the up and down keys
 let columnTiles = []; // per column, the order ids from top to bottom
+const placed = new WeakMap(); // tile -> the transform it has
+let heightOf = new WeakMap(); // tile -> its height at the current column width
 function fit(candidates) {
-  const box = tilesBox.getBoundingClientRect();
-  const style = getComputedStyle(tilesBox);
-  const gap = parseFloat(style.columnGap) || 0;
-  const pad = parseFloat(style.paddingLeft) || 0;
-  const width = box.width - 2 * pad;
-  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
-  columns = Math.max(1, Math.floor((width + gap) / (18 * rem + gap)));
-  const colWidth = (width - gap * (columns - 1)) / columns;
-  tilesBox.style.setProperty("--col-w", `${colWidth}px`);
+  const { pad, gap, height, colWidth } = geometry;
+  columns = geometry.columns;
   const nodes = candidates.map((order) => tiles.node(order.id));
-  const heights = nodes.map((node) => node.offsetHeight); // the one layout
+  const heights = nodes.map((node) => {
+    let h = heightOf.get(node);
+    if (h === undefined) {
+      h = node.offsetHeight; // the first read forces one layout; the others reuse it
+      heightOf.set(node, h);
+    }
+    return h;
+  });
   const tops = new Array(columns).fill(pad);
   columnTiles = Array.from({ length: columns }, () => []);
   stacks.clear();
-  const limit = box.height - pad;
+  const limit = height - pad;
   let count = candidates.length;
   for (let i = 0; i < nodes.length; i++) {
     let c = 0;
     for (let k = 1; k < columns; k++) if (tops[k] < tops[c]) c = k;
     if (i > 0 && count === candidates.length && tops[c] + heights[i] > limit) count = i;
-    if (i >= count) {
-      nodes[i].classList.add("overflow");
-      nodes[i].style.transform = `translate(${pad}px, ${box.height}px)`;
-      continue;
+    const hidden = i >= count;
+    if (nodes[i].classList.contains("overflow") !== hidden) nodes[i].classList.toggle("overflow", hidden);
+    const transform = hidden ? `translate(${pad}px, ${height}px)` : `translate(${pad + c * (colWidth + gap)}px, ${tops[c]}px)`;
+    if (placed.get(nodes[i]) !== transform) {
+      nodes[i].style.transform = transform;
+      placed.set(nodes[i], transform);
     }
-    nodes[i].classList.remove("overflow");
-    nodes[i].style.transform = `translate(${pad + c * (colWidth + gap)}px, ${tops[c]}px)`;
+    // the number key that bumps it (1-9, staff only), written only when it changes
+    const pos = nodes[i].firstChild.firstChild;
+    const label = staff && !hidden && i < 9 ? String(i + 1) : "";
+    if (pos.textContent !== label) pos.textContent = label;
+    if (hidden) continue;
     stacks.set(candidates[i].id, [c, columnTiles[c].length]);
     columnTiles[c].push(candidates[i].id);
     tops[c] += heights[i] + gap;
   }
+  // Next time, ask for this page and two rows more (more if all fitted and more are waiting).
+  geometry.capacity = count < candidates.length ? count + 2 * columns : candidates.length + 2 * columns;
   return candidates.slice(0, count);
 }
 
@@ -578,11 +603,13 @@ function showRecalls() {
 // -- screen settings ------------------------------------------------------------------------------
 const controls = document.getElementById("controls");
 controls.append(
-  sizeControl(screen, draw),
+  sizeControl(screen, () => {
+    geometry = null;
+    draw();
+  }),
   secondsControl(screen, "lateRepeatSeconds", "Late beep every", [0, 30, 60, 120, 300]),
   secondsControl(screen, "autoPageSeconds", "Next page every", [0, 10, 20, 30, 60])
 );
-window.addEventListener("resize", draw);
 
 // Speed of service on screen, like a KDS's "average ticket time": the median time from order to
 // ready over the last hours, from the stats report (best effort).
@@ -609,14 +636,15 @@ async function start() {
   let first = true;
   const onUpdate = (current, events) => {
     orders = current;
-    for (const order of current.values()) versions.set(order.id, Math.max(order.version, versions.get(order.id) || 0));
+    const changed = events.length ? events.map((e) => e.order) : current.values();
+    for (const order of changed) versions.set(order.id, Math.max(order.version, versions.get(order.id) || 0));
     const fresh = [...current.keys()].filter((id) => !seen.has(id));
     fresh.forEach((id) => seen.add(id));
     if (fresh.length && !first && events.length) play("new");
     first = false;
     draw();
   };
-  tick = tickAges(ws.settings);
+  tick = tickAges(ws.settings, tilesBox);
   setInterval(() => {
     showRecalls();
     checkLate();

@@ -35,7 +35,6 @@ export class Sounds {
       this.context.addEventListener("statechange", () => this.onState(this.state));
     }
     if (this.context.state === "suspended") this.context.resume().catch(() => {});
-    this.onState(this.state);
   }
 
   /** Queue tune `name` after whatever is playing; returns its [start, end] in context time

@@ -6,12 +6,23 @@
 
 export const isRush = (order) => order.priority === "rush";
 
+// An order object's created_at in ms, parsed once (a live order object is never changed: a
+// change arrives as a new object).
+const parsed = new WeakMap();
+export function createdAt(order) {
+  let t = parsed.get(order);
+  if (t === undefined) {
+    t = Date.parse(order.created_at);
+    parsed.set(order, t);
+  }
+  return t;
+}
+
 /** Rush tickets first, then oldest first (then by number, so equal times keep one order). */
 export function byPriorityThenAge(a, b) {
   const rush = Number(isRush(b)) - Number(isRush(a));
   if (rush) return rush;
-  const age = Date.parse(a.created_at) - Date.parse(b.created_at);
-  return age || a.order_number - b.order_number;
+  return createdAt(a) - createdAt(b) || a.order_number - b.order_number;
 }
 
 export function sortTickets(orders) {
@@ -27,7 +38,7 @@ export function allDayCounts(orders, include = () => true) {
     for (const item of order.items || []) {
       if (item.done === true || !include(item, order)) continue;
       const name = String(item.name).trim();
-      const key = name.toLocaleLowerCase();
+      const key = name.toLowerCase();
       const entry = counts.get(key) || { name, quantity: 0 };
       entry.quantity += Number(item.quantity) || 1;
       counts.set(key, entry);
