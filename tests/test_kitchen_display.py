@@ -487,12 +487,14 @@ async def test_text_size_is_a_setting_of_each_screen(site: Any, workspace: Works
         page = br.page
         await open_page(br, workspace, "kitchen.html")
         await wait_live(br)
+        await page.locator("#keys-button").click()  # the screen's dialog: settings and keys
         await page.locator("select#size").select_option("XL")
         html = page.locator("html")
         await expect(html).to_have_attribute("data-size", "XL")
         assert await page.evaluate("getComputedStyle(document.documentElement).fontSize") == "24px"
         await page.reload()
         await expect(html).to_have_attribute("data-size", "XL")
+        await page.locator("#keys-button").click()
         await expect(page.locator("select#size")).to_have_value("XL")
         await open_page(br, workspace, "board.html")  # another screen, its own setting
         await expect(page.locator("html")).to_have_attribute("data-size", "M")

@@ -44,16 +44,20 @@ export function actionFor(map, event) {
 const NAMES = { " ": "Space", ArrowUp: "↑", ArrowDown: "↓", ArrowLeft: "←", ArrowRight: "→" };
 export const keyLabel = (key) => NAMES[key] || (key.length === 1 ? key.toUpperCase() : key);
 
-/** The help dialog: every action and its key, with a button to change it (the next key
- * pressed) and one to restore the defaults. `save(map)` stores a changed map. */
-export function keysDialog(getMap, save) {
+/** The screen's dialog: its settings (`settings`, form controls), then every action and its key,
+ * with a button to change it (the next key pressed) and one to restore the defaults.
+ * `save(map)` stores a changed map. */
+export function keysDialog(getMap, save, settings = []) {
   const body = el("tbody");
   const status = el("p", { class: "muted", role: "status" });
   const dialog = el(
     "dialog",
     { id: "keys", "aria-labelledby": "keys-title" },
-    el("h2", { id: "keys-title" }, "Keys of this screen"),
-    el("p", {}, "A bump bar or a keyboard works the screen. The keys are kept on this screen only."),
+    el("h2", { id: "keys-title" }, "This screen"),
+    el("p", {}, "Settings and keys are kept by this screen only."),
+    settings.length ? el("div", { class: "screen-settings" }, settings) : null,
+    el("h3", {}, "Keys"),
+    el("p", {}, "A bump bar or a keyboard works the screen."),
     el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Key"), el("th", { scope: "col" }, "Does"), el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "Change")))), body),
     status,
     el("div", { class: "dialog-buttons" },

@@ -156,6 +156,11 @@ function append(node, children) {
   }
 }
 
+/** Set a node's text only when it differs (a write of the same text still costs a restyle). */
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 export function clear(node, ...children) {
   node.replaceChildren();
   append(node, children);
@@ -238,7 +243,7 @@ export function showConnection(state, detail = "") {
 function showOutageTime() {
   const since = document.querySelector("#outage .outage-since");
   const text = notLiveSince === null ? "" : `for ${duration((Date.now() - notLiveSince) / 1000)}`;
-  if (since && since.textContent !== text) since.textContent = text;
+  if (since) setText(since, text);
 }
 
 /** A message for the people at the screen, with a button to dismiss it ("" hides it). */
@@ -316,7 +321,7 @@ export function tickAges(settings, root = document) {
       if (card.classList.contains("overflow")) continue; // a kitchen tile off this page
       const seconds = (at - Number(node.dataset.since)) / 1000;
       const text = duration(seconds);
-      if (node.textContent !== text) node.textContent = text;
+      setText(node, text);
       const cls = ageClass(seconds, settings);
       if (card.dataset.age !== cls) {
         card.dataset.age = cls;

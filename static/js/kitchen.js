@@ -7,7 +7,7 @@
 // Every staff action goes through the outbox (outbox.js): queued while the link is down, sent
 // in order with an Idempotency-Key once it is back.
 import { ACTIONS, actionFor, keyLabel, keyMap, keysDialog } from "./bumpbar.js";
-import { ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, requireSession, showError, tickAges, who } from "./common.js";
+import { ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, requireSession, setText, showError, tickAges, who } from "./common.js";
 import { nextStatus } from "./flow.js";
 import { KeyedList } from "./keyed.js";
 import { Outbox } from "./outbox.js";
@@ -173,7 +173,7 @@ function refusal(action, error) {
 function showPending() {
   const n = outbox.pending.length;
   pendingBox.hidden = n === 0;
-  pendingBox.textContent = n === 1 ? "1 action waiting to send" : `${n} actions waiting to send`;
+  setText(pendingBox, n === 1 ? "1 action waiting to send" : `${n} actions waiting to send`);
 }
 
 /** An order this screen just wrote: shown at once (the live event with the same version that
@@ -372,7 +372,7 @@ function render() {
   shown = fit(candidates);
   allday.update(allDayCounts(list, onThisScreen));
   const oldest = Math.min(...list.map(createdAt));
-  statsBox.textContent = list.length ? `${list.length} open · oldest ${duration((now() - oldest) / 1000)}` : "0 open";
+  setText(statsBox, list.length ? `${list.length} open · oldest ${duration((now() - oldest) / 1000)}` : "0 open");
   showPages();
   select(selectedId, selectedIndex);
   showRecalls();
@@ -429,7 +429,11 @@ function fit(candidates) {
   const tops = new Array(columns).fill(pad);
   columnTiles = Array.from({ length: columns }, () => []);
   stacks.clear();
-  const limit = height - pad;
+  // A ticket taller than the whole box (a phone, a huge order) grows the box: never cut a ticket.
+  const tallest = heights.length ? heights[0] + 2 * pad : 0;
+  const minHeight = tallest > height ? `${tallest}px` : "";
+  if (tilesBox.style.minHeight !== minHeight) tilesBox.style.minHeight = minHeight;
+  const limit = Math.max(height, tallest) - pad;
   let count = candidates.length;
   for (let i = 0; i < nodes.length; i++) {
     let c = 0;
@@ -445,7 +449,7 @@ function fit(candidates) {
     // the number key that bumps it (1-9, staff only), written only when it changes
     const pos = nodes[i].firstChild.firstChild;
     const label = staff && !hidden && i < 9 ? String(i + 1) : "";
-    if (pos.textContent !== label) pos.textContent = label;
+    setText(pos, label);
     if (hidden) continue;
     stacks.set(candidates[i].id, [c, columnTiles[c].length]);
     columnTiles[c].push(candidates[i].id);
@@ -458,12 +462,12 @@ function fit(candidates) {
 
 function showPages() {
   const more = list.length - pageStart - shown.length;
-  document.getElementById("before").textContent = pageStart ? `${pageStart} earlier` : "earlier";
-  document.getElementById("more").textContent = more > 0 ? `${more} more` : "no more";
+  setText(document.getElementById("before"), pageStart ? `${pageStart} earlier` : "earlier");
+  setText(document.getElementById("more"), more > 0 ? `${more} more` : "no more");
   document.getElementById("page-up").disabled = pageStart === 0;
   document.getElementById("page-down").disabled = more <= 0;
-  document.getElementById("page-info").textContent =
-    list.length ? `Page ${pageStarts.length + 1} · tickets ${pageStart + 1}–${pageStart + shown.length} of ${list.length}` : "";
+  setText(document.getElementById("page-info"),
+    list.length ? `Page ${pageStarts.length + 1} · tickets ${pageStart + 1}–${pageStart + shown.length} of ${list.length}` : "");
 }
 
 function pageDown() {
@@ -543,7 +547,14 @@ function vertical(delta) {
 }
 
 const keys = () => keyMap(screen.get("keys"));
-const dialog = keysDialog(keys, (map) => screen.set("keys", map));
+const dialog = keysDialog(keys, (map) => screen.set("keys", map), [
+  sizeControl(screen, () => {
+    geometry = null;
+    draw();
+  }),
+  secondsControl(screen, "lateRepeatSeconds", "Late beep every", [0, 30, 60, 120, 300]),
+  secondsControl(screen, "autoPageSeconds", "Next page every", [0, 10, 20, 30, 60]),
+]);
 document.querySelector("main").append(dialog);
 document.getElementById("keys-button").addEventListener("click", () => dialog.toggle());
 
@@ -596,20 +607,9 @@ function showRecalls() {
   for (const [id, entry] of recent) if (entry.until <= t) recent.delete(id);
   recallButtons.update([...recent]);
   for (const [id, entry] of recent) {
-    recallButtons.node(id).querySelector(".left").textContent = `(${Math.ceil((entry.until - t) / 1000)} s)`;
+    setText(recallButtons.node(id).querySelector(".left"), `(${Math.ceil((entry.until - t) / 1000)} s)`);
   }
 }
-
-// -- screen settings ------------------------------------------------------------------------------
-const controls = document.getElementById("controls");
-controls.append(
-  sizeControl(screen, () => {
-    geometry = null;
-    draw();
-  }),
-  secondsControl(screen, "lateRepeatSeconds", "Late beep every", [0, 30, 60, 120, 300]),
-  secondsControl(screen, "autoPageSeconds", "Next page every", [0, 10, 20, 30, 60])
-);
 
 // Speed of service on screen, like a KDS's "average ticket time": the median time from order to
 // ready over the last hours, from the stats report (best effort).
