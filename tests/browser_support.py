@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import Workspace
+from conftest import Workspace, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -129,6 +129,17 @@ class Api:
                 if (await self.get(order_id))["status"] == status:
                     return
                 await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def served_site(settings: Any, workspace: Workspace) -> AsyncIterator[tuple[str, Api]]:
+    """Real uvicorn on port 0 and its API for ``workspace``: (base URL, Api)."""
+    async with running_server(settings) as base:
+        api = Api(base, workspace)
+        try:
+            yield base, api
+        finally:
+            await api.http.aclose()
 
 
 # WCAG 2.1 A and AA: what axe-core checks under these tags (its best-practice rules are not

@@ -124,3 +124,11 @@ async def running_server(settings: Settings, port: int = 0, **config: Any) -> As
 async def server(settings: Settings, redis: Any) -> AsyncIterator[str]:
     async with running_server(settings) as url:
         yield url
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``browser`` needs Debian's Chromium: skipped without it (failed in CI)."""
+    if item.get_closest_marker("browser") is not None:
+        from browser_support import need_chromium
+
+        need_chromium()

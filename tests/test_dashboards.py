@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from browser_support import CASHIER, CUSTOMER, Api, browser, need_chromium, open_page, wait_live
+from browser_support import CASHIER, CUSTOMER, Api, browser, open_page, served_site, wait_live
 from conftest import Workspace, running_server
 from orderlog.embedded import free_port
 
@@ -23,17 +23,10 @@ pytestmark = pytest.mark.browser
 XSS = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    need_chromium()
-
-
 @pytest.fixture
 async def site(settings: Any, redis: Any, workspace: Workspace) -> AsyncIterator[tuple[str, Api]]:
-    async with running_server(settings) as base:
-        api = Api(base, workspace)
-        yield base, api
-        await api.http.aclose()
+    async with served_site(settings, workspace) as served:
+        yield served
 
 
 async def test_board_shows_new_order_then_moves_it(site: Any, workspace: Workspace) -> None:

@@ -16,8 +16,8 @@ from browser_support import (
     Api,
     assert_accessible,
     browser,
-    need_chromium,
     open_page,
+    served_site,
     wait_live,
 )
 from conftest import Workspace, running_server
@@ -29,17 +29,10 @@ WAITING = "waiting_for_preparation"
 ITEM_DONE_ROUTE = "/v1/workspaces/{workspace_id}/orders/{order_id}/items/{index}/done"
 
 
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    need_chromium()
-
-
 @pytest.fixture
 async def site(settings: Any, redis: Any, workspace: Workspace) -> AsyncIterator[tuple[str, Api]]:
-    async with running_server(settings) as base:
-        api = Api(base, workspace)
-        yield base, api
-        await api.http.aclose()
+    async with served_site(settings, workspace) as served:
+        yield served
 
 
 def tile(page: Any, order: dict[str, Any]) -> Any:

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import need_chromium
-
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -19,7 +17,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 async def test_render_bench_tiny_run_prints_both_pages() -> None:
     """A one-run, few-ticket pass measures the keyed page and the reference, with bumps seen."""
-    need_chromium()
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.render",
         "--tickets", "12", "--rate", "4", "--seconds", "3", "--runs", "1", "--throttle", "1",
