@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -269,6 +270,7 @@ async def run(args: argparse.Namespace) -> int:
         print(f"{CHROMIUM} is missing (apt-get install chromium)")
         return 1
     throttles = [float(t) for t in args.throttle.split(",")]
+    load = os.getloadavg()
     results: dict[tuple[str, float], list[Sample]] = {}
     async with served_workspace("render-", "Render cafe") as target:
         if target is None:
@@ -301,6 +303,7 @@ async def run(args: argparse.Namespace) -> int:
             finally:
                 await chromium.close()
     print()
+    print(f"load average at the start {load[0]:.1f}, at the end {os.getloadavg()[0]:.1f}")
     print(report(results, args))
     return 0
 
