@@ -1,7 +1,7 @@
 // Status board: one column per active status of the workspace's workflow, cards moving live.
 // Each column is a keyed list (keyed.js): a change re-renders the one card it touches, so
 // focus on a card's link and the board's scroll position survive every update.
-import { ageBadge, el, header, itemList, loadWorkspace, requireSession, showError, tickAges, who } from "./common.js";
+import { ageAttrs, ageBadge, el, header, itemList, loadWorkspace, requireSession, showError, tickAges, who } from "./common.js";
 import { KeyedList } from "./keyed.js";
 import { ScreenSettings, sizeControl } from "./screen.js";
 import { isRush, sortTickets } from "./tickets.js";
@@ -14,10 +14,12 @@ const board = document.getElementById("board");
 const screen = new ScreenSettings("board");
 document.getElementById("board-bar").append(sizeControl(screen));
 
+let settings = null;
 function card(order) {
+  const { cls, age } = ageAttrs(order.created_at, settings);
   return el(
     "article",
-    { class: `card${isRush(order) ? " rush" : ""}`, dataset: { order: order.id, number: order.order_number, status: order.status } },
+    { class: `card ${cls}${isRush(order) ? " rush" : ""}`, dataset: { order: order.id, number: order.order_number, status: order.status, age } },
     el(
       "div",
       { class: "head" },
@@ -38,6 +40,7 @@ function card(order) {
 
 async function start() {
   const ws = await loadWorkspace();
+  settings = ws.settings;
   const columns = new Map();
   for (const status of ws.workflow.statuses.filter((s) => !s.terminal)) {
     const box = el("div", { class: "cards" });
@@ -60,9 +63,8 @@ async function start() {
       list.update(cards);
       count.textContent = String(cards.length);
     }
-    tick();
   };
-  const tick = tickAges(ws.settings);
+  tickAges(ws.settings);
   watch({
     statuses: [...columns.keys()],
     onUpdate: (orders) => {

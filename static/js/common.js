@@ -306,9 +306,17 @@ export function ageClass(seconds, settings) {
   return "fresh";
 }
 
-/** An element showing the time since `iso`, refreshed every second and coloured by age. */
+/** An element showing the time since `iso`, refreshed every second and coloured by age
+ * (tickAges); it starts with the right text, so a new card needs no refresh to show it. */
 export function ageBadge(iso) {
-  return el("span", { class: "age", dataset: { since: since(iso) } });
+  const t = since(iso);
+  return el("span", { class: "age", dataset: { since: t } }, duration((now() - t) / 1000));
+}
+
+/** The age class attributes of a card created at `iso` (as tickAges keeps them). */
+export function ageAttrs(iso, settings) {
+  const age = ageClass((now() - since(iso)) / 1000, settings);
+  return { cls: `age-${age}`, age };
 }
 
 /** Refresh every age badge in `root` once a second (and when the returned function is called,

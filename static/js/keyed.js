@@ -137,15 +137,21 @@ function moveBefore(parent, node, next) {
   if (focused && document.activeElement !== focused) focused.focus({ preventScroll: true });
 }
 
+// Focus is handed over in a microtask: after the caller's own work of this task (a page that
+// measures its new elements lays them out anyway), since focus() makes the browser bring styles
+// and layout up to date at once.
 function replaceKeepingFocus(old, fresh) {
   const active = document.activeElement;
   const inside = active && old.contains(active);
   const name = inside ? active.dataset?.focus : undefined;
   old.replaceWith(fresh);
   if (!inside) return;
-  const named = name && fresh.querySelector(`[data-focus="${CSS.escape(name)}"]`);
-  // A button disabled while its action is in flight cannot hold focus: the element takes it.
-  const target = named && !named.matches(":disabled") ? named : fresh;
-  if (target === fresh && !fresh.hasAttribute("tabindex")) return;
-  target.focus({ preventScroll: true });
+  queueMicrotask(() => {
+    if (!fresh.isConnected || (document.activeElement && document.activeElement !== document.body)) return;
+    const named = name && fresh.querySelector(`[data-focus="${CSS.escape(name)}"]`);
+    // A button disabled while its action is in flight cannot hold focus: the element takes it.
+    const target = named && !named.matches(":disabled") ? named : fresh;
+    if (target === fresh && !fresh.hasAttribute("tabindex")) return;
+    target.focus({ preventScroll: true });
+  });
 }

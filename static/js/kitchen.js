@@ -7,7 +7,7 @@
 // Every staff action goes through the outbox (outbox.js): queued while the link is down, sent
 // in order with an Idempotency-Key once it is back.
 import { ACTIONS, actionFor, keyLabel, keyMap, keysDialog } from "./bumpbar.js";
-import { ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, requireSession, setText, showError, tickAges, who } from "./common.js";
+import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, requireSession, setText, showError, tickAges, who } from "./common.js";
 import { nextStatus } from "./flow.js";
 import { KeyedList } from "./keyed.js";
 import { Outbox } from "./outbox.js";
@@ -274,30 +274,32 @@ function toggleItem(order, index) {
 // -- tiles ----------------------------------------------------------------------------------------------
 const STATE_CLASS = { waiting_for_preparation: "state-waiting", preparing: "state-preparing", finding_new_colleague: "state-help" };
 
+// A tile is rendered anew when its order or its cancel confirmation changes; an action queued
+// or sent for it only patches the tile in place (pendingPatch), as it comes and goes twice per
+// bump.
 function tileStamp(order) {
-  const pending = pendingFor(order).map((a) => a.kind).join(",");
-  return `${order.version}|${pending}|${pending && live}|${(armed.get(order.id) || 0) > Date.now()}|${itemDone}`;
+  return `${order.version}|${(armed.get(order.id) || 0) > Date.now()}|${itemDone}`;
 }
 
 function tile(order) {
   const target = nextStatus(ws.workflow, order.status);
-  const pending = pendingFor(order);
   const confirming = (armed.get(order.id) || 0) > Date.now();
+  const { cls: ageCls, age } = ageAttrs(order.created_at, ws.settings);
   const items = itemList(order);
   if (staff && itemDone) {
     for (const li of items.children) {
       const index = Number(li.dataset.index);
       li.replaceChildren(el("button", {
         type: "button", class: "item-toggle", "aria-pressed": String(order.items[index].done === true),
-        disabled: pending.length > 0, onclick: () => toggleItem(order, index),
+        onclick: () => toggleItem(order, index),
       }, ...li.childNodes));
     }
   }
   return el(
     "article",
     {
-      class: `card tile${isRush(order) ? " rush" : ""}${pending.length ? " queued" : ""}`,
-      dataset: { order: order.id, number: order.order_number, status: order.status },
+      class: `card tile ${ageCls}${isRush(order) ? " rush" : ""}`,
+      dataset: { order: order.id, number: order.order_number, status: order.status, age },
       tabindex: "-1",
       "aria-labelledby": `t-${order.id}`,
     },
@@ -311,20 +313,34 @@ function tile(order) {
     el("div", { class: "people" },
       el("span", {}, "For ", el("b", {}, who(order.customer))),
       order.preparer ? el("span", {}, "Preparer ", el("b", {}, who(order.preparer))) : null),
-    pending.length
-      ? el("div", { class: "queued-note" }, live ? "Sending…" : `Queued: ${pending.map(describe).join(", ")}`)
-      : null,
+    el("div", { class: "queued-note", hidden: true }),
     staff
       ? el("div", { class: "actions" },
           target
-            ? el("button", { type: "button", class: "primary bump", dataset: { focus: "bump" }, disabled: pending.length > 0, onclick: () => bump(order) },
+            ? el("button", { type: "button", class: "primary bump", dataset: { focus: "bump" }, onclick: () => bump(order) },
                 `→ ${ws.label(target)}`)
             : null,
-          el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, disabled: pending.length > 0, onclick: () => cancel(order) },
+          el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, onclick: () => cancel(order) },
             confirming ? "Confirm cancel" : "Cancel"),
           confirming ? el("span", { class: "confirm-hint", role: "status" }, `Press ${keyLabel(keys().cancel)} again to cancel`) : null)
       : null
   );
+}
+
+// The tile's "Queued…" / "Sending…" note and disabled buttons while an action of it is pending,
+// written only when that changes (or the element is new).
+const patched = new WeakMap(); // tile -> the pending state it shows
+function pendingPatch(order) {
+  const node = tiles.node(order.id);
+  const pending = pendingFor(order);
+  const text = !pending.length ? "" : live ? "Sending…" : `Queued: ${pending.map(describe).join(", ")}`;
+  if (patched.get(node) === text) return;
+  patched.set(node, text);
+  node.classList.toggle("queued", pending.length > 0);
+  const note = node.querySelector(".queued-note");
+  note.textContent = text;
+  note.hidden = !text;
+  for (const button of node.querySelectorAll(".actions button, .item-toggle")) button.disabled = pending.length > 0;
 }
 
 function describe(action) {
@@ -369,6 +385,7 @@ function render() {
   if (!geometry) measureBox();
   const candidates = list.slice(pageStart, pageStart + geometry.capacity);
   tiles.update(candidates);
+  for (const order of candidates) pendingPatch(order);
   shown = fit(candidates);
   allday.update(allDayCounts(list, onThisScreen));
   const oldest = Math.min(...list.map(createdAt));
@@ -376,7 +393,6 @@ function render() {
   showPages();
   select(selectedId, selectedIndex);
   showRecalls();
-  tick();
 }
 
 
@@ -435,12 +451,16 @@ function fit(candidates) {
   if (tilesBox.style.minHeight !== minHeight) tilesBox.style.minHeight = minHeight;
   const limit = Math.max(height, tallest) - pad;
   let count = candidates.length;
+  let revealed = false;
   for (let i = 0; i < nodes.length; i++) {
     let c = 0;
     for (let k = 1; k < columns; k++) if (tops[k] < tops[c]) c = k;
     if (i > 0 && count === candidates.length && tops[c] + heights[i] > limit) count = i;
     const hidden = i >= count;
-    if (nodes[i].classList.contains("overflow") !== hidden) nodes[i].classList.toggle("overflow", hidden);
+    if (nodes[i].classList.contains("overflow") !== hidden) {
+      nodes[i].classList.toggle("overflow", hidden);
+      revealed ||= !hidden; // its age was not ticked while hidden
+    }
     const transform = hidden ? `translate(${pad}px, ${height}px)` : `translate(${pad + c * (colWidth + gap)}px, ${tops[c]}px)`;
     if (placed.get(nodes[i]) !== transform) {
       nodes[i].style.transform = transform;
@@ -457,6 +477,7 @@ function fit(candidates) {
   }
   // Next time, ask for this page and two rows more (more if all fitted and more are waiting).
   geometry.capacity = count < candidates.length ? count + 2 * columns : candidates.length + 2 * columns;
+  if (revealed) queueMicrotask(tick);
   return candidates.slice(0, count);
 }
 

@@ -42,6 +42,7 @@ export class Outbox {
     this.queue = this.load();
     this.draining = false;
     this.retryTimer = null;
+    this.saving = false;
   }
 
   /** Actions not yet acknowledged by the server, oldest first. */
@@ -117,8 +118,14 @@ export class Outbox {
     }
   }
 
+  // One write per task however many changes it made (before any await of drain() yields).
   save() {
-    if (this.queue.length) localStorage.setItem(this.storageKey, JSON.stringify(this.queue));
-    else localStorage.removeItem(this.storageKey);
+    if (this.saving) return;
+    this.saving = true;
+    queueMicrotask(() => {
+      this.saving = false;
+      if (this.queue.length) localStorage.setItem(this.storageKey, JSON.stringify(this.queue));
+      else localStorage.removeItem(this.storageKey);
+    });
   }
 }
