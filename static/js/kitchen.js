@@ -481,13 +481,14 @@ function fit(candidates) {
   return candidates.slice(0, count);
 }
 
+const pager = Object.fromEntries(["before", "more", "page-up", "page-down", "page-info"].map((id) => [id, document.getElementById(id)]));
 function showPages() {
   const more = list.length - pageStart - shown.length;
-  setText(document.getElementById("before"), pageStart ? `${pageStart} earlier` : "earlier");
-  setText(document.getElementById("more"), more > 0 ? `${more} more` : "no more");
-  document.getElementById("page-up").disabled = pageStart === 0;
-  document.getElementById("page-down").disabled = more <= 0;
-  setText(document.getElementById("page-info"),
+  setText(pager.before, pageStart ? `${pageStart} earlier` : "earlier");
+  setText(pager.more, more > 0 ? `${more} more` : "no more");
+  if (pager["page-up"].disabled !== (pageStart === 0)) pager["page-up"].disabled = pageStart === 0;
+  if (pager["page-down"].disabled !== more <= 0) pager["page-down"].disabled = more <= 0;
+  setText(pager["page-info"],
     list.length ? `Page ${pageStarts.length + 1} · tickets ${pageStart + 1}–${pageStart + shown.length} of ${list.length}` : "");
 }
 
