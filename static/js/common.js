@@ -306,11 +306,18 @@ export function ageClass(seconds, settings) {
   return "fresh";
 }
 
+/** A ticket's age as its badge shows it: "m:ss" below an hour, then "1h02" (it stays short). */
+export function ageText(seconds) {
+  if (seconds < 3600) return duration(seconds);
+  const minutes = Math.floor(seconds / 60);
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, "0")}`;
+}
+
 /** An element showing the time since `iso`, refreshed every second and coloured by age
  * (tickAges); it starts with the right text, so a new card needs no refresh to show it. */
 export function ageBadge(iso) {
   const t = since(iso);
-  return el("span", { class: "age", dataset: { since: t } }, duration((now() - t) / 1000));
+  return el("span", { class: "age", dataset: { since: t } }, ageText((now() - t) / 1000));
 }
 
 /** The age class attributes of a card created at `iso` (as tickAges keeps them). */
@@ -328,7 +335,7 @@ export function tickAges(settings, root = document) {
       const card = node.closest("[data-order]") || node;
       if (card.classList.contains("overflow")) continue; // a kitchen tile off this page
       const seconds = (at - Number(node.dataset.since)) / 1000;
-      const text = duration(seconds);
+      const text = ageText(seconds);
       setText(node, text);
       const cls = ageClass(seconds, settings);
       if (card.dataset.age !== cls) {
