@@ -288,7 +288,7 @@ async def run(args: argparse.Namespace) -> int:
             try:
                 for r in range(args.runs):
                     for throttle in throttles:
-                        for name in PAGES:
+                        for name in args.pages.split(","):
                             sample = await measure(
                                 chromium, target.base, fragment, name, throttle, kitchen, args
                             )
@@ -315,6 +315,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10, help="measured seconds per page")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--throttle", default="1,4", help="CPU throttling rates, comma-separated")
+    p.add_argument("--pages", default=",".join(PAGES), help="pages to measure, comma-separated")
     sys.exit(asyncio.run(run(p.parse_args())))
 
 

@@ -415,10 +415,16 @@ function measureBox() {
   const guess = columns * (Math.ceil(height / (8 * rem)) + 1);
   geometry = { rem, pad, gap, width, height, columns, colWidth, capacity: guess };
 }
-window.addEventListener("resize", () => {
+// The box changes size with the window, the text size, or a line above it appearing (a message):
+// measure again then.
+let boxSize = "";
+new ResizeObserver(([entry]) => {
+  const size = `${entry.contentRect.width}x${entry.contentRect.height}`;
+  if (size === boxSize) return;
+  boxSize = size;
   geometry = null;
   draw();
-});
+}).observe(tilesBox);
 
 // A compact layout (masonry): every column as wide as the others, each tile placed under the
 // shortest column so far, so a short ticket never leaves a hole beside a long one. The page ends
