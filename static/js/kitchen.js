@@ -1,9 +1,10 @@
 // Kitchen display: the open tickets of the kitchen's statuses as tiles, rush first then oldest
 // first, one screenful per page; the all-day item counts; sounds for a new and a late ticket;
-// with a write key: bump, recall and cancel, by touch or by bump bar (keys.js's key map).
+// with a write key: bump, recall and cancel, by touch or by bump bar (bumpbar.js's key map).
 //
 // Rendering is keyed (keyed.js): a live change re-renders only the tiles it touches, so focus,
-// the selected ticket and the page stay put. Only the current page's tiles are in the DOM.
+// the selected ticket and the page stay put. Only the current page's tiles (and a row or two
+// more) are in the DOM.
 // Every staff action goes through the outbox (outbox.js): queued while the link is down, sent
 // in order with an Idempotency-Key once it is back.
 import { ACTIONS, actionFor, keyLabel, keyMap, keysDialog } from "./bumpbar.js";
@@ -20,6 +21,7 @@ const me = requireSession();
 header({ live: true });
 
 const KITCHEN = ["waiting_for_preparation", "preparing", "finding_new_colleague"];
+let kitchenStatuses = new Set(KITCHEN); // the ones this workspace's workflow has (start())
 const CANCEL_CONFIRM_MS = 4000;
 const tilesBox = document.getElementById("tiles");
 const statsBox = document.getElementById("kitchen-stats");
@@ -182,10 +184,9 @@ function applyOrder(order) {
   versions.set(order.id, Math.max(order.version, versions.get(order.id) || 0));
   const known = orders.get(order.id);
   if (known && known.version >= order.version) return;
-  if (KITCHEN_STATUSES.has(order.status)) orders.set(order.id, order);
+  if (kitchenStatuses.has(order.status)) orders.set(order.id, order);
   else orders.delete(order.id);
 }
-let KITCHEN_STATUSES = new Set(KITCHEN);
 
 function pendingFor(order) {
   return outbox.pendingFor(order.id);
@@ -658,7 +659,7 @@ async function start() {
   const names = ws.workflow.statuses.map((s) => s.name);
   let statuses = KITCHEN.filter((s) => names.includes(s));
   if (!statuses.length) statuses = ws.workflow.statuses.filter((s) => !s.terminal).map((s) => s.name);
-  KITCHEN_STATUSES = new Set(statuses);
+  kitchenStatuses = new Set(statuses);
   await probeItemDone();
   const seen = new Set();
   let first = true;
