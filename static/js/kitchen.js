@@ -275,11 +275,11 @@ function toggleItem(order, index) {
 // -- tiles ----------------------------------------------------------------------------------------------
 const STATE_CLASS = { waiting_for_preparation: "state-waiting", preparing: "state-preparing", finding_new_colleague: "state-help" };
 
-// A tile is rendered anew when its order or its cancel confirmation changes; an action queued
-// or sent for it only patches the tile in place (pendingPatch), as it comes and goes twice per
-// bump.
+// A tile is rendered anew when its order, the status a bump is moving it to, or its cancel
+// confirmation changes; whether its action is queued or on its way only patches the tile in
+// place (pendingPatch).
 function tileStamp(order) {
-  return `${order.version}|${(armed.get(order.id) || 0) > Date.now()}|${itemDone}`;
+  return `${order.version}|${order.status}|${(armed.get(order.id) || 0) > Date.now()}|${itemDone}`;
 }
 
 function tile(order) {
@@ -377,8 +377,16 @@ function draw() {
   });
 }
 
+// A bump or cancel shows at once, before the server answers: the ticket is drawn in the status
+// it is moving to (or leaves the screen), marked "Sending…" or "Queued" until the answer; a
+// refusal puts it back as it was, with the reason. (A cook pressing a key must see it move.)
+function projected(order) {
+  const moves = pendingFor(order).filter((a) => a.kind === "bump" || a.kind === "cancel");
+  return moves.length ? { ...order, status: moves[moves.length - 1].status } : order;
+}
+
 function render() {
-  list = sortTickets(orders.values());
+  list = sortTickets([...orders.values()].map(projected).filter((o) => kitchenStatuses.has(o.status)));
   if (pageStart >= list.length) {
     pageStarts.length = 0;
     pageStart = 0;
@@ -587,7 +595,7 @@ const dialog = keysDialog(keys, (map) => screen.set("keys", map), [
 document.querySelector("main").append(dialog);
 document.getElementById("keys-button").addEventListener("click", () => dialog.toggle());
 
-const selected = () => orders.get(selectedId);
+const selected = () => list.find((o) => o.id === selectedId);
 const HANDLERS = {
   left: () => move(-1),
   right: () => move(1),
