@@ -555,3 +555,43 @@ async def test_every_page_passes_axe_with_one_heading(site: Any, workspace: Work
             await expect(br.page.locator("h1")).to_have_count(1)
             await assert_accessible(br.page)
         assert br.errors == []
+
+
+async def test_masonry_and_keyed_list_pure_parts(site: Any, workspace: Workspace) -> None:
+    """masonry.js places each tile under the shortest column and ends the page at the first
+    that does not fit (a tile taller than the box still shows); KeyedList moves the fewest
+    elements (one moved to the end is one move) and keeps every untouched element."""
+    base, _ = site
+    async with browser(base) as br:
+        await open_page(br, workspace, "index.html")
+        result = await br.page.evaluate(
+            """async () => {
+                const { masonry } = await import("/js/masonry.js");
+                const { KeyedList } = await import("/js/keyed.js");
+                const fit = masonry([100, 50, 50, 80], { columns: 2, height: 200, gap: 10 });
+                const short = masonry([100, 50, 50, 80], { columns: 2, height: 150, gap: 10 });
+                const tall = masonry([300, 10], { columns: 1, height: 200 });
+                const box = document.createElement("div");
+                const list = new KeyedList(box, {
+                    key: (x) => x.id, stamp: (x) => x.v,
+                    render: (x) => Object.assign(document.createElement("p"), {textContent: x.id}),
+                });
+                const items = ["a", "b", "c", "d"].map((id) => ({ id, v: 1 }));
+                list.update(items);
+                const a = list.node("a");
+                const rotated = list.update([...items.slice(1), items[0]]);
+                const same = list.node("a") === a;
+                const changed = list.update([{ id: "b", v: 2 }, items[2], items[3], items[0]]);
+                const removed = list.update([items[2], items[0]]);
+                return { fit, short, tall, rotated, same, changed, removed,
+                         order: [...box.children].map((p) => p.textContent) };
+            }"""
+        )
+    assert result["fit"] == {"count": 4, "places": [[0, 0], [1, 0], [1, 60], [0, 110]]}
+    assert result["short"]["count"] == 3
+    assert result["tall"] == {"count": 1, "places": [[0, 0]]}
+    assert result["rotated"] == {"added": 0, "changed": 0, "removed": 0, "moved": 1}
+    assert result["same"] is True
+    assert result["changed"] == {"added": 0, "changed": 1, "removed": 0, "moved": 0}
+    assert result["removed"] == {"added": 0, "changed": 0, "removed": 2, "moved": 0}
+    assert result["order"] == ["c", "a"]

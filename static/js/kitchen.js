@@ -11,6 +11,7 @@ import { ACTIONS, actionFor, keyLabel, keyMap, keysDialog } from "./bumpbar.js";
 import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, requireSession, setText, showError, tickAges, who } from "./common.js";
 import { nextStatus } from "./flow.js";
 import { KeyedList } from "./keyed.js";
+import { masonry } from "./masonry.js";
 import { Outbox } from "./outbox.js";
 import { ScreenSettings, secondsControl, sizeControl } from "./screen.js";
 import { Sounds } from "./sound.js";
@@ -435,10 +436,8 @@ new ResizeObserver(([entry]) => {
   draw();
 }).observe(tilesBox);
 
-// A compact layout (masonry): every column as wide as the others, each tile placed under the
-// shortest column so far, so a short ticket never leaves a hole beside a long one. The page ends
-// before the first tile that does not fit the box (those after it are hidden, kept in the DOM for
-// the next render). A tile's height is read once, when it is new (a changed ticket is a new
+// The page is a masonry (masonry.js) of the candidates; the page ends before the first tile
+// that does not fit the box (those after it are hidden, kept in the DOM for the next render). A tile's height is read once, when it is new (a changed ticket is a new
 // element, and the column width only changes with the window or the text size), so a render
 // that adds no tile reads no layout at all; positions are transforms, written when they change.
 const stacks = new Map(); // order id -> [column, index in column]: for the up and down keys
@@ -457,39 +456,32 @@ function fit(candidates) {
     }
     return h;
   });
-  const tops = new Array(columns).fill(pad);
-  columnTiles = Array.from({ length: columns }, () => []);
-  stacks.clear();
   // A ticket taller than the whole box (a phone, a huge order) grows the box: never cut a ticket.
   const tallest = heights.length ? heights[0] + 2 * pad : 0;
   const minHeight = tallest > height ? `${tallest}px` : "";
   if (tilesBox.style.minHeight !== minHeight) tilesBox.style.minHeight = minHeight;
-  const limit = Math.max(height, tallest) - pad;
-  let count = candidates.length;
+  const { count, places } = masonry(heights, { columns, height: Math.max(height, tallest), pad, gap });
+  columnTiles = Array.from({ length: columns }, () => []);
+  stacks.clear();
   let revealed = false;
-  for (let i = 0; i < nodes.length; i++) {
-    let c = 0;
-    for (let k = 1; k < columns; k++) if (tops[k] < tops[c]) c = k;
-    if (i > 0 && count === candidates.length && tops[c] + heights[i] > limit) count = i;
+  nodes.forEach((node, i) => {
     const hidden = i >= count;
-    if (nodes[i].classList.contains("overflow") !== hidden) {
-      nodes[i].classList.toggle("overflow", hidden);
+    if (node.classList.contains("overflow") !== hidden) {
+      node.classList.toggle("overflow", hidden);
       revealed ||= !hidden; // its age was not ticked while hidden
     }
-    const transform = hidden ? `translate(${pad}px, ${height}px)` : `translate(${pad + c * (colWidth + gap)}px, ${tops[c]}px)`;
-    if (placed.get(nodes[i]) !== transform) {
-      nodes[i].style.transform = transform;
-      placed.set(nodes[i], transform);
+    const [c, top] = hidden ? [0, height] : places[i];
+    const transform = `translate(${pad + c * (colWidth + gap)}px, ${top}px)`;
+    if (placed.get(node) !== transform) {
+      node.style.transform = transform;
+      placed.set(node, transform);
     }
     // the number key that bumps it (1-9, staff only), written only when it changes
-    const pos = nodes[i].firstChild.firstChild;
-    const label = staff && !hidden && i < 9 ? String(i + 1) : "";
-    setText(pos, label);
-    if (hidden) continue;
+    setText(node.firstChild.firstChild, staff && !hidden && i < 9 ? String(i + 1) : "");
+    if (hidden) return;
     stacks.set(candidates[i].id, [c, columnTiles[c].length]);
     columnTiles[c].push(candidates[i].id);
-    tops[c] += heights[i] + gap;
-  }
+  });
   // Next time, ask for this page and two rows more (more if all fitted and more are waiting).
   geometry.capacity = count < candidates.length ? count + 2 * columns : candidates.length + 2 * columns;
   if (revealed) queueMicrotask(tick);
