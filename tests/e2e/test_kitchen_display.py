@@ -508,6 +508,45 @@ async def test_board_keeps_focus_and_scroll_across_live_updates(
         assert await page.evaluate("window.scrollY") == y
 
 
+async def test_board_redraws_a_card_on_order_updated_like_any_event(
+    site: Any, workspace: Workspace
+) -> None:
+    """An order.updated event (a handed_to order given to another recipient: same status, a
+    higher version) re-renders that card like any other event; the other cards stay the same
+    DOM nodes, and later events of the order still apply."""
+    from playwright.async_api import expect
+
+    base, api = site
+    dana, eve = {"UserId": 9, "Name": "Dana"}, {"UserId": 2**53 + 1, "Name": "Eve"}
+    order, other = await api.create_many(2, status=WAITING)
+    for status in ("preparing", "waiting_for_pickup"):
+        await api.move(order["id"], status)
+    handed = await api.move(order["id"], "handed_to", handed_to=dana)
+    async with browser(base) as br:
+        page = br.page
+        events: list[str] = []
+        page.on(
+            "websocket",
+            lambda ws: ws.on(
+                "framereceived",
+                lambda frame: events.extend(re.findall(r'"event":"(order\.\w+)"', str(frame))),
+            ),
+        )
+        await open_page(br, workspace, "board.html")
+        await wait_live(br)
+        card = page.locator(f'[data-status="handed_to"] [data-order="{order["id"]}"]')
+        await expect(card).to_have_count(1)
+        await page.evaluate("document.querySelectorAll('.card').forEach(c => c.dataset.probe=1)")
+        updated = await api.move(order["id"], "handed_to", handed_to=eve)
+        assert (updated["status"], updated["version"]) == ("handed_to", handed["version"] + 1)
+        await expect(card).not_to_have_attribute("data-probe", "1")
+        assert "order.updated" in events
+        assert await page.get_attribute(f'[data-order="{other["id"]}"]', "data-probe") == "1"
+        await api.move(order["id"], "completed")
+        await expect(page.locator(f'[data-order="{order["id"]}"]')).to_have_count(0)
+        assert br.errors == []
+
+
 async def test_every_page_passes_axe_with_one_heading(site: Any, workspace: Workspace) -> None:
     """axe-core finds no WCAG 2.1 A/AA violation on any page, with tickets of every age and
     state on screen, the owner tools unlocked with a paired screen listed, and the pairing page
