@@ -24,15 +24,21 @@ def env() -> dict[str, str]:
     return out
 
 
-def cli(*args: str, data_dir: Path) -> Any:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orderlog", *args, "--data-dir", str(data_dir), "--json"],
+def orderlog(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`python -m orderlog ARGS` as a user runs it: its exit status, stdout and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "orderlog", *map(str, args)],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         env=env(),
         check=False,
     )
+
+
+def cli(*args: str, data_dir: Path) -> Any:
+    """An admin command's --json answer (it must succeed)."""
+    proc = orderlog(*args, "--data-dir", data_dir, "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 

@@ -7,15 +7,16 @@ pub/sub (SPUBLISH), so each event travels only to the master that owns its works
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from redis import exceptions as rx
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from orderlog.errors import StoreUnavailable
@@ -73,20 +74,109 @@ async def check_cluster(redis: RedisCluster) -> None:
             )
 
 
-async def ping_nodes(redis: RedisClient) -> dict[str, bool]:
-    """Whether each master answers PING (one entry, ``redis``, for a single server)."""
-    if not isinstance(redis, RedisCluster):
+def _masters(redis: RedisClient) -> list[tuple[str, Any]]:
+    """(name, target) of each master: one, ``redis``, for a single server."""
+    if isinstance(redis, RedisCluster):
+        return [(node.name, node) for node in redis.get_primaries()]
+    return [("redis", None)]
+
+
+async def _on(redis: RedisClient, target: Any, *args: Any) -> Any:
+    """A command on one master (``target`` from ``_masters``)."""
+    if target is None:
+        return await redis.execute_command(*args)
+    return await redis.execute_command(*args, target_nodes=target)
+
+
+async def node_states(redis: RedisClient) -> dict[str, str]:
+    """Each master's state: ``ok`` (answers PING), ``loading`` (up, still reading its data into
+    memory: it answers nothing else until done) or ``down``."""
+    states = {}
+    for name, target in _masters(redis):
         try:
-            return {"redis": bool(await redis.ping())}
-        except RedisError:
-            return {"redis": False}
-    answers = {}
-    for node in redis.get_primaries():
+            with unavailable():
+                await _on(redis, target, "PING")
+            states[name] = "ok"
+        except StoreUnavailable as exc:
+            loading = isinstance(exc.__cause__, rx.BusyLoadingError)
+            states[name] = "loading" if loading else "down"
+    return states
+
+
+@dataclass(frozen=True, slots=True)
+class Loading:
+    """A master reading its data set into memory (after a restart: its AOF or RDB file)."""
+
+    node: str
+    loaded_bytes: int
+    total_bytes: int
+    percent: float
+    eta_seconds: int  # Redis's estimate; -1 or 0 when it has none yet
+
+
+async def loading(redis: RedisClient) -> list[Loading]:
+    """The masters still loading their data ([] once every one has it), from INFO persistence,
+    which Redis answers while loading. A master that is down is not loading: it is left out.
+
+    Raises:
+        StoreUnavailable: no master answered at all.
+    """
+    found: list[Loading] = []
+    answered = False
+    for name, target in _masters(redis):
         try:
-            answers[node.name] = bool(await redis.ping(target_nodes=node))
-        except RedisError:
-            answers[node.name] = False
-    return answers
+            with unavailable():
+                info = await _on(redis, target, "INFO", "persistence")
+        except StoreUnavailable:
+            continue
+        answered = True
+        if int(info.get("loading", 0)):
+            found.append(
+                Loading(
+                    name,
+                    int(info.get("loading_loaded_bytes", 0)),
+                    int(info.get("loading_total_bytes", 0)),
+                    float(info.get("loading_loaded_perc", 0.0)),
+                    int(info.get("loading_eta_seconds", -1)),
+                )
+            )
+    if not answered:
+        raise StoreUnavailable("Redis is not reachable.")
+    return found
+
+
+def describe_loading(nodes: list[Loading]) -> str:
+    """One line for people: how far the slowest loading master has got."""
+    slowest = min(nodes, key=lambda n: n.percent)
+    eta = f", about {slowest.eta_seconds} s left" if slowest.eta_seconds > 0 else ""
+    where = f" ({len(nodes)} masters)" if len(nodes) > 1 else ""
+    size = f"{slowest.percent:.0f}% of {slowest.total_bytes / 1e6:.0f} MB"
+    return f"Redis is loading its data into memory{where}: {size}{eta}"
+
+
+async def wait_loaded(
+    redis: RedisClient,
+    progress: Callable[[list[Loading], float], object] | None = None,
+    *,
+    poll: float = 0.1,
+    report_every: float = 2.0,
+) -> float:
+    """Return once no master is loading its data; the seconds waited. ``progress`` hears how far
+    it got every ``report_every`` seconds of a long load (none for a short one).
+
+    Raises:
+        StoreUnavailable: no master answers.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    reported = start
+    while nodes := await loading(redis):
+        now = loop.time()
+        if progress is not None and now - reported >= report_every:
+            reported = now
+            progress(nodes, now - start)
+        await asyncio.sleep(poll)
+    return loop.time() - start
 
 
 async def close_redis(redis: RedisClient) -> None:

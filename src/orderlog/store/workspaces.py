@@ -17,6 +17,9 @@ from orderlog.keys import Keys
 from orderlog.store.client import RedisClient, text, unavailable
 
 TICKET_TTL_MS = 60_000
+# A field of the meta hash: the workspace `serve` made on its first run (or `orderlog demo` made
+# when there was none), which `orderlog demo` fills. Found by this mark, never by its name.
+DEMO_MARK = "demo"
 
 
 def now_iso() -> str:
@@ -33,15 +36,23 @@ class WorkspaceStore:
         self._workflows: dict[str, tuple[float, Workflow]] = {}
 
     # -- workspaces ------------------------------------------------------------------------------
-    async def create_workspace(self, name: str) -> tuple[str, dict[str, str]]:
-        """A new workspace with one key of each scope: (workspace id, {scope: raw key})."""
+    async def create_workspace(
+        self, name: str, *, demo: bool = False
+    ) -> tuple[str, dict[str, str]]:
+        """A new workspace with one key of each scope: (workspace id, {scope: raw key}).
+
+        Args:
+            demo: mark it as the demo workspace (the one ``demo_workspace`` finds).
+        """
         name = name.strip()
         if not name or len(name) > 100:
             raise InvalidInput("name", "must be 1 to 100 characters")
         workspace_id = secrets.token_hex(8)
         with unavailable():
             await self.redis.hset(
-                self.keys.meta(workspace_id), mapping={"name": name, "created_at": now_iso()}
+                self.keys.meta(workspace_id),
+                mapping={"name": name, "created_at": now_iso()},
+                items=[DEMO_MARK, "1"] if demo else None,
             )
             await self.redis.sadd(self.keys.workspaces, workspace_id)
         created = {}
@@ -49,6 +60,24 @@ class WorkspaceStore:
             _, raw = await self.create_key(workspace_id, scope, f"first {scope} key")
             created[scope] = raw
         return workspace_id, created
+
+    async def any_workspace(self) -> bool:
+        """False on an empty store (a first run)."""
+        with unavailable():
+            return bool(await self.redis.exists(self.keys.workspaces))
+
+    async def demo_workspace(self) -> str | None:
+        """The id of the demo workspace (the oldest, should there be several), or None."""
+        marked: list[tuple[str, str]] = []
+        with unavailable():
+            for member in await self.redis.smembers(self.keys.workspaces):
+                ws = text(member)
+                mark, created = await self.redis.hmget(
+                    self.keys.meta(ws), [DEMO_MARK, "created_at"]
+                )
+                if mark:
+                    marked.append((text(created or b""), ws))
+        return min(marked)[1] if marked else None
 
     async def list_workspaces(self) -> list[dict[str, Any]]:
         with unavailable():
