@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import shutil
 import socket
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from support.loading import SLOW_LOAD, saved_data
 from support.processes import Serve, cli, orderlog
 
 
@@ -118,3 +123,38 @@ def test_cli_demo_fills_the_first_run_workspace(tmp_path: Path) -> None:
         out = serve.stop()
     assert f"workspace id: {ws}" in out
     assert f"orderlog key create {ws} --scope read" in out  # beside the keys it printed
+
+
+@pytest.mark.slow
+def test_cli_serve_while_redis_loads_a_large_aof(tmp_path: Path) -> None:
+    """serve on a store whose embedded Redis takes seconds to load its AOF does not crash: it
+    answers meanwhile (/healthz 200; /readyz and requests 503, saying Redis is loading), prints
+    how far the load got, then serves the saved data (and makes no demo workspace)."""
+    saved = asyncio.run(saved_data(tmp_path, filler=30_000))
+    shim = tmp_path / "bin" / "redis-server"  # the embedded Redis is the redis-server on PATH
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nexec {shutil.which("redis-server")} "$@" {" ".join(SLOW_LOAD)}\n')
+    shim.chmod(0o755)
+    serve = Serve(tmp_path, {"PATH": f"{shim.parent}{os.pathsep}{os.environ['PATH']}"})
+    ws = saved.workspace
+    base = serve.start(until="/healthz")
+    try:
+        ready = httpx.get(f"{base}/readyz", timeout=5)
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["message"].startswith("Redis is loading its data into memory")
+        order = f"{base}/v1/workspaces/{ws.id}/orders/{saved.order_id}"
+        during = httpx.get(order, headers=ws.auth("read"), timeout=5)
+        assert during.status_code == 503, during.text
+        assert during.headers["retry-after"] == "1"
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{base}/readyz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "Redis never finished loading"
+            time.sleep(0.2)
+        got = httpx.get(order, headers=ws.auth("read"), timeout=5)
+        assert got.status_code == 200, got.text
+    finally:
+        out = serve.stop()
+    assert "Redis is loading its data; serving meanwhile" in out, out
+    assert re.search(r"Redis is loading its data into memory: \d+% of \d+ MB", out), out
+    assert "Traceback" not in out, out
+    assert "First run" not in out

@@ -44,13 +44,15 @@ def cli(*args: str, data_dir: Path) -> Any:
 
 
 class Serve:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
+        self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[str] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> str:
+    def start(self, until: str = "/readyz") -> str:
+        """Start and return the base URL once ``until`` answers 200."""
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -65,13 +67,13 @@ class Serve:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=env(),
+            env=env() | self.extra_env,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.proc.stdout.read() if self.proc.stdout else ""
             try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                if httpx.get(self.base + until, timeout=1).status_code == 200:
                     return self.base
             except httpx.HTTPError:
                 pass

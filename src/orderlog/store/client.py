@@ -159,21 +159,22 @@ async def wait_loaded(
     progress: Callable[[list[Loading], float], object] | None = None,
     *,
     poll: float = 0.1,
-    report_every: float = 2.0,
+    first_report: float = 1.0,
+    report_every: float = 5.0,
 ) -> float:
     """Return once no master is loading its data; the seconds waited. ``progress`` hears how far
-    it got every ``report_every`` seconds of a long load (none for a short one).
+    the load got once it has lasted ``first_report`` seconds, then every ``report_every``.
 
     Raises:
         StoreUnavailable: no master answers.
     """
     loop = asyncio.get_running_loop()
     start = loop.time()
-    reported = start
+    due = start + first_report
     while nodes := await loading(redis):
         now = loop.time()
-        if progress is not None and now - reported >= report_every:
-            reported = now
+        if progress is not None and now >= due:
+            due = now + report_every
             progress(nodes, now - start)
         await asyncio.sleep(poll)
     return loop.time() - start
