@@ -18,29 +18,14 @@ from orderlog.app import build_state, create_app
 from orderlog.keys import Keys
 from orderlog.store.client import close_redis, make_redis, node_states, publish_command
 from support.api import CUSTOMER, new_order
-from support.cluster import Cluster, redis_7_binary
+from support.cluster import Cluster, redis_7_binary, spread_workspaces
 from support.live import create, events, http, move, quiet, recv, socket
-from support.server import WithState, Workspace, running_server
+from support.server import WithState, running_server
 
 
 @pytest.fixture(scope="module")
 def redis_url(cluster: Cluster) -> str:
     return cluster.url
-
-
-async def spread_workspaces(state: Any) -> dict[str, Workspace]:
-    """Create workspaces until each master owns at least one: {node name: workspace}."""
-    redis = state.redis
-    await redis.initialize()
-    masters = {n.name for n in redis.get_primaries()}
-    owned: dict[str, Workspace] = {}
-    for _ in range(200):
-        ws_id, keys = await state.workspaces.create_workspace("Cluster cafe")
-        node = redis.get_node_from_key(Keys().seq(ws_id))
-        owned.setdefault(node.name, Workspace(ws_id, keys))
-        if set(owned) == masters:
-            return owned
-    raise AssertionError(f"200 workspaces did not cover the masters {masters}")
 
 
 def test_cluster_publishes_with_spublish(redis_url: str) -> None:

@@ -44,34 +44,35 @@ def cli(*args: str, data_dir: Path) -> Any:
 
 
 class Serve:
+    """`orderlog serve` in a subprocess on a free port. Its output goes to a file, not a pipe:
+    a pipe nobody reads fills up (64 KiB of access log) and blocks the server mid-request."""
+
     def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[str] | None = None
         self.base = f"http://127.0.0.1:{self.port}"
+        self.output = data_dir.parent / f"serve-{self.port}.log"
+        self.read_from = 0  # what stop() returns starts here (each start's own output)
 
     def start(self, until: str = "/readyz") -> str:
         """Start and return the base URL once ``until`` answers 200."""
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "orderlog",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env() | self.extra_env,
-        )
+        self.read_from = self.output.stat().st_size if self.output.exists() else 0
+        with self.output.open("a") as out:
+            self.proc = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "orderlog", "serve"),
+                    *("--port", str(self.port), "--data-dir", str(self.data_dir)),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env() | self.extra_env,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stdout.read() if self.proc.stdout else ""
+            assert self.proc.poll() is None, self.read()
             try:
                 if httpx.get(self.base + until, timeout=1).status_code == 200:
                     return self.base
@@ -80,9 +81,16 @@ class Serve:
             time.sleep(0.1)
         raise AssertionError("serve did not become ready in 30 s")
 
+    def read(self) -> str:
+        """What the server printed since it was last started."""
+        with self.output.open() as out:
+            out.seek(self.read_from)
+            return out.read()
+
     def stop(self) -> str:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=30)
+        self.proc.wait(timeout=30)
+        out = self.read()
         assert self.proc.returncode == 0, out
         return out

@@ -28,8 +28,10 @@ from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 from redis.retry import Retry
+
+from orderlog.errors import StoreUnavailable
+from orderlog.store.client import unavailable
 
 log = logging.getLogger("orderlog.live.hub")
 
@@ -101,8 +103,9 @@ class ShardedPubSub:
                 continue
             self._leaving.add(channel)
             try:
-                await node.pubsub.sunsubscribe(channel)
-            except (RedisError, OSError):
+                with unavailable():
+                    await node.pubsub.sunsubscribe(channel)
+            except StoreUnavailable:
                 await self._node_down(node)
 
     async def ping(self) -> None:
@@ -133,16 +136,17 @@ class ShardedPubSub:
     async def _subscribe(self, channel: str) -> None:
         node: _Node | None = None
         try:
-            # The owner must serve data too: the hub reads the stream to catch up once this
-            # subscription is confirmed, and a master that has just restarted answers
-            # CLUSTERDOWN until it has rejoined (a failure there would restart every feed).
-            await self.cluster.exists(channel)
-            owner = self.cluster.get_node_from_key(channel)
-            node = await self._connect(owner.host, owner.port)
-            node.channels.add(channel)
-            await node.pubsub.ssubscribe(channel)
-        except (RedisError, OSError) as exc:
-            log.info("live: SSUBSCRIBE %s failed (%s); retrying", channel, type(exc).__name__)
+            with unavailable():
+                # The owner must serve data too: the hub reads the stream to catch up once this
+                # subscription is confirmed, and a master that has just restarted answers
+                # CLUSTERDOWN until it has rejoined (a failure there would restart every feed).
+                await self.cluster.exists(channel)
+                owner = self.cluster.get_node_from_key(channel)
+                node = await self._connect(owner.host, owner.port)
+                node.channels.add(channel)
+                await node.pubsub.ssubscribe(channel)
+        except StoreUnavailable as exc:
+            log.info("live: SSUBSCRIBE %s failed (%s); retrying", channel, exc.message)
             if node is not None:
                 await self._node_down(node)
             else:
@@ -239,7 +243,7 @@ class ShardedPubSub:
     async def _resubscribe(self) -> None:
         while self._pending:
             await asyncio.sleep(self.retry_every)
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(StoreUnavailable), unavailable():
                 # Re-read the slot map: the channel's slot may have a new master now.
                 await self.cluster.nodes_manager.initialize()
             channels, self._pending = self._pending & self._wanted, set()

@@ -192,30 +192,74 @@ async def close_redis(redis: RedisClient) -> None:
         await redis.nodes_manager.aclose("startup_nodes")
 
 
+# Failures of the store, not of the command: the server is away, restarting, loading, failing
+# over, out of memory, refusing writes, or the connection broke. Classes redis-py makes of
+# replies (it strips their code from the message) and of connection trouble:
 UNAVAILABLE = (
-    rx.ConnectionError,  # includes BusyLoadingError: Redis is loading its AOF after a restart
+    rx.ConnectionError,  # includes BusyLoadingError (LOADING) and MaxConnectionsError
     rx.TimeoutError,
-    rx.ReadOnlyError,
-    # redis-py turns these replies into classes and strips their code from the message, so the
-    # prefix test below never sees them: CLUSTERDOWN/MASTERDOWN (a master restarting or failing
-    # over), TRYAGAIN (a slot migrating), OOM (maxmemory reached).
-    rx.ClusterError,
-    rx.TryAgainError,
-    rx.OutOfMemoryError,
+    rx.InvalidResponse,  # a reply that could not be parsed: the connection is out of step
+    rx.ReadOnlyError,  # READONLY: a master turned replica (failover) still held the slot
+    rx.ClusterError,  # CLUSTERDOWN, MASTERDOWN, "TTL exhausted" (redirected too many times)
+    rx.TryAgainError,  # TRYAGAIN: a slot migrating
+    rx.AskError,  # MOVED/ASK still coming back once redis-py's own redirections ran out
+    rx.OutOfMemoryError,  # OOM: maxmemory reached
+    rx.NoPermissionError,  # NOPERM: an ACL refusing orderlog's user (a deployment problem)
+    rx.RedisClusterException,  # no node to send to (a slot not covered, no reachable node)
 )
+# ... and codes of replies redis-py leaves as a plain ResponseError, with the code in front.
+UNAVAILABLE_CODES = ("BUSY", "MISCONF", "NOREPLICAS", "LOADING", "CLUSTERDOWN", "MASTERDOWN")
+
+
+def _raised_in_client(exc: BaseException) -> bool:
+    """True if ``exc`` was raised inside the Redis client library (a frame of ``redis``)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module == "redis" or module.startswith("redis."):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def store_failure(exc: Exception) -> StoreUnavailable | None:
+    """What an exception raised inside a Redis call means for the caller: a StoreUnavailable
+    (503, retry) when the store failed, None when the command was wrong (a bug of ours: a 500).
+
+    The client library's failures are the store's whatever their type: redis-py's asyncio
+    cluster client has raised ``AttributeError: 'NoneType' object has no attribute 'writelines'``
+    when a failover closed a connection in the middle of a command. (redis-py drops such a
+    connection itself: a send or read that raises anything disconnects it, and the pool makes
+    a new one.) The command's own errors stay errors: a reply saying the command was wrong
+    (WRONGTYPE, a Lua error) or an argument redis-py could not encode (DataError)."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    if isinstance(exc, UNAVAILABLE):
+        reason = type(exc).__name__
+    elif isinstance(exc, rx.ResponseError):
+        reason = str(exc).split(" ", 1)[0]
+        if reason not in UNAVAILABLE_CODES:
+            return None
+    elif isinstance(exc, rx.RedisError):
+        return None  # DataError, NoScriptError, WatchError...: the command, not the store
+    elif _raised_in_client(exc):
+        reason = f"{type(exc).__name__} in the Redis client"
+    else:
+        return None
+    failure = StoreUnavailable(f"The order store is unavailable ({reason}).")
+    failure.__cause__ = exc
+    return failure
 
 
 @contextmanager
 def unavailable() -> Iterator[None]:
-    """Map Redis being away (down, loading, out of memory, failing over) to StoreUnavailable."""
+    """The store boundary: every Redis call runs inside it. The store failing (down, loading,
+    failing over, out of memory, a connection broken in any way) leaves as StoreUnavailable
+    (503 with Retry-After); see ``store_failure``."""
     try:
         yield
-    except UNAVAILABLE as exc:
-        raise StoreUnavailable(f"The order store is unavailable ({type(exc).__name__}).") from exc
-    except rx.ResponseError as exc:
-        text = str(exc)
-        if text.startswith(("OOM", "MISCONF", "LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")):
-            raise StoreUnavailable(f"The order store is unavailable ({text.split()[0]}).") from exc
-        raise
-    except rx.RedisClusterException as exc:
-        raise StoreUnavailable("The order store cluster is unavailable.") from exc
+    except Exception as exc:
+        failure = store_failure(exc)
+        if failure is None or failure is exc:
+            raise
+        raise failure from exc
