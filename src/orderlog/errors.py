@@ -14,6 +14,7 @@
      +-- InvalidInput            422  a field is wrong; carries the field's path
      +-- RateLimited             429  over the key's rate; carries retry_after
      +-- StoreUnavailable        503  Redis unreachable or timing out; carries retry_after
+          +-- NotReplicated      503  written on the master, on too few replicas in time
 
 Each carries data and builds its message from it. ``routes/errors.py`` maps the tree to
 ``{"error", "statusCode", "message"}`` bodies in one place.
@@ -133,3 +134,18 @@ class StoreUnavailable(OrderLogError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class NotReplicated(StoreUnavailable):
+    """A write the master has, but fewer replicas than asked for confirmed in time: it is
+    committed, and lost only if that master fails before a replica has it. A retry with the
+    same Idempotency-Key answers the stored result once enough replicas have it."""
+
+    def __init__(self, acked: int, wanted: int, timeout: float) -> None:
+        self.acked = acked
+        self.wanted = wanted
+        super().__init__(
+            f"Written on the Redis master, but only {acked} of {wanted} replicas confirmed it "
+            f"within {timeout:g} s; it would be lost if that master failed now. Retry with the "
+            "same Idempotency-Key: the stored result is answered once replicas have it."
+        )

@@ -71,6 +71,8 @@ class Cluster:
                     "2000",
                     "--cluster-require-full-coverage",
                     "no",
+                    "--repl-diskless-sync-delay",  # a replica syncs at once (5 s by default)
+                    "0",
                     # The bus port is the data port + 10000 unless given: give a free one.
                     "--cluster-port",
                     str(self.bus_ports[i]),

@@ -26,12 +26,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from redis.asyncio import ConnectionPool, Redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from redis.asyncio import Redis
 
 from orderlog.errors import StoreUnavailable
-from orderlog.store.client import unavailable
+from orderlog.store.client import node_client, unavailable
 
 log = logging.getLogger("orderlog.live.hub")
 
@@ -157,21 +155,8 @@ class ShardedPubSub:
         node = self._nodes.get(name)
         if node is not None:
             return node
-        kwargs = self.cluster.get_connection_kwargs()
-        picked = {
-            k: v
-            for k, v in kwargs.items()
-            if k in ("username", "password", "connection_class") or k.startswith("ssl_")
-        }
-        pool = ConnectionPool(
-            host=host,
-            port=port,
-            socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout,
-            retry=Retry(NoBackoff(), 0),  # a lost connection is this class's to handle
-            **picked,
-        )
-        node = _Node(name, Redis.from_pool(pool))
+        # (it never retries: a lost connection is this class's to handle)
+        node = _Node(name, node_client(self.cluster, host, port, timeout=self.timeout))
         await node.pubsub.connect()  # type: ignore[no-untyped-call]
         self._nodes[name] = node
         node.task = asyncio.get_running_loop().create_task(self._read(node), name=f"live-{name}")

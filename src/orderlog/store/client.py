@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from redis import exceptions as rx
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -61,6 +61,30 @@ def make_redis(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> 
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
 
 
+def node_client(
+    cluster: RedisCluster, host: str, port: int, *, timeout: float, max_connections: int = 64
+) -> Redis:
+    """A plain client of one node of ``cluster`` (its credentials and TLS), for what must stay
+    on one node's connection: sharded pub/sub, a write and the WAIT after it. It never retries
+    on its own either."""
+    kwargs = cluster.get_connection_kwargs()
+    picked: dict[str, Any] = {
+        k: v
+        for k, v in kwargs.items()
+        if k in ("username", "password", "connection_class") or k.startswith("ssl_")
+    }
+    pool = ConnectionPool(
+        host=host,
+        port=port,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        max_connections=max_connections,
+        retry=Retry(NoBackoff(), 0),
+        **picked,
+    )
+    return Redis.from_pool(pool)
+
+
 async def check_cluster(redis: RedisCluster) -> None:
     """Refuse a cluster whose nodes cannot run SPUBLISH (Redis < 7), at start, not on a write."""
     await redis.initialize()  # the client learns the topology lazily otherwise
@@ -101,6 +125,20 @@ async def node_states(redis: RedisClient) -> dict[str, str]:
             loading = isinstance(exc.__cause__, rx.BusyLoadingError)
             states[name] = "loading" if loading else "down"
     return states
+
+
+async def connected_replicas(redis: RedisClient) -> dict[str, int]:
+    """How many replicas each master has connected now (INFO replication).
+
+    Raises:
+        StoreUnavailable: a master did not answer.
+    """
+    counts = {}
+    for name, target in _masters(redis):
+        with unavailable():
+            info = await _on(redis, target, "INFO", "replication")
+        counts[name] = int(info.get("connected_slaves", 0))
+    return counts
 
 
 @dataclass(frozen=True, slots=True)

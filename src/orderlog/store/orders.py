@@ -22,11 +22,13 @@ from orderlog.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    NotReplicated,
     OrderLogError,
 )
 from orderlog.keys import Keys
 from orderlog.store import argv, scripts
 from orderlog.store.client import RedisClient, unavailable
+from orderlog.store.replication import Replicated
 
 SCAN_BUDGET = 3_000  # orders one search script call may examine (how long it holds Redis)
 MAX_CALLS = 8  # script calls one search page may make before answering a short page
@@ -86,8 +88,13 @@ class OrderStore:
         idempotency_ttl: int = 24 * 3600,
         publish_command: str = "PUBLISH",
         on_events: Callable[[int], object] | None = None,
+        replicated: Replicated | None = None,
     ) -> None:
+        """Args:
+        replicated: writes wait for replicas (``WAIT``) before they are acknowledged.
+        """
         self.redis = redis
+        self.replicated = replicated
         self.on_events = on_events  # told how many events each write published (metrics)
         self.keys = keys or Keys()
         self.stream_maxlen = stream_maxlen
@@ -112,6 +119,7 @@ class OrderStore:
         Raises:
             InvalidInput: a command does not fit the workflow (nothing was written).
             RateLimited: the key is over its rate (nothing was written).
+            NotReplicated: written on the master, but on fewer replicas than asked in time.
             StoreUnavailable: Redis is away; nothing is acknowledged.
         """
         fields = argv.encode(commands, workflow, new_order_id, batch=batch)
@@ -138,9 +146,14 @@ class OrderStore:
             ops=len(commands),
             rate_interval=rate_interval,
             rate_burst=rate_burst,
+            confirm=int(self.replicated is not None),
         )
-        with unavailable():
-            raw, *quota = await scripts.WRITE(self.redis, keys, args)
+        acked = None
+        if self.replicated is None:
+            with unavailable():
+                raw, *quota = await scripts.WRITE(self.redis, keys, args)
+        else:
+            (raw, *quota), acked = await self.replicated.run(scripts.WRITE, keys, args)
         if rate is not None:
             rate.quota = Quota.from_script(rate.limit, *quota)
             if not rate.quota.allowed:
@@ -155,6 +168,8 @@ class OrderStore:
         elif self.on_events is not None:
             # Each op that changed an order wrote one event (a replay above wrote none).
             self.on_events(sum(1 for r in reply if r[0] == "ok" and r[4]))
+        if self.replicated is not None and acked is not None and acked < self.replicated.replicas:
+            raise NotReplicated(acked, self.replicated.replicas, self.replicated.timeout)
         return [_result(r, cmd) for r, cmd in zip(reply, commands, strict=True)]
 
     async def create(

@@ -39,6 +39,11 @@ if idem_hash ~= '' then
     if string.sub(seen, 1, sep - 1) ~= idem_hash then
       return reply(cjson.encode({'idem', 'mismatch'}))
     end
+    if ARGV[H.confirm] == '1' then
+      -- A WAIT follows (store/replication.py): this write puts the connection's replication
+      -- position past the original write's, so replicas confirming it have that write too.
+      redis.call('SET', KEYS[6], seen, 'KEEPTTL')
+    end
     return reply(cjson.encode({'idem', 'replay', string.sub(seen, sep + 1)}))
   end
 end
