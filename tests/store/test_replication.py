@@ -70,6 +70,17 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
     await asyncio.to_thread(master.stop)
 
 
+def waiting(pair: Pair, tmp_path: Path) -> Settings:
+    """Settings whose writes wait for the pair's replica (TIMEOUT at most)."""
+    return Settings(
+        redis_url=pair.url,
+        data_dir=tmp_path / "d",
+        demo_workspace=False,
+        wait_replicas=1,
+        wait_timeout=TIMEOUT,
+    )
+
+
 def frozen(server: EmbeddedRedis) -> Any:
     """SIGSTOP for the block: the replica holds its connection but acknowledges nothing."""
 
@@ -92,13 +103,7 @@ async def test_replication_acknowledged_write_is_on_the_replica_or_answered_503(
     it is answered. With the replica frozen, the write waits the timeout and answers
     NotReplicated (503), though the master has it; a retry with the same Idempotency-Key
     answers the same order once the replica is back, and is then on the replica."""
-    settings = Settings(
-        redis_url=pair.url,
-        data_dir=tmp_path / "d",
-        demo_workspace=False,
-        wait_replicas=1,
-        wait_timeout=TIMEOUT,
-    )
+    settings = waiting(pair, tmp_path)
     redis = make_redis(pair.url)
     on_replica = make_redis(pair.replica_url)
     state = build_state(settings, redis)
@@ -139,13 +144,7 @@ async def test_replication_acknowledged_write_is_on_the_replica_or_answered_503(
 async def test_replication_short_of_replicas_is_a_503_over_http(pair: Pair, tmp_path: Path) -> None:
     """Over HTTP, a write its replica did not confirm in time is a 503 with Retry-After whose
     message says it is written on the master; the retry with its Idempotency-Key is a 201."""
-    settings = Settings(
-        redis_url=pair.url,
-        data_dir=tmp_path / "d",
-        demo_workspace=False,
-        wait_replicas=1,
-        wait_timeout=TIMEOUT,
-    )
+    settings = waiting(pair, tmp_path)
     redis = make_redis(pair.url)
     state = build_state(settings, redis)
     try:
