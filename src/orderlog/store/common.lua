@@ -89,10 +89,12 @@ local function ensure_epoch(key)
 end
 
 -- {first id or '', last id ('0-0' when empty), intact} of a stream; intact is '1' if no entry
--- was ever removed (Redis >= 7: XINFO STREAM's entries-added = length), '0' if some were, ''
--- if Redis cannot say (6.2). Trimming removes the oldest entries, so a cursor at or after the
--- first entry, or any cursor of an intact stream, misses nothing.
-local function stream_bounds(key)
+-- was ever removed, '0' if some were, '' if it cannot be told. Redis >= 7 says it (XINFO
+-- STREAM's entries-added = length); before 7, the stream was never trimmed if its first entry
+-- is still the first it ever had (first_key, written by write.lua when it made the stream).
+-- Trimming removes the oldest entries, so a cursor at or after the first entry, or any cursor
+-- of an intact stream, misses nothing.
+local function stream_bounds(key, first_key)
   local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
   local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
   local intact = '1'  -- a stream never written (or lost: the epoch tells that apart)
@@ -106,6 +108,9 @@ local function stream_bounds(key)
         if info[i] == 'entries-added' then added = info[i + 1] end
       end
       if added then intact = (added == length) and '1' or '0' end
+    end
+    if intact == '' and first[1] and redis.call('GET', first_key) == first[1][1] then
+      intact = '1'
     end
   end
   return {first[1] and first[1][1] or '', last[1] and last[1][1] or '0-0', intact}

@@ -174,7 +174,7 @@ class EventLog:
         with unavailable():
             reply = await scripts.SNAPSHOT(
                 self.redis,
-                [k.events(workspace_id), k.epoch(workspace_id)],
+                [k.events(workspace_id), k.epoch(workspace_id), k.events_first(workspace_id)],
                 [
                     workspace_id,
                     k.order_prefix(workspace_id),
@@ -202,7 +202,7 @@ class EventLog:
         with unavailable():
             reply = await scripts.PAGE(
                 self.redis,
-                [k.events(workspace_id), k.epoch(workspace_id)],
+                [k.events(workspace_id), k.epoch(workspace_id), k.events_first(workspace_id)],
                 [format_id(after), count],
             )
         bounds = Bounds.parse(*reply[:4])

@@ -132,6 +132,7 @@ class OrderStore:
             k.channel(workspace_id),
             k.idempotency(workspace_id, idempotency.digest if idempotency else "-"),
             k.rate_limit(workspace_id, rate.key_id if rate else "-"),
+            k.events_first(workspace_id),
         ]
         rate_interval, rate_burst = rate.limit.args() if rate else OFF
         args = argv.request(

@@ -3,7 +3,7 @@
 -- search indexes, XADD the event and PUBLISH the wake-up. Publish order = commit order.
 --
 -- KEYS: 1 seq, 2 epoch, 3 ids, 4 events stream, 5 live channel, 6 idempotency record,
---       7 rate-limit state of the caller's API key
+--       7 rate-limit state of the caller's API key, 8 the stream's first event id
 -- ARGV: the request's fields, then OPW fields per op; store/argv.py names them all (HEAD,
 --       CREATE, CHANGE), and its names are rendered here as the tables H, C and S.
 -- Returns {reply, rate remaining, rate reset (us), rate retry-after (us)}: a refused write
@@ -74,11 +74,18 @@ local function add_tokens(h, joined)
   for _, tok in ipairs(split(joined)) do index(h, IX_TOKEN .. tok) end
 end
 
+-- The stream's first event, remembered (stream_bounds in common.lua says why).
+local new_stream = redis.call('EXISTS', KEYS[4]) == 0
+
 local function emit(h, event, prev)
   local prev_json = prev and ('"' .. prev .. '"') or 'null'
   local rest = '"event":"' .. event .. '","previous_status":' .. prev_json .. ',"order":'
     .. order_json(h, ws) .. '}'
   local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', 's', h.st, 'f', rest)
+  if new_stream then
+    redis.call('SET', KEYS[8], id)
+    new_stream = false
+  end
   redis.call(ARGV[H.publish], KEYS[5], id .. '\n' .. h.st .. '\n' .. epoch .. '\n' .. rest)
 end
 
