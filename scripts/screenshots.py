@@ -27,7 +27,7 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from orderlog import demo  # noqa: E402
 from orderlog.store.embedded import free_port  # noqa: E402
-from test_dashboards import ARGS, CHROMIUM  # noqa: E402  (one place for the launch flags)
+from support.browser import ARGS, CHROMIUM  # noqa: E402  (one place for the launch flags)
 
 
 def _env() -> dict[str, str]:

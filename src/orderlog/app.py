@@ -24,13 +24,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from orderlog.auth import Authenticator
-from orderlog.http import admin, health, live, metrics, openapi, orders, recall, search
+from orderlog.http import admin, health, live, metrics, openapi, orders, recall, screens, search
 from orderlog.http.errors import HANDLERS
 from orderlog.http.middleware import Edge
 from orderlog.http.state import KEY, State
 from orderlog.keys import Keys
-from orderlog.live.backends import ShardedPubSub
-from orderlog.live.hub import Backend, Hub
+from orderlog.live.backends import Backend, ShardedPubSub
+from orderlog.live.hub import Hub
 from orderlog.ops import drain
 from orderlog.ops.metrics import Metrics, mark_process_dead
 from orderlog.ops.runtime import tune_gc
@@ -41,13 +41,13 @@ from orderlog.store.client import (
     RedisClient,
     check_cluster,
     close_redis,
-    is_cluster_url,
     make_redis,
     publish_command,
 )
 from orderlog.store.embedded import store_url
 from orderlog.store.orders import OrderStore
 from orderlog.store.replication import Replicated, warn_short_of_replicas
+from orderlog.store.screens import ScreenStore
 from orderlog.store.workspaces import WorkspaceStore
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -66,6 +66,7 @@ class Dashboards(StaticFiles):
 def build_state(settings: Settings, redis: RedisClient) -> State:
     keys = Keys(settings.key_prefix)
     workspaces = WorkspaceStore(redis, keys)
+    screen_store = ScreenStore(redis, keys, workspaces)
     measures = Metrics()
     return State(
         settings=settings,
@@ -80,7 +81,8 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             replicated=replicated(settings, redis),
         ),
         workspaces=workspaces,
-        auth=Authenticator(workspaces),
+        screens=screen_store,
+        auth=Authenticator(workspaces, seen=screen_store.seen),
         hub=Hub(
             redis,
             keys,
@@ -111,7 +113,7 @@ def live_backend(
     settings: Settings, redis: RedisClient, measures: Metrics
 ) -> Callable[[], Backend] | None:
     """On a cluster, the hub listens with sharded pub/sub (write.lua SPUBLISHes there)."""
-    if not is_cluster_url(settings.redis_url):
+    if not isinstance(redis, RedisCluster):  # make_redis builds one for a cluster URL
         return None
     return lambda: ShardedPubSub(
         redis, timeout=settings.redis_timeout, on_reconnect=measures.redis_reconnects.inc
@@ -162,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *orders.routes,
         *recall.routes,
         *admin.routes,
+        *screens.routes,
         *live.routes,
         *search.routes,
         *metrics.routes,

@@ -1,4 +1,4 @@
-"""``orderlog serve | workspace | key | demo``.
+"""``orderlog serve | workspace | key | screen | demo``.
 
 Admin commands work against the same store as ``serve`` (same ``--data-dir`` or ``REDIS_URL``),
 whether the server is running or not: with an embedded store they use the running instance, or
@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from orderlog.domain import screens
 from orderlog.errors import OrderLogError
 from orderlog.keys import Keys
 from orderlog.ops.logging import log_config
@@ -28,6 +29,7 @@ from orderlog.ops.serving import CannotListen, listen, uvicorn_options
 from orderlog.settings import SECRETS, Flag, Settings, flags, markdown_table
 from orderlog.store.client import Loading, describe_loading, loading, make_redis, wait_loaded
 from orderlog.store.embedded import EmbeddedError, store_url
+from orderlog.store.screens import ScreenStore
 from orderlog.store.workspaces import WorkspaceStore
 
 STARTUP_FAILURE = 3  # uvicorn's exit status when the app could not start
@@ -56,11 +58,16 @@ def _typed(flag: Flag) -> Callable[[str], Any]:
 
 
 def _with_workspaces(settings: Settings, fn: Callable[[WorkspaceStore], Awaitable[Any]]) -> Any:
+    return _with_screens(settings, lambda s: fn(s.workspaces))
+
+
+def _with_screens(settings: Settings, fn: Callable[[ScreenStore], Awaitable[Any]]) -> Any:
     async def run(url: str) -> Any:
         redis = make_redis(url, timeout=settings.redis_timeout)
+        keys = Keys(settings.key_prefix)
         try:
             await wait_loaded(redis, _loading_progress)
-            return await fn(WorkspaceStore(redis, Keys(settings.key_prefix)))
+            return await fn(ScreenStore(redis, keys, WorkspaceStore(redis, keys)))
         finally:
             await redis.aclose()
 
@@ -120,6 +127,44 @@ def cmd_key_list(args: argparse.Namespace) -> None:
 def cmd_key_revoke(args: argparse.Namespace) -> None:
     result = _with_workspaces(_settings(args), lambda s: s.revoke_key(args.key_id))
     _print(args, result, f"key {args.key_id} revoked")
+
+
+# -- screens -----------------------------------------------------------------------------------
+def cmd_screen_pair(args: argparse.Namespace) -> None:
+    """Approve the screen showing CODE (the operator at the server's console is the owner: no
+    admin key, and no approval rate limit, as with every admin command)."""
+    code = screens.normalize_code(args.code)
+    grant = screens.grant(
+        {
+            "role": args.role,
+            "station": args.station or "",
+            "can_bump": args.bump,
+            "label": args.label or "",
+        }
+    )
+    screen = _with_screens(_settings(args), lambda s: s.approve(args.workspace, code, grant))
+    bump = "may bump" if screen["can_bump"] else "read only"
+    _print(
+        args,
+        screen,
+        f"paired screen {screen['screen_id']}: {screen['label']} ({screen['role']}, {bump}); "
+        f"it opens {screen['page']} within a few seconds",
+    )
+
+
+def cmd_screen_list(args: argparse.Namespace) -> None:
+    items = _with_screens(_settings(args), lambda s: s.list(args.workspace))
+    text = "\n".join(
+        f"{s['screen_id']}  {s['role']:7}  {'bump' if s['can_bump'] else 'read':4}  "
+        f"{s['label']}  last seen {s['last_seen'] or 'never'}"
+        for s in items
+    )
+    _print(args, {"screens": items}, text or "no screens")
+
+
+def cmd_screen_revoke(args: argparse.Namespace) -> None:
+    result = _with_screens(_settings(args), lambda s: s.revoke(args.screen_id))
+    _print(args, result, f"screen {args.screen_id} revoked (it shows a pairing code again)")
 
 
 # -- settings ----------------------------------------------------------------------------------
@@ -188,6 +233,7 @@ def _first_run(url: str, settings: Settings, base: str) -> None:
             f"    read key:     {keys['read']}\n"
             f"    admin key:    {keys['admin']}\n"
             f"    dashboard:    {base}/#key={keys['read']}&workspace={ws}\n"
+            f"    screens:      open {base}/kitchen.html on the screen and pair its code\n"
             "  Keys are shown once; orderlog keeps only their hashes. Lost one? Make another\n"
             f"  (same --data-dir or REDIS_URL): orderlog key create {ws} --scope read\n"
             f"  A simulated cafe fills it: orderlog demo --url {base}\n",
@@ -304,7 +350,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         if temporary:
             head = f"orderlog demo: filling the demo workspace {workspace} (Demo cafe)"
             tail = (
-                "  These two keys are revoked when the demo stops; the workspace's own keys\n"
+                "  This run's keys are revoked when the demo stops; the workspace's own keys\n"
                 f"  keep working (lost them? orderlog key create {workspace} --scope read)."
             )
         else:
@@ -316,9 +362,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
             )
         print(
             f"{head}\n"
-            f"  dashboard (read only): {url}/board.html#key={keys['read']}&workspace={workspace}\n"
-            f"  kitchen (staff actions): {url}/kitchen.html#key={keys['read']}"
-            f"&workspace={workspace}&write={key}\n"
+            f"  owner pages: {url}/#key={keys['read']}&workspace={workspace}\n"
+            f"  screens: open {url}/kitchen.html (or board.html, pickup.html) on the screen,\n"
+            f"    then: orderlog screen pair CODE --workspace {workspace} --role kitchen --bump\n"
             f"{tail}\n"
             "  (To fill another workspace: --workspace W --key WRITE_KEY.)",
             flush=True,
@@ -382,6 +428,26 @@ def parser() -> argparse.ArgumentParser:
     kr.add_argument("key_id")
     store_opts(kr)
     kr.set_defaults(func=cmd_key_revoke)
+    scr = sub.add_parser(
+        "screen", help="pair, list or revoke screens (a screen shows a code to pair)"
+    ).add_subparsers(dest="action", required=True)
+    sp = scr.add_parser("pair", help="approve the screen showing CODE")
+    sp.add_argument("code", help="the six letters the screen shows")
+    sp.add_argument("--workspace", required=True)
+    sp.add_argument("--role", required=True, choices=screens.ROLES)
+    sp.add_argument("--station", help="a kitchen screen's station (e.g. grill)")
+    sp.add_argument("--bump", action="store_true", help="a kitchen screen may bump orders")
+    sp.add_argument("--label", help="a name for the list (default: from the role)")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_screen_pair)
+    sl = scr.add_parser("list", help="the workspace's screens with their last-seen times")
+    sl.add_argument("workspace")
+    store_opts(sl)
+    sl.set_defaults(func=cmd_screen_list)
+    sr = scr.add_parser("revoke", help="a revoked screen goes back to its pairing code")
+    sr.add_argument("screen_id")
+    store_opts(sr)
+    sr.set_defaults(func=cmd_screen_revoke)
     st = sub.add_parser("settings", help="every setting and the value this environment gives it")
     st.add_argument("--markdown", action="store_true", help="the README's settings table")
     st.add_argument("--json", action="store_true", help="machine-readable output")

@@ -36,9 +36,13 @@ def orderlog(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProc
     )
 
 
-def cli(*args: str, data_dir: Path) -> Any:
-    """An admin command's --json answer (it must succeed)."""
-    proc = orderlog(*args, "--data-dir", data_dir, "--json")
+def cli(*args: str, data_dir: Path | None = None, redis_url: str | None = None) -> Any:
+    """The CLI's --json answer, on the embedded store in ``data_dir`` or the Redis at
+    ``redis_url`` (a test's own store); it must succeed."""
+    where = ["--data-dir", str(data_dir)] if data_dir is not None else []
+    if redis_url is not None:
+        where = ["--redis-url", redis_url]
+    proc = orderlog(*args, *where, "--json")
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
