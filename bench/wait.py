@@ -1,14 +1,15 @@
 """What acknowledged-by-replicas writes cost: order writes with and without WAIT.
 
-    python -m bench.wait [--writes 1500] [--runs 5] [--concurrency 1 16]
+    python -m bench.wait [--writes 1500] [--runs 7] [--concurrency 1 16]
 
 Starts its own master and replica (``EmbeddedRedis`` on loopback ports, appendfsync everysec on
 both: the embedded default's ``always`` would measure the disk, not WAIT), then, run after run,
 times the same order writes through ``OrderStore`` (the write script, one round trip) without
 WAIT and with ``ORDERLOG_WAIT_REPLICAS=1`` (the script and ``WAIT 1`` pipelined on one
-connection), the two modes interleaved so both meet the same machine noise. Writers run
-``concurrency`` at a time. Prints each mode's per-run median and p99 latency and writes/s as
-the median of the runs with their range, and the ratio to the baseline of the same run.
+connection), the two modes interleaved round by round (harness.Runs) so both meet the same
+machine noise. Writers run ``concurrency`` at a time. Prints each mode's per-run median and p99
+latency and writes/s as the median of the runs with their range, and its p50 against the
+baseline's of the same round.
 
 On loopback a WAIT costs about one master -> replica -> master exchange (the master asks the
 replicas for their offset, REPLCONF GETACK, as soon as a client waits); between hosts, add
@@ -23,7 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 # Run from a clone without installing: this worktree's src/ first (python -m bench.wait).
@@ -37,6 +37,8 @@ from orderlog.store.embedded import EmbeddedRedis, free_ports
 from orderlog.store.orders import OrderStore
 from orderlog.store.replication import Replicated
 from orderlog.store.workspaces import WorkspaceStore
+
+from . import harness
 
 ORDER = {
     "customer": {"UserId": 261, "Name": "shedletsky"},
@@ -99,10 +101,6 @@ async def one_run(
     }
 
 
-def summary(values: list[float], fmt: Callable[[float], str]) -> str:
-    return f"{fmt(statistics.median(values))} [{fmt(min(values))}-{fmt(max(values))}]"
-
-
 async def main(args: argparse.Namespace) -> str:
     with tempfile.TemporaryDirectory(prefix="orderlog-wait-") as tmp:
         master, replica = pair(Path(tmp))
@@ -120,50 +118,60 @@ async def main(args: argparse.Namespace) -> str:
             }
             for store in modes.values():  # warm up: scripts loaded, connections open
                 await one_run(store, workspace, 200, max(args.concurrency))
-            results: dict[tuple[str, int], list[dict[str, float]]] = {}
-            for run in range(args.runs):
+            results = harness.Runs()
+            for run in range(args.runs):  # round by round: the modes meet the same moments
                 for concurrency in args.concurrency:
                     for mode, store in modes.items():
+                        load = harness.load_average()
                         got = await one_run(store, workspace, args.writes, concurrency)
-                        results.setdefault((mode, concurrency), []).append(got)
+                        results.add((mode, concurrency), load, got)
                 print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
         finally:
             await replicated.close()
             await close_redis(redis)
             await asyncio.to_thread(replica.stop)
             await asyncio.to_thread(master.stop)
-    return report(args, results)
-
-
-def report(args: argparse.Namespace, results: dict[tuple[str, int], list[dict[str, float]]]) -> str:
-    ms: Callable[[float], str] = lambda v: f"{v:.3f}"  # noqa: E731
-    per_s: Callable[[float], str] = lambda v: f"{v:,.0f}"  # noqa: E731
-    times: Callable[[float], str] = lambda v: f"{v:.2f}x"  # noqa: E731
-    lines = [
-        f"order writes through OrderStore, master + 1 replica on loopback, {args.writes} writes "
-        f"per run, {args.runs} runs; median of the runs [min-max]",
-        "",
-        "| mode | writers | p50 ms | p99 ms | writes/s | p50 vs no WAIT |",
-        "|---|---|---|---|---|---|",
+    rows = [
+        [
+            mode,
+            concurrency,
+            results.loads(key),
+            results.spread(key, "p50", 3),
+            results.spread(key, "p99", 3),
+            results.spread(key, "rate", 0),
+            results.ratio(key, ("no WAIT", concurrency), "p50"),
+        ]
+        for concurrency in args.concurrency
+        for mode in modes
+        for key in [(mode, concurrency)]
     ]
-    for concurrency in args.concurrency:
-        base = results[("no WAIT", concurrency)]
-        for mode in ("no WAIT", "WAIT 1"):
-            runs = results[(mode, concurrency)]
-            ratio = [r["p50"] / b["p50"] for r, b in zip(runs, base, strict=True)]
-            lines.append(
-                f"| {mode} | {concurrency} | {summary([r['p50'] for r in runs], ms)} | "
-                f"{summary([r['p99'] for r in runs], ms)} | "
-                f"{summary([r['rate'] for r in runs], per_s)} | {summary(ratio, times)} |"
-            )
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            harness.preamble(harness.command_line("bench.wait"), args.runs),
+            f"Order writes through OrderStore, master + 1 replica on loopback (appendfsync "
+            f"everysec), {args.writes} writes per mode and run.",
+            "",
+            harness.table(
+                [
+                    "mode",
+                    "writers",
+                    "load before",
+                    "p50 ms",
+                    "p99 ms",
+                    "writes/s",
+                    "p50 vs no WAIT",
+                ],
+                rows,
+            ),
+        ]
+    )
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--writes", type=int, default=1500, help="writes per mode per run")
-    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    harness.add_runs_argument(parser)
     return parser.parse_args(argv)
 
 
