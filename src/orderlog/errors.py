@@ -9,6 +9,8 @@
      +-- NotFound                404  no such order, workspace, key or route
      +-- Conflict                409  stale version, a request racing its own idempotency key
      |    +-- InvalidTransition  409  the workflow forbids going from one status to another
+     |    +-- StatusesInUse      409  a new workflow removes statuses orders are in
+     |    +-- WorkflowChanged    409  the workflow changed while a request was checked
      +-- Gone                    410  a screen pairing that expired or was used
      +-- PayloadTooLarge         413  body over the limit
      +-- UnsupportedMediaType    415  not application/json
@@ -85,6 +87,22 @@ class InvalidTransition(Conflict):
 
 class Gone(OrderLogError):
     status_code = 410
+
+
+class StatusesInUse(Conflict):
+    def __init__(self, held: dict[str, int]) -> None:
+        self.held = held
+        listed = ", ".join(f"{s} ({n} order{'s' if n != 1 else ''})" for s, n in held.items())
+        example = next(iter(held))
+        super().__init__(
+            f"The new workflow removes statuses that orders are in: {listed}. Move them in the "
+            f'same request: "migrate": {{"{example}": "<a status of the new workflow>"}}.'
+        )
+
+
+class WorkflowChanged(Conflict):
+    def __init__(self) -> None:
+        super().__init__("The workflow changed while this request was being checked; retry.")
 
 
 class PayloadTooLarge(OrderLogError):

@@ -17,6 +17,8 @@ Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
     P:{W}:screens                HASH  paired screen id -> last seen (ISO 8601, '' = never);
                                        a screen's record is a P:key:{K} hash like a key's
     P:{W}:workflow               STR   JSON of a custom workflow (absent = the default one)
+    P:{W}:wfver                  STR   how many times the workflow was changed (absent = 0): a
+                                       write checked against another version is refused
     P:{W}:seq                    STR   last order number given out
     P:{W}:epoch                  STR   identity of the event stream; changes if the stream is lost
     P:{W}:ids                    HASH  order id -> order number
@@ -136,6 +138,9 @@ class Keys:
 
     def workflow(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "workflow"
+
+    def workflow_version(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "wfver"
 
     def seq(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "seq"

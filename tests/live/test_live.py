@@ -23,7 +23,7 @@ from orderlog.settings import Settings
 from orderlog.store.client import close_redis, make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port
 from orderlog.store.workspaces import WorkspaceStore
-from support.api import CASHIER, CUSTOMER, new_order
+from support.api import BAKERY, CASHIER, CUSTOMER, new_order
 from support.cluster import redis_6_2_binary
 from support.live import (
     close_of,
@@ -595,3 +595,40 @@ async def test_poll_from_an_empty_stream_on_redis_6_2(tmp_path: Path) -> None:
         await state.hub.close()
         await close_redis(redis)
         await asyncio.to_thread(server.stop)
+
+
+@pytest.mark.cluster_too
+async def test_live_workflow_change_reaches_every_socket(server: str, workspace: Workspace) -> None:
+    """A workflow change reaches every socket whatever its filter, after the events of the
+    orders it moved; a socket resuming from before it gets it too."""
+    async with http(server) as client:
+        (oid,) = await create(client, workspace, status="waiting_for_preparation")
+        await move(client, workspace, oid, "preparing")
+        async with (
+            socket(server, workspace, status=",".join(KITCHEN)) as kitchen,
+            socket(server, workspace, status="submitted") as front,
+        ):
+            cursor = (await recv(kitchen))["cursor"]
+            assert (await recv(front))["type"] == "snapshot"
+            resp = await client.put(
+                f"{workspace.base}/workflow",
+                headers=workspace.auth("admin"),
+                json={**BAKERY, "migrate": {"preparing": "baking"}},
+            )
+            assert resp.status_code == 200, resp.text
+            moved, changed = await events(kitchen, 2)
+            assert (moved["event"], moved["previous_status"]) == (
+                "order.status_changed",
+                "preparing",
+            )
+            assert moved["order"]["status"] == "baking"
+            assert changed["event"] == "workflow.changed"
+            assert "order" not in changed
+            assert [s["name"] for s in changed["workflow"]["statuses"]][2] == "baking"
+            (only,) = await events(front, 1)
+            assert only["event"] == "workflow.changed"
+            assert only["cursor"] == changed["cursor"]
+        async with socket(server, workspace, cursor=cursor) as resumed:
+            again = await events(resumed, 2)
+            assert [e["event"] for e in again] == ["order.status_changed", "workflow.changed"]
+            await quiet(resumed)

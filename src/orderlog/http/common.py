@@ -4,7 +4,8 @@ caller's key and its rate limit, the Idempotency-Key."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
@@ -12,14 +13,22 @@ from starlette.responses import Response
 
 from orderlog.auth import SCREEN, SCREEN_BUMP, Principal, bearer
 from orderlog.domain.inputs import parse_json
+from orderlog.domain.model import Workflow
 from orderlog.domain.ratelimit import Limit, RateCheck
-from orderlog.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from orderlog.errors import (
+    BadRequest,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    WorkflowChanged,
+)
 from orderlog.http.middleware import KEY_ID, RATE
 from orderlog.http.state import state
 from orderlog.settings import Settings
 from orderlog.store.orders import Idempotency
 
 WORKSPACE = "/v1/workspaces/{workspace_id}"  # every workspace route's prefix
+T = TypeVar("T")
 
 
 class JSONResponse(Response):
@@ -140,3 +149,16 @@ def limit_for(settings: Settings, scope: str) -> Limit | None:
     if rate <= 0:
         return None
     return Limit(rate, max(1, burst))
+
+
+async def against_workflow(
+    request: HTTPConnection, workspace_id: str, write: Callable[[Workflow], Awaitable[T]]
+) -> T:
+    """``write`` checked against the workspace's workflow (cached for a second); once more
+    against the workflow read afresh if it changed meanwhile (the store refuses a write checked
+    against another version: ``WorkflowChanged``)."""
+    workspaces = state(request).workspaces
+    try:
+        return await write(await workspaces.workflow(workspace_id))
+    except WorkflowChanged:
+        return await write(await workspaces.workflow(workspace_id, fresh=True))

@@ -116,6 +116,29 @@ local function stream_bounds(key, first_key)
   return {first[1] and first[1][1] or '', last[1] and last[1][1] or '0-0', intact}
 end
 
+-- Append an event to a workspace's stream and publish its wake-up, the same bytes both ways
+-- (store/events.py, live/frames.py): ``st`` is the status it is about ('' for an event about no
+-- order: every live client gets it), ``rest`` the tail of its frame. The stream's first event
+-- is remembered in first_key (stream_bounds says why). Returns the event's id.
+local function append_event(stream, first_key, channel, publish, epoch, maxlen, st, rest)
+  local fresh = redis.call('EXISTS', stream) == 0
+  local id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 's', st, 'f', rest)
+  if fresh then redis.call('SET', first_key, id) end
+  redis.call(publish, channel, id .. '\n' .. st .. '\n' .. epoch .. '\n' .. rest)
+  return id
+end
+
+-- The order hash ``h`` (at its new status and version) with one more history entry: the change
+-- from ``prev`` (nil: the creation) at ``at``, by ``actor`` (JSON or ''), with ``extra``
+-- (',"reason":...' and the like, or '').
+local function add_history(h, prev, actor, extra, at)
+  local entry = '{"version":' .. h.v .. ',"status":"' .. h.st .. '","previous_status":'
+    .. (prev and ('"' .. prev .. '"') or 'null') .. ',"at":"' .. at .. '","actor":'
+    .. json_or_null(actor) .. extra .. '}'
+  if h.h == nil or h.h == '' then return entry end
+  return h.h .. ',' .. entry
+end
+
 local IX_ALL = '{{SUFFIX_all}}'
 local IX_CREATED = '{{SUFFIX_created}}'
 local IX_STATUS = '{{SUFFIX_status}}'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,32 +167,27 @@ class WorkspaceStore:
         return {"key_id": key_id, "workspace_id": record["workspace"], "revoked": True}
 
     # -- workflow --------------------------------------------------------------------------------
-    async def workflow(self, workspace_id: str) -> Workflow:
-        """The workspace's workflow, cached for a second (a change applies within that time)."""
+    async def workflow(self, workspace_id: str, *, fresh: bool = False) -> Workflow:
+        """The workspace's workflow with its version, cached for a second (``fresh``: read now).
+        A write checked against a cached one that has changed since is refused by the store
+        (``WorkflowChanged``): the caller reads it fresh and checks again."""
         now = time.monotonic()
         hit = self._workflows.get(workspace_id)
-        if hit is not None and hit[0] > now:
+        if not fresh and hit is not None and hit[0] > now:
             return hit[1]
+        k = self.keys
         with unavailable():
-            raw = await self.redis.get(self.keys.workflow(workspace_id))
+            raw, version = await self.redis.mget(
+                k.workflow(workspace_id), k.workflow_version(workspace_id)
+            )
         workflow = parse_workflow(orjson.loads(raw)) if raw else DEFAULT_WORKFLOW
+        workflow = replace(workflow, version=int(version or 0))
         self._workflows[workspace_id] = (now + self.workflow_cache_seconds, workflow)
         return workflow
 
-    async def set_workflow(self, workspace_id: str, data: Any) -> Workflow:
-        await self.workspace(workspace_id)
-        if data is None:
-            with unavailable():
-                await self.redis.delete(self.keys.workflow(workspace_id))
-            workflow = DEFAULT_WORKFLOW
-        else:
-            workflow = parse_workflow(data)
-            with unavailable():
-                await self.redis.set(
-                    self.keys.workflow(workspace_id), orjson.dumps(workflow.to_json())
-                )
+    def forget_workflow(self, workspace_id: str) -> None:
+        """Drop the cached workflow (this process changed it)."""
         self._workflows.pop(workspace_id, None)
-        return workflow
 
     # -- tickets ---------------------------------------------------------------------------------
     async def issue_ticket(self, principal: Principal, ttl_ms: int = TICKET_TTL_MS) -> str:
