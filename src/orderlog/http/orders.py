@@ -36,10 +36,10 @@ async def _apply(
     """The shared path of every write: key, body, commands, workflow, one store call."""
     ws = request.path_params["workspace_id"]
     principal = await authorize(request, ws, action, rate_in_write=True)
-    data, body = await read_json(request)
+    data, _ = await read_json(request)
     commands = parse(data)
     orders = state(request).orders
-    key = idempotency(request, principal, body)
+    key = idempotency(request, principal, data)
     rate = rate_check(request)  # checked inside write.lua: still one round trip
     results = await against_workflow(
         request, ws, lambda wf: orders.apply(ws, commands, wf, key, batch=batch, rate=rate)
