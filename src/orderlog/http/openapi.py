@@ -211,9 +211,14 @@ naming the field. `DELETE /workflow` goes back to the default workflow (its body
 be `{{"migrate": {{...}}}}`); what `GET /workflow` answers may be sent back as is."""
 
 MIGRATE = {
-    "type": "object",
-    "description": "removed status -> the status of the new workflow its orders move to",
-    "additionalProperties": STATUS_NAME,
+    "anyOf": [
+        *EMPTY,
+        {
+            "type": "object",
+            "description": "removed status -> the status of the new workflow its orders move to",
+            "additionalProperties": STATUS_NAME,
+        },
+    ]
 }
 
 SCHEMAS: dict[str, Any] = {
