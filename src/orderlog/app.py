@@ -57,6 +57,7 @@ from orderlog.store.client import (
 )
 from orderlog.store.embedded import store_url
 from orderlog.store.orders import OrderStore
+from orderlog.store.replication import Replicated, warn_short_of_replicas
 from orderlog.store.screens import ScreenStore
 from orderlog.store.workspaces import WorkspaceStore
 
@@ -88,6 +89,7 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             idempotency_ttl=settings.idempotency_ttl,
             publish_command=publish_command(settings.redis_url),
             on_events=measures.events_published.inc,
+            replicated=replicated(settings, redis),
         ),
         workspaces=workspaces,
         screens=screen_store,
@@ -102,6 +104,19 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             on_reconnect=measures.redis_reconnects.inc,
         ),
         metrics=measures,
+    )
+
+
+def replicated(settings: Settings, redis: RedisClient) -> Replicated | None:
+    """ORDERLOG_WAIT_REPLICAS > 0: order writes wait for that many replicas (WAIT)."""
+    if settings.wait_replicas <= 0:
+        return None
+    return Replicated(
+        redis,
+        settings.wait_replicas,
+        settings.wait_timeout,
+        socket_timeout=settings.redis_timeout,
+        max_connections=settings.redis_max_connections,
     )
 
 
@@ -128,6 +143,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if isinstance(redis, RedisCluster):
                 await check_cluster(redis)
             state = build_state(settings, redis)
+            if settings.wait_replicas > 0:
+                await warn_short_of_replicas(redis, settings.wait_replicas)
             tune_gc()
             # SIGTERM: close live connections with 1001 first (ops/drain.py says why).
             uninstall = drain.install(lambda: state.hub.drain(within=1.0))
@@ -147,6 +164,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await sweeper
                 await state.hub.close()
+                if state.orders.replicated is not None:
+                    await state.orders.replicated.close()
                 await close_redis(redis)
                 mark_process_dead()
 
