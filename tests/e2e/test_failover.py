@@ -35,6 +35,7 @@ async def two_processes(cluster: Cluster, tmp_path: Path, **env: str) -> AsyncIt
         "ORDERLOG_DEMO_WORKSPACE": "0",
         "ORDERLOG_REDIS_TIMEOUT": "1",
         "ORDERLOG_RATE_WRITE": "0",
+        "ORDERLOG_RATE_READ": "0",  # the read-back of every acknowledged order
         **env,
     }
     servers = [Serve(tmp_path / f"p{i}", extra) for i in range(2)]
