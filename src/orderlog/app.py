@@ -45,6 +45,7 @@ from orderlog.store.client import (
     publish_command,
 )
 from orderlog.store.embedded import store_url
+from orderlog.store.multiplex import Multiplexed
 from orderlog.store.orders import OrderStore
 from orderlog.store.workspaces import WorkspaceStore
 
@@ -75,6 +76,7 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             idempotency_ttl=settings.idempotency_ttl,
             publish_command=publish_command(settings.redis_url),
             on_events=measures.events_published.inc,
+            pipelined=Multiplexed.beside(redis),
         ),
         workspaces=workspaces,
         auth=Authenticator(workspaces),
@@ -133,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await sweeper
                 await state.hub.close()
+                await state.orders.aclose()
                 await close_redis(redis)
                 mark_process_dead()
 
