@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from orderlog.auth import Authenticator
-from orderlog.http import admin, health, live, metrics, openapi, orders, recall, search
+from orderlog.http import admin, health, live, metrics, openapi, orders, recall, screens, search
 from orderlog.http.errors import HANDLERS
 from orderlog.http.middleware import Edge
 from orderlog.http.state import KEY, State
@@ -47,6 +47,7 @@ from orderlog.store.client import (
 from orderlog.store.embedded import store_url
 from orderlog.store.multiplex import Multiplexed
 from orderlog.store.orders import OrderStore
+from orderlog.store.screens import ScreenStore
 from orderlog.store.workspaces import WorkspaceStore
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -65,6 +66,7 @@ class Dashboards(StaticFiles):
 def build_state(settings: Settings, redis: RedisClient) -> State:
     keys = Keys(settings.key_prefix)
     workspaces = WorkspaceStore(redis, keys)
+    screen_store = ScreenStore(redis, keys, workspaces)
     measures = Metrics()
     return State(
         settings=settings,
@@ -79,7 +81,8 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             pipelined=Multiplexed.beside(redis),
         ),
         workspaces=workspaces,
-        auth=Authenticator(workspaces),
+        screens=screen_store,
+        auth=Authenticator(workspaces, seen=screen_store.seen),
         hub=Hub(
             redis,
             keys,
@@ -145,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *orders.routes,
         *recall.routes,
         *admin.routes,
+        *screens.routes,
         *live.routes,
         *search.routes,
         *metrics.routes,

@@ -9,6 +9,7 @@
      +-- NotFound                404  no such order, workspace, key or route
      +-- Conflict                409  stale version, a request racing its own idempotency key
      |    +-- InvalidTransition  409  the workflow forbids going from one status to another
+     +-- Gone                    410  a screen pairing that expired or was used
      +-- PayloadTooLarge         413  body over the limit
      +-- UnsupportedMediaType    415  not application/json
      +-- InvalidInput            422  a field is wrong; carries the field's path
@@ -79,6 +80,10 @@ class InvalidTransition(Conflict):
         self.target = target
         self.order_id = order_id
         super().__init__(f"Cannot move an order from {current!r} to {target!r}.")
+
+
+class Gone(OrderLogError):
+    status_code = 410
 
 
 class PayloadTooLarge(OrderLogError):

@@ -240,7 +240,9 @@ async def _serve(
                 if task.done() and not task.cancelled():
                     task.exception()  # retrieved; the ones that matter are read below
     if watcher in done:
-        return UNAUTHORIZED, "The API key was revoked."
+        return UNAUTHORIZED, (
+            "The screen was revoked." if principal.is_screen else "The API key was revoked."
+        )
     if receiver in done:
         exc = receiver.exception()
         if exc is None and receiver.result():

@@ -14,6 +14,7 @@ from orderlog.ops.metrics import Metrics
 from orderlog.settings import Settings
 from orderlog.store.client import RedisClient
 from orderlog.store.orders import OrderStore
+from orderlog.store.screens import ScreenStore
 from orderlog.store.workspaces import WorkspaceStore
 
 KEY = "orderlog"  # the lifespan state's key (``scope["state"]``)
@@ -25,6 +26,7 @@ class State:
     redis: RedisClient
     orders: OrderStore
     workspaces: WorkspaceStore
+    screens: ScreenStore  # paired screens and their pairings
     auth: Authenticator
     hub: Hub  # live delivery: one pub/sub listener per process
     metrics: Metrics
