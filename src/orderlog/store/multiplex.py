@@ -72,6 +72,7 @@ class _Link(asyncio.Protocol):
         self.closed = False
         self.loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
+        self._out: list[bytes] = []  # packed commands not written yet
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -82,10 +83,19 @@ class _Link(asyncio.Protocol):
         future = self.loop.create_future()
         now = self.loop.time()
         self.waiting.append((now, future))
-        self.transport.write(packed)
+        if not self._out:
+            self.loop.call_soon(self._flush)
+        self._out.append(packed)
         if self._timer is None:
             self._timer = self.loop.call_at(now + self.timeout, self._check)
         return future
+
+    def _flush(self) -> None:
+        # The commands of one loop iteration leave in one write: one system call for all the
+        # requests that reached Redis in that iteration, not one each.
+        out, self._out = self._out, []
+        if not self.closed and self.transport is not None:
+            self.transport.write(b"".join(out))
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
