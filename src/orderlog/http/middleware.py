@@ -21,7 +21,6 @@ responses), so a request pays for one layer here, not one per concern:
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -29,9 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orderlog.domain.ratelimit import RateCheck
 from orderlog.http.state import app_state
+from orderlog.ops.logging import access
 from orderlog.ops.metrics import Metrics
-
-logger = logging.getLogger("orderlog.access")
 
 KEY_ID = "orderlog.key_id"  # set by http.common.authorize (and the live edges)
 ERROR = "orderlog.error"  # set by http.errors for domain errors: the exception's class name
@@ -133,27 +131,8 @@ class Edge:
                 metrics.redis_errors.labels("request").inc()
         if not self.access_log:
             return
-        key_id = scope.get(KEY_ID) or "-"
         client = scope.get("client")
-        logger.info(
-            "%s %s %s %d %.1fms key=%s",
-            client[0] if client else "-",
-            method,
-            path,
-            status,
-            seconds * 1000,
-            key_id,
-            extra={
-                "access": {
-                    "client": client[0] if client else None,
-                    "method": method,
-                    "route": path,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "key_id": scope.get(KEY_ID),
-                }
-            },
-        )
+        access(client[0] if client else None, method, path, status, seconds, scope.get(KEY_ID))
 
 
 def _is_event_stream(message: Message) -> bool:
