@@ -109,12 +109,7 @@ class AccessHandler(logging.StreamHandler):  # type: ignore[type-arg]
                 "level": "info",
                 "logger": ACCESS,
                 "pid": _pid(),
-                "client": client,
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "key_id": key_id,
+                **access_fields(client, method, route, status, seconds, key_id),
             }
             text = orjson.dumps(data).decode()
         else:
@@ -180,17 +175,22 @@ def access(
         status,
         seconds * 1000,
         key_id or "-",
-        extra={
-            "access": {
-                "client": client,
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "key_id": key_id,
-            }
-        },
+        extra={"access": access_fields(client, method, route, status, seconds, key_id)},
     )
+
+
+def access_fields(
+    client: str | None, method: str, route: str, status: int, seconds: float, key_id: str | None
+) -> dict[str, Any]:
+    """An access line's fields, as the JSON format shows them."""
+    return {
+        "client": client,
+        "method": method,
+        "route": route,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 2),
+        "key_id": key_id,
+    }
 
 
 _PID = [os.getpid()]  # os.getpid() is a system call; a forked child learns its own below
