@@ -26,6 +26,7 @@ from starlette.types import Scope
 from orderlog.auth import Authenticator
 from orderlog.http import admin, health, live, metrics, openapi, orders, recall, screens, search
 from orderlog.http.errors import HANDLERS
+from orderlog.http.hot import HotRoutes
 from orderlog.http.middleware import Edge
 from orderlog.http.state import KEY, State
 from orderlog.keys import Keys
@@ -160,5 +161,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers=HANDLERS,
-        middleware=[Middleware(Edge, access_log=settings.access_log)],
+        middleware=[
+            Middleware(Edge, access_log=settings.access_log),
+            Middleware(HotRoutes, routes=orders.routes),  # writes skip the router (http/hot.py)
+        ],
     )
