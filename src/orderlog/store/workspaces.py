@@ -14,6 +14,7 @@ from orderlog.domain import workspace
 from orderlog.domain.model import DEFAULT_WORKFLOW, Workflow, parse_workflow
 from orderlog.errors import InvalidInput, NotFound
 from orderlog.keys import Keys
+from orderlog.singleflight import SingleFlight
 from orderlog.store.client import RedisClient, text, unavailable
 
 TICKET_TTL_MS = 60_000
@@ -31,6 +32,11 @@ class WorkspaceStore:
         self.keys = keys or Keys()
         self.workflow_cache_seconds = workflow_cache_seconds
         self._workflows: dict[str, tuple[float, Workflow]] = {}
+        # One read per workspace when its cached workflow expires (every write of a busy
+        # workspace asks at that moment), tagged with the number of workflow changes made here
+        # when it began: a read begun before a change does not answer after it.
+        self._workflow_reads: SingleFlight[str, Workflow, int] = SingleFlight()
+        self._workflow_changes = 0
 
     # -- workspaces ------------------------------------------------------------------------------
     async def create_workspace(self, name: str) -> tuple[str, dict[str, str]]:
@@ -139,14 +145,23 @@ class WorkspaceStore:
     # -- workflow --------------------------------------------------------------------------------
     async def workflow(self, workspace_id: str) -> Workflow:
         """The workspace's workflow, cached for a second (a change applies within that time)."""
-        now = time.monotonic()
         hit = self._workflows.get(workspace_id)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        flight = self._workflow_reads.get(workspace_id)
+        if flight is None or flight.tag != self._workflow_changes:
+            flight = self._workflow_reads.start(
+                workspace_id, self._read_workflow(workspace_id), self._workflow_changes
+            )
+        return await flight.result()
+
+    async def _read_workflow(self, workspace_id: str) -> Workflow:
+        changes, started = self._workflow_changes, time.monotonic()
         with unavailable():
             raw = await self.redis.get(self.keys.workflow(workspace_id))
         workflow = parse_workflow(orjson.loads(raw)) if raw else DEFAULT_WORKFLOW
-        self._workflows[workspace_id] = (now + self.workflow_cache_seconds, workflow)
+        if changes == self._workflow_changes:
+            self._workflows[workspace_id] = (started + self.workflow_cache_seconds, workflow)
         return workflow
 
     async def set_workflow(self, workspace_id: str, data: Any) -> Workflow:
@@ -162,6 +177,7 @@ class WorkspaceStore:
                     self.keys.workflow(workspace_id), orjson.dumps(workflow.to_json())
                 )
         self._workflows.pop(workspace_id, None)
+        self._workflow_changes += 1
         return workflow
 
     # -- tickets ---------------------------------------------------------------------------------
