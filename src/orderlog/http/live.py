@@ -30,7 +30,7 @@ from orderlog.http.state import State, state
 from orderlog.live.feed import Feed
 from orderlog.live.framelog import Frames
 from orderlog.live.frames import Cursor, Frame
-from orderlog.live.hub import GoingAway, Hub, Overflow, Subscription
+from orderlog.live.hub import GoingAway, Overflow, Subscription
 from orderlog.store.workspaces import TICKET_TTL_MS
 
 log = logging.getLogger("orderlog.live")
@@ -42,12 +42,6 @@ FLOOD_MAX = 30  # client messages per window before 1008
 SSE_HEARTBEAT = 15.0
 MAX_WAIT = 30.0
 CLOSE_TIMEOUT = 5.0  # a close frame stuck behind a full buffer: give up and drop the socket
-# Socket writes per second the process aims to stay under (all sockets together): one ASGI send
-# costs ~5 us whatever its size, so past this each socket writes less often and carries a batch
-# of everything pending instead (docs/performance.md). Below it every event goes out at once.
-# 50k keeps the writes to about a quarter of a core, leaving the rest to ingest, at the price of
-# up to S/50k s of added latency (1,000 sockets: 20 ms; 5,000: 100 ms).
-WRITES_PER_SECOND = 50_000
 
 # close codes (docs/protocol.md)
 UNAUTHORIZED = 4001
@@ -225,7 +219,7 @@ async def _serve(
     """Run the socket until one side ends it; the close code and reason to send (0: none)."""
     workspace_id = websocket.path_params["workspace_id"]
     async with st.hub.subscribe(workspace_id, query.statuses) as sub:
-        sender = asyncio.create_task(_send_frames(websocket, query.feed, sub, cursor, st.hub))
+        sender = asyncio.create_task(_send_frames(websocket, query.feed, sub, cursor))
         receiver = asyncio.create_task(_receive(websocket))
         watcher = asyncio.create_task(_watch_key(st, principal))
         tasks = {sender, receiver, watcher}
@@ -264,21 +258,16 @@ async def _serve(
 
 
 async def _send_frames(
-    websocket: WebSocket, feed: Feed, sub: Subscription, cursor: Cursor | None, hub: Hub
+    websocket: WebSocket, feed: Feed, sub: Subscription, cursor: Cursor | None
 ) -> None:
-    loop = asyncio.get_running_loop()
+    # Each pass writes everything pending as one batch frame. The pace is the loop's: the hub
+    # wakes a bounded number of senders per iteration (live/framelog.py, Waker), so the more
+    # sockets and events, the longer a sweep over the sockets and the bigger each batch, and the
+    # ingest requests keep their turn between the writes.
     async with contextlib.aclosing(feed.frames(sub, cursor)) as frames:
         async for pending in frames:
-            started = loop.time()
             for text in ws_texts(pending):
                 await websocket.send({"type": "websocket.send", "text": text})
-            # Pace: with S sockets, each writes at most every S / WRITES_PER_SECOND seconds,
-            # stretched while the event loop lags (live/pacing.py) so ingest is not starved; what
-            # arrives meanwhile waits in the workspace's bounded log and leaves as one batch.
-            interval = hub.pacer.stretch(hub.subscribers() / WRITES_PER_SECOND)
-            pause = interval - (loop.time() - started)
-            if pause > 0:
-                await asyncio.sleep(pause)
 
 
 async def _receive(websocket: WebSocket) -> bool:
