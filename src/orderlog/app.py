@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await sweeper
                 await state.hub.close()
+                await state.auth.close()
                 await state.orders.aclose()
                 await close_redis(redis)
                 mark_process_dead()
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=HANDLERS,
         middleware=[
             Middleware(Edge, access_log=settings.access_log),
-            Middleware(HotRoutes, routes=orders.routes),  # writes skip the router (http/hot.py)
+            # the writes and the live socket skip the router (http/hot.py)
+            Middleware(HotRoutes, routes=[*orders.routes, *live.socket_routes]),
         ],
     )

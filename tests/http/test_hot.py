@@ -1,20 +1,25 @@
-"""The write routes' short path (http/hot.py) answers exactly what the full Starlette stack
-answers: statuses, headers and bodies, errors and refusals included."""
+"""The hot routes' short path (http/hot.py: the writes, the live socket) answers exactly what
+the full Starlette stack answers: statuses, headers and bodies, errors and refusals included."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from orderlog.app import create_app
 from orderlog.http.hot import HotRoutes
 from support.api import CASHIER, CUSTOMER
-from support.server import WithState, Workspace
+from support.live import live_url, recv, socket
+from support.server import WithState, Workspace, running_server
 
 # content-length varies with the ids in a body; both paths spend the same key's rate limit
+BAD_KEY = {"Authorization": "Bearer olk_000000000000_nope"}
 VARYING = {"date", "content-length", "x-ratelimit-remaining", "x-ratelimit-reset"}
 
 
@@ -150,3 +155,34 @@ async def test_hot_unexpected_error_is_the_full_stacks_500(
     assert [a.status_code for a in answers] == [500, 500]
     assert answers[0].json() == answers[1].json()
     assert answers[0].json()["message"] == "Internal error; this is a bug in orderlog."
+
+
+async def test_hot_live_socket_as_the_full_stack(
+    settings: Any, state: Any, workspace: Workspace
+) -> None:
+    """The live WebSocket through the short path and through the full stack: the same refusals
+    (status and body) for a bad key and for a key of the wrong scope, the same first frame for
+    a reader, the same close for a reader whose first message is not JSON auth."""
+    hot, full = create_app(settings), create_app(settings)
+    full.user_middleware = [m for m in full.user_middleware if m.cls is not HotRoutes]
+    seen = []
+    for app in (hot, full):
+        answers: list[Any] = []
+        async with running_server(WithState(app, state), lifespan="off") as base:
+            for headers in (BAD_KEY, workspace.auth("write")):
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(live_url(base, workspace), additional_headers=headers)
+                answers.append((refused.value.response.status_code, refused.value.response.body))
+            async with socket(base, workspace) as conn:
+                first = await recv(conn)
+                answers.append((first["type"], sorted(first)))
+            async with asyncio.timeout(10):
+                async with connect(live_url(base, workspace)) as conn:
+                    await conn.send("hello")
+                    with pytest.raises(ConnectionClosed) as closed:
+                        await conn.recv()
+            assert closed.value.rcvd is not None
+            answers.append((closed.value.rcvd.code, closed.value.rcvd.reason))
+        seen.append(answers)
+    assert seen[0] == seen[1]
+    assert [a[0] for a in seen[0]] == [401, 403, "snapshot", 4001]

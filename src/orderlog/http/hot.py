@@ -1,14 +1,18 @@
-"""The write routes (create, status change, batch), served without Starlette's router and
-exception layers.
+"""The hot routes, served without Starlette's router and exception layers: the writes
+(create, status change, batch: POST) and the live WebSocket.
 
 A write is most of what a busy server answers. Through Starlette it passes the exception
 middleware, the router (a regex per route until one matches), the route's method check and the
 endpoint wrapper, each with its own closure around ``send``: about a tenth of a create's CPU.
-``HotRoutes`` sits right under ``Edge``: a POST whose path is a write route's goes straight to
-that route's endpoint, with the scope the router would have given it (``route``, ``endpoint``,
-``path_params``), and an exception goes to the app's own handlers (http/errors.py), so the
-answer is the one the full stack gives, byte for byte. Every other request, and a write route
-with another method (405) or a path with a trailing slash, takes the full stack.
+A live socket holds that chain of frames and closures for as long as it is open (memory per
+connection), and each of its writes goes through the closures. ``HotRoutes`` sits right under
+``Edge``: a POST whose path is a hot route's, or a WebSocket on the live route's path, goes
+straight to that route's endpoint with the scope the router would have given it (``route``,
+``endpoint``, ``path_params``). A write's exception goes to the app's own handlers
+(http/errors.py), so the answer is the one the full stack gives, byte for byte; the live
+endpoint answers its own errors (close codes), and one it lets escape is a bug that goes on up
+to ServerErrorMiddleware, as through the full stack. Every other request, a hot path with
+another method (405) or with a trailing slash, takes the full stack.
 """
 
 from __future__ import annotations
@@ -18,31 +22,43 @@ from typing import Any
 from starlette.convertors import StringConvertor
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 
 class HotRoutes:
-    def __init__(self, app: ASGIApp, routes: list[Route]) -> None:
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
         self.app = app
-        self.routes = [r for r in routes if r.methods == {"POST"}]
+        self.posts = [r for r in routes if isinstance(r, Route) and r.methods == {"POST"}]
+        self.sockets = [r for r in routes if isinstance(r, WebSocketRoute)]
+        hot: list[Route | WebSocketRoute] = [*self.posts, *self.sockets]
         # Starlette's string convertor hands the matched text over as it is: the groups of the
         # route's own regex are its path parameters.
         assert all(
-            isinstance(c, StringConvertor) for r in self.routes for c in r.param_convertors.values()
+            isinstance(c, StringConvertor) for r in hot for c in r.param_convertors.values()
         ), "hot routes take string path parameters only"
-        self.prefix = _common_prefix([r.path_format for r in self.routes])
+        self.prefix = _common_prefix([r.path_format for r in hot])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" and scope["method"] == "POST" else ""
+        kind = scope["type"]
+        routes: list[Any] = []
+        if kind == "http" and scope["method"] == "POST":
+            routes = self.posts
+        elif kind == "websocket":
+            routes = self.sockets
+        path = scope["path"] if routes else ""
         if path.startswith(self.prefix) and not scope.get("root_path"):
-            for route in self.routes:
+            for route in routes:
                 match = route.path_regex.match(path)
                 if match is not None:
                     scope["route"] = route
                     scope["endpoint"] = route.endpoint
                     scope["path_params"] = match.groupdict()
-                    await self._serve(route, scope, receive, send)
+                    if kind == "websocket":
+                        await route.endpoint(WebSocket(scope, receive=receive, send=send))
+                    else:
+                        await self._serve(route, scope, receive, send)
                     return
         await self.app(scope, receive, send)
 

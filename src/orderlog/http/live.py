@@ -221,8 +221,8 @@ async def _serve(
     async with st.hub.subscribe(workspace_id, query.statuses) as sub:
         sender = asyncio.create_task(_send_frames(websocket, query.feed, sub, cursor))
         receiver = asyncio.create_task(_receive(websocket))
-        watcher = asyncio.create_task(_watch_key(st, principal))
-        tasks = {sender, receiver, watcher}
+        watcher = st.auth.revoked(principal)  # one check per key for all its sockets
+        tasks: set[asyncio.Future[Any]] = {sender, receiver, watcher}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -287,15 +287,6 @@ async def _receive(websocket: WebSocket) -> bool:
             return True
         if b'"ping"' in (message.get("text") or "").encode():
             await websocket.send({"type": "websocket.send", "text": '{"type":"pong"}'})
-
-
-async def _watch_key(st: State, principal: Principal) -> None:
-    """Return once the connection's key is revoked."""
-    while True:
-        await asyncio.sleep(KEY_CHECK_INTERVAL)
-        with contextlib.suppress(StoreUnavailable):
-            if not await st.auth.still_valid(principal):
-                return
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
@@ -392,8 +383,9 @@ async def create_ticket(request: Request) -> Response:
     return JSONResponse({"ticket": ticket, "expires_in": TICKET_TTL_MS // 1000}, status_code=201)
 
 
+socket_routes = [WebSocketRoute(f"{WORKSPACE}/live", live_socket, name="live")]
 routes = [
-    WebSocketRoute(f"{WORKSPACE}/live", live_socket, name="live"),
+    *socket_routes,
     Route(f"{WORKSPACE}/events/stream", event_stream, methods=["GET"], name="event_stream"),
     Route(f"{WORKSPACE}/events", poll_events, methods=["GET"], name="poll_events"),
     Route(f"{WORKSPACE}/tickets", create_ticket, methods=["POST"], name="create_ticket"),
