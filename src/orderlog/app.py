@@ -24,7 +24,18 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from orderlog.auth import Authenticator
-from orderlog.http import admin, health, live, metrics, openapi, orders, recall, screens, search
+from orderlog.http import (
+    admin,
+    asyncapi,
+    health,
+    live,
+    metrics,
+    openapi,
+    orders,
+    recall,
+    screens,
+    search,
+)
 from orderlog.http.errors import HANDLERS
 from orderlog.http.hot import HotRoutes
 from orderlog.http.middleware import Edge
@@ -147,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         *health.routes,
         *openapi.routes,
+        *asyncapi.routes,
         *orders.routes,
         *recall.routes,
         *admin.routes,

@@ -11,8 +11,9 @@
      |    +-- InvalidTransition  409  the workflow forbids going from one status to another
      +-- Gone                    410  a screen pairing that expired or was used
      +-- PayloadTooLarge         413  body over the limit
-     +-- UnsupportedMediaType    415  not application/json
+     +-- UnsupportedMediaType    415  not application/json, or not encoded as gzip or identity
      +-- InvalidInput            422  a field is wrong; carries the field's path
+     +-- UpgradeRequired         426  a plain HTTP request to a WebSocket-only route
      +-- RateLimited             429  over the key's rate; carries retry_after
      +-- StoreUnavailable        503  Redis unreachable or timing out; carries retry_after
 
@@ -108,6 +109,21 @@ class UnsupportedMediaType(OrderLogError):
         super().__init__(f"Content-Type must be application/json, not {shown}.")
 
 
+class UnsupportedEncoding(UnsupportedMediaType):
+    """A Content-Encoding the server does not decode (it answers which it does, RFC 7694)."""
+
+    ACCEPTED = "gzip"
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        OrderLogError.__init__(
+            self, f"Content-Encoding must be gzip or identity (none), not {encoding}."
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Accept-Encoding": self.ACCEPTED}
+
+
 class InvalidInput(OrderLogError):
     status_code = 422
 
@@ -115,6 +131,17 @@ class InvalidInput(OrderLogError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}" if field else problem)
+
+
+class UpgradeRequired(OrderLogError):
+    status_code = 426
+
+    def __init__(self, protocol: str = "websocket") -> None:
+        self.protocol = protocol
+        super().__init__(f"This route speaks {protocol} only: send an upgrade request.")
+
+    def headers(self) -> dict[str, str]:
+        return {"Upgrade": self.protocol, "Connection": "Upgrade"}
 
 
 class RateLimited(OrderLogError):

@@ -90,7 +90,11 @@ class Settings:
         },
     )
     max_body_bytes: int = field(
-        default=65_536, metadata={"env": "ORDERLOG_MAX_BODY", "help": "largest request body"}
+        default=65_536,
+        metadata={
+            "env": "ORDERLOG_MAX_BODY",
+            "help": "largest request body, as sent and as decoded (gzip)",
+        },
     )
     allowed_origins: tuple[str, ...] = field(
         default=(),

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from orderlog.app import build_state, create_app
 from orderlog.settings import Settings
@@ -149,3 +150,51 @@ async def test_ratelimit_redis_down_is_503_not_a_free_pass(tmp_path: Path) -> No
     finally:
         await redis.aclose()
         server.stop()
+
+
+async def test_ratelimit_headers_on_refused_writes(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """A write refused before it reaches the store (422, 400, 415, 413) counts against its key
+    and carries X-RateLimit-*, counting down; past the burst it is a 429, as a valid one is."""
+    slow = replace(settings, rate_write=0.1, rate_write_burst=6)  # no refill within the test
+    state = build_state(slow, redis)
+    transport = httpx.ASGITransport(app=WithState(create_app(slow), state))
+    url = f"{workspace.base}/orders"
+    plain = workspace.auth() | {"Content-Type": "application/json"}
+    refused = [
+        ({"json": {"customer": {"UserId": 1.5}}}, 422),
+        ({"headers": plain, "content": b"{nope"}, 400),
+        ({"headers": workspace.auth() | {"Content-Type": "text/plain"}, "content": b"x"}, 415),
+        ({"headers": plain, "content": b"[" + b" " * 70_000 + b"]"}, 413),
+        ({"json": {"customer": CUSTOMER, "status": "baking"}}, 422),
+    ]
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=10) as c:
+        for n, (request, status) in enumerate(refused):
+            resp = await c.post(url, **{"headers": workspace.auth(), **request})
+            assert_error(resp, status)
+            assert resp.headers["x-ratelimit-limit"] == "6"
+            assert resp.headers["x-ratelimit-remaining"] == str(6 - 1 - n)
+            assert int(resp.headers["x-ratelimit-reset"]) >= 1
+        last = await c.post(url, headers=workspace.auth(), json={"customer": 1})
+        assert_error(last, 422)
+        assert last.headers["x-ratelimit-remaining"] == "0"
+        over = await c.post(url, headers=workspace.auth(), json={"customer": 1})
+        assert_error(over, 429)
+        assert int(over.headers["retry-after"]) >= 1
+    await state.hub.close()
+
+
+async def test_ratelimit_headers_on_refused_live_handshake(
+    server: str, state: Any, workspace: Workspace
+) -> None:
+    """A WebSocket handshake refused after the key's check (an unknown status filter: 422)
+    carries X-RateLimit-* too."""
+    url = server.replace("http://", "ws://", 1) + f"{workspace.base}/live?status=baking"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with asyncio.timeout(5):
+            await websockets.connect(url, additional_headers=workspace.auth("read"))
+    response = refused.value.response
+    assert response.status_code == 422
+    assert response.headers["x-ratelimit-limit"] == str(READ_BURST)
+    assert response.headers["x-ratelimit-remaining"] == str(READ_BURST - 1)

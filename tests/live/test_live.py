@@ -32,6 +32,7 @@ from support.live import (
     recv,
     sid,
     socket,
+    sse_frames,
     versions_increase,
 )
 from support.server import Workspace, running_server
@@ -409,22 +410,6 @@ async def test_live_two_servers_share_one_redis(
 
 
 # -- SSE and long-poll -------------------------------------------------------------------------
-async def sse_frames(lines: AsyncIterator[str], n: int) -> list[tuple[str | None, dict[str, Any]]]:
-    """The next ``n`` SSE messages as (id, data); comments and ``retry:`` are skipped."""
-    out: list[tuple[str | None, dict[str, Any]]] = []
-    ident: str | None = None
-    async with asyncio.timeout(10):
-        async for line in lines:
-            if line.startswith("id: "):
-                ident = line[4:]
-            elif line.startswith("data: "):
-                out.append((ident, orjson.loads(line[6:])))
-                ident = None
-                if len(out) == n:
-                    break
-    return out
-
-
 async def test_sse_streams_and_resumes_with_last_event_id(
     server: str, workspace: Workspace
 ) -> None:

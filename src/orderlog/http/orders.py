@@ -35,11 +35,11 @@ async def _apply(
     """The shared path of every write: key, body, commands, workflow, one store call."""
     ws = request.path_params["workspace_id"]
     principal = await authorize(request, ws, action, rate_in_write=True)
-    data, body = await read_json(request)
+    data, _ = await read_json(request)
     commands = parse(data)
     st = state(request)
     workflow = await st.workspaces.workflow(ws)
-    key = idempotency(request, principal, body)
+    key = idempotency(request, principal, data)
     rate = rate_check(request)  # checked inside write.lua: still one round trip
     return commands, await st.orders.apply(ws, commands, workflow, key, batch=batch, rate=rate)
 

@@ -407,7 +407,8 @@ def _result(r: list[Any], cmd: Command) -> Result:
     if kind == "version":
         return Conflict(f"Order {r[2]} is at version {r[3]}, not {r[4]}.")
     if kind == "ref":
-        return Conflict(f"The operation this one refers to ({cmd.ref or r[2]}) failed.")
+        named = cmd.order_ref if isinstance(cmd, ChangeStatus) else None
+        return Conflict(f"The create this operation names ({named or r[2]}) failed.")
     if kind == "exists":
         return Conflict(f"Order id {r[2]} exists already.")
     raise RuntimeError(f"write.lua answered {r!r}")

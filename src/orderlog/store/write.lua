@@ -9,7 +9,8 @@
 -- Returns {reply, rate remaining, rate reset (us), rate retry-after (us)}: a refused write
 -- (retry-after > 0) has reply '' and changed nothing. Else reply is a JSON array, one result
 -- per op:
---   ["ok", id, number, version, changed(0|1), order_json]
+--   ["ok", id, number, version, changed(0|1), order_json]  (re-sending the current status is
+--   changed 0, unless it is a handed_to status with another recipient: see change())
 --   ["err", "notfound" | "transition" | "version" | "ref" | "exists", detail...]
 -- or ["idem", "replay", stored] / ["idem", "mismatch"] when the idempotency key was seen.
 
@@ -138,17 +139,23 @@ local function change(o, created)
   if expected ~= '' and expected ~= h.v then
     return {'err', 'version', id, h.v, expected}
   end
+  local role = ARGV[o + S.role]
+  local recipient = ARGV[o + S.handed_to]
   if h.st == target then
-    return {'ok', id, tonumber(n), tonumber(h.v), 0, order_json(h, ws)}
+    -- Re-sending the current status changes nothing, except a handed_to status naming another
+    -- recipient: that is recorded (history entry, 'order.updated' event), never dropped.
+    if role ~= 'handed_to' or recipient == '' or recipient == h.hto then
+      return {'ok', id, tonumber(n), tonumber(h.v), 0, order_json(h, ws)}
+    end
+  else
+    local allowed = false
+    for _, src in ipairs(split(ARGV[o + S.sources])) do
+      if src == h.st then allowed = true break end
+    end
+    if not allowed then return {'err', 'transition', id, h.st, target} end
   end
-  local allowed = false
-  for _, src in ipairs(split(ARGV[o + S.sources])) do
-    if src == h.st then allowed = true break end
-  end
-  if not allowed then return {'err', 'transition', id, h.st, target} end
 
   local prev = h.st
-  local role = ARGV[o + S.role]
   local actor = ARGV[o + S.actor]
   h.st = target
   h.v = tostring(tonumber(h.v) + 1)
@@ -158,8 +165,8 @@ local function change(o, created)
     h.prep = actor
     add_staff(h, 'preparer', ARGV[o + S.actor_id], ARGV[o + S.actor_name])
   elseif role == 'handed_to' then
-    if ARGV[o + S.handed_to] ~= '' then
-      h.hto = ARGV[o + S.handed_to]
+    if recipient ~= '' then
+      h.hto = recipient
       extra = ',"handed_to":' .. h.hto
       add_staff(h, 'handed_to', ARGV[o + S.handed_to_id], ARGV[o + S.handed_to_name])
     end
@@ -170,12 +177,14 @@ local function change(o, created)
   end
   if ARGV[o + S.reason] ~= '' then extra = extra .. ',"reason":' .. ARGV[o + S.reason] end
   h.h = history(h, prev, actor, extra)
-  redis.call('ZREM', ix .. IX_STATUS .. prev, n)
-  redis.call('ZADD', ix .. IX_STATUS .. target, n, n)
+  if prev ~= target then
+    redis.call('ZREM', ix .. IX_STATUS .. prev, n)
+    redis.call('ZADD', ix .. IX_STATUS .. target, n, n)
+  end
   add_tokens(h, ARGV[o + S.words])
   redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'prep', h.prep, 'hto', h.hto,
     'hby', h.hby, 'h', h.h, 'ixk', h.ixk or '')
-  emit(h, 'order.status_changed', prev)
+  emit(h, prev ~= target and 'order.status_changed' or 'order.updated', prev)
   return {'ok', id, tonumber(n), tonumber(h.v), 1, order_json(h, ws)}
 end
 
