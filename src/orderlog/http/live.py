@@ -32,7 +32,7 @@ from orderlog.errors import (
 )
 from orderlog.http.common import WORKSPACE, JSONResponse, authorize, check_rate
 from orderlog.http.errors import error_response
-from orderlog.http.middleware import KEY_ID
+from orderlog.http.middleware import KEY_ID, SEND
 from orderlog.http.state import State, state
 from orderlog.live.feed import Feed
 from orderlog.live.framelog import Frames
@@ -301,22 +301,27 @@ async def _send_frames(
     # wakes a bounded number of senders per iteration (live/framelog.py, Waker), so the more
     # sockets and events, the longer a sweep over the sockets and the bigger each batch, and the
     # ingest requests keep their turn between the writes.
+    # Data frames go to the server's own send (Edge stashes it): only the handshake and the
+    # close need the middleware's eye, and a write of every socket is the fan-out's hot path.
+    send = websocket.scope.get(SEND) or websocket.send
     async with contextlib.aclosing(feed.frames(sub, cursor)) as frames:
         async for pending in frames:
             for text in ws_texts(pending):
-                await websocket.send({"type": "websocket.send", "text": text})
+                await send({"type": "websocket.send", "text": text})
 
 
 async def _receive(websocket: WebSocket) -> bool:
     """Read the client until it leaves (False) or floods (True). ``{"type":"ping"}`` is
     answered with ``{"type":"pong"}``; anything else is ignored."""
     loop = asyncio.get_running_loop()
-    times: deque[float] = deque()
+    times: deque[float] | None = None  # made at the first message: most sockets send none
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return False
         now = loop.time()
+        if times is None:
+            times = deque()
         times.append(now)
         while times[0] < now - FLOOD_WINDOW:
             times.popleft()

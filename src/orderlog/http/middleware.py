@@ -40,6 +40,7 @@ from orderlog.ops.serving import redact
 KEY_ID = "orderlog.key_id"  # set by http.common.authorize (and the live edges)
 ERROR = "orderlog.error"  # set by http.errors for domain errors: the exception's class name
 RATE = "orderlog.rate"  # the request's RateCheck, set by http.common.check_rate
+SEND = "orderlog.send"  # a WebSocket's own send, unobserved: for its data frames (http/live.py)
 
 CSP = "; ".join(
     [
@@ -129,6 +130,8 @@ class Edge:
                 seen["status"] = message.get("code", 1005)  # the client closed first
             return message
 
+        if websocket:
+            scope[SEND] = send
         try:
             await self.app(scope, receive_observed if websocket else receive, observe)
         except BaseException:
