@@ -9,10 +9,10 @@ docs/capacity.md explains the model. Each run (the load average noted before it)
   Server CPU per write (us) at saturation; Redis per write from INFO before and after the
   fixed-rate window: CPU (us, used_cpu_user + used_cpu_sys), AOF bytes, network bytes in and
   out; Redis memory per order (used_memory, every order with its hash, indexes and 3 events).
-- **fan-out**: 100 creates/s into a server without sockets (the ingest alone), then bench.live's
-  scenario with 1, 10 and 1,000 sockets: the server CPU per event a process hears (1 socket
-  above none), per message written alone (10 above 1) and in batches (1,000 above 10); memory
-  per idle socket.
+- **fan-out**: creates into a server without sockets (the ingest alone), then bench.live's
+  scenario with 1 and 10 sockets at 500 events/s and 1,000 sockets at 100/s: the server CPU
+  per event a process hears (1 socket above none), per message written alone (10 above 1)
+  and in batches (1,000 above none); memory per idle socket.
 - **check, --workers 2**: ``orderlog serve --workers 2`` on one port at 1,000 writes/s (full
   mix): server CPU per write summed over the processes, against the one-process figure (the
   model adds CPU linearly over processes), and every write accepted.
@@ -43,8 +43,7 @@ import redis as sync_redis
 from . import harness, ingest, live
 
 FIXED = ingest.Load("fixed 1000/s, full mix", 1_000, 50, "full")
-FANOUT_SOCKETS = (1, 10, 1_000)
-FANOUT_INGEST = ingest.Load("fixed 100/s, creates", 100, 8, "create")
+FANOUT_RATE, BATCH_RATE = 500, 100  # events/s with 1 and 10 sockets; with 1,000
 WORKSPACES_ON_CLUSTER = 150  # (each key id is drawn for its workspace's slot: ~15 ms each)
 
 # The deployments the table sizes: (workspaces, writes/s at peak, open screens, orders per
@@ -129,38 +128,43 @@ def stream_bytes_per_event(url: str, workspace: str) -> float:
 
 
 def fanout_run(loader: Path, window: tuple[float, float, float], logdir: Path) -> dict:
-    """The same 100 creates/s into a server with no socket, then 1, 10 and 1,000 sockets on the
-    workspace. The CPU above the ingest alone: with one socket, an event heard and written once;
-    each further socket, one more message (written alone at 10 sockets, in batches at 1,000:
-    a sweep over many sockets takes long enough for events to gather)."""
-    with (
-        harness.redis_server("everysec") as url,
-        ingest.servers("orderlog", 1, url, logdir) as (served, ws, key),
-    ):
-        ingest.measure(loader, served, ws, key, ingest.WARM_UP, (1.0, 0))
-        alone = ingest.measure(loader, served, ws, key, FANOUT_INGEST, window[:2])
-    cpu = {0: alone["server_cpu"] / 100}  # CPU-seconds per second, by sockets
-    msgs = {0: 0.0}
-    events = {}
-    rows = {}
-    for subs in FANOUT_SOCKETS:
+    """Creates into a server with no socket (the ingest alone), then with 1 and 10 sockets on
+    the workspace, at 500/s: the CPU above the ingest alone, with one socket, is an event heard
+    and written once; each further socket's, one more message written alone. Then 1,000
+    sockets at 100 events/s: per message, the CPU above the ingest alone at that rate (each
+    write then carries the events that arrived during a sweep over the sockets)."""
+    cpu: dict[tuple[int, int], float] = {}  # (sockets, rate) -> CPU-seconds per second
+    msgs: dict[tuple[int, int], float] = {}
+    events: dict[tuple[int, int], float] = {}
+    many = {}
+    for rate in (FANOUT_RATE, BATCH_RATE):
+        load = ingest.Load(f"fixed {rate}/s, creates", rate, 16, "create")
+        with (
+            harness.redis_server("everysec") as url,
+            ingest.servers("orderlog", 1, url, logdir) as (served, ws, key),
+        ):
+            ingest.measure(loader, served, ws, key, ingest.WARM_UP, (1.0, 0))
+            alone = ingest.measure(loader, served, ws, key, load, window[:2])
+        cpu[0, rate], msgs[0, rate] = alone["server_cpu"] / 100, 0.0
+    for subs, rate in ((1, FANOUT_RATE), (10, FANOUT_RATE), (1_000, BATCH_RATE)):
         with harness.redis_server("everysec") as url, harness.serve("orderlog", url, logdir) as t:
-            rows[subs] = row = live.scenario(t, subs, FANOUT_INGEST.rate, *window)
-        cpu[subs], msgs[subs] = row["server_cpu"] / 100, float(row["delivered_per_s"] or 0)
-        events[subs] = row["accepted_per_s"] or 1.0
-    one, few, many = FANOUT_SOCKETS
+            row = live.scenario(t, subs, rate, *window)
+        cpu[subs, rate] = row["server_cpu"] / 100
+        msgs[subs, rate] = float(row["delivered_per_s"] or 0)
+        events[subs, rate] = row["accepted_per_s"] or 1.0
+        many[subs] = row
 
-    def per(a: int, b: int) -> float:
+    def per(a: tuple[int, int], b: tuple[int, int]) -> float:
         return 1e6 * max(0.0, cpu[b] - cpu[a]) / max(1.0, msgs[b] - msgs[a])
 
+    one = (1, FANOUT_RATE)
     return {
-        "event_cpu_us": 1e6 * max(0.0, cpu[one] - cpu[0]) / events[one],
-        "msg_cpu_us": per(one, few),
-        "batched_msg_cpu_us": per(few, many),
-        "ingest_cpu_us": alone["cpu_us_per_write"],
-        "socket_kib": rows[many]["idle_kib_per_conn"],
-        "delivered_per_s": msgs[many],
-        "lost": sum(r["lost"] for r in rows.values()),
+        "event_cpu_us": 1e6 * max(0.0, cpu[one] - cpu[0, FANOUT_RATE]) / events[one],
+        "msg_cpu_us": per(one, (10, FANOUT_RATE)),
+        "batched_msg_cpu_us": per((0, BATCH_RATE), (1_000, BATCH_RATE)),
+        "socket_kib": many[1_000]["idle_kib_per_conn"],
+        "delivered_per_s": msgs[1_000, BATCH_RATE],
+        "lost": sum(r["lost"] for r in many.values()),
     }
 
 
@@ -261,10 +265,7 @@ def _spread(
         orders = asyncio.run(_cluster_writes(port, made, sum(window)))
     after = [redis_info(m) for m in masters]
     pairs = list(zip(after, before, strict=True))
-    writes = [
-        a.get("cmdstat_evalsha", {}).get("calls", 0) - b.get("cmdstat_evalsha", {}).get("calls", 0)
-        for a, b in pairs
-    ]
+    writes = [orders_on(m) for m in masters]
     memory = [a["used_memory"] - b["used_memory"] for a, b in pairs]
     cpu = [sum(a[k] - b[k] for k in ("used_cpu_user", "used_cpu_sys")) for a, b in pairs]
     return {
@@ -273,6 +274,15 @@ def _spread(
         "memory_per_order": [m / max(1, n) for m, n in zip(memory, writes, strict=True)],
         "cpu_us_per_write": [1e6 * c / max(1, n) for c, n in zip(cpu, writes, strict=True)],
     }
+
+
+def orders_on(url: str) -> int:
+    """Orders written on one Redis (master): the sum of its workspaces' order counters."""
+    client = sync_redis.Redis.from_url(url)
+    try:
+        return sum(int(client.get(k) or 0) for k in client.scan_iter(match="*:seq", count=1000))
+    finally:
+        client.close()
 
 
 async def _cluster_workspaces(url: str, count: int) -> list[tuple[str, str]]:
@@ -328,7 +338,6 @@ INPUTS = [
         "batched_msg_cpu_us",
         1,
     ),
-    ("server CPU per write, us (100 creates/s)", "fanout", "ingest_cpu_us", 0),
     ("server memory per live socket, KiB", "fanout", "socket_kib", 1),
     ("Redis CPU per write, us", "writes", "redis_cpu_us", 0),
     ("Redis memory per order kept, bytes", "writes", "memory_per_order", 0),

@@ -241,7 +241,7 @@ def test_bench_capacity_command_runs() -> None:
         timeout=600,
     )
     inputs = {r["input"]: r["value"] for r in table(out, "input")}
-    assert len(inputs) == 14, inputs
+    assert len(inputs) == 13, inputs
     assert all(v.replace(",", "").replace(".", "").isdigit() for v in inputs.values()), inputs
     assert len(table(out, "workspaces")) == 5
     assert "- --workers 2 at 1,000 writes/s" in out
