@@ -59,6 +59,7 @@ from orderlog.store.client import (
 from orderlog.store.embedded import store_url
 from orderlog.store.multiplex import Multiplexed
 from orderlog.store.orders import OrderStore
+from orderlog.store.replication import Replicated, warn_short_of_replicas
 from orderlog.store.screens import ScreenStore
 from orderlog.store.workspaces import WorkspaceStore
 
@@ -90,6 +91,7 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             idempotency_ttl=settings.idempotency_ttl,
             publish_command=publish_command(settings.redis_url),
             on_events=measures.events_published.inc,
+            replicated=replicated(settings, redis),
             pipelined=Multiplexed.beside(redis),
         ),
         workspaces=workspaces,
@@ -105,6 +107,19 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             on_reconnect=measures.redis_reconnects.inc,
         ),
         metrics=measures,
+    )
+
+
+def replicated(settings: Settings, redis: RedisClient) -> Replicated | None:
+    """ORDERLOG_WAIT_REPLICAS > 0: order writes wait for that many replicas (WAIT)."""
+    if settings.wait_replicas <= 0:
+        return None
+    return Replicated(
+        redis,
+        settings.wait_replicas,
+        settings.wait_timeout,
+        socket_timeout=settings.redis_timeout,
+        max_connections=settings.redis_max_connections,
     )
 
 
@@ -131,6 +146,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if isinstance(redis, RedisCluster):
                 await check_cluster(redis)
             state = build_state(settings, redis)
+            if settings.wait_replicas > 0:
+                await warn_short_of_replicas(redis, settings.wait_replicas)
             tune_gc()
             # SIGTERM: close live connections with 1001 first (ops/drain.py says why).
             uninstall = drain.install(lambda: state.hub.drain(within=1.0))

@@ -9,6 +9,8 @@
      +-- NotFound                404  no such order, workspace, key or route
      +-- Conflict                409  stale version, a request racing its own idempotency key
      |    +-- InvalidTransition  409  the workflow forbids going from one status to another
+     |    +-- StatusesInUse      409  a new workflow removes statuses orders are in
+     |    +-- WorkflowChanged    409  the workflow changed while a request was checked
      +-- Gone                    410  a screen pairing that expired or was used
      +-- PayloadTooLarge         413  body over the limit
      +-- UnsupportedMediaType    415  not application/json, or not encoded as gzip or identity
@@ -16,6 +18,7 @@
      +-- UpgradeRequired         426  a plain HTTP request to a WebSocket-only route
      +-- RateLimited             429  over the key's rate; carries retry_after
      +-- StoreUnavailable        503  Redis unreachable or timing out; carries retry_after
+          +-- NotReplicated      503  written on the master, on too few replicas in time
 
 Each carries data and builds its message from it. ``routes/errors.py`` maps the tree to
 ``{"error", "statusCode", "message"}`` bodies in one place.
@@ -85,6 +88,22 @@ class InvalidTransition(Conflict):
 
 class Gone(OrderLogError):
     status_code = 410
+
+
+class StatusesInUse(Conflict):
+    def __init__(self, held: dict[str, int]) -> None:
+        self.held = held
+        listed = ", ".join(f"{s} ({n} order{'s' if n != 1 else ''})" for s, n in held.items())
+        example = next(iter(held))
+        super().__init__(
+            f"The new workflow removes statuses that orders are in: {listed}. Move them in the "
+            f'same request: "migrate": {{"{example}": "<a status of the new workflow>"}}.'
+        )
+
+
+class WorkflowChanged(Conflict):
+    def __init__(self) -> None:
+        super().__init__("The workflow changed while this request was being checked; retry.")
 
 
 class PayloadTooLarge(OrderLogError):
@@ -169,3 +188,18 @@ class StoreUnavailable(OrderLogError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class NotReplicated(StoreUnavailable):
+    """A write the master has, but fewer replicas than asked for confirmed in time: it is
+    committed, and lost only if that master fails before a replica has it. A retry with the
+    same Idempotency-Key answers the stored result once enough replicas have it."""
+
+    def __init__(self, acked: int, wanted: int, timeout: float) -> None:
+        self.acked = acked
+        self.wanted = wanted
+        super().__init__(
+            f"Written on the Redis master, but only {acked} of {wanted} replicas confirmed it "
+            f"within {timeout:g} s; it would be lost if that master failed now. Retry with the "
+            "same Idempotency-Key: the stored result is answered once replicas have it."
+        )

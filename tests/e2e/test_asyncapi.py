@@ -14,7 +14,7 @@ from websockets.asyncio.client import ClientConnection
 
 from orderlog.http.asyncapi import CLOSE_TABLE, document
 from orderlog.live.frames import EVENTS
-from support.api import CASHIER, CUSTOMER
+from support.api import BAKERY, CASHIER, CUSTOMER
 from support.live import create, http, move, socket, sse_frames
 from support.schemas import asyncapi_document_schema, component, errors
 from support.server import Workspace
@@ -28,22 +28,25 @@ def served(doc: dict[str, Any]) -> dict[str, Any]:
 
 class Frames:
     """Validates frames against the payload schemas of one channel's messages, chosen by the
-    frame's ``type`` as the document states it (each payload's ``type`` const)."""
+    frame's ``type`` as the document states it (each payload's ``type`` const; an order event
+    and a workflow.changed event share the type ``event``: a frame must fit one of them)."""
 
     def __init__(self, doc: dict[str, Any], channel: str) -> None:
-        self.validators = {}
+        self.validators: dict[str, list[Any]] = {}
         for ref in doc["channels"][channel]["messages"].values():
             name = ref["$ref"].rsplit("/", 1)[1]
             payload = doc["components"]["messages"][name]["payload"]["$ref"]
             schema = doc["components"]["schemas"][payload.rsplit("/", 1)[1]]
             kind = schema["properties"]["type"]["const"]
-            self.validators[kind] = component(doc, payload.removeprefix("#"), asyncapi=True)
+            validator = component(doc, payload.removeprefix("#"), asyncapi=True)
+            self.validators.setdefault(kind, []).append(validator)
         self.seen: list[dict[str, Any]] = []
 
     def check(self, raw: str | bytes) -> dict[str, Any]:
         frame = orjson.loads(raw)
         assert frame["type"] in self.validators, f"no message for {frame}"
-        assert errors(self.validators[frame["type"]], frame) == [], frame
+        problems = [errors(v, frame) for v in self.validators[frame["type"]]]
+        assert [] in problems, (frame, problems)
         self.seen.append(frame)
         return frame  # type: ignore[no-any-return]
 
@@ -156,3 +159,31 @@ async def test_asyncapi_event_stream_frames_match_the_schemas(
                 frames.check(orjson.dumps(frame))
     assert frames.kinds() == {"snapshot", "event", "reset"}
     assert frames.events() == {"order.created", "order.status_changed"}
+
+
+async def test_asyncapi_workflow_changed_frame_matches_its_schema(
+    server: str, workspace: Workspace
+) -> None:
+    """The workflow.changed event a workflow change sends (alone, and in a resumed batch with the
+    order it moved) is valid against the document's WorkflowChanged payload."""
+    doc = served(document())
+    frames = Frames(doc, "live")
+    async with http(server) as client:
+        (oid,) = await create(client, workspace)
+        await move(client, workspace, oid, "preparing")
+        async with socket(server, workspace) as conn:
+            snap = await next_frame(conn, frames)
+            resp = await client.put(
+                f"{workspace.base}/workflow",
+                headers=workspace.auth("admin"),
+                json={**BAKERY, "migrate": {"preparing": "baking"}},
+            )
+            assert resp.status_code == 200, resp.text
+            while "workflow.changed" not in frames.events():
+                await next_frame(conn, frames)
+        async with socket(server, workspace, cursor=snap["cursor"]) as conn:
+            batch = await next_frame(conn, frames)
+            assert [e["event"] for e in batch["events"]] == [
+                "order.status_changed",
+                "workflow.changed",
+            ]

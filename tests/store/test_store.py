@@ -282,34 +282,38 @@ async def test_store_workflow_read_once_for_concurrent_callers(
     state: Any, workspace: Any, redis: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When the cached workflow has expired, concurrent writes wait on one Redis read; a read
-    begun before a workflow change does not answer a caller after it."""
+    begun before this process changed the workflow answers no caller after the change, nor
+    fills the cache."""
     stored = state.workspaces
     stored.workflow_cache_seconds = 0.0  # every call finds its cache expired
-    before = (await redis.info("commandstats")).get("cmdstat_get", {}).get("calls", 0)
-    flows = await asyncio.gather(*(stored.workflow(workspace.id) for _ in range(50)))
-    after = (await redis.info("commandstats")).get("cmdstat_get", {}).get("calls", 0)
-    assert all(f is DEFAULT_WORKFLOW for f in flows)
-    assert after - before == 1
-    real_get = stored.redis.get
 
+    async def reads() -> int:
+        stats = await redis.info("commandstats")
+        return int(stats.get("cmdstat_mget", {}).get("calls", 0))
+
+    before = await reads()
+    flows = await asyncio.gather(*(stored.workflow(workspace.id) for _ in range(50)))
+    assert await reads() - before == 1
+    assert all(f == flows[0] for f in flows)
+    real_mget = stored.redis.mget
     delays = [0.3, 0.05]
 
-    async def late_get(key: str) -> Any:  # the first reply read before the change, handed
-        value = await real_get(key)  # over after the next read's
+    async def late_mget(*keys: str) -> Any:  # the first reply read before the change, handed
+        value = await real_mget(*keys)  # over after the next read's
         await asyncio.sleep(delays.pop(0) if delays else 0)
         return value
 
-    monkeypatch.setattr(stored.redis, "get", late_get)
+    monkeypatch.setattr(stored.redis, "mget", late_mget)
     stored.workflow_cache_seconds = 60.0
     stale_read = asyncio.ensure_future(stored.workflow(workspace.id))
-    await asyncio.sleep(0.05)  # its GET has been answered: the old workflow
-    custom = DEFAULT_WORKFLOW.to_json()
-    custom["statuses"] = [*custom["statuses"], {"name": "on_hold", "label": "On hold"}]
-    custom["transitions"]["on_hold"] = ["submitted"]
-    changed = await stored.set_workflow(workspace.id, custom)
-    assert await stored.workflow(workspace.id) == changed  # not the read begun before
-    assert await stale_read == DEFAULT_WORKFLOW
-    assert await stored.workflow(workspace.id) == changed  # nor did it fill the cache
+    await asyncio.sleep(0.05)  # its MGET has been answered: the old workflow
+    keys = stored.keys
+    await redis.incr(keys.workflow_version(workspace.id))  # a change, as admin makes one
+    stored.forget_workflow(workspace.id)
+    changed = await stored.workflow(workspace.id)
+    assert changed.version == flows[0].version + 1  # not the read begun before
+    assert (await stale_read).version == flows[0].version
+    assert (await stored.workflow(workspace.id)).version == changed.version  # nor the cache
 
 
 def test_store_order_ids_unique_and_a_forked_child_draws_its_own() -> None:

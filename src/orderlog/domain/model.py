@@ -74,6 +74,9 @@ class Workflow:
     initial: frozenset[str]
     default_status: str
     custom: bool = False
+    # How many times the workspace's workflow was changed when this one was read: a write
+    # checked against it is refused by the store if it changed since (store/write.lua).
+    version: int = field(default=0, compare=False)
     _by_name: Mapping[str, Status] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -229,6 +232,46 @@ def parse_workflow(data: Any) -> Workflow:
         default_status=default_status,
         custom=True,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowChange:
+    """What replacing a workflow does to the orders. ``removed``: the statuses orders can be in
+    (the old workflow's active ones) that the new one lacks; ``moves``: where the request moves
+    the orders of each (the others must have none). Orders in a removed final status are
+    finished: they keep it."""
+
+    removed: tuple[str, ...]
+    moves: Mapping[str, str]
+
+
+def plan_change(old: Workflow, new: Workflow, migrate: Any) -> WorkflowChange:
+    """The change from ``old`` to ``new`` with a request's ``migrate`` ({removed status: status
+    of the new workflow}, or None); raises InvalidInput naming the wrong entry."""
+    removed = tuple(s.name for s in old.statuses if not s.terminal and s.name not in new.names)
+    if migrate is None or migrate == []:  # ([]: Roblox's empty table)
+        migrate = {}
+    if not isinstance(migrate, dict):
+        raise InvalidInput(
+            "migrate", "must be an object: removed status -> status of the new workflow"
+        )
+    moves: dict[str, str] = {}
+    for source, target in migrate.items():
+        where = f"migrate.{source}"
+        if source not in removed:
+            if source in new.names:
+                problem = "stays in the new workflow: its orders keep it"
+            elif source in old.names:
+                problem = "is a final status: its orders are finished and keep it"
+            else:
+                problem = "is not a status of the current workflow"
+            raise InvalidInput(where, problem)
+        if not isinstance(target, str) or target not in new.names:
+            raise InvalidInput(
+                where, f"must be a status of the new workflow: {', '.join(new.names)}"
+            )
+        moves[source] = target
+    return WorkflowChange(removed, moves)
 
 
 def tokens(texts: Iterable[str]) -> list[str]:

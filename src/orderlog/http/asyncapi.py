@@ -80,9 +80,26 @@ FRAMES: dict[str, Any] = {
         },
         "One change of one order, in commit order; `order.version` only grows.",
     ),
+    "WorkflowChanged": frame(
+        "event",
+        {
+            "cursor": CURSOR,
+            "event": {"const": "workflow.changed"},
+            "workflow": schema("Workflow"),
+        },
+        "The workspace's workflow changed (PUT or DELETE /workflow), after the events of the "
+        "orders the change moved: redraw what depends on it (a board's columns). Every client "
+        "gets it, whatever its filter; an event without `order` is about the workspace.",
+    ),
     "Batch": frame(
         "batch",
-        {"events": {"type": "array", "minItems": 2, "items": schema("EventFrame")}},
+        {
+            "events": {
+                "type": "array",
+                "minItems": 2,
+                "items": {"anyOf": [schema("EventFrame"), schema("WorkflowChanged")]},
+            }
+        },
         "Several changes at once (under load, or a resume): the event frames, in order. "
         "WebSocket only.",
     ),
@@ -174,8 +191,8 @@ WS_BINDING = {
     },
     "bindingVersion": "0.1.0",
 }
-SERVER_FRAMES = ["Snapshot", "Event", "Batch", "Reset", "Status", "Pong"]
-SSE_FRAMES = ["Snapshot", "Event", "Reset", "Status"]
+SERVER_FRAMES = ["Snapshot", "Event", "WorkflowChanged", "Batch", "Reset", "Status", "Pong"]
+SSE_FRAMES = ["Snapshot", "Event", "WorkflowChanged", "Reset", "Status"]
 CLIENT_MESSAGES = ["Auth", "Ping"]
 PARAMETERS = {"workspace_id": {"description": "the workspace's id"}}
 
@@ -257,6 +274,7 @@ def document() -> dict[str, Any]:
             "schemas": {
                 **SCHEMAS_HERE,
                 "Order": SCHEMAS["Order"],
+                "Workflow": SCHEMAS["Workflow"],
                 "ParticipantOut": SCHEMAS["ParticipantOut"],
             },
         },

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
@@ -13,6 +14,7 @@ from starlette.responses import Response
 
 from orderlog.auth import SCREEN, SCREEN_BUMP, Principal, bearer
 from orderlog.domain.inputs import canonical_json, parse_json
+from orderlog.domain.model import Workflow
 from orderlog.domain.ratelimit import Limit, RateCheck
 from orderlog.errors import (
     BadRequest,
@@ -20,6 +22,7 @@ from orderlog.errors import (
     PayloadTooLarge,
     UnsupportedEncoding,
     UnsupportedMediaType,
+    WorkflowChanged,
 )
 from orderlog.http.middleware import KEY_ID, RATE
 from orderlog.http.state import state
@@ -28,6 +31,7 @@ from orderlog.store.orders import Idempotency
 
 WORKSPACE = "/v1/workspaces/{workspace_id}"  # every workspace route's prefix
 DEFERRED = "orderlog.rate_deferred"  # the workspace of a write whose rate write.lua checks
+T = TypeVar("T")
 
 
 class JSONResponse(Response):
@@ -213,3 +217,16 @@ def limit_for(settings: Settings, scope: str) -> Limit | None:
     if rate <= 0:
         return None
     return Limit(rate, max(1, burst))
+
+
+async def against_workflow(
+    request: HTTPConnection, workspace_id: str, write: Callable[[Workflow], Awaitable[T]]
+) -> T:
+    """``write`` checked against the workspace's workflow (cached for a second); once more
+    against the workflow read afresh if it changed meanwhile (the store refuses a write checked
+    against another version: ``WorkflowChanged``)."""
+    workspaces = state(request).workspaces
+    try:
+        return await write(await workspaces.workflow(workspace_id))
+    except WorkflowChanged:
+        return await write(await workspaces.workflow(workspace_id, fresh=True))

@@ -199,9 +199,27 @@ the moves between them. Every other field is optional.
 - `initial`: the statuses an order may be created in (default: all); `default_status`: the one
   it is created in when the request names none (default: the first of `initial`).
 
+- `migrate`: `{{"removed status": "status of the new workflow", ...}}`: where the orders of
+  each status the change removes move. Removing a status orders are in without moving them is
+  a 409 naming each such status and how many orders are in it; the moves happen in the same
+  atomic step as the change, each with a history entry (`reason` "workflow changed") and an
+  `order.status_changed` event, then live clients get a `workflow.changed` event (see
+  /asyncapi.json). Orders in a removed final status are finished and keep it.
+
 Anything else, an unknown status named anywhere, or a move out of a terminal status is a 422
-naming the field. `DELETE /workflow` goes back to the default workflow; what `GET /workflow`
-answers may be sent back as is."""
+naming the field. `DELETE /workflow` goes back to the default workflow (its body, optional, may
+be `{{"migrate": {{...}}}}`); what `GET /workflow` answers may be sent back as is."""
+
+MIGRATE = {
+    "anyOf": [
+        *EMPTY,
+        {
+            "type": "object",
+            "description": "removed status -> the status of the new workflow its orders move to",
+            "additionalProperties": STATUS_NAME,
+        },
+    ]
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -495,6 +513,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "default_status": {**STATUS_NAME, "description": "default: the first initial status"},
             "custom": {"type": "boolean", "description": "ignored (a GET answer may be PUT back)"},
+            "migrate": MIGRATE,
         },
     },
     "Workspace": {
@@ -661,13 +680,28 @@ PATHS: dict[str, Any] = {
             "requestBody": json_body(ref("WorkflowIn")),
             "responses": {
                 "200": ok(ref("Workflow")),
-                **errors("400", "401", "403", "415", "422", "503"),
+                **errors("400", "401", "403", "409", "415", "422", "503"),
             },
         },
         "delete": {
             "summary": "Back to the default workflow (admin)",
             "parameters": [WS_PARAM],
-            "responses": {"200": ok(ref("Workflow")), **errors("401", "403", "503")},
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {"migrate": MIGRATE},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": ok(ref("Workflow")),
+                **errors("400", "401", "403", "409", "415", "422", "503"),
+            },
         },
     },
     f"{WORKSPACE}/keys": {

@@ -25,9 +25,11 @@ uvicorn, so both serve with the same bounds.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import re
+import socket
 from typing import Any
 
 import orjson
@@ -236,6 +238,43 @@ def redact_server_logs() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):
             logger.addFilter(RedactSecrets())
+
+
+class CannotListen(RuntimeError):
+    """The server's address is taken (or not ours to bind)."""
+
+    def __init__(self, host: str, port: int, exc: OSError) -> None:
+        self.host = host
+        self.port = port
+        reason = exc.strerror or str(exc)
+        hint = (
+            " (another server, perhaps another orderlog, is using it: stop it, or choose another"
+            " --port / ORDERLOG_PORT)"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        super().__init__(f"cannot listen on {host}:{port}: {reason}{hint}")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound as uvicorn binds it (SO_REUSEADDR, IPv6 when the host has a
+    colon), before anything else starts: a taken port fails here, before the embedded Redis
+    starts or the first run creates its demo workspace. uvicorn listens on it once the app has
+    started (until then a connection is refused, as before uvicorn binds).
+
+    Raises:
+        CannotListen: the address is in use or cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(host, port, exc) from exc
+    sock.set_inheritable(True)  # --workers: the worker processes serve the same socket
+    return sock
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -37,6 +37,8 @@ HEAD = (
     "ops",  # how many ops follow
     "rate_interval",  # the caller's rate limit: emission interval in us (0 = none) ...
     "rate_burst",  # ... and burst
+    "confirm",  # '1': a replayed answer rewrites its record, so a WAIT after it covers the write
+    "workflow_version",  # the version of the workflow the ops were checked against
 )
 # A participant is three fields: its JSON, the id the indexes know it by, its lower-case name.
 CREATE = (

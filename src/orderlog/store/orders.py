@@ -14,7 +14,14 @@ from typing import Any
 
 import orjson
 
-from orderlog.domain.model import ChangeStatus, Command, CreateOrder, Workflow
+from orderlog.domain.model import (
+    DEFAULT_WORKFLOW,
+    ChangeStatus,
+    Command,
+    CreateOrder,
+    Workflow,
+    WorkflowChange,
+)
 from orderlog.domain.ratelimit import OFF, Quota, RateCheck
 from orderlog.domain.search import (
     MAX_PREFIX_VALUES,
@@ -29,12 +36,16 @@ from orderlog.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    NotReplicated,
     OrderLogError,
+    StatusesInUse,
+    WorkflowChanged,
 )
 from orderlog.keys import Keys
 from orderlog.store import argv, scripts
 from orderlog.store.client import RedisClient, text, unavailable
 from orderlog.store.multiplex import Multiplexed
+from orderlog.store.replication import Replicated
 
 SCAN_BUDGET = 3_000  # orders one search script call may examine (how long it holds Redis)
 MAX_CALLS = 8  # script calls one search page may make before answering a short page
@@ -115,11 +126,18 @@ class OrderStore:
         idempotency_ttl: int = 24 * 3600,
         publish_command: str = "PUBLISH",
         on_events: Callable[[int], object] | None = None,
+        replicated: Replicated | None = None,
         pipelined: Multiplexed | None = None,
     ) -> None:
+        """Args:
+        replicated: writes wait for replicas (``WAIT``) before they are acknowledged.
+        pipelined: the connection the scripts every request runs go through (write, read one,
+            rate check): store/multiplex.py, a fifth of redis-py's CPU per call. A write that
+            waits for replicas keeps redis-py (its WAIT must follow it on its own connection,
+            and would hold up every other request on the pipelined one).
+        """
         self.redis = redis
-        # The scripts every request runs (write, read one, rate check) go through one pipelined
-        # connection where there is one (store/multiplex.py: a fifth of redis-py's CPU per call).
+        self.replicated = replicated
         self.pipelined = pipelined
         self.calls: Any = pipelined or redis
         self.on_events = on_events  # told how many events each write published (metrics)
@@ -146,6 +164,9 @@ class OrderStore:
         Raises:
             InvalidInput: a command does not fit the workflow (nothing was written).
             RateLimited: the key is over its rate (nothing was written).
+            NotReplicated: written on the master, but on fewer replicas than asked in time.
+            WorkflowChanged: the workspace's workflow is no longer ``workflow`` (nothing was
+                written): check the commands against the current one.
             StoreUnavailable: Redis is away; nothing is acknowledged.
         """
         fields = argv.encode(commands, workflow, new_order_id, batch=batch)
@@ -158,6 +179,8 @@ class OrderStore:
             k.channel(workspace_id),
             k.idempotency(workspace_id, idempotency.digest if idempotency else "-"),
             k.rate_limit(workspace_id, rate.key_id if rate else "-"),
+            k.events_first(workspace_id),
+            k.workflow_version(workspace_id),
         ]
         rate_interval, rate_burst = rate.limit.args() if rate else OFF
         args = argv.request(
@@ -172,14 +195,22 @@ class OrderStore:
             ops=len(commands),
             rate_interval=rate_interval,
             rate_burst=rate_burst,
+            confirm=int(self.replicated is not None),
+            workflow_version=workflow.version,
         )
-        with unavailable():
-            raw, *quota = await scripts.WRITE(self.calls, keys, args)
+        acked = None
+        if self.replicated is None:
+            with unavailable():
+                raw, *quota = await scripts.WRITE(self.calls, keys, args)
+        else:
+            (raw, *quota), acked = await self.replicated.run(scripts.WRITE, keys, args)
         if rate is not None:
             rate.quota = Quota.from_script(rate.limit, *quota)
             if not rate.quota.allowed:
                 raise rate.quota.error()
         reply = orjson.loads(raw)
+        if reply[0] == "workflow":
+            raise WorkflowChanged()
         if reply[0] == "idem":
             if reply[1] == "mismatch":
                 raise InvalidInput(
@@ -189,6 +220,8 @@ class OrderStore:
         elif self.on_events is not None:
             # Each op that changed an order wrote one event (a replay above wrote none).
             self.on_events(sum(1 for r in reply if r[0] == "ok" and r[4]))
+        if self.replicated is not None and acked is not None and acked < self.replicated.replicas:
+            raise NotReplicated(acked, self.replicated.replicas, self.replicated.timeout)
         return [_result(r, cmd) for r, cmd in zip(reply, commands, strict=True)]
 
     async def create(
@@ -210,6 +243,71 @@ class OrderStore:
         rate: RateCheck | None = None,
     ) -> OrderResult:
         return only(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
+
+    async def change_workflow(
+        self, workspace_id: str, current: Workflow, new: Workflow | None, change: WorkflowChange
+    ) -> int:
+        """Replace the workflow ``current`` (as read, with its version) by ``new`` (None: the
+        default), moving the orders of each removed status where ``change`` says, in one
+        script: each moved order gets a history entry and an event, then live clients get a
+        ``workflow.changed`` event. Returns the number of orders moved.
+
+        Raises:
+            StatusesInUse: orders are in removed statuses ``change`` does not move (nothing
+                was done).
+            WorkflowChanged: the workflow is no longer ``current`` (nothing was done).
+            StoreUnavailable, NotReplicated: as for ``apply``.
+        """
+        k = self.keys
+        keys = [
+            k.workflow(workspace_id),
+            k.workflow_version(workspace_id),
+            k.epoch(workspace_id),
+            k.events(workspace_id),
+            k.channel(workspace_id),
+            k.events_first(workspace_id),
+        ]
+        shown = new or DEFAULT_WORKFLOW
+        args: list[Any] = [
+            current.version,
+            orjson.dumps(new.to_json()) if new is not None else "",
+            orjson.dumps(shown.to_json()),
+            workspace_id,
+            k.order_prefix(workspace_id),
+            k.index_prefix(workspace_id),
+            self.stream_maxlen,
+            self.publish_command,
+        ]
+        for status in change.removed:
+            args += [status, change.moves.get(status, "")]
+        reply = await self._write(scripts.WORKFLOW, keys, args)
+        kind = text(reply[0])
+        if kind == "stale":
+            raise WorkflowChanged()
+        if kind == "held":
+            pairs = reply[1:]
+            raise StatusesInUse(
+                {text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+            )
+        moved = int(reply[2])
+        if self.on_events is not None:
+            self.on_events(moved + 1)
+        return moved
+
+    async def _write(self, script: scripts.Script, keys: list[str], args: list[Any]) -> Any:
+        """Run a write script; with ``replicated``, acknowledged once enough replicas have it.
+
+        Raises:
+            NotReplicated: written on the master, on too few replicas in time.
+            StoreUnavailable: Redis is away.
+        """
+        if self.replicated is None:
+            with unavailable():
+                return await script(self.redis, keys, args)
+        reply, acked = await self.replicated.run(script, keys, args)
+        if acked < self.replicated.replicas:
+            raise NotReplicated(acked, self.replicated.replicas, self.replicated.timeout)
+        return reply
 
     # -- reads ---------------------------------------------------------------------------------
     async def get(self, workspace_id: str, order_id: str) -> dict[str, Any]:
@@ -356,9 +454,12 @@ class OrderStore:
             return int(await scripts.RETENTION(self.redis, keys, args))
 
     async def aclose(self) -> None:
-        """Close the pipelined connection (the client is its owner's to close)."""
+        """Close the connections of its own: the pipelined one, the replicated writes' (the
+        client is its owner's to close)."""
         if self.pipelined is not None:
             await self.pipelined.aclose()
+        if self.replicated is not None:
+            await self.replicated.close()
 
     async def ping(self) -> bool:
         with unavailable():
