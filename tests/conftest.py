@@ -77,6 +77,8 @@ async def state(settings: Settings, redis: Any) -> AsyncIterator[Any]:
     built = build_state(settings, redis)
     yield built
     await built.hub.close()  # its listener task, if a live route started it
+    await built.auth.close()  # its watch of live connections' keys, if one started
+    await built.orders.aclose()
 
 
 @pytest.fixture

@@ -62,3 +62,28 @@ async def test_authenticator_expired_entry_served_while_re_read(redis: Any) -> N
     await asyncio.sleep(0)
     assert all(o.done() and o.result() for o in others)
     assert await asyncio.wait_for(first, 5)
+
+
+async def test_authenticator_watches_each_key_once_for_all_its_connections(redis: Any) -> None:
+    """Live connections waiting on ``revoked``: one key check per second per key whatever the
+    number of connections; a revoked key's connections are told within ~2 s, another key's are
+    not; the watch ends once no connection is left."""
+    store = WorkspaceStore(redis)
+    _, keys = await store.create_workspace("Cafe")
+    auth = Authenticator(store, cache_seconds=0.0)
+    read, write = [await auth.authenticate(keys[s]) for s in ("read", "write")]
+    await redis.config_resetstat()
+    reading = [auth.revoked(read) for _ in range(300)]
+    writing = [auth.revoked(write) for _ in range(2)]
+    await asyncio.sleep(2.5)
+    assert await hgetall_calls(redis) <= 2 * 3  # two keys, at most three checks each
+    assert not any(f.done() for f in reading + writing)
+    await store.revoke_key(read.key_id)
+    await asyncio.wait_for(asyncio.gather(*reading), 2.5)
+    assert not any(f.done() for f in writing)
+    for f in writing:
+        f.cancel()
+    watcher = auth._watcher
+    assert watcher is not None
+    await asyncio.wait_for(watcher, 3)  # nothing left to watch: it ends by itself
+    await auth.close()

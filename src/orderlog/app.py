@@ -37,6 +37,7 @@ from orderlog.http import (
     search,
 )
 from orderlog.http.errors import HANDLERS
+from orderlog.http.hot import HotRoutes
 from orderlog.http.middleware import Edge
 from orderlog.http.state import KEY, State
 from orderlog.keys import Keys
@@ -56,6 +57,7 @@ from orderlog.store.client import (
     publish_command,
 )
 from orderlog.store.embedded import store_url
+from orderlog.store.multiplex import Multiplexed
 from orderlog.store.orders import OrderStore
 from orderlog.store.replication import Replicated, warn_short_of_replicas
 from orderlog.store.screens import ScreenStore
@@ -90,6 +92,7 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             publish_command=publish_command(settings.redis_url),
             on_events=measures.events_published.inc,
             replicated=replicated(settings, redis),
+            pipelined=Multiplexed.beside(redis),
         ),
         workspaces=workspaces,
         screens=screen_store,
@@ -164,8 +167,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await sweeper
                 await state.hub.close()
-                if state.orders.replicated is not None:
-                    await state.orders.replicated.close()
+                await state.auth.close()
+                await state.orders.aclose()
                 await close_redis(redis)
                 mark_process_dead()
 
@@ -188,5 +191,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers=HANDLERS,
-        middleware=[Middleware(Edge, access_log=settings.access_log)],
+        middleware=[
+            Middleware(Edge, access_log=settings.access_log),
+            # the writes and the live socket skip the router (http/hot.py)
+            Middleware(HotRoutes, routes=[*orders.routes, *live.socket_routes]),
+        ],
     )

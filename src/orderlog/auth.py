@@ -11,6 +11,7 @@ connection, stored as its SHA-256 for 60 s at most.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -35,6 +36,7 @@ SCREEN_PREFIX = "ols_"
 TICKET_PREFIX = "olt_"
 TICKET_TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a workspace id
 SEEN_EVERY = 30.0  # seconds between two "last seen" writes for one screen (per process)
+WATCH_EVERY = 1.0  # seconds between two checks of a live connection's key (``revoked``)
 
 # What each action needs: a key of any listed scope. A screen reads what a read key reads (its
 # pages search and ask for stats too), so a kiosk's read key and a paired screen are alike.
@@ -169,6 +171,10 @@ class Authenticator:
         # One read per key at a time: thousands of live sockets re-check their key each second,
         # and without this every one of them would read it from Redis when its entry expired.
         self._reads: SingleFlight[str, dict[str, str] | None, None] = SingleFlight()
+        # The live connections' keys, checked once per key per WATCH_EVERY for all of them
+        # (``revoked``): key id -> (principal, the futures of its connections).
+        self._watched: dict[str, tuple[Principal, set[asyncio.Future[None]]]] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     async def authenticate(self, token: str | None) -> Principal:
         if not token:
@@ -201,6 +207,45 @@ class Authenticator:
         if valid:
             await self._mark_seen(principal)
         return valid
+
+    def revoked(self, principal: Principal) -> asyncio.Future[None]:
+        """A future resolved once ``principal``'s key (or screen) is revoked, for a live
+        connection to wait on beside its work; cancel it when the connection ends. One check per
+        key every WATCH_EVERY seconds serves all its connections (``still_valid``, which also
+        keeps a screen's last-seen time)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = self._watched.setdefault(principal.key_id, (principal, set()))
+        entry[1].add(future)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(
+                self._watch(), name="orderlog-key-watch"
+            )
+        return future
+
+    async def _watch(self) -> None:
+        while self._watched:
+            await asyncio.sleep(WATCH_EVERY)
+            for key_id, (principal, futures) in list(self._watched.items()):
+                futures.difference_update([f for f in futures if f.done()])
+                if not futures:
+                    del self._watched[key_id]
+                    continue
+                try:
+                    valid = await self.still_valid(principal)
+                except StoreUnavailable:
+                    continue  # a check missed, not a revocation: the next one decides
+                if not valid:
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(None)
+
+    async def close(self) -> None:
+        """Stop the watch of the live connections' keys (the lifespan calls this)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
 
     async def _mark_seen(self, principal: Principal) -> None:
         if self.seen is None or not principal.is_screen:

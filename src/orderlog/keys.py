@@ -76,6 +76,7 @@ VOCABULARIES = ("customer", "staff", "item", "token")
 # so it must never hold a brace, a ':' or a glob character: checked at the one place keys are
 # built (``Keys.ws``), whatever a route checked before.
 WORKSPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_checked: set[str] = set()  # ids that passed WORKSPACE_ID (a write builds ~8 keys of its one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +121,12 @@ class Keys:
     # -- one workspace -------------------------------------------------------------------------
     def ws(self, workspace_id: str) -> str:
         """The common head of every key of a workspace, hash tag included."""
-        if not WORKSPACE_ID.fullmatch(workspace_id):
-            raise ValueError(f"not a valid workspace id: {workspace_id[:80]!r}")
+        if workspace_id not in _checked:
+            if not WORKSPACE_ID.fullmatch(workspace_id):
+                raise ValueError(f"not a valid workspace id: {workspace_id[:80]!r}")
+            if len(_checked) >= 10_000:
+                _checked.clear()
+            _checked.add(workspace_id)
         return f"{self.prefix}:{{{workspace_id}}}:"
 
     def meta(self, workspace_id: str) -> str:

@@ -233,6 +233,21 @@ def test_bench_soak_command_runs() -> None:
     assert "failures 0" in out, out[-1500:]
 
 
+@pytest.mark.slow
+def test_bench_capacity_command_runs() -> None:
+    """bench.capacity: every model input measured, the deployments' table, both checks."""
+    out = bench_command(
+        *("-m", "bench.capacity", "--duration", "0.5", "--warmup", "0.2", "--runs", "1"),
+        timeout=600,
+    )
+    inputs = {r["input"]: r["value"] for r in table(out, "input")}
+    assert len(inputs) == 13, inputs
+    assert all(v.replace(",", "").replace(".", "").isdigit() for v in inputs.values()), inputs
+    assert len(table(out, "workspaces")) == 5
+    assert "- --workers 2 at 1,000 writes/s" in out
+    assert "- cluster, 150 workspaces" in out
+
+
 def test_bench_memory_command_runs() -> None:
     """bench/memory.py (run as a script, as docs/deploy.md writes it) prints its sizing table."""
     out = bench_command("bench/memory.py", "200", "10", "--runs", "1")

@@ -4,6 +4,7 @@ only (never a key, never a query string), plain or JSON."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from dataclasses import replace
 from typing import Any
@@ -17,7 +18,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from orderlog.http.middleware import KEY_ID, Edge
-from orderlog.ops.logging import JSONFormatter, log_config
+from orderlog.ops.logging import AccessHandler, JSONFormatter, access, access_logger, log_config
 from support.api import new_order
 from support.server import running_server
 
@@ -112,6 +113,77 @@ async def test_accesslog_off_by_setting(settings: Any, caplog: pytest.LogCapture
         async with httpx.AsyncClient(base_url=base) as http:
             assert (await http.get("/healthz")).status_code == 200
     assert access_lines(caplog) == []
+
+
+@pytest.mark.parametrize("json", [False, True])
+def test_accesslog_served_line_is_the_formatters_text(json: bool) -> None:
+    """Where `orderlog serve` set up the access log, the line built directly is the text the
+    configured formatter makes of the access LogRecord, byte for byte (plain and JSON)."""
+    config = log_config(json=json)
+    formatter = (
+        JSONFormatter() if json else logging.Formatter(config["formatters"]["main"]["format"])
+    )
+    captured: list[logging.LogRecord] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            captured.append(record)
+
+    out = io.StringIO()
+    served = AccessHandler(out)
+    served.setFormatter(formatter)
+    assert served.kind == ("json" if json else "plain")
+    fields = ("10.0.0.7", "POST", "/v1/workspaces/{workspace_id}/orders", 201, 0.01234, "abc")
+    saved = access_logger.handlers, access_logger.propagate, access_logger.level
+    try:
+        access_logger.handlers, access_logger.propagate = [Capture()], False
+        access_logger.setLevel(logging.INFO)
+        access(*fields)
+        access_logger.handlers = [served]
+        for key_id, client in (("abc", "10.0.0.7"), (None, None)):
+            access(client, *fields[1:5], key_id)  # the served path (at once: no loop runs)
+    finally:
+        access_logger.handlers, access_logger.propagate = saved[0], saved[1]
+        access_logger.setLevel(saved[2])
+    (record,) = captured
+    served_lines = out.getvalue().splitlines()
+    assert len(served_lines) == 2
+    for now in (record.created, 1_700_000_000.0625, 1_700_000_000.9999):
+        record.created, record.msecs = now, int((now - int(now)) * 1000) + 0.0
+        out.seek(0)
+        out.truncate()
+        served.line(*fields, now=now)
+        assert out.getvalue() == formatter.format(record) + "\n"
+    if json:
+        assert orjson.loads(served_lines[1])["key_id"] is None
+    else:
+        assert served_lines[1].endswith(
+            " - POST /v1/workspaces/{workspace_id}/orders 201 12.3ms key=-"
+        )
+
+
+async def test_accesslog_served_lines_of_one_loop_turn_leave_in_one_write() -> None:
+    """Lines of the requests that ended in one event-loop iteration are written and flushed
+    together, right after it; another record logged meanwhile keeps its place after them."""
+    writes: list[str] = []
+
+    class Stream(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+    served = AccessHandler(Stream())
+    served.setFormatter(logging.Formatter(log_config(json=False)["formatters"]["main"]["format"]))
+    for i in range(3):
+        served.line("1.2.3.4", "GET", "/healthz", 200, 0.001 * i, None)
+    assert writes == []
+    await asyncio.sleep(0)
+    assert len(writes) == 1
+    assert writes[0].count("\n") == 3
+    served.line("1.2.3.4", "GET", "/healthz", 200, 0.001, None)
+    served.emit(logging.makeLogRecord({"msg": "other", "name": "orderlog.access"}))
+    assert writes[1].count("/healthz") == 1
+    assert "other" in writes[2]
 
 
 async def test_accesslog_static_and_unknown_paths_show_the_real_path(

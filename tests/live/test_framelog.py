@@ -1,5 +1,5 @@
 """The shared per-workspace frame log and the subscriptions reading it: bounds, slow consumers,
-filters, positions, shared selections and encodings; plus the adaptive pacer's rule.
+filters, positions, shared selections and encodings; plus the waker's bound per loop iteration.
 
 The hub runs against a real Redis (``hub.subscribe`` subscribes its channel); events are
 appended to the workspace's log directly, as the listener does with what pub/sub delivers.
@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from orderlog.http.live import ws_texts
-from orderlog.live.framelog import SLACK, FrameLog, Frames
+from orderlog.live.framelog import SLACK, FrameLog, Frames, Waker
 from orderlog.live.frames import Frame, event, status_frame
 from orderlog.live.hub import Hub, Overflow, Resync, Subscription
-from orderlog.live.pacing import Pacer
 from support.server import Workspace
 
 
@@ -219,15 +218,23 @@ async def test_framelog_positions_hold_across_the_physical_trim(
         await hub.close()
 
 
-def test_framelog_pacer_stretches_while_the_loop_lags() -> None:
-    """Lag above the target doubles the stretch (up to the ceiling); no lag decays it back."""
-    pacer = Pacer(target=0.005, most=8.0, ceiling=0.15)
-    assert pacer.stretch(0.02) == 0.02
-    for _ in range(5):
-        pacer.observe(0.02)
-    assert pacer.factor == 8.0
-    assert pacer.stretch(0.02) == pytest.approx(0.15)  # 0.16 capped
-    assert pacer.stretch(0.2) == 0.2  # never below the base pace
-    for _ in range(100):
-        pacer.observe(0.0)
-    assert pacer.factor == 1.0
+async def test_framelog_waker_resolves_a_bounded_number_per_loop_iteration() -> None:
+    """An append with more waiters than the waker's turn resolves ``per_turn`` of them at once,
+    the next ``per_turn`` in the next loop iteration, oldest first, across every log sharing
+    the waker; waiters that gave up meanwhile are skipped."""
+    waker = Waker(per_turn=10)
+    first, second = FrameLog(10, 1 << 20, waker), FrameLog(10, 1 << 20, waker)
+    older = [first.waiter() for _ in range(15)]
+    newer = [second.waiter() for _ in range(10)]
+    older[12].cancel()  # its sender left
+    first.append(ev(1))
+    second.append(ev(1))
+    assert [f.done() for f in older] == [True] * 10 + [False] * 2 + [True] + [False] * 2
+    assert not any(f.done() for f in newer)
+    turns = 1
+    while not all(f.done() for f in newer):
+        await asyncio.sleep(0)  # one loop iteration
+        turns += 1
+        assert sum(f.done() and not f.cancelled() for f in older + newer) <= 10 * turns
+    assert turns == 3
+    assert all(f.done() for f in older)

@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from orderlog.ops import serving
 from orderlog.settings import Settings
+from orderlog.store.workspaces import WorkspaceStore
 from support.server import Workspace, running_server
 
 
@@ -148,3 +150,35 @@ async def test_limits_idle_connection_closes_quietly(settings: Settings, redis: 
             writer.close()
     assert answers[0] == b""
     assert answers[1].startswith(b"HTTP/1.1 408")
+
+
+async def test_serving_one_write_per_response(
+    settings: Settings, redis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each response leaves in one write to the socket (its head and body together), requests
+    kept alive on one connection included; a streamed response (SSE) still sends its first
+    bytes without waiting for its end."""
+    writes: list[bytes] = []
+    real = serving.OneWrite.flush
+
+    def counted(self: serving.OneWrite) -> None:
+        if self._pending:
+            writes.append(b"".join(self._pending))
+        real(self)
+
+    monkeypatch.setattr(serving.OneWrite, "flush", counted)
+    async with running_server(settings) as base, httpx.AsyncClient(base_url=base) as http:
+        for _ in range(3):
+            assert (await http.get("/healthz")).status_code == 200
+        assert len(writes) == 3
+        assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and w.endswith(b"}") for w in writes)
+        store = WorkspaceStore(redis)
+        ws_id, keys = await store.create_workspace("One write")
+        workspace = Workspace(ws_id, keys)
+        async with asyncio.timeout(10):
+            async with http.stream(
+                "GET", f"{workspace.base}/events/stream", headers=workspace.auth("read")
+            ) as stream:
+                assert stream.status_code == 200
+                first = await anext(stream.aiter_bytes())
+        assert first.startswith(b"retry:")

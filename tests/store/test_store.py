@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -275,3 +276,61 @@ async def test_store_indexes_follow_status_and_staff(state: Any, workspace: Any)
     assert await members("item", "cookie") == [b"1"]
     assert await members("token", "ally") == [b"1"]
     assert await members("token", "carl") == [b"1"]
+
+
+async def test_store_workflow_read_once_for_concurrent_callers(
+    state: Any, workspace: Any, redis: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the cached workflow has expired, concurrent writes wait on one Redis read; a read
+    begun before this process changed the workflow answers no caller after the change, nor
+    fills the cache."""
+    stored = state.workspaces
+    stored.workflow_cache_seconds = 0.0  # every call finds its cache expired
+
+    async def reads() -> int:
+        stats = await redis.info("commandstats")
+        return int(stats.get("cmdstat_mget", {}).get("calls", 0))
+
+    before = await reads()
+    flows = await asyncio.gather(*(stored.workflow(workspace.id) for _ in range(50)))
+    assert await reads() - before == 1
+    assert all(f == flows[0] for f in flows)
+    real_mget = stored.redis.mget
+    delays = [0.3, 0.05]
+
+    async def late_mget(*keys: str) -> Any:  # the first reply read before the change, handed
+        value = await real_mget(*keys)  # over after the next read's
+        await asyncio.sleep(delays.pop(0) if delays else 0)
+        return value
+
+    monkeypatch.setattr(stored.redis, "mget", late_mget)
+    stored.workflow_cache_seconds = 60.0
+    stale_read = asyncio.ensure_future(stored.workflow(workspace.id))
+    await asyncio.sleep(0.05)  # its MGET has been answered: the old workflow
+    keys = stored.keys
+    await redis.incr(keys.workflow_version(workspace.id))  # a change, as admin makes one
+    stored.forget_workflow(workspace.id)
+    changed = await stored.workflow(workspace.id)
+    assert changed.version == flows[0].version + 1  # not the read begun before
+    assert (await stale_read).version == flows[0].version
+    assert (await stored.workflow(workspace.id)).version == changed.version  # nor the cache
+
+
+def test_store_order_ids_unique_and_a_forked_child_draws_its_own() -> None:
+    """Ids are 24 hex digits, none repeated across many draws; a forked child does not repeat
+    the ids its parent goes on to draw."""
+    from orderlog.store.orders import new_order_id
+
+    ids = {new_order_id() for _ in range(5_000)}
+    assert len(ids) == 5_000
+    assert all(len(i) == 24 and int(i, 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, to the parent
+        os.write(write, new_order_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    assert child[8:] != new_order_id()[8:]

@@ -32,12 +32,12 @@ from orderlog.errors import (
 )
 from orderlog.http.common import WORKSPACE, JSONResponse, authorize, check_rate
 from orderlog.http.errors import error_response
-from orderlog.http.middleware import KEY_ID
+from orderlog.http.middleware import KEY_ID, SEND
 from orderlog.http.state import State, state
 from orderlog.live.feed import Feed
 from orderlog.live.framelog import Frames
 from orderlog.live.frames import Cursor, Frame
-from orderlog.live.hub import GoingAway, Hub, Overflow, Subscription
+from orderlog.live.hub import GoingAway, Overflow, Subscription
 from orderlog.store.workspaces import TICKET_TTL_MS
 
 log = logging.getLogger("orderlog.live")
@@ -49,12 +49,6 @@ FLOOD_MAX = 30  # client messages per window before 1008
 SSE_HEARTBEAT = 15.0
 MAX_WAIT = 30.0
 CLOSE_TIMEOUT = 5.0  # a close frame stuck behind a full buffer: give up and drop the socket
-# Socket writes per second the process aims to stay under (all sockets together): one ASGI send
-# costs ~5 us whatever its size, so past this each socket writes less often and carries a batch
-# of everything pending instead (docs/performance.md). Below it every event goes out at once.
-# 50k keeps the writes to about a quarter of a core, leaving the rest to ingest, at the price of
-# up to S/50k s of added latency (1,000 sockets: 20 ms; 5,000: 100 ms).
-WRITES_PER_SECOND = 50_000
 
 # close codes (docs/protocol.md)
 UNAUTHORIZED = 4001
@@ -262,10 +256,10 @@ async def _serve(
     """Run the socket until one side ends it; the close code and reason to send (0: none)."""
     workspace_id = websocket.path_params["workspace_id"]
     async with st.hub.subscribe(workspace_id, query.statuses) as sub:
-        sender = asyncio.create_task(_send_frames(websocket, query.feed, sub, cursor, st.hub))
+        sender = asyncio.create_task(_send_frames(websocket, query.feed, sub, cursor))
         receiver = asyncio.create_task(_receive(websocket))
-        watcher = asyncio.create_task(_watch_key(st, principal))
-        tasks = {sender, receiver, watcher}
+        watcher = st.auth.revoked(principal)  # one check per key for all its sockets
+        tasks: set[asyncio.Future[Any]] = {sender, receiver, watcher}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -301,33 +295,33 @@ async def _serve(
 
 
 async def _send_frames(
-    websocket: WebSocket, feed: Feed, sub: Subscription, cursor: Cursor | None, hub: Hub
+    websocket: WebSocket, feed: Feed, sub: Subscription, cursor: Cursor | None
 ) -> None:
-    loop = asyncio.get_running_loop()
+    # Each pass writes everything pending as one batch frame. The pace is the loop's: the hub
+    # wakes a bounded number of senders per iteration (live/framelog.py, Waker), so the more
+    # sockets and events, the longer a sweep over the sockets and the bigger each batch, and the
+    # ingest requests keep their turn between the writes.
+    # Data frames go to the server's own send (Edge stashes it): only the handshake and the
+    # close need the middleware's eye, and a write of every socket is the fan-out's hot path.
+    send = websocket.scope.get(SEND) or websocket.send
     async with contextlib.aclosing(feed.frames(sub, cursor)) as frames:
         async for pending in frames:
-            started = loop.time()
             for text in ws_texts(pending):
-                await websocket.send({"type": "websocket.send", "text": text})
-            # Pace: with S sockets, each writes at most every S / WRITES_PER_SECOND seconds,
-            # stretched while the event loop lags (live/pacing.py) so ingest is not starved; what
-            # arrives meanwhile waits in the workspace's bounded log and leaves as one batch.
-            interval = hub.pacer.stretch(hub.subscribers() / WRITES_PER_SECOND)
-            pause = interval - (loop.time() - started)
-            if pause > 0:
-                await asyncio.sleep(pause)
+                await send({"type": "websocket.send", "text": text})
 
 
 async def _receive(websocket: WebSocket) -> bool:
     """Read the client until it leaves (False) or floods (True). ``{"type":"ping"}`` is
     answered with ``{"type":"pong"}``; anything else is ignored."""
     loop = asyncio.get_running_loop()
-    times: deque[float] = deque()
+    times: deque[float] | None = None  # made at the first message: most sockets send none
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return False
         now = loop.time()
+        if times is None:
+            times = deque()
         times.append(now)
         while times[0] < now - FLOOD_WINDOW:
             times.popleft()
@@ -335,15 +329,6 @@ async def _receive(websocket: WebSocket) -> bool:
             return True
         if b'"ping"' in (message.get("text") or "").encode():
             await websocket.send({"type": "websocket.send", "text": '{"type":"pong"}'})
-
-
-async def _watch_key(st: State, principal: Principal) -> None:
-    """Return once the connection's key is revoked."""
-    while True:
-        await asyncio.sleep(KEY_CHECK_INTERVAL)
-        with contextlib.suppress(StoreUnavailable):
-            if not await st.auth.still_valid(principal):
-                return
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
@@ -453,8 +438,9 @@ async def create_ticket(request: Request) -> Response:
     return JSONResponse({"ticket": ticket, "expires_in": TICKET_TTL_MS // 1000}, status_code=201)
 
 
+socket_routes = [WebSocketRoute(f"{WORKSPACE}/live", live_socket, name="live")]
 routes = [
-    WebSocketRoute(f"{WORKSPACE}/live", live_socket, name="live"),
+    *socket_routes,
     Route(f"{WORKSPACE}/live", live_over_http, methods=["GET"], name="live_upgrade_required"),
     Route(f"{WORKSPACE}/events/stream", event_stream, methods=["GET"], name="event_stream"),
     Route(f"{WORKSPACE}/events", poll_events, methods=["GET"], name="poll_events"),

@@ -24,7 +24,6 @@ responses), so a request pays for one layer here, not one per concern:
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 from urllib.parse import quote
@@ -34,14 +33,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orderlog.domain.ratelimit import RateCheck
 from orderlog.http.state import app_state
+from orderlog.ops.logging import access
 from orderlog.ops.metrics import Metrics
 from orderlog.ops.serving import redact
-
-logger = logging.getLogger("orderlog.access")
 
 KEY_ID = "orderlog.key_id"  # set by http.common.authorize (and the live edges)
 ERROR = "orderlog.error"  # set by http.errors for domain errors: the exception's class name
 RATE = "orderlog.rate"  # the request's RateCheck, set by http.common.check_rate
+SEND = "orderlog.send"  # a WebSocket's own send, unobserved: for its data frames (http/live.py)
 
 CSP = "; ".join(
     [
@@ -131,6 +130,8 @@ class Edge:
                 seen["status"] = message.get("code", 1005)  # the client closed first
             return message
 
+        if websocket:
+            scope[SEND] = send
         try:
             await self.app(scope, receive_observed if websocket else receive, observe)
         except BaseException:
@@ -154,28 +155,9 @@ class Edge:
                 metrics.redis_errors.labels("request").inc()
         if not self.access_log:
             return
-        key_id = scope.get(KEY_ID) or "-"
         client = scope.get("client")
         path = logged_path(scope)
-        logger.info(
-            "%s %s %s %d %.1fms key=%s",
-            client[0] if client else "-",
-            method,
-            path,
-            status,
-            seconds * 1000,
-            key_id,
-            extra={
-                "access": {
-                    "client": client[0] if client else None,
-                    "method": method,
-                    "route": path,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "key_id": scope.get(KEY_ID),
-                }
-            },
-        )
+        access(client[0] if client else None, method, path, status, seconds, scope.get(KEY_ID))
 
 
 def _is_event_stream(message: Message) -> bool:

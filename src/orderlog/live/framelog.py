@@ -21,6 +21,14 @@ can still read are dropped: older than the bounds allow, or before every subscri
 Subscriptions draining the same range in the same state (filter, position, epoch) get the same
 ``Frames`` object from ``drained`` (a cache cleared on every append): the selection is made once
 per range, and a transport encodes it once for all of them (``Frames.encoded``).
+
+Waking is paced by the loop, not by timers: the senders an append wakes are handed to the
+process's ``Waker``, which resolves at most ``PER_TURN`` of them per event-loop iteration,
+oldest first. A sender writes everything pending each time it is woken, so the batches grow
+with the load by themselves (a socket writes once per sweep over the sockets, and a sweep
+takes longer when there are more sockets or more events), and an iteration never holds more
+than ``PER_TURN`` socket writes: the ingest requests' steps, the listener and new connections
+run between them.
 """
 
 from __future__ import annotations
@@ -28,12 +36,16 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-from collections.abc import Hashable
+from collections import deque
+from collections.abc import Hashable, Iterable
 
 from orderlog.live.frames import Frame
 from orderlog.store.events import StreamId
 
 SLACK = 64  # frames dropped at a time once past the bounds (amortised O(1) per append)
+# Senders woken per event-loop iteration, all workspaces together: ~256 socket writes (~3-4 ms)
+# between two looks at the other sockets (ingest requests, the pub/sub listener).
+PER_TURN = 256
 
 
 class Frames(list[Frame]):
@@ -69,17 +81,19 @@ class FrameLog:
         "max_events",
         "starts",
         "total",
+        "waker",
     )
 
-    def __init__(self, max_events: int, max_bytes: int) -> None:
+    def __init__(self, max_events: int, max_bytes: int, waker: Waker | None = None) -> None:
         self.max_events = max_events
         self.max_bytes = max_bytes
+        self.waker = waker or Waker()
         self.frames: list[Frame] = []
         self.starts: list[int] = []
         self.base = 0
         self.total = 0
         self.appended = 0
-        self._waiters: set[asyncio.Future[None]] = set()
+        self._waiters: dict[asyncio.Future[None], None] = {}  # in the order they began waiting
         self._drains: dict[Hashable, Frames] = {}
 
     @property
@@ -136,17 +150,17 @@ class FrameLog:
 
     # -- waking the senders --------------------------------------------------------------------
     def wake(self) -> None:
-        """Resolve every waiter once. A burst of appends in one loop iteration wakes each waiting
-        subscription once (the set is swapped out): O(waiters) per wake-up, not per event."""
-        waiters, self._waiters = self._waiters, set()
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
+        """Wake every waiter once, through the waker (``PER_TURN`` per loop iteration). A burst
+        of appends wakes each waiting subscription once (the waiters are swapped out): O(waiters)
+        per wake-up, not per event."""
+        if self._waiters:
+            waiters, self._waiters = self._waiters, {}
+            self.waker.wake(waiters)
 
     def waiter(self) -> asyncio.Future[None]:
-        """A future resolved by the next append (or ``wake``)."""
+        """A future resolved after the next append (or ``wake``)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(fut)
+        self._waiters[fut] = None
         return fut
 
     async def wait(self, fut: asyncio.Future[None], within: float | None) -> None:
@@ -159,4 +173,40 @@ class FrameLog:
                     async with asyncio.timeout(within):
                         await fut
         finally:
-            self._waiters.discard(fut)
+            self._waiters.pop(fut, None)
+
+
+class Waker:
+    """Resolves the futures of waiting senders, oldest first, at most ``per_turn`` per event-loop
+    iteration (one per process: the hub's, shared by its workspaces' logs); the rest in the
+    next iterations. Futures done meanwhile (a timeout, a cancelled sender) are skipped."""
+
+    __slots__ = ("_queue", "_spent", "_turn_scheduled", "per_turn")
+
+    def __init__(self, per_turn: int = PER_TURN) -> None:
+        self.per_turn = per_turn
+        self._queue: deque[asyncio.Future[None]] = deque()
+        self._spent = 0  # resolved in this iteration
+        self._turn_scheduled = False
+
+    def wake(self, futures: Iterable[asyncio.Future[None]]) -> None:
+        self._queue.extend(futures)
+        self._resolve()
+
+    def _resolve(self) -> None:
+        queue = self._queue
+        while queue and self._spent < self.per_turn:
+            fut = queue.popleft()
+            if not fut.done():
+                fut.set_result(None)
+                self._spent += 1
+        if not self._turn_scheduled and (self._spent or queue):
+            # the next iteration: a fresh budget for what is left (and for later appends)
+            self._turn_scheduled = True
+            asyncio.get_running_loop().call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self._turn_scheduled = False
+        self._spent = 0
+        if self._queue:
+            self._resolve()

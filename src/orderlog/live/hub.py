@@ -23,8 +23,8 @@ workspace.
   live again; subscriptions skip what they already have (stream ids only grow).
 - ``generation`` counts connections: a client's snapshot or replay read while one generation was
   live misses nothing (see live/feed.py).
-- ``pacer`` stretches the live sockets' write interval while the event loop lags
-  (live/pacing.py).
+- ``waker`` wakes the senders of every workspace a bounded number per loop iteration
+  (live/framelog.py): the sockets' writes are paced by the loop itself.
 
 The Redis side sits behind ``Backend`` (live/backends.py: plain or sharded pub/sub), so the
 fan-out is the same on a single Redis and on a cluster.
@@ -45,9 +45,8 @@ from redis.asyncio import Redis
 
 from orderlog.keys import Keys
 from orderlog.live.backends import POLL, Backend, Liveness, RedisPubSub
-from orderlog.live.framelog import FrameLog, Frames
+from orderlog.live.framelog import FrameLog, Frames, Waker
 from orderlog.live.frames import Frame, Snapshot, from_entries, from_message, status_frame
-from orderlog.live.pacing import Pacer
 from orderlog.singleflight import SingleFlight
 from orderlog.store.client import RedisClient
 from orderlog.store.events import EventStream, StreamId
@@ -342,7 +341,7 @@ class Hub:
             SingleFlight()
         )  # by (workspace, statuses)
         self.going_away = False
-        self.pacer = Pacer()
+        self.waker = Waker()
         self.on_deliver = on_deliver  # the event id's ms, once per live event (metrics)
         self.on_reconnect = on_reconnect  # each pub/sub reconnection (metrics)
 
@@ -360,7 +359,7 @@ class Hub:
             raise RuntimeError("the hub is closed")
         ch = self._channels.get(workspace_id)
         if ch is None:
-            backlog = FrameLog(self.queue_max_events, self.queue_max_bytes)
+            backlog = FrameLog(self.queue_max_events, self.queue_max_bytes, self.waker)
             ch = _Channel(workspace_id, self.keys.channel(workspace_id), backlog)
             self._channels[workspace_id] = ch
             self._by_name[ch.name] = ch
@@ -440,7 +439,6 @@ class Hub:
             if self._task is not None and not self._task.cancelled() and self._task.exception():
                 logger.error("live: listener died", exc_info=self._task.exception())
             self._task = asyncio.get_running_loop().create_task(self._run(), name="orderlog-hub")
-        self.pacer.ensure_running()
 
     async def drain(self, within: float) -> None:
         """Shutting down: every subscription ends with ``GoingAway`` (WebSockets close with
@@ -456,7 +454,6 @@ class Hub:
     async def close(self) -> None:
         """Stop the listener (the lifespan calls this before closing Redis)."""
         self._closed = True
-        await self.pacer.close()
         if self._task is not None:
             self._task.cancel()
             # bounded: a cancellation swallowed inside redis-py ends the loops within a second

@@ -44,6 +44,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._requests: dict[tuple[str, str, int], Counter] = {}
+        self._ingest: dict[str, Histogram] = {}
         r = self.registry
         self.requests = Counter(
             "orderlog_http_requests",
@@ -108,9 +110,18 @@ class Metrics:
 
     # -- recording ---------------------------------------------------------------------------
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
+        # labels() takes a lock and converts its values each call: keep the children it made
+        # (bounded as the label values are).
+        key = (method, route, status)
+        counted = self._requests.get(key)
+        if counted is None:
+            counted = self._requests[key] = self.requests.labels(method, route, str(status))
+        counted.inc()
         if route in INGEST_ROUTES and status < 500:
-            self.ingest_seconds.labels(route).observe(seconds)
+            timed = self._ingest.get(route)
+            if timed is None:
+                timed = self._ingest[route] = self.ingest_seconds.labels(route)
+            timed.observe(seconds)
 
     def delivered(self, ms: int, now: float | None = None) -> None:
         """One event handed to this process's subscriptions; ``ms`` is its stream id's time

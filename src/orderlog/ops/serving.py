@@ -9,7 +9,10 @@ of them exhaust file descriptors. ``GuardedHttpToolsProtocol`` adds
   its headers are complete (a WebSocket handshake is a request: it is bounded the same way);
 - a bound on header size (``MAX_HEADER_BYTES``: 431 past it; httptools has none);
 - a hard bound on open connections: past ``limit_concurrency`` a new connection is answered
-  503 and closed at once, before it costs a parser or a task.
+  503 and closed at once, before it costs a parser or a task;
+- one write per response: uvicorn writes a response's head and its body with a system call
+  each; the cycle writes through ``OneWrite``, which holds them until the response is complete
+  (or until the end of the loop iteration, for a streamed answer) and sends them together.
 
 ``WebSocketsProtocol`` is uvicorn's own WebSocket protocol, told that a handshake refused with an
 HTTP answer (401, 403, 422: Starlette's ``send_denial_response``) is over, so it no longer logs
@@ -62,17 +65,58 @@ TOO_LARGE = _raw_response(
 )
 
 
+class OneWrite:
+    """What a response cycle writes to: its writes wait and leave in one system call, when the
+    response is complete (``flush``, from the protocol), at the end of the loop iteration (a
+    streamed answer, the interim 100 Continue) or before the connection is closed."""
+
+    __slots__ = ("_loop", "_pending", "_scheduled", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._scheduled = False
+
+    def write(self, data: bytes) -> None:
+        self._pending.append(data)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._later)
+
+    def _later(self) -> None:
+        self._scheduled = False
+        self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+            self._pending.clear()
+            if not self.transport.is_closing():
+                self.transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header timeout and a hard connection bound."""
+    """uvicorn's httptools protocol with a header timeout, a hard connection bound and one
+    write per response."""
 
     def __init__(self, *args: Any, header_timeout: float = 10.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0  # received since the current request began, headers unfinished
+        self._one_write: OneWrite | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._one_write = OneWrite(transport, self.loop)
         limit = self.limit_concurrency
         if limit is not None and len(self.connections) > limit:
             transport.write(BUSY)
@@ -102,6 +146,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport and self._one_write:
+            cycle.transport = self._one_write  # type: ignore[assignment]
 
     def _arm(self) -> None:
         if self._header_timer is None:
@@ -131,6 +178,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def on_response_complete(self) -> None:
+        if self._one_write is not None:
+            self._one_write.flush()  # the head and the body, in one write
         # Between requests the keep-alive timeout (uvicorn's) bounds the idle connection.
         self._disarm()
         super().on_response_complete()

@@ -44,6 +44,7 @@ from orderlog.errors import (
 from orderlog.keys import Keys
 from orderlog.store import argv, scripts
 from orderlog.store.client import RedisClient, text, unavailable
+from orderlog.store.multiplex import Multiplexed
 from orderlog.store.replication import Replicated
 
 SCAN_BUDGET = 3_000  # orders one search script call may examine (how long it holds Redis)
@@ -53,7 +54,28 @@ WALK_PAGE = 200  # orders per search call when walking every match (CSV, stats)
 
 def new_order_id() -> str:
     """24 lower-case hex digits: 4 bytes of creation time, 8 random bytes (an ObjectId's shape)."""
-    return f"{int(time.time()) & 0xFFFFFFFF:08x}{os.urandom(8).hex()}"
+    return f"{int(time.time()) & 0xFFFFFFFF:08x}{_random_hex()}"
+
+
+class _RandomHex:
+    """16 hex digits from os.urandom, drawn 4 KiB at a time: one system call per 512 ids,
+    not one per id. A forked child starts with a fresh draw (never its parent's)."""
+
+    def __init__(self) -> None:
+        self.pool, self.at = "", 0
+        os.register_at_fork(after_in_child=self.forget)
+
+    def forget(self) -> None:
+        self.pool, self.at = "", 0
+
+    def __call__(self) -> str:
+        if self.at >= len(self.pool):
+            self.pool, self.at = os.urandom(4096).hex(), 0
+        self.at += 16
+        return self.pool[self.at - 16 : self.at]
+
+
+_random_hex = _RandomHex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +127,19 @@ class OrderStore:
         publish_command: str = "PUBLISH",
         on_events: Callable[[int], object] | None = None,
         replicated: Replicated | None = None,
+        pipelined: Multiplexed | None = None,
     ) -> None:
         """Args:
         replicated: writes wait for replicas (``WAIT``) before they are acknowledged.
+        pipelined: the connection the scripts every request runs go through (write, read one,
+            rate check): store/multiplex.py, a fifth of redis-py's CPU per call. A write that
+            waits for replicas keeps redis-py (its WAIT must follow it on its own connection,
+            and would hold up every other request on the pipelined one).
         """
         self.redis = redis
         self.replicated = replicated
+        self.pipelined = pipelined
+        self.calls: Any = pipelined or redis
         self.on_events = on_events  # told how many events each write published (metrics)
         self.keys = keys or Keys()
         self.stream_maxlen = stream_maxlen
@@ -172,7 +201,7 @@ class OrderStore:
         acked = None
         if self.replicated is None:
             with unavailable():
-                raw, *quota = await scripts.WRITE(self.redis, keys, args)
+                raw, *quota = await scripts.WRITE(self.calls, keys, args)
         else:
             (raw, *quota), acked = await self.replicated.run(scripts.WRITE, keys, args)
         if rate is not None:
@@ -294,7 +323,7 @@ class OrderStore:
         k = self.keys
         with unavailable():
             (row,) = await scripts.READ(
-                self.redis,
+                self.calls,
                 [k.ids(workspace_id)],
                 [workspace_id, k.order_prefix(workspace_id), by, 1, value],
             )
@@ -309,7 +338,7 @@ class OrderStore:
             RateLimited: over the limit.
             StoreUnavailable: Redis is away (a request is never let through unchecked).
         """
-        return await limit(self.redis, self.keys.rate_limit(workspace_id, rate.key_id), rate)
+        return await limit(self.calls, self.keys.rate_limit(workspace_id, rate.key_id), rate)
 
     # -- search and retention -----------------------------------------------------------------
     async def search(
@@ -423,6 +452,14 @@ class OrderStore:
         args = [k.order_prefix(workspace_id), k.index_prefix(workspace_id), cutoff_ms, batch]
         with unavailable():
             return int(await scripts.RETENTION(self.redis, keys, args))
+
+    async def aclose(self) -> None:
+        """Close the connections of its own: the pipelined one, the replicated writes' (the
+        client is its owner's to close)."""
+        if self.pipelined is not None:
+            await self.pipelined.aclose()
+        if self.replicated is not None:
+            await self.replicated.close()
 
     async def ping(self) -> bool:
         with unavailable():

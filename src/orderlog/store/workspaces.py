@@ -15,6 +15,7 @@ from orderlog.domain import workspace
 from orderlog.domain.model import DEFAULT_WORKFLOW, Workflow, parse_workflow
 from orderlog.errors import InvalidInput, NotFound
 from orderlog.keys import Keys
+from orderlog.singleflight import SingleFlight
 from orderlog.store.client import RedisClient, text, unavailable
 
 TICKET_TTL_MS = 60_000
@@ -35,6 +36,11 @@ class WorkspaceStore:
         self.keys = keys or Keys()
         self.workflow_cache_seconds = workflow_cache_seconds
         self._workflows: dict[str, tuple[float, Workflow]] = {}
+        # One read per workspace when its cached workflow expires (every write of a busy
+        # workspace asks at that moment), tagged with the number of workflow changes made here
+        # when it began: a read begun before a change does not answer after it.
+        self._workflow_reads: SingleFlight[str, Workflow, int] = SingleFlight()
+        self._workflow_changes = 0
 
     # -- workspaces ------------------------------------------------------------------------------
     async def create_workspace(
@@ -170,11 +176,21 @@ class WorkspaceStore:
     async def workflow(self, workspace_id: str, *, fresh: bool = False) -> Workflow:
         """The workspace's workflow with its version, cached for a second (``fresh``: read now).
         A write checked against a cached one that has changed since is refused by the store
-        (``WorkflowChanged``): the caller reads it fresh and checks again."""
-        now = time.monotonic()
+        (``WorkflowChanged``): the caller reads it fresh and checks again. When the cached one
+        expires, concurrent callers share one read."""
         hit = self._workflows.get(workspace_id)
-        if not fresh and hit is not None and hit[0] > now:
+        if not fresh and hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        flight = self._workflow_reads.get(workspace_id)
+        if fresh or flight is None or flight.tag != self._workflow_changes:
+            # (a fresh read is not answered by one begun before the caller asked)
+            flight = self._workflow_reads.start(
+                workspace_id, self._read_workflow(workspace_id), self._workflow_changes
+            )
+        return await flight.result()
+
+    async def _read_workflow(self, workspace_id: str) -> Workflow:
+        changes, started = self._workflow_changes, time.monotonic()
         k = self.keys
         with unavailable():
             raw, version = await self.redis.mget(
@@ -182,12 +198,14 @@ class WorkspaceStore:
             )
         workflow = parse_workflow(orjson.loads(raw)) if raw else DEFAULT_WORKFLOW
         workflow = replace(workflow, version=int(version or 0))
-        self._workflows[workspace_id] = (now + self.workflow_cache_seconds, workflow)
+        if changes == self._workflow_changes:  # not changed here meanwhile
+            self._workflows[workspace_id] = (started + self.workflow_cache_seconds, workflow)
         return workflow
 
     def forget_workflow(self, workspace_id: str) -> None:
         """Drop the cached workflow (this process changed it)."""
         self._workflows.pop(workspace_id, None)
+        self._workflow_changes += 1
 
     # -- tickets ---------------------------------------------------------------------------------
     async def issue_ticket(self, principal: Principal, ttl_ms: int = TICKET_TTL_MS) -> str:
