@@ -95,16 +95,25 @@ export type Options = {
 	onError: ((message: string, info: ErrorInfo) -> ())?,
 }
 
+-- "rush": kitchen screens show the ticket first and mark it.
+export type Priority = "normal" | "rush"
+
 export type CreateOptions = {
 	items: { Item }?,
 	status: string?,
 	metadata: { [string]: any }?,
+	priority: Priority?,
 }
 
 export type StatusOptions = {
 	actor: (Participant | number)?,
 	handedTo: Participant?,
 	reason: string?,
+	callback: ((OrderResult) -> ())?,
+}
+
+export type PriorityOptions = {
+	actor: (Participant | number)?,
 	callback: ((OrderResult) -> ())?,
 }
 
@@ -138,7 +147,7 @@ type Config = {
 }
 
 type Entry = {
-	kind: string, -- "create" | "status" | "get"
+	kind: string, -- "create" | "status" | "priority" | "get"
 	body: { [string]: any },
 	handle: OrderHandle?,
 	target: (string | OrderHandle)?,
@@ -171,6 +180,7 @@ local DEFAULTS: Config = {
 }
 
 local SYSTEM_ACTORS = { [1] = true, [2] = true, [3] = true, [4] = true }
+local PRIORITIES = { normal = true, rush = true }
 local WINDOW = 60
 local WATCHDOG_INTERVAL = 5
 local STALL_LIMIT = 180 -- seconds without a worker step while work waits: a stalled worker
@@ -774,7 +784,7 @@ local function formBatch(limit: number): Batch?
 		local problem: string? = nil
 		if entry.done then
 			problem = "given up"
-		elseif entry.kind == "status" then
+		elseif entry.kind ~= "create" then -- a status or priority change names its order
 			problem = resolveTarget(entry, inBatch)
 			if problem == "wait" and #entries > 0 then
 				break -- its create goes in this request's answer; this op in the next request
@@ -1068,7 +1078,8 @@ local function dryRun(entry: Entry): OrderResult
 	end
 	local target = entry.target
 	local id = if type(target) == "table" then target.id else target
-	print(`[OrderLog dry run] {tostring(id)} -> {tostring(body.status)}` .. (if body.actor then " by " .. describe(body.actor) else ""))
+	local change = if body.op == "priority" then `priority {tostring(body.priority)}` else `-> {tostring(body.status)}`
+	print(`[OrderLog dry run] {tostring(id)} {change}` .. (if body.actor then " by " .. describe(body.actor) else ""))
 	return { error = nil, id = id, status = body.status, dryRun = true }
 end
 
@@ -1199,6 +1210,9 @@ local function createEntry(customer: any, actor: any, opts: CreateOptions?): (En
 		if o.metadata ~= nil and (type(o.metadata) ~= "table" or o.metadata[1] ~= nil) then
 			error("metadata must be a dictionary", 0)
 		end
+		if o.priority ~= nil and not PRIORITIES[o.priority] then
+			error('priority must be "normal" or "rush"', 0)
+		end
 		return {
 			op = "create",
 			customer = participant(customer, "customer", false),
@@ -1206,6 +1220,7 @@ local function createEntry(customer: any, actor: any, opts: CreateOptions?): (En
 			items = itemList(o.items),
 			status = o.status,
 			metadata = o.metadata,
+			priority = o.priority,
 		}
 	end)
 	if ok then
@@ -1289,12 +1304,48 @@ local function target(id: any, where: string): string | OrderHandle
 	error(where .. ": id must be an order id or a handle from createOrderAsync (got " .. typeof(id) .. ")", 0)
 end
 
+-- Queues an operation on an existing order (does not yield). `build` makes its entry and may
+-- error with what is wrong with the call; `info` says what it was (for onError). Returns
+-- {error = nil, id, handle?, queued = true} merged with `answer`, or {error = message}.
+local function queueUpdate(where: string, build: () -> any, info: ErrorInfo, answer: { [string]: any }, callback: ((OrderResult) -> ())?): OrderResult
+	local ok, entry = pcall(build)
+	if ok then
+		local problem = checkBody(entry.body)
+		if problem ~= nil then
+			ok, entry = false, where .. ": " .. problem
+		end
+	end
+	if not ok then
+		local problem = tostring(entry)
+		local message = (if problem:sub(1, 8) == "OrderLog" then problem else where .. ": " .. problem) .. "; nothing was sent"
+		report(message, info)
+		return { error = message }
+	end
+	if dryRunReason ~= nil then
+		return dryRun(entry)
+	end
+	entry.callback = callback
+	local refusal = notAccepted()
+	if refusal ~= nil then
+		finish(entry, { error = refusal })
+		return { error = refusal }
+	end
+	push(entry)
+	local t = entry.target
+	local handle = if type(t) == "table" then t else nil
+	local result: { [string]: any } = { error = nil, id = if handle then handle.id else t, handle = handle, queued = true }
+	for name, value in answer do
+		result[name] = value
+	end
+	return result :: any
+end
+
 -- Queues a status change (does not yield). Returns {error = nil, id, status, queued = true}, or
 -- {error = message} when the call itself is wrong; the server's answer goes to opts.callback
 -- (and a refusal to onError).
 function OrderLog.setStatus(id: string | OrderHandle, status: string, opts: StatusOptions?): OrderResult
 	local o: any = opts or {}
-	local ok, entry = pcall(function(): any
+	return queueUpdate("OrderLog.setStatus", function(): any
 		if type(status) ~= "string" or status == "" then
 			error("status must be a non-empty string", 0)
 		end
@@ -1314,37 +1365,25 @@ function OrderLog.setStatus(id: string | OrderHandle, status: string, opts: Stat
 			done = false,
 			queuedAt = 0,
 		}
-	end)
-	if ok then
-		local problem = checkBody(entry.body)
-		if problem ~= nil then
-			ok, entry = false, "OrderLog.setStatus: " .. problem
+	end, { kind = "operation", op = "status", status = status }, { status = status }, o.callback)
+end
+
+-- Queues a priority change, like setStatus: "rush" puts the ticket first on kitchen screens,
+-- "normal" takes that back. An order in a final status keeps its priority (refused: onError).
+function OrderLog.setPriority(id: string | OrderHandle, priority: Priority, opts: PriorityOptions?): OrderResult
+	local o: any = opts or {}
+	return queueUpdate("OrderLog.setPriority", function(): any
+		if not PRIORITIES[priority :: any] then
+			error('priority must be "normal" or "rush"', 0)
 		end
-	end
-	if not ok then
-		local message = prefixed(tostring(entry)) .. "; nothing was sent"
-		report(message, { kind = "operation", op = "status", status = status })
-		return { error = message }
-	end
-	if dryRunReason ~= nil then
-		return dryRun(entry)
-	end
-	entry.callback = o.callback
-	local refusal = notAccepted()
-	if refusal ~= nil then
-		finish(entry, { error = refusal })
-		return { error = refusal }
-	end
-	push(entry)
-	local t = entry.target
-	local handle = if type(t) == "table" then t else nil
-	return {
-		error = nil,
-		id = if handle then handle.id else t,
-		handle = handle,
-		status = status,
-		queued = true,
-	}
+		return {
+			kind = "priority",
+			target = target(id, "OrderLog.setPriority"),
+			body = { op = "priority", priority = priority, actor = participant(o.actor, "actor", true) },
+			done = false,
+			queuedAt = 0,
+		}
+	end, { kind = "operation", op = "priority" }, {}, o.callback)
 end
 
 function OrderLog.setWaiting(id: string | OrderHandle, actor: (Participant | number)?): OrderResult

@@ -27,7 +27,8 @@ from orderlog.singleflight import SingleFlight
 
 SCOPES = ("read", "write", "admin")  # what an API key may have
 # A paired screen's token: "screen" shows orders; "screen_bump" (a kitchen screen allowed to
-# bump) may also change an order's status and recall it, never create orders or administer.
+# bump) may also change an order's status, recall it, mark its items done and set its priority,
+# never create orders or administer.
 SCREEN = "screen"
 SCREEN_BUMP = "screen_bump"
 SCREEN_SCOPES = (SCREEN, SCREEN_BUMP)
@@ -44,7 +45,8 @@ ALLOWED = {
     "read": frozenset({"read", "admin", *SCREEN_SCOPES}),  # search, live, stats, events
     "read_one": frozenset({"read", "write", "admin", *SCREEN_SCOPES}),  # one order, workspace
     "write": frozenset({"write", "admin"}),  # create, batch
-    "status": frozenset({"write", "admin", SCREEN_BUMP}),  # status change, recall (a bump)
+    # a kitchen's actions: status change (a bump), recall, item done marks, priority
+    "status": frozenset({"write", "admin", SCREEN_BUMP}),
     "admin": frozenset({"admin"}),  # keys, screens, workflow, settings
 }
 

@@ -154,6 +154,12 @@ export default {
   "order.handed_to_word": "handed to",
   "order.reason": "reason:",
   "order.cannot_load": "Cannot load the order: {message}",
+  "order.priority": "Priority",
+  "order.priority_normal": "Normal",
+  "order.priority_rush": "Rush",
+  "order.priority_set": "Priority: {priority}",
+  "order.item_marked_done": "{item} done",
+  "order.item_marked_not_done": "{item} not done",
 
   "staff.page_title": "Staff · orderlog",
   "staff.title": "Staff",
@@ -254,6 +260,10 @@ export default {
   "kitchen.sound_off": "Sound: off",
   "kitchen.sound_blocked": "Sound: blocked (tap to allow)",
   "kitchen.sound_hint": "Browsers keep sound off until the screen is tapped once.",
+  "kitchen.station_title": "Kitchen · {station}",
+  "kitchen.station_done": "✓ Done ({station})",
+  "kitchen.station_bumped": "done",
+  "kitchen.allergy": "⚠ Allergy:",
 
   "pickup.page_title": "Pickup · orderlog",
   "pickup.title": "Order pickup",

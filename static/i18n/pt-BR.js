@@ -152,6 +152,12 @@ export default {
   "order.handed_to_word": "entregue a",
   "order.reason": "motivo:",
   "order.cannot_load": "Não foi possível carregar o pedido: {message}",
+  "order.priority": "Prioridade",
+  "order.priority_normal": "Normal",
+  "order.priority_rush": "Urgente",
+  "order.priority_set": "Prioridade: {priority}",
+  "order.item_marked_done": "{item} pronto",
+  "order.item_marked_not_done": "{item} não pronto",
 
   "staff.page_title": "Equipe · orderlog",
   "staff.title": "Equipe",
@@ -252,6 +258,10 @@ export default {
   "kitchen.sound_off": "Som: desligado",
   "kitchen.sound_blocked": "Som: bloqueado (toque para liberar)",
   "kitchen.sound_hint": "Os navegadores deixam o som desligado até a tela ser tocada uma vez.",
+  "kitchen.station_title": "Cozinha · {station}",
+  "kitchen.station_done": "✓ Pronto ({station})",
+  "kitchen.station_bumped": "pronto",
+  "kitchen.allergy": "⚠ Alergia:",
 
   "pickup.page_title": "Retirada · orderlog",
   "pickup.title": "Retirada de pedidos",

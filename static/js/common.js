@@ -328,18 +328,19 @@ export function itemText(item) {
 
 /** The items of an order: the quantity in bold before the name, notes under it, a done item
  * (`item.done`, when the server keeps done marks) struck through. */
-export function itemList(order, cls = "items") {
-  return el(
-    "ul",
-    { class: cls },
-    order.items.map((item, index) =>
-      el("li", { class: item.done === true ? "done" : undefined, dataset: { index } },
-        el("b", { class: "qty" }, `${item.quantity ?? 1}×`), " ",
-        el("span", { class: "name" }, item.name),
-        item.done === true ? el("span", { class: "visually-hidden" }, " (done)") : null,
-        item.notes ? el("span", { class: "notes" }, item.notes) : null)
-    )
-  );
+/** The order's items as a list (those `include` accepts: a kitchen station's); each keeps its
+ * index in the order (data-index), and a done one is struck through. */
+export function itemList(order, cls = "items", include = null) {
+  const rows = [];
+  order.items.forEach((item, index) => {
+    if (include && !include(item, order)) return;
+    rows.push(el("li", { class: item.done === true ? "done" : undefined, dataset: { index } },
+      el("b", { class: "qty" }, `${item.quantity ?? 1}×`), " ",
+      el("span", { class: "name" }, item.name),
+      item.done === true ? el("span", { class: "visually-hidden" }, " (done)") : null,
+      item.notes ? el("span", { class: "notes" }, item.notes) : null));
+  });
+  return el("ul", { class: cls }, rows);
 }
 
 export function since(iso) {

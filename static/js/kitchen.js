@@ -1,6 +1,9 @@
 // Kitchen display: the open tickets of the kitchen's statuses as tiles, rush first then oldest
 // first, one screenful per page; the all-day item counts; sounds for a new and a late ticket;
 // with a write key: bump, recall and cancel, by touch or by bump bar (bumpbar.js's key map).
+// A station's screen (?station=drinks, or the station it was paired with) shows only the items
+// the workspace's stations setting gives that station: its "bump" marks them done, and a ticket
+// leaves it once none is left to make.
 //
 // Rendering is keyed (keyed.js): a live change re-renders only the tiles it touches, so focus,
 // the selected ticket and the page stay put. Only the current page's tiles (and a row or two
@@ -8,14 +11,14 @@
 // Every staff action goes through the outbox (outbox.js): queued while the link is down, sent
 // in order with an Idempotency-Key once it is back.
 import { ACTIONS, actionFor, keyLabel, keyMap, keysDialog } from "./bumpbar.js";
-import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, requireSession, setText, showError, tickAges, who } from "./common.js";
+import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, pairedScreen, requireSession, setText, showError, tickAges, who } from "./common.js";
 import { nextStatus } from "./flow.js";
 import { KeyedList } from "./keyed.js";
 import { masonry } from "./masonry.js";
 import { Outbox } from "./outbox.js";
 import { ScreenSettings, secondsControl, sizeControl } from "./screen.js";
 import { Sounds } from "./sound.js";
-import { allDayCounts, createdAt, isRush, sortTickets } from "./tickets.js";
+import { allDayCounts, allergenItems, createdAt, hasStations, isRush, orderStations, sameStation, sortTickets, stationOf } from "./tickets.js";
 import { watch } from "./watch.js";
 
 const me = requireSession();
@@ -29,7 +32,14 @@ const statsBox = document.getElementById("kitchen-stats");
 const pendingBox = document.getElementById("pending");
 const staff = Boolean(me.writeKey);
 document.body.classList.toggle("staff", staff);
-const screen = new ScreenSettings("kitchen");
+// This screen's station: the address says, else the one it was paired with; none: every item.
+const station = (new URLSearchParams(location.search).get("station") || pairedScreen()?.station || "").trim();
+if (station) {
+  document.body.dataset.station = station;
+  document.getElementById("kitchen-title").textContent = `Kitchen · ${station}`;
+}
+// Each station's screen keeps its own size and keys.
+const screen = new ScreenSettings(station ? `kitchen.${station.toLowerCase()}` : "kitchen");
 let ws = null;
 
 // -- what this screen shows -------------------------------------------------------------------------
@@ -46,9 +56,10 @@ const armed = new Map(); // order id -> until when a second cancel press confirm
 const recent = new Map(); // order id -> {number, version, until, at}: what this screen may recall
 const versions = new Map(); // order id -> the newest version this screen has seen
 
-// Items this screen prepares. Every item until the workspace maps items to stations (then the
-// station of ?station= picks its own).
-const onThisScreen = () => true;
+// Items this screen prepares: every item, or on a station's screen the items the workspace's
+// stations setting gives it. A ticket is on a station's screen while one of them is not done.
+const onThisScreen = (item) => !station || sameStation(stationOf(item.name, ws.settings.stations), station);
+const toMake = (order) => !station || order.items.some((item) => item.done !== true && onThisScreen(item));
 
 // -- sound -----------------------------------------------------------------------------------------------
 const MUTE = "orderlog.muted";
@@ -128,7 +139,9 @@ const outbox = new Outbox({
     // that one produced (a recall of a bump whose reply is still awaited).
     const version = action.chained ? versions.get(action.orderId) : action.version;
     if (action.kind === "recall") return { path: `/orders/${action.orderId}/recall`, body: { actor: action.actor, version } };
-    if (action.kind === "item") return { path: itemDonePath(action.orderId, action.index), body: { done: action.done, actor: action.actor, version } };
+    // A done mark says what the item is, not a move from what it was: sent without a version,
+    // so two stations marking items of one ticket at once never refuse each other.
+    if (action.kind === "item") return { path: itemDonePath(action.orderId, action.index), body: { done: action.done, actor: action.actor } };
     const body = { status: action.status, version, actor: action.actor };
     if (action.kind === "cancel") body.reason = "cancelled at the kitchen display";
     return { path: `/orders/${action.orderId}/status`, body };
@@ -155,6 +168,9 @@ const outbox = new Outbox({
       applyOrder(result.order);
       if (action.kind === "bump" || action.kind === "cancel") recallable(result.order);
       if (action.kind === "recall") recent.delete(action.orderId);
+      // a bump's recall carries the order's version: marks made here since do not stale it
+      const entry = recent.get(action.orderId);
+      if (action.kind === "item" && entry && !entry.indexes) entry.version = result.order.version;
     }
     draw();
   },
@@ -195,6 +211,7 @@ function pendingFor(order) {
 
 function bump(order) {
   if (!staff || pendingFor(order).length) return;
+  if (station) return finishStation(order);
   const target = nextStatus(ws.workflow, order.status);
   if (!target) return;
   outbox.add({ kind: "bump", orderId: order.id, number: order.order_number, status: target, version: order.version, actor: cook() });
@@ -212,23 +229,56 @@ function cancel(order) {
   outbox.add({ kind: "cancel", orderId: order.id, number: order.order_number, status: "cancelled", version: order.version, actor: cook() });
 }
 
-/** The order just changed from this screen: offer its recall while the window lasts. */
-function recallable(order) {
+/** A station's bump: every item of the ticket this station makes is marked done (the ticket
+ * leaves this screen; the others show the station done). R or its recall button takes it back. */
+function finishStation(order) {
+  const indexes = [];
+  order.items.forEach((item, index) => {
+    if (item.done !== true && onThisScreen(item)) indexes.push(index);
+  });
+  if (!indexes.length) return;
+  const group = `${order.id}:${Date.now()}`;
+  for (const index of indexes) {
+    outbox.add({ kind: "item", orderId: order.id, number: order.order_number, index, done: true, actor: cook(), group });
+  }
+  recallable(order, { indexes, group });
+}
+
+/** The order just changed from this screen: offer its recall while the window lasts. A
+ * station's bump (`marks`: the items it marked) is recalled by marking them not done. */
+function recallable(order, marks = {}) {
   const until = Date.now() + ws.settings.recall_window_seconds * 1000;
-  recent.set(order.id, { number: order.order_number, version: order.version, until, at: Date.now() });
+  recent.set(order.id, { number: order.order_number, version: order.version, until, at: Date.now(), ...marks });
   showRecalls();
 }
 
 function recall(id) {
   const entry = recent.get(id);
   if (!entry) return;
-  outbox.add({ kind: "recall", orderId: id, number: entry.number, version: entry.version, actor: cook() });
+  if (entry.indexes) {
+    // what is still queued is simply not sent; what was sent is marked not done again
+    const sent = entry.indexes.filter((index) => {
+      const queued = outbox.pending.find((a) => a.group === entry.group && a.index === index);
+      return !(queued && outbox.remove(queued.id));
+    });
+    for (const index of sent) {
+      outbox.add({ kind: "item", orderId: id, number: entry.number, index, done: false, actor: cook() });
+    }
+  } else {
+    outbox.add({ kind: "recall", orderId: id, number: entry.number, version: entry.version, actor: cook() });
+  }
   recent.delete(id);
   showRecalls();
+  draw();
 }
 
 /** R: take back this screen's last bump or cancel: still queued, it is simply not sent. */
 function recallLast() {
+  if (station) {
+    const last = [...recent].sort((a, b) => b[1].at - a[1].at)[0];
+    if (last) recall(last[0]);
+    return;
+  }
   const queued = [...outbox.pending].reverse().find((a) => a.kind === "bump" || a.kind === "cancel");
   if (queued && outbox.remove(queued.id)) return;
   if (queued) {
@@ -263,8 +313,10 @@ function markNextItem(order) {
     showError("Marking items done needs a newer orderlog server: bump the whole ticket instead.");
     return;
   }
-  const index = order.items.findIndex((item) => item.done !== true);
-  toggleItem(order, index < 0 ? order.items.length - 1 : index);
+  const mine = order.items.map((item, index) => [item, index]).filter(([item]) => onThisScreen(item));
+  if (!mine.length) return;
+  const next = mine.find(([item]) => item.done !== true);
+  toggleItem(order, (next || mine[mine.length - 1])[1]);
 }
 
 function toggleItem(order, index) {
@@ -280,14 +332,44 @@ const STATE_CLASS = { waiting_for_preparation: "state-waiting", preparing: "stat
 // confirmation changes; whether its action is queued or on its way only patches the tile in
 // place (pendingPatch).
 function tileStamp(order) {
-  return `${order.version}|${order.status}|${(armed.get(order.id) || 0) > Date.now()}|${itemDone}`;
+  return `${order.version}|${order.status}|${order.marks || ""}|${(armed.get(order.id) || 0) > Date.now()}|${itemDone}|${settingsSeen}`;
+}
+
+// The workspace's settings are read again every few minutes (loadWorkspace): tiles drawn with
+// an older station map or allergen list are drawn again.
+let settingsSeen = 0;
+let settingsFor = null;
+function checkSettings() {
+  const now = `${JSON.stringify(ws.settings.stations)}|${JSON.stringify(ws.settings.allergen_words)}`;
+  if (now !== settingsFor) {
+    settingsFor = now;
+    settingsSeen++;
+  }
+}
+
+/** The line of the stations an order's items go to, each ticked when all its items are done. */
+function stationsLine(order) {
+  if (!hasStations(ws.settings.stations)) return null;
+  return el("div", { class: "stations" },
+    orderStations(order, ws.settings.stations).map(({ station: name, done }) =>
+      el("span", { class: done ? "station done" : "station", dataset: { station: name } },
+        done ? "✓ " : "", name, done ? el("span", { class: "visually-hidden" }, " (done)") : null)));
+}
+
+/** A red banner with the item notes that mention an allergen (the workspace's words). */
+function allergenBanner(order) {
+  const found = allergenItems(order, ws.settings.allergen_words, onThisScreen);
+  if (!found.length) return null;
+  return el("div", { class: "allergen", role: "note" },
+    el("b", {}, "⚠ Allergy: "),
+    found.flatMap(([, item], i) => [i ? " · " : "", `${item.name}: ${item.notes}`]));
 }
 
 function tile(order) {
   const target = nextStatus(ws.workflow, order.status);
   const confirming = (armed.get(order.id) || 0) > Date.now();
   const { cls: ageCls, age } = ageAttrs(order.created_at, ws.settings);
-  const items = itemList(order);
+  const items = itemList(order, "items", station ? onThisScreen : null);
   if (staff && itemDone) {
     for (const li of items.children) {
       const index = Number(li.dataset.index);
@@ -311,16 +393,18 @@ function tile(order) {
       el("span", { class: "state" }, ws.label(order.status)),
       ageBadge(order.created_at)),
     isRush(order) ? el("div", { class: "rush-flag" }, "RUSH") : null,
+    allergenBanner(order),
     items,
+    stationsLine(order),
     el("div", { class: "people" },
       el("span", {}, "For ", el("b", {}, who(order.customer))),
       order.preparer ? el("span", {}, "Preparer ", el("b", {}, who(order.preparer))) : null),
     el("div", { class: "queued-note", hidden: true }),
     staff
       ? el("div", { class: "actions" },
-          target
+          station || target
             ? el("button", { type: "button", class: "primary bump", dataset: { focus: "bump" }, onclick: () => bump(order) },
-                `→ ${ws.label(target)}`)
+                station ? `✓ Done (${station})` : `→ ${ws.label(target)}`)
             : null,
           el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, onclick: () => cancel(order) },
             confirming ? "Confirm cancel" : "Cancel"),
@@ -347,6 +431,7 @@ function pendingPatch(order) {
 
 function describe(action) {
   if (action.kind === "bump") return `→ ${ws.label(action.status)}`;
+  if (action.kind === "item" && action.group) return "done";
   if (action.kind === "item") return action.done ? "item done" : "item not done";
   return action.kind;
 }
@@ -378,16 +463,28 @@ function draw() {
   });
 }
 
-// A bump or cancel shows at once, before the server answers: the ticket is drawn in the status
-// it is moving to (or leaves the screen), marked "Sending…" or "Queued" until the answer; a
-// refusal puts it back as it was, with the reason. (A cook pressing a key must see it move.)
+// A bump, cancel or item mark shows at once, before the server answers: the ticket is drawn in
+// the status it is moving to (or leaves the screen) with its items as marked, "Sending…" or
+// "Queued" until the answer; a refusal puts it back as it was, with the reason. (A cook pressing
+// a key must see it move.)
 function projected(order) {
-  const moves = pendingFor(order).filter((a) => a.kind === "bump" || a.kind === "cancel");
-  return moves.length ? { ...order, status: moves[moves.length - 1].status } : order;
+  const pending = pendingFor(order);
+  if (!pending.length) return order;
+  let out = order;
+  const moves = pending.filter((a) => a.kind === "bump" || a.kind === "cancel");
+  if (moves.length) out = { ...out, status: moves[moves.length - 1].status };
+  const marks = pending.filter((a) => a.kind === "item" && out.items[a.index]);
+  if (marks.length) {
+    const items = [...out.items];
+    for (const a of marks) items[a.index] = { ...items[a.index], done: a.done };
+    out = { ...out, items, marks: marks.map((a) => `${a.index}${a.done ? "+" : "-"}`).join(",") };
+  }
+  return out;
 }
 
 function render() {
-  list = sortTickets([...orders.values()].map(projected).filter((o) => kitchenStatuses.has(o.status)));
+  checkSettings();
+  list = sortTickets([...orders.values()].map(projected).filter((o) => kitchenStatuses.has(o.status) && toMake(o)));
   if (pageStart >= list.length) {
     pageStarts.length = 0;
     pageStart = 0;
@@ -626,7 +723,7 @@ tilesBox.addEventListener("click", (event) => {
 const recallsBox = document.getElementById("recalls");
 const recallButtons = new KeyedList(recallsBox, {
   key: ([id]) => id,
-  stamp: ([id, entry]) => entry.version,
+  stamp: ([id, entry]) => `${entry.version}|${entry.group || ""}`,
   render: ([id, entry]) =>
     el("button", { type: "button", class: "recall", dataset: { order: id, focus: "recall" }, onclick: () => recall(id) },
       `Recall #${entry.number} `, el("span", { class: "left" })),
@@ -669,7 +766,8 @@ async function start() {
     for (const order of changed) versions.set(order.id, Math.max(order.version, versions.get(order.id) || 0));
     const fresh = [...current.keys()].filter((id) => !seen.has(id));
     fresh.forEach((id) => seen.add(id));
-    if (fresh.length && !first && events.length) play("new");
+    // a station's screen chimes for its own new tickets only
+    if (!first && events.length && fresh.some((id) => toMake(current.get(id)))) play("new");
     first = false;
     draw();
   };

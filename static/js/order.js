@@ -14,11 +14,24 @@ function person(label, p) {
   return p ? [el("dt", {}, label), el("dd", {}, who(p), p.user_id ? el("span", { class: "muted" }, ` · ${t("order.id_short", { id: p.user_id })}`) : null)] : [];
 }
 
-function entry(h, createdMs, label) {
-  const at = Date.parse(h.at);
-  const what = h.previous_status
+const priorityName = (p) => t(p === "rush" ? "order.priority_rush" : "order.priority_normal");
+
+// What one history entry did: a status change, or (the status kept) an item done mark or a
+// priority change.
+function change(h, order, label) {
+  if (h.item !== undefined) {
+    const item = order.items[h.item]?.name ?? `#${h.item + 1}`;
+    return t(h.done ? "order.item_marked_done" : "order.item_marked_not_done", { item });
+  }
+  if (h.priority !== undefined) return t("order.priority_set", { priority: priorityName(h.priority) });
+  return h.previous_status
     ? `${label(h.previous_status)} → ${label(h.status)}`
     : t("order.created_as", { status: label(h.status) });
+}
+
+function entry(h, order, createdMs, label) {
+  const at = Date.parse(h.at);
+  const what = change(h, order, label);
   return el(
     "li",
     { dataset: { status: h.status } },
@@ -58,6 +71,8 @@ async function show() {
           ...person(t("order.preparer"), order.preparer),
           ...person(t("order.handed_by"), order.handed_by),
           ...person(t("order.handed_to"), order.handed_to),
+          el("dt", {}, t("order.priority")),
+          el("dd", { id: "order-priority" }, priorityName(order.priority)),
           el("dt", {}, t("order.version")),
           el("dd", {}, order.version)
         ),
@@ -68,7 +83,7 @@ async function show() {
         "section",
         { class: "panel" },
         el("h2", {}, t("order.timeline")),
-        el("ol", { class: "timeline", id: "timeline" }, order.history.map((h) => entry(h, created, ws.label)))
+        el("ol", { class: "timeline", id: "timeline" }, order.history.map((h) => entry(h, order, created, ws.label)))
       )
     )
   );

@@ -107,6 +107,14 @@ async def test_asyncapi_websocket_frames_match_the_schemas(
                     json={"status": "handed_to", "handed_to": recipient},
                 )
                 assert resp.status_code == 200, resp.text
+            for path, body in [
+                ("priority", {"priority": "rush"}),
+                ("items/0/done", {"done": True}),
+            ]:
+                resp = await client.post(
+                    f"{workspace.base}/orders/{kept}/{path}", headers=workspace.auth(), json=body
+                )
+                assert resp.status_code == 200, resp.text
             while frames.events() != set(EVENTS):
                 await next_frame(conn, frames)
             await conn.send('{"type":"ping"}')
@@ -118,7 +126,7 @@ async def test_asyncapi_websocket_frames_match_the_schemas(
                 frame = await next_frame(conn, frames)
                 if frame["type"] == "status":
                     states.append(frame["state"])
-        # Resuming from the snapshot's cursor replays the 4 events since as one batch.
+        # Resuming from the snapshot's cursor replays the 6 events since as one batch.
         async with socket(server, workspace, cursor=snap["cursor"]) as conn:
             batch = await next_frame(conn, frames)
             assert batch["type"] == "batch"
@@ -127,6 +135,8 @@ async def test_asyncapi_websocket_frames_match_the_schemas(
                 "order.status_changed",
                 "order.status_changed",
                 "order.updated",
+                "order.priority_changed",
+                "order.item_done",
             ]
         async with socket(server, workspace, cursor="ab:1-0") as conn:
             assert (await next_frame(conn, frames)) == {"type": "reset", "reason": "epoch"}

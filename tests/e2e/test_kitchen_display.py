@@ -13,14 +13,20 @@ import httpx
 import pytest
 
 from support import screens
-from support.browser import Api, assert_accessible, browser, open_page, wait_live
+from support.browser import (
+    Api,
+    another_screen,
+    assert_accessible,
+    browser,
+    open_page,
+    wait_live,
+)
 from support.faultproxy import FaultProxy
 from support.server import Workspace, running_server
 
 pytestmark = pytest.mark.browser
 
 WAITING = "waiting_for_preparation"
-ITEM_DONE_ROUTE = "/v1/workspaces/{workspace_id}/orders/{order_id}/items/{index}/done"
 
 
 def tile(page: Any, order: dict[str, Any]) -> Any:
@@ -203,45 +209,19 @@ async def test_kitchen_all_day_counts_follow_live_changes(site: Any, workspace: 
         await expect(allday).to_have_text(["Cookie ×3", "Mocha ×2", "latte ×1"])  # as spelt now
 
 
-def _with_phase_two_fields(rush_number: int, done_number: int) -> Any:
-    """A WebSocket route that adds the fields a newer server sends (``priority``, ``done``) to
-    the orders the real server sends, so the screen's handling of them can be checked now."""
-
-    def add(order: dict[str, Any]) -> None:
-        if order["order_number"] == rush_number:
-            order["priority"] = "rush"
-        if order["order_number"] == done_number:
-            order["items"][0]["done"] = True
-
-    def handler(route: Any) -> None:
-        server = route.connect_to_server()
-
-        def forward(message: str | bytes) -> None:
-            frame = json.loads(message)
-            frames = frame.get("events", [frame])
-            for f in frames:
-                for order in f.get("orders", []) + ([f["order"]] if "order" in f else []):
-                    add(order)
-            route.send(json.dumps(frame))
-
-        server.on_message(forward)
-
-    return handler
-
-
 async def test_kitchen_rush_first_and_done_items_struck(site: Any, workspace: Workspace) -> None:
-    """An order with priority "rush" is the first tile and marked RUSH, ahead of older ones;
-    an item marked done is struck through and left out of the all-day counts."""
+    """An order created as rush is the first tile and marked RUSH, ahead of older ones (on the
+    board too), and one made rush later moves up; an item marked done is struck through and
+    left out of the all-day counts."""
     from playwright.async_api import expect
 
     base, api = site
     old = await api.create(status=WAITING, items=["Tea"])
     done = await api.create(status=WAITING, items=["Bagel", "Tea"])
-    rush = await api.create(status=WAITING, items=["Cocoa"])
+    rush = await api.create(status=WAITING, items=["Cocoa"], priority="rush")
+    await api.mark(done["id"], 0)
     async with browser(base) as br:
         page = br.page
-        add_fields = _with_phase_two_fields(rush["order_number"], done["order_number"])
-        await page.route_web_socket(re.compile(r"/live\?"), add_fields)
         await open_page(br, workspace, "kitchen.html")
         await wait_live(br)
         tiles = page.locator(".tile")
@@ -254,15 +234,27 @@ async def test_kitchen_rush_first_and_done_items_struck(site: Any, workspace: Wo
         await expect(bagel).to_contain_text("(done)")
         await expect(page.locator("#allday li")).to_have_text(["Tea ×2", "Cocoa ×1"])
         await assert_accessible(page)
+        await api.priority(done["id"], "rush")  # rush too, and older than the first rush
+        await expect(tiles.first).to_have_attribute("data-order", done["id"])
+        await expect(tiles.nth(1)).to_have_attribute("data-order", rush["id"])
+        board = await another_screen(br, workspace, "board.html")
+        cards = board.locator(".card.rush")
+        await expect(cards).to_have_count(2)
+        await expect(cards.first).to_have_attribute("data-order", done["id"])
+        await expect(cards.locator(".rush-flag")).to_have_text(["RUSH", "RUSH"])
+        await expect(board.locator(f'.card[data-order="{done["id"]}"] li').first).to_have_class(
+            "done"
+        )
+        assert br.errors == []
 
 
-async def test_kitchen_item_done_key_waits_for_the_server_route(
+async def test_kitchen_item_done_marks_show_on_every_screen(
     site: Any, workspace: Workspace
 ) -> None:
-    """Space marks the selected ticket's next item done only on a server whose API lists the
-    item-done route: here it says so and sends nothing; given the route in the API description,
-    it sends {done, version} with an Idempotency-Key to it (answered by this test: the route is
-    not on this server yet) and shows the answer."""
+    """Space on one kitchen screen marks the selected ticket's next item done through the server
+    (with an Idempotency-Key; a history entry); another kitchen screen and the board strike it
+    through live; a tap on the item there takes the mark back; a recall of a bump clears every
+    mark."""
     from playwright.async_api import expect
 
     base, api = site
@@ -273,35 +265,190 @@ async def test_kitchen_item_done_key_waits_for_the_server_route(
         page.on("request", lambda r: "/items/" in r.url and sent.append(r))
         await open_page(br, workspace, "kitchen.html", write=True)
         await wait_live(br)
-        await expect(page.locator("body")).to_have_attribute("data-item-done", "false")
-        await expect(tile(page, order)).to_have_class(re.compile(r"\bselected\b"))
-        await page.keyboard.press(" ")
-        await expect(page.locator("#error")).to_contain_text("needs a newer orderlog server")
-        assert sent == []
-
-        spec = (await api.http.get(base + "/openapi.json")).json()
-        spec["paths"][ITEM_DONE_ROUTE] = {"post": {"summary": "mark an item done"}}
-        await page.route("**/openapi.json", lambda r: r.fulfill(json=spec))
-        answered = {**order, "version": order["version"] + 1}
-        answered["items"] = [{**order["items"][0], "done": True}, order["items"][1]]
-        requests: list[Any] = []
-
-        async def item_route(route: Any) -> None:
-            requests.append(route.request)
-            await route.fulfill(json={"id": order["id"], "order": answered, "changed": True})
-
-        await page.route(re.compile(r"/orders/[^/]+/items/\d+/done$"), item_route)
-        await page.reload()
-        await wait_live(br)
+        other = await another_screen(br, workspace, "kitchen.html", write=True)
+        board = await another_screen(br, workspace, "board.html")
         await expect(page.locator("body")).to_have_attribute("data-item-done", "true")
         await expect(tile(page, order)).to_have_class(re.compile(r"\bselected\b"))
         await page.keyboard.press(" ")
+        await expect(tile(other, order).locator("li").first).to_have_class("done")
+        await expect(board.locator(f'.card[data-order="{order["id"]}"] li').first).to_have_class(
+            "done"
+        )
         await expect(tile(page, order).locator("li").first).to_have_class("done")
-        assert len(requests) == 1
-        request = requests[0]
+        (request,) = sent
         assert request.url.endswith(f"/orders/{order['id']}/items/0/done")
-        assert request.post_data_json == {"done": True, "version": order["version"]}
+        assert request.post_data_json == {"done": True}
         assert request.headers["idempotency-key"]
+        last = (await api.get(order["id"]))["history"][-1]
+        assert (last["item"], last["done"], last["status"]) == (0, True, WAITING)
+        await tile(other, order).locator("button.item-toggle").first.click()
+        await expect(tile(page, order).locator("li").first).not_to_have_class("done")
+        # a bump, an item marked, then R: the bump is undone and the marks with it
+        await page.keyboard.press("Enter")
+        await expect(tile(page, order)).to_have_attribute("data-status", "preparing")
+        await page.keyboard.press(" ")
+        await expect(tile(other, order).locator("li").first).to_have_class("done")
+        await page.keyboard.press("r")
+        await expect(tile(other, order)).to_have_attribute("data-status", WAITING)
+        await expect(tile(other, order).locator("li.done")).to_have_count(0)
+        got = await api.get(order["id"])
+        assert [i["done"] for i in got["items"]] == [False, False]
+        # the order's page tells the marks apart from the status changes
+        await page.goto(f"/order.html?id={order['id']}")
+        timeline = page.locator("#timeline li .what")
+        await expect(timeline).to_have_text(
+            [
+                "Created as Waiting",
+                "Bagel done",
+                "Bagel not done",
+                "Waiting → Preparing",
+                "Bagel done",
+                "Preparing → Waiting",
+            ]
+        )
+        await expect(page.locator("#order-priority")).to_have_text("Normal")
+        assert br.errors == []
+
+
+async def test_kitchen_station_screen_shows_and_finishes_its_items(
+    site: Any, workspace: Workspace
+) -> None:
+    """With drinks mapped to a station, kitchen.html?station=drinks shows only the tickets with
+    drinks, only their drinks, and counts only those; each ticket says which stations it needs;
+    the station's bump marks the ticket's drinks done (it leaves the drinks screen, the screen of
+    every station ticks drinks), and R takes that back."""
+    from playwright.async_api import expect
+
+    base, api = site
+    stations = {"default": "kitchen", "items": {"drinks": ["Latte", "*tea"]}}
+    await api.settings(stations=stations)
+    both = await api.create(status=WAITING, items=["Latte", "Bagel"])
+    await api.create(status=WAITING, items=["Bagel"])
+    tea = await api.create(status=WAITING, items=[{"name": "Iced Tea", "quantity": 2}])
+    async with browser(base) as br:
+        page = br.page
+        await open_page(br, workspace, "kitchen.html?station=drinks", write=True)
+        await wait_live(br)
+        await expect(page.locator("h1")).to_have_text("Kitchen · drinks")
+        tiles = page.locator(".tile")
+        await expect(tiles).to_have_count(2)
+        await expect(tiles.first).to_have_attribute("data-order", both["id"])
+        await expect(tile(page, both).locator(".items li")).to_have_text(["1× Latte"])
+        await expect(tile(page, tea).locator(".items li")).to_have_text(["2× Iced Tea"])
+        await expect(page.locator("#allday li")).to_have_text(["Iced Tea ×2", "Latte ×1"])
+        await expect(tile(page, both).locator(".station")).to_have_text(["drinks", "kitchen"])
+        expo = await another_screen(br, workspace, "kitchen.html")
+        await expect(expo.locator(".tile")).to_have_count(3)
+        await expect(tile(page, both)).to_have_class(re.compile(r"\bselected\b"))
+        await page.keyboard.press("Enter")
+        await expect(tile(page, both)).to_have_count(0)
+        drinks = tile(expo, both).locator('.station[data-station="drinks"]')
+        await expect(drinks).to_have_class(re.compile(r"\bdone\b"))
+        await expect(drinks).to_have_text("✓ drinks (done)")
+        got = await api.get(both["id"])
+        assert (got["status"], [i["done"] for i in got["items"]]) == (WAITING, [True, False])
+        await expect(page.locator("button.recall")).to_have_count(1)
+        await page.keyboard.press("r")
+        await expect(tile(page, both)).to_be_visible()
+        await expect(drinks).not_to_have_class(re.compile(r"\bdone\b"))
+        got = await api.get(both["id"])
+        assert [i["done"] for i in got["items"]] == [False, False]
+        assert [h.get("done") for h in got["history"][-2:]] == [True, False]
+        await assert_accessible(page)
+        assert br.errors == []
+
+
+async def test_kitchen_paired_station_screen_opens_its_station(
+    site: Any, workspace: Workspace
+) -> None:
+    """A kitchen screen paired with a station shows that station's items without ?station=
+    in its address, and keeps its own screen settings (text size) apart from the others'."""
+    from playwright.async_api import expect
+
+    base, api = site
+    await api.settings(stations={"default": "grill", "items": {"Drinks": ["latte"]}})
+    latte = await api.create(status=WAITING, items=["Latte"])
+    await api.create(status=WAITING, items=["Burger"])
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        pairing = await screens.paired(http, workspace, station="drinks", can_bump=True)
+    async with browser(base) as br:
+        page = br.page
+        await page.goto("/pair.html")
+        await page.evaluate(
+            """(p) => {
+                localStorage.setItem("orderlog.workspace", p.workspace_id);
+                localStorage.setItem("orderlog.readKey", p.token);
+                localStorage.setItem("orderlog.writeKey", p.token);
+                localStorage.setItem("orderlog.screen", JSON.stringify(p.screen));
+            }""",
+            pairing,
+        )
+        await page.goto("/kitchen.html")
+        await wait_live(br)
+        await expect(page.locator("h1")).to_have_text("Kitchen · drinks")
+        await expect(page.locator(".tile")).to_have_count(1)
+        await expect(tile(page, latte)).to_be_visible()
+        await page.keyboard.press("?")
+        await page.select_option("#size", "L")
+        keys = await page.evaluate("Object.keys(localStorage)")
+        assert "orderlog.screen.kitchen.drinks" in keys
+        assert "orderlog.screen.kitchen" not in keys
+        assert br.errors == []
+
+
+async def test_kitchen_station_chimes_only_for_its_new_tickets(
+    site: Any, workspace: Workspace
+) -> None:
+    """A station's screen plays the new-ticket chime for a new ticket with its items, never for
+    one without."""
+    from playwright.async_api import expect
+
+    base, api = site
+    await api.settings(stations={"default": "kitchen", "items": {"drinks": ["latte"]}})
+    async with browser(base) as br:
+        page = br.page
+        await open_page(br, workspace, "kitchen.html?station=drinks")
+        await wait_live(br)
+        await page.locator("#sound").click()
+        await expect(page.locator("#sound")).to_have_text("Sound: on")
+        await api.create(status=WAITING, items=["Bagel"])
+        latte = await api.create(status=WAITING, items=["Latte"])
+        # events arrive in order: once the latte's tile is drawn, the bagel's was handled
+        await expect(tile(page, latte)).to_be_visible()
+        body = page.locator("body")
+        await expect(body).to_have_attribute("data-last-sound", "new")
+        assert await body.get_attribute("data-sounds") == "1"
+        assert await page.locator(".tile").count() == 1
+
+
+async def test_kitchen_allergen_notes_in_a_red_banner(site: Any, workspace: Workspace) -> None:
+    """Item notes that mention one of the workspace's allergen words (a plural too, never a
+    word inside another: "nutmeg") are shown in a red banner on the ticket, apart from ordinary
+    notes; the words are the workspace's setting."""
+    from playwright.async_api import expect
+
+    base, api = site
+    nuts = await api.create(
+        status=WAITING, items=[{"name": "Brownie", "notes": "PEANUTS - severe"}, "Latte"]
+    )
+    plain = await api.create(status=WAITING, items=[{"name": "Latte", "notes": "oat, nutmeg"}])
+    async with browser(base) as br:
+        page = br.page
+        await open_page(br, workspace, "kitchen.html")
+        await wait_live(br)
+        banner = tile(page, nuts).locator(".allergen")
+        await expect(banner).to_have_text("⚠ Allergy: Brownie: PEANUTS - severe")
+        await expect(tile(page, plain).locator(".notes")).to_have_text("oat, nutmeg")
+        await expect(tile(page, plain).locator(".allergen")).to_have_count(0)
+        await assert_accessible(page)
+        await api.settings(allergen_words=["oat"])
+        await page.reload()
+        await wait_live(br)
+        await expect(tile(page, plain).locator(".allergen")).to_have_text(
+            "⚠ Allergy: Latte: oat, nutmeg"
+        )
+        await expect(tile(page, nuts).locator(".allergen")).to_have_count(0)
+        assert br.errors == []
 
 
 async def test_kitchen_silent_drop_shows_banner_and_replays_queued_bumps_once(
@@ -549,15 +696,25 @@ async def test_board_redraws_a_card_on_order_updated_like_any_event(
 
 async def test_every_page_passes_axe_with_one_heading(site: Any, workspace: Workspace) -> None:
     """axe-core finds no WCAG 2.1 A/AA violation on any page, with tickets of every age and
-    state on screen, the owner tools unlocked with a paired screen listed, and the pairing page
-    showing its code; every page has one top-level heading."""
+    state on screen (rush, an allergen banner, an item done, the stations line; a station's
+    screen), the owner tools unlocked with a paired screen listed, and the pairing page showing
+    its code; every page has one top-level heading."""
     from playwright.async_api import expect
 
     base, api = site
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         await screens.paired(http, workspace, station="grill", can_bump=True, label="Grill TV")
-    await api.settings(age_warn_seconds=2, age_late_seconds=4)
-    first = await api.create(status=WAITING, items=[{"name": "Latte", "notes": "oat milk"}])
+    await api.settings(
+        age_warn_seconds=2,
+        age_late_seconds=4,
+        stations={"default": "kitchen", "items": {"drinks": ["latte"]}},
+    )
+    first = await api.create(
+        status=WAITING,
+        priority="rush",
+        items=[{"name": "Latte", "notes": "oat milk"}, {"name": "Cake", "notes": "nut allergy"}],
+    )
+    await api.mark(first["id"], 0)
     await api.move(first["id"], "preparing")
     helping = await api.create(status=WAITING)
     await api.move(helping["id"], "preparing")
@@ -569,6 +726,7 @@ async def test_every_page_passes_axe_with_one_heading(site: Any, workspace: Work
     pages = [
         ("kitchen.html", True),
         ("kitchen.html", False),
+        ("kitchen.html?station=drinks", True),
         ("board.html", False),
         ("pickup.html", False),
         ("orders.html", False),
@@ -636,3 +794,56 @@ async def test_masonry_and_keyed_list_pure_parts(site: Any, workspace: Workspace
     assert result["changed"] == {"added": 0, "changed": 1, "removed": 0, "moved": 0}
     assert result["removed"] == {"added": 0, "changed": 0, "removed": 2, "moved": 0}
     assert result["order"] == ["c", "a"]
+
+
+async def test_station_and_allergen_matching_pure_parts(site: Any, workspace: Workspace) -> None:
+    """tickets.js: an item goes to the station listing its exact name (without case or extra
+    blanks), else to the one whose pattern has the most characters besides "*" (then the first
+    by name), else to the default; an order lists its stations with whether each is done;
+    allergen words match whole words and their plurals, never a word inside another."""
+    base, _ = site
+    async with browser(base) as br:
+        await open_page(br, workspace, "index.html")
+        result = await br.page.evaluate(
+            """async () => {
+                const t = await import("/js/tickets.js");
+                const stations = { default: "grill", items: {
+                    drinks: ["*tea*", "latte", "*"],
+                    bakery: ["tea cake", "cookie*"],
+                    cold: ["iced tea*"],
+                } };
+                const names = ["Latte", "  LATTE ", "Tea cake", "Iced Tea Large", "Green tea",
+                               "Cookie dough", "Burger"];
+                const order = { items: [
+                    { name: "Latte", done: true }, { name: "Burger", done: true },
+                    { name: "Mocha" }, { name: "Burger" }] };
+                const words = ["nut", "tree nut", "gluten"];
+                const notes = ["Peanuts please", "NUTS!", "tree  nuts", "nutmeg", "no gluten",
+                               "glutenfree", "donut"];
+                return {
+                    stations: names.map((n) => t.stationOf(n, stations)),
+                    fallback: t.stationOf("Burger", { default: "grill", items: {} }),
+                    order: t.orderStations(order, { default: "grill", items: { drinks: ["latte", "mocha"] } }),
+                    allergens: notes.map((n) => t.allergenItems({ items: [{ name: "x", notes: n }] }, words).length),
+                    none: t.allergenItems({ items: [{ name: "x", notes: "nut" }] }, []).length,
+                    same: t.sameStation(" Drinks", "drinks"),
+                };
+            }"""
+        )
+    assert result["stations"] == [
+        "drinks",
+        "drinks",
+        "bakery",
+        "cold",
+        "drinks",
+        "bakery",
+        "drinks",  # "*" in drinks: the catch-all beats the default
+    ]
+    assert result["fallback"] == "grill"
+    assert result["order"] == [
+        {"station": "drinks", "done": False},
+        {"station": "grill", "done": False},
+    ]
+    assert result["allergens"] == [0, 1, 1, 0, 1, 0, 0]  # "peanuts" is not the word "nut"
+    assert result["none"] == 0
+    assert result["same"] is True

@@ -205,6 +205,49 @@ def test_luau_seed_calls_answer_tables_with_error_nil(cafe: Cafe, game: Game) ->
     assert [s.url.rsplit("/", 1)[1] for s in game.sent] == ["batch", "batch"]
 
 
+def test_luau_priority_on_create_and_set_later_in_queue_order(cafe: Cafe, game: Game) -> None:
+    """createOrder's priority option and setPriority reach the server in order with the status
+    changes (one batch, naming a create still in flight by its handle); a priority that is not
+    "normal" or "rush" fails its call at once, naming it, and sends nothing."""
+    cafe.setup(game, ON_ERROR)
+    out = game.run(
+        """
+        local rush = OrderLog.createOrder(customer, cashier, {items = {"Tea"}, priority = "rush"})
+        local later = OrderLog.createOrderAsync(customer, cashier, {items = {"Cake"}})
+        OrderLog.setPreparing(later, chef)
+        local queued = OrderLog.setPriority(later, "rush", {actor = chef,
+            callback = function(r) answer = r end})
+        OrderLog.setPriority(rush.id, "normal")
+        local bad = OrderLog.setPriority(rush.id, "urgent")
+        local badCreate = OrderLog.createOrder(customer, cashier, {priority = "high" :: any})
+        OrderLog.flush()
+        task.wait(1)
+        return {rush = rush.order and rush.order.priority, queued = queued.queued,
+            later = later.id, bad = bad.error, badCreate = badCreate.error,
+            answer = answer and answer.order and answer.order.priority, errors = #errors}
+        """
+    )
+    assert out["rush"] == "rush"
+    assert out["queued"] is True
+    assert out["answer"] == "rush"
+    assert (
+        out["bad"] == 'OrderLog.setPriority: priority must be "normal" or "rush"; nothing was sent'
+    )
+    assert "priority" in out["badCreate"]
+    assert out["errors"] == 2  # the two refused calls, reported; nothing the server refused
+    game.settle()
+    later = cafe.order(out["later"])
+    assert later["priority"] == "rush"
+    assert [h.get("priority") or h["status"] for h in later["history"]] == [
+        "submitted",
+        "preparing",
+        "rush",
+    ]
+    assert later["history"][-1]["actor"]["username"] == "chef_kim"
+    orders = cafe.orders()
+    assert [o["priority"] for o in orders] == ["normal", "rush"]
+
+
 def test_luau_refused_update_names_no_batch_internals(cafe: Cafe, game: Game) -> None:
     """A server refusal reaches onError and the callback without the batch's
     "operations[N]." prefix."""
@@ -716,7 +759,7 @@ def test_luau_module_is_strict_with_exported_types() -> None:
     """The module declares --!strict and exports the types users annotate with."""
     source = (CLIENT / "OrderLog.lua").read_text()
     assert source.startswith("--!strict\n")
-    for name in ("OrderResult", "Options", "Participant", "OrderHandle", "ErrorInfo"):
+    for name in ("OrderResult", "Options", "Participant", "OrderHandle", "ErrorInfo", "Priority"):
         assert re.search(rf"^export type {name} = ", source, re.M), name
 
 

@@ -69,7 +69,7 @@ async def test_api_system_actor_and_item_objects(client: Any, workspace: Any) ->
         "system_id": 2,
     }
     assert order["customer"]["user_id"] == 42
-    assert order["items"] == [{"name": "Tea", "quantity": 3, "notes": "no sugar"}]
+    assert order["items"] == [{"name": "Tea", "quantity": 3, "notes": "no sugar", "done": False}]
     assert order["metadata"] == {}
 
 

@@ -44,7 +44,11 @@ async def test_store_create_returns_order_with_number_and_fields(
     assert order["status"] == "submitted"
     assert order["customer"] == {"user_id": 101, "username": "Alice", "display_name": "Ally"}
     assert order["cashier"]["username"] == "Bob"
-    assert order["items"] == [{"name": "Latte", "quantity": 1}, {"name": "Cookie", "quantity": 2}]
+    assert order["items"] == [
+        {"name": "Latte", "quantity": 1, "done": False},
+        {"name": "Cookie", "quantity": 2, "done": False},
+    ]
+    assert order["priority"] == "normal"
     assert order["created_at"].endswith("Z")
     assert len(order["created_at"]) == 24
     assert order["history"][0]["status"] == "submitted"

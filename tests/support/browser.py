@@ -47,8 +47,9 @@ def need_chromium() -> None:
 class Browser:
     """One Chromium page plus what it did: dialogs opened and script errors raised."""
 
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, base: str = "") -> None:
         self.page = page
+        self.base = base
         self.dialogs: list[str] = []
         self.errors: list[str] = []
         page.on("dialog", self._dialog)
@@ -76,7 +77,7 @@ async def browser(
             context = await chromium.new_context(
                 base_url=base, viewport=viewport or {"width": 1280, "height": 800}, locale=locale
             )
-            yield Browser(await context.new_page())
+            yield Browser(await context.new_page(), base)
         finally:
             await chromium.close()
 
@@ -87,6 +88,24 @@ async def open_page(b: Browser, ws: Workspace, page: str, *, write: bool = False
     if write:
         fragment += f"&write={ws.keys['write']}"
     return await b.page.goto(f"/{page}#{fragment}")
+
+
+async def another_screen(b: Browser, ws: Workspace, page: str, *, write: bool = False) -> Any:
+    """A second screen: a page of its own browser context (its own localStorage, as another
+    device has), signed in by a kiosk link like ``open_page``, and live."""
+    from playwright.async_api import expect
+
+    context = await b.page.context.browser.new_context(
+        base_url=b.base, viewport={"width": 1280, "height": 800}
+    )
+    other = await context.new_page()
+    other.on("pageerror", lambda exc: b.errors.append(str(exc)))
+    fragment = f"key={ws.keys['read']}&workspace={ws.id}"
+    if write:
+        fragment += f"&write={ws.keys['write']}"
+    await other.goto(f"/{page}#{fragment}")
+    await expect(other.locator("#conn")).to_have_text("live", timeout=5000)
+    return other
 
 
 async def wait_live(b: Browser, within_ms: float = 5000) -> None:
@@ -124,7 +143,22 @@ class Api:
         assert resp.status_code == 200, resp.text
         return resp.json()["order"]  # type: ignore[no-any-return]
 
-    async def settings(self, **changes: int) -> None:
+    async def mark(self, order_id: str, index: int, done: bool = True) -> dict[str, Any]:
+        """Mark an item done (or not) as a till would."""
+        resp = await self.http.post(
+            f"/orders/{order_id}/items/{index}/done", json={"done": done}, headers=self.ws.auth()
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()["order"]  # type: ignore[no-any-return]
+
+    async def priority(self, order_id: str, priority: str) -> dict[str, Any]:
+        resp = await self.http.post(
+            f"/orders/{order_id}/priority", json={"priority": priority}, headers=self.ws.auth()
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()["order"]  # type: ignore[no-any-return]
+
+    async def settings(self, **changes: Any) -> None:
         resp = await self.http.patch("/settings", json=changes, headers=self.ws.auth("admin"))
         assert resp.status_code == 200, resp.text
 

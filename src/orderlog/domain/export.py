@@ -3,9 +3,10 @@
 One row per order: who took, prepared and handed it over, its items, and the seconds it spent
 in each non-terminal status of the workflow (summed when entered twice; the current status is
 still open and left empty). The items cell is the order's items as a JSON array, the API's own
-objects (``[{"name":"Tea","quantity":2}]``): any name, with ``;``, commas, quotes or a leading
-``2x``, reads back exactly. Cells a spreadsheet would run as a formula (starting with
-``= + - @``, or a tab / carriage return) are prefixed with a quote (OWASP "CSV injection").
+objects as ordered (``[{"name":"Tea","quantity":2}]``; a kitchen's done marks are left out): any
+name, with ``;``, commas, quotes or a leading ``2x``, reads back exactly. Cells a spreadsheet
+would run as a formula (starting with ``= + - @``, or a tab / carriage return) are prefixed with
+a quote (OWASP "CSV injection").
 With ``bom``, the file starts with a UTF-8 byte order mark: Excel then reads it as UTF-8 (emoji,
 CJK) instead of the system's legacy code page.
 """
@@ -71,7 +72,7 @@ def wants_bom(values: list[str]) -> bool:
 
 
 def _items(items: list[dict[str, Any]]) -> str:
-    return orjson.dumps(items).decode()
+    return orjson.dumps([{k: v for k, v in i.items() if k != "done"} for i in items]).decode()
 
 
 def row(order: dict[str, Any], workflow: Workflow) -> list[Any]:

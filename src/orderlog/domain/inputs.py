@@ -13,13 +13,17 @@ from typing import Any
 import orjson
 
 from orderlog.domain.model import (
+    NORMAL,
+    PRIORITIES,
     SYSTEM_ACTORS,
     ChangeStatus,
     Command,
     CreateOrder,
     Item,
+    MarkItem,
     Participant,
     Ref,
+    SetPriority,
     ref_key,
 )
 from orderlog.errors import BadRequest, InvalidInput
@@ -219,8 +223,19 @@ def order_id(value: Any, where: str = "id") -> str:
     return value
 
 
-CREATE_FIELDS = {"customer", "actor", "items", "status", "metadata"}
+CREATE_FIELDS = {"customer", "actor", "items", "status", "metadata", "priority"}
 STATUS_FIELDS = {"status", "actor", "handed_to", "reason", "version"}
+PRIORITY_FIELDS = {"priority", "actor", "version"}
+ITEM_FIELDS = {"done", "actor", "version"}
+
+
+def priority(value: Any, where: str, *, optional: bool = False) -> str:
+    """``"normal"`` or ``"rush"``; with ``optional``, null (or absent) is normal."""
+    if value is None and optional:
+        return NORMAL
+    if not isinstance(value, str) or value not in PRIORITIES:
+        raise InvalidInput(where, f"must be one of {', '.join(PRIORITIES)}")
+    return value
 
 
 def create_order(data: Any, where: str = "", *, extra: frozenset[str] = frozenset()) -> CreateOrder:
@@ -236,7 +251,20 @@ def create_order(data: Any, where: str = "", *, extra: frozenset[str] = frozense
         status=None if status is None else _status_name(status, _join(where, "status")),
         metadata=metadata(data.get("metadata"), _join(where, "metadata")),
         ref=_ref(data.get("ref"), _join(where, "ref")) if "ref" in extra else None,
+        priority=priority(data.get("priority"), _join(where, "priority"), optional=True),
     )
+
+
+def _target(data: dict[str, Any], order: str | None, where: str) -> tuple[str | None, str | None]:
+    """The order a command names: ``order`` (from the path), else (a batch op) its ``id`` or
+    the ``order_ref`` of an earlier create: (order id, order ref key)."""
+    if order is not None:
+        return order, None
+    if data.get("id") is not None:
+        return order_id(data["id"], _join(where, "id")), None
+    if data.get("order_ref") is not None:
+        return None, ref_key(_ref(data["order_ref"], _join(where, "order_ref")))
+    raise InvalidInput(_join(where, "id"), "is required (or order_ref)")
 
 
 def change_status(
@@ -248,14 +276,7 @@ def change_status(
         raise InvalidInput(_join(where, "status"), "is required")
     version = _version(data.get("version"), _join(where, "version"))
     reason = data.get("reason")
-    order_ref = None
-    if order is None:  # a batch op names its order by id or by an earlier op's ref
-        if data.get("id") is not None:
-            order = order_id(data["id"], _join(where, "id"))
-        elif data.get("order_ref") is not None:
-            order_ref = ref_key(_ref(data["order_ref"], _join(where, "order_ref")))
-        else:
-            raise InvalidInput(_join(where, "id"), "is required (or order_ref)")
+    order, order_ref = _target(data, order, where)
     return ChangeStatus(
         order_id=order,
         order_ref=order_ref,
@@ -267,6 +288,57 @@ def change_status(
         else text(reason, _join(where, "reason"), MAX_NOTES, free=True),
         expected_version=version,
         ref=_ref(data.get("ref"), _join(where, "ref")) if "ref" in extra else None,
+    )
+
+
+def set_priority(
+    data: Any, order: str | None, where: str = "", *, extra: frozenset[str] = frozenset()
+) -> SetPriority:
+    """The body of ``POST /orders/{id}/priority`` (``{"priority", "actor"?, "version"?}``), or
+    a batch's ``priority`` op (``order`` None: it names its order by ``id`` or ``order_ref``)."""
+    data = _object(data, where)
+    _only(data, PRIORITY_FIELDS | extra, where)
+    if "priority" not in data:
+        raise InvalidInput(_join(where, "priority"), "is required")
+    version = _version(data.get("version"), _join(where, "version"))
+    order, order_ref = _target(data, order, where)
+    return SetPriority(
+        order_id=order,
+        order_ref=order_ref,
+        priority=priority(data["priority"], _join(where, "priority")),
+        actor=_optional_participant(data.get("actor"), _join(where, "actor"), system=True),
+        expected_version=version,
+        ref=_ref(data.get("ref"), _join(where, "ref")) if "ref" in extra else None,
+    )
+
+
+def item_index(raw: Any) -> int:
+    """An item's position in its order (from 0), as a path gives it."""
+    text_value = str(raw)
+    if not (text_value.isascii() and text_value.isdigit()) or len(text_value) > 3:
+        raise InvalidInput("index", f"must be an item's position: 0 to {MAX_ITEMS - 1}")
+    index = int(text_value)
+    if index >= MAX_ITEMS:
+        raise InvalidInput("index", f"must be an item's position: 0 to {MAX_ITEMS - 1}")
+    return index
+
+
+def mark_item(data: Any, order: str, index: int) -> MarkItem:
+    """The body of ``POST /orders/{id}/items/{index}/done``: ``{"done", "actor"?,
+    "version"?}``."""
+    if data == []:
+        data = {}
+    data = _object(data, "")
+    _only(data, ITEM_FIELDS, "")
+    done = data.get("done")
+    if not isinstance(done, bool):
+        raise InvalidInput("done", "is required: true or false")
+    return MarkItem(
+        order_id=order,
+        index=index,
+        done=done,
+        actor=_optional_participant(data.get("actor"), "actor", system=True),
+        expected_version=_version(data.get("version"), "version"),
     )
 
 
@@ -289,12 +361,16 @@ def batch(data: Any) -> list[Command]:
         command: Command
         if kind == "create":
             command = create_order(body, where, extra=frozenset({"ref"}))
-        elif kind == "status":
-            command = change_status(body, None, where, extra=frozenset({"ref", "id", "order_ref"}))
+        elif kind in ("status", "priority"):
+            names = frozenset({"ref", "id", "order_ref"})
+            if kind == "status":
+                command = change_status(body, None, where, extra=names)
+            else:
+                command = set_priority(body, None, where, extra=names)
             if command.order_ref is not None and command.order_ref not in created:
                 raise InvalidInput(f"{where}.order_ref", "names no create earlier in this batch")
         else:
-            raise InvalidInput(f"{where}.op", "must be 'create' or 'status'")
+            raise InvalidInput(f"{where}.op", "must be 'create', 'status' or 'priority'")
         key = ref_key(command.ref)
         if key is not None:
             if key in refs:

@@ -9,6 +9,11 @@ Hyra Order Logging API::
     preparing <-> finding_new_colleague -> waiting_for_preparation
     any non-terminal status -> cancelled;  nothing leaves completed or cancelled
 
+Besides its status, an order has a priority (``normal`` or ``rush``: kitchens show rush tickets
+first) and per item a done mark (a kitchen's "this item is made"). Both are changed by their
+own commands (``SetPriority``, ``MarkItem``) on orders still open, with a history entry and an
+event each; a recall clears the done marks.
+
 Re-sending the current status is an idempotent no-op, decided by the store (it alone knows the
 current status at the moment of the write), with one exception: a status with the ``handed_to``
 role re-sent with another recipient records the new recipient (a history entry and an
@@ -46,6 +51,11 @@ JS_SAFE_INTEGER = 2**53 - 1
 
 # Roblox system actors, as the seed module numbers them.
 SYSTEM_ACTORS = {1: "POS", 2: "Kiosk", 3: "Mobile Ordering", 4: "NPC"}
+
+# An order's priority: kitchen screens sort "rush" first and mark it; "normal" is the default.
+NORMAL = "normal"
+RUSH = "rush"
+PRIORITIES = (NORMAL, RUSH)
 
 STATUS_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MAX_STATUSES = 32
@@ -328,9 +338,11 @@ class Item:
     notes: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """As stored at creation: not done yet (write.lua's mark_item changes ``done``)."""
         out: dict[str, Any] = {"name": self.name, "quantity": self.quantity}
         if self.notes:
             out["notes"] = self.notes
+        out["done"] = False
         return out
 
 
@@ -351,6 +363,7 @@ class CreateOrder:
     status: str | None
     metadata: dict[str, Any]
     ref: Ref | None = None
+    priority: str = NORMAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,8 +377,34 @@ class ChangeStatus:
     expected_version: int | None = None
     ref: Ref | None = None
     # A recall (domain/recall.py): leave only this status, whatever the workflow says, and keep
-    # the order's participants (the change records no role).
+    # the order's participants (the change records no role); and clear the items' done marks.
     undo_of: str | None = None
 
 
-Command = CreateOrder | ChangeStatus
+@dataclass(frozen=True, slots=True)
+class SetPriority:
+    """Give an open order another priority (re-sending the current one is a no-op)."""
+
+    order_id: str | None  # by id, or by the ref_key of a create earlier in the same batch
+    order_ref: str | None
+    priority: str
+    actor: Participant | None = None
+    expected_version: int | None = None
+    ref: Ref | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MarkItem:
+    """Mark item ``index`` (from 0, in the order's items) of an open order done or not done;
+    marking it as it is already is a no-op."""
+
+    order_id: str
+    index: int
+    done: bool
+    actor: Participant | None = None
+    expected_version: int | None = None
+    ref: Ref | None = None
+    order_ref: str | None = None  # (a route names the order by id: no batch op marks items)
+
+
+Command = CreateOrder | ChangeStatus | SetPriority | MarkItem

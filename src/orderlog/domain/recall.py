@@ -5,7 +5,8 @@ transition: the default workflow has no ``waiting_for_pickup -> preparing`` and 
 ``completed``, yet undoing exactly that within a minute is what a cook needs. So a recall is its
 own command, allowed only when
 
-- the order's last history entry is a status change (not its creation),
+- the order's last status change (its history's last entry other than item done marks and
+  priority changes, which a recall passes over) is not its creation,
 - made at most ``recall_window_seconds`` ago (a workspace setting),
 - and nothing changed since: the write carries the version read here, so a change racing the
   recall makes it a 409 instead of undoing the wrong thing.
@@ -15,7 +16,8 @@ Redis's clock wrote; on one host, or with NTP, they agree to well under a second
 
 The write goes through the same Lua script as any change (history, indexes, event) with the
 workflow check replaced by "the order is still in the status being undone", and keeps the order's
-participants: the recall is recorded in the history with its actor and a reason.
+participants: the recall is recorded in the history with its actor and a reason. It also clears
+the items' done marks: a recalled ticket comes back to the kitchen to be checked whole again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ from typing import Any
 
 from orderlog.domain.model import ChangeStatus, Participant
 from orderlog.errors import Conflict
+
+
+def is_mark(entry: dict[str, Any]) -> bool:
+    """Whether a history entry records an item done mark or a priority change (not a status
+    change)."""
+    return "item" in entry or "priority" in entry
 
 
 def recall_command(
@@ -46,7 +54,7 @@ def recall_command(
         raise Conflict(
             f"Order {order['order_number']} is at version {order['version']}, not {version}."
         )
-    history = order.get("history") or []
+    history = [e for e in order.get("history") or () if not is_mark(e)]
     last = history[-1] if history else None
     if last is None or last.get("previous_status") is None:
         raise Conflict(f"Order {order['order_number']} has no status change to recall.")

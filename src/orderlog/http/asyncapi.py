@@ -73,7 +73,9 @@ FRAMES: dict[str, Any] = {
                 "enum": list(EVENTS),
                 "description": "order.created (previous_status null); order.status_changed; "
                 "order.updated: the status stayed, something else changed (a handed_to order's "
-                "new recipient)",
+                "new recipient); order.priority_changed: its priority (normal, rush); "
+                "order.item_done: an item was marked done or not done (`order.items[i].done`). "
+                "In the last three previous_status is the order's status.",
             },
             "previous_status": {"anyOf": [STATUS_NAME, {"type": "null"}]},
             "order": schema("Order"),
@@ -276,6 +278,7 @@ def document() -> dict[str, Any]:
                 "Order": SCHEMAS["Order"],
                 "Workflow": SCHEMAS["Workflow"],
                 "ParticipantOut": SCHEMAS["ParticipantOut"],
+                "ItemOut": SCHEMAS["ItemOut"],
             },
         },
     }

@@ -28,6 +28,7 @@ from orderlog.domain.inputs import (
 from orderlog.domain.model import (
     JS_SAFE_INTEGER,
     MAX_STATUSES,
+    PRIORITIES,
     ROLE_HANDED_TO,
     ROLE_PREPARER,
 )
@@ -156,7 +157,13 @@ CREATE_PROPERTIES: dict[str, Any] = {
             *EMPTY[:2],
         ],
     },
+    "priority": {
+        "anyOf": [{"enum": list(PRIORITIES)}, {"type": "null"}],
+        "description": "rush tickets come first on kitchen screens and are marked; "
+        "default (and null): normal",
+    },
 }
+VERSION = nullable({"type": "integer", "description": "fail with 409 unless at this version"})
 STATUS_PROPERTIES: dict[str, Any] = {
     "status": STATUS,
     "actor": ref("Actor"),
@@ -166,7 +173,12 @@ STATUS_PROPERTIES: dict[str, Any] = {
         "already there with another recipient, it is recorded as a change (order.updated)",
     },
     "reason": nullable(text(MAX_NOTES, free=True)),
-    "version": nullable({"type": "integer", "description": "fail with 409 unless at this version"}),
+    "version": VERSION,
+}
+PRIORITY_PROPERTIES: dict[str, Any] = {
+    "priority": {"enum": list(PRIORITIES)},
+    "actor": ref("Actor"),
+    "version": VERSION,
 }
 REF = {
     "anyOf": [text(MAX_REF), {"type": "integer"}, {"type": "null"}],
@@ -176,10 +188,13 @@ REF = {
 BATCH = f"""Up to {MAX_BATCH} operations, applied in order in one atomic step; one result
 each, in the same order, carrying the operation's `ref` exactly as sent.
 
+- **Operations**: `create` (the body of POST /orders), `status` (of POST /orders/{{id}}/status)
+  and `priority` (of POST /orders/{{id}}/priority); the last two name their order by `id` or by
+  the `order_ref` of a create earlier in the batch.
 - **Per operation** (the answer is 200; that op's result has `ok: false` with its `statusCode`,
   `error` and `message`; the operations after it still apply): 404 an order that does not
-  exist, 409 an illegal transition, a `version` that does not match, or an `order_ref` whose
-  create failed.
+  exist, 409 an illegal transition, a `version` that does not match, a priority change of an
+  order in a final status, or an `order_ref` whose create failed.
 - **The whole batch** (nothing is written): 422 when any operation is invalid (a field, an
   unknown status, a status an order cannot start in, an `order_ref` naming no earlier create, a
   ref used twice; `field` names it as `operations[i]....`), and 400, 401, 403, 413, 415, 429,
@@ -297,6 +312,20 @@ SCHEMAS: dict[str, Any] = {
             },
         ]
     },
+    "ItemOut": {
+        "type": "object",
+        "required": ["name", "quantity"],
+        "properties": {
+            "name": {"type": "string"},
+            "quantity": {"type": "integer"},
+            "notes": {"type": "string"},
+            "done": {
+                "type": "boolean",
+                "description": "marked done at a kitchen (POST /items/{index}/done); absent on "
+                "orders stored before marks were kept: not done",
+            },
+        },
+    },
     "CreateOrder": {
         "type": "object",
         "required": ["customer"],
@@ -308,6 +337,22 @@ SCHEMAS: dict[str, Any] = {
         "required": ["status"],
         "additionalProperties": False,
         "properties": STATUS_PROPERTIES,
+    },
+    "PriorityChange": {
+        "type": "object",
+        "required": ["priority"],
+        "additionalProperties": False,
+        "properties": PRIORITY_PROPERTIES,
+    },
+    "ItemDone": {
+        "type": "object",
+        "required": ["done"],
+        "additionalProperties": False,
+        "properties": {
+            "done": {"type": "boolean", "description": "true: made; false: not yet"},
+            "actor": ref("Actor"),
+            "version": VERSION,
+        },
     },
     "Order": {
         "type": "object",
@@ -321,13 +366,15 @@ SCHEMAS: dict[str, Any] = {
             "created_at",
             "updated_at",
             "version",
+            "priority",
         ],
         "properties": {
             "id": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
             "order_number": {"type": "integer"},
             "workspace_id": {"type": "string"},
             "status": {"type": "string"},
-            "items": {"type": "array"},
+            "items": {"type": "array", "items": ref("ItemOut")},
+            "priority": {"enum": list(PRIORITIES)},
             "customer": ref("ParticipantOut"),
             "cashier": ref("ParticipantOut"),
             "preparer": ref("ParticipantOut"),
@@ -383,6 +430,19 @@ SCHEMAS: dict[str, Any] = {
                                 "id": nullable({"type": "string", "pattern": "^[0-9a-f]{24}$"}),
                                 "order_ref": REF,
                                 **STATUS_PROPERTIES,
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "required": ["op", "priority"],
+                            "anyOf": [{"required": ["id"]}, {"required": ["order_ref"]}],
+                            "additionalProperties": False,
+                            "properties": {
+                                "op": {"const": "priority"},
+                                "ref": REF,
+                                "id": nullable({"type": "string", "pattern": "^[0-9a-f]{24}$"}),
+                                "order_ref": REF,
+                                **PRIORITY_PROPERTIES,
                             },
                         },
                     ]
@@ -634,9 +694,53 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    f"{WORKSPACE}/orders/{{order_id}}/priority": {
+        "post": {
+            "summary": "Change an open order's priority (write scope, or a screen allowed to bump)",
+            "description": "Re-sending the order's priority changes nothing (`changed` false). "
+            "A change is a new version, a history entry (`priority`, the status kept) and an "
+            "`order.priority_changed` event. An order in a final status keeps its priority "
+            "(409).",
+            "parameters": [WS_PARAM, ORDER_PARAM, IDEM],
+            "requestBody": json_body(ref("PriorityChange")),
+            "responses": {
+                "200": ok(ref("OrderResult")),
+                **errors("400", "401", "403", "404", "409", "413", "415", "422", "429", "503"),
+            },
+        },
+    },
+    f"{WORKSPACE}/orders/{{order_id}}/items/{{index}}/done": {
+        "post": {
+            "summary": "Mark an item of an open order done or not done (write scope, or a "
+            "screen allowed to bump)",
+            "description": "Marking an item as it already is changes nothing (`changed` false). "
+            "A change is a new version, a history entry (`item`: the index, `done`) and an "
+            "`order.item_done` event; a recall clears every mark. 404: no such order, or no "
+            "item at `index`; 409: a `version` that does not match, or an order in a final "
+            "status.",
+            "parameters": [
+                WS_PARAM,
+                ORDER_PARAM,
+                {
+                    "name": "index",
+                    "in": "path",
+                    "required": True,
+                    "description": "the item's position in the order's items, from 0",
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ITEMS - 1},
+                },
+                IDEM,
+            ],
+            "requestBody": json_body(ref("ItemDone")),
+            "responses": {
+                "200": ok(ref("OrderResult")),
+                **errors("400", "401", "403", "404", "409", "413", "415", "422", "429", "503"),
+            },
+        },
+    },
     f"{WORKSPACE}/batch": {
         "post": {
-            "summary": f"Up to {MAX_BATCH} creates and status changes, in order (write scope)",
+            "summary": f"Up to {MAX_BATCH} creates, status and priority changes, in order "
+            "(write scope)",
             "description": BATCH,
             "parameters": [WS_PARAM, IDEM],
             "requestBody": json_body(ref("Batch")),

@@ -58,8 +58,30 @@ async def change_status(request: Request) -> Response:
     _, results = await _apply(
         request, lambda data: [inputs.change_status(data, order_id)], action="status"
     )
+    return _changed(results)
+
+
+def _changed(results: list[Result]) -> Response:
+    """The answer to a write changing one order: its result and whether anything changed."""
     result = only(results)
     return JSONResponse(result.to_json() | {"changed": result.changed})
+
+
+async def set_priority(request: Request) -> Response:
+    order_id = inputs.order_id(request.path_params["order_id"], "order_id")
+    _, results = await _apply(
+        request, lambda data: [inputs.set_priority(data, order_id)], action="status"
+    )
+    return _changed(results)
+
+
+async def mark_item(request: Request) -> Response:
+    order_id = inputs.order_id(request.path_params["order_id"], "order_id")
+    index = inputs.item_index(request.path_params["index"])
+    _, results = await _apply(
+        request, lambda data: [inputs.mark_item(data, order_id, index)], action="status"
+    )
+    return _changed(results)
 
 
 async def batch(request: Request) -> Response:
@@ -113,6 +135,18 @@ routes = [
         change_status,
         methods=["POST"],
         name="change_status",
+    ),
+    Route(
+        f"{WORKSPACE}/orders/{{order_id}}/priority",
+        set_priority,
+        methods=["POST"],
+        name="set_priority",
+    ),
+    Route(
+        f"{WORKSPACE}/orders/{{order_id}}/items/{{index}}/done",
+        mark_item,
+        methods=["POST"],
+        name="mark_item",
     ),
     Route(f"{WORKSPACE}/batch", batch, methods=["POST"], name="batch"),
 ]

@@ -21,7 +21,13 @@ CURSOR = re.compile(r"^([0-9a-f]{1,32}):(\d{1,20})-(\d{1,20})$")
 PREVIOUS = b'"previous_status":'
 # What frames say (http/asyncapi.py documents them from these): the events write.lua emits, the
 # states of a status frame, the reasons of a reset (store/events.py's Bounds.problem).
-EVENTS = ("order.created", "order.status_changed", "order.updated")
+EVENTS = (
+    "order.created",
+    "order.status_changed",
+    "order.updated",
+    "order.priority_changed",
+    "order.item_done",
+)
 STATES = ("reconnecting", "live")
 RESET_REASONS = ("expired", "epoch", "unknown_cursor")
 

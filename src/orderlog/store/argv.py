@@ -2,9 +2,11 @@
 
 The legend both sides read: the names below are the only place ARGV positions are spelled.
 scripts.py renders them into the Lua source (``{{ARGV_HEAD}}``, ``{{ARGV_CREATE}}``,
-``{{ARGV_CHANGE}}``, ``{{OPW}}``), so write.lua names every position it reads
-(``ARGV[H.maxlen]``, ``ARGV[o + C.customer]``). ARGV is the request's HEAD fields, then OPW
-fields per op: field 0 of an op is its kind ('c' create, 's' status change).
+``{{ARGV_CHANGE}}``, ``{{ARGV_OPEN}}``, ``{{ARGV_PRIORITY}}``, ``{{ARGV_ITEM}}``, ``{{OPW}}``), so
+write.lua names
+every position it reads (``ARGV[H.maxlen]``, ``ARGV[o + C.customer]``). ARGV is the request's
+HEAD fields, then OPW fields per op: field 0 of an op is its kind ('c' create, 's' status
+change, 'p' priority, 'i' item done mark).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from orderlog.domain.model import (
     ChangeStatus,
     Command,
     CreateOrder,
+    MarkItem,
     Participant,
+    SetPriority,
     Workflow,
     ref_key,
     tokens,
@@ -55,6 +59,7 @@ CREATE = (
     "item_names",  # lower-case item names, SEP-joined (the item index)
     "words",  # lower-case words for the free-text index, SEP-joined
     "metadata",  # the metadata's JSON
+    "priority",  # normal or rush
 )
 CHANGE = (
     "kind",
@@ -73,8 +78,16 @@ CHANGE = (
     "reason",  # the reason's JSON string ('' none)
     "version",  # the version the order must be at ('' any)
     "words",
+    "clear_done",  # '1': clear the items' done marks (a recall)
 )
-OPW = 16  # fields per op (the longer of CREATE and CHANGE, and room to grow)
+# The ops that change an open order but not its status start alike: the order (by id or ref_op,
+# as in a status change), the statuses it may be in (the workflow's active ones), the actor's
+# JSON and the version it must be at.
+OPEN = ("kind", "id", "ref_op", "sources", "actor", "version")
+PRIORITY = (*OPEN, "priority")  # normal or rush
+ITEM = (*OPEN, "index", "done")  # the item's position (from 0); '1' done, '0' not done
+OPW = 16  # fields per op: the longest op's
+assert max(map(len, (CREATE, CHANGE, PRIORITY, ITEM))) <= OPW
 SEP = "\x1f"  # never inside a field: domain/inputs.py rejects control characters
 
 
@@ -128,6 +141,7 @@ def encode_create(cmd: CreateOrder, order_id: str, workflow: Workflow, where: st
         item_names=SEP.join(dict.fromkeys(i.name.lower() for i in cmd.items)),
         words=SEP.join(tokens(words)),
         metadata=orjson.dumps(cmd.metadata).decode(),
+        priority=cmd.priority,
     )
 
 
@@ -158,6 +172,34 @@ def encode_change(
         reason=orjson.dumps(cmd.reason).decode() if cmd.reason else "",
         version="" if cmd.expected_version is None else str(cmd.expected_version),
         words=SEP.join(tokens(words)),
+        clear_done="1" if cmd.undo_of is not None else "",
+    )
+
+
+def _open_order(
+    cmd: SetPriority | MarkItem, workflow: Workflow, refs: dict[str, int]
+) -> dict[str, str]:
+    """The fields every op on an open order shares."""
+    return {
+        "id": cmd.order_id or "",
+        "ref_op": str(refs[cmd.order_ref]) if cmd.order_ref is not None else "",
+        "sources": SEP.join(workflow.active),
+        "actor": orjson.dumps(cmd.actor.to_json()).decode() if cmd.actor else "",
+        "version": "" if cmd.expected_version is None else str(cmd.expected_version),
+    }
+
+
+def encode_priority(cmd: SetPriority, workflow: Workflow, refs: dict[str, int]) -> list[str]:
+    return _op(PRIORITY, kind="p", priority=cmd.priority, **_open_order(cmd, workflow, refs))
+
+
+def encode_item(cmd: MarkItem, workflow: Workflow, refs: dict[str, int]) -> list[str]:
+    return _op(
+        ITEM,
+        kind="i",
+        index=str(cmd.index),
+        done="1" if cmd.done else "0",
+        **_open_order(cmd, workflow, refs),
     )
 
 
@@ -175,8 +217,12 @@ def encode(
         where = f"operations[{i}]" if batch else ""
         if isinstance(cmd, CreateOrder):
             fields += encode_create(cmd, new_id(), workflow, where)
-        else:
+        elif isinstance(cmd, ChangeStatus):
             fields += encode_change(cmd, workflow, refs, where)
+        elif isinstance(cmd, SetPriority):
+            fields += encode_priority(cmd, workflow, refs)
+        else:
+            fields += encode_item(cmd, workflow, refs)
         key = ref_key(cmd.ref)
         if key is not None:
             refs[key] = i + 1  # write.lua numbers ops from 1

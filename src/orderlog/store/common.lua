@@ -10,9 +10,11 @@
 --   st    current status                v     version (1 at creation, +1 per change)
 --   ca    created at (ISO 8601)         cms   created at (epoch ms, for the created index)
 --   ua    updated at (ISO 8601)         meta  metadata JSON
---   items items JSON                    cust  customer JSON
---   cash  cashier JSON ('' none)        prep  preparer JSON ('' none)
---   hto   handed_to: recipient JSON     hby   handed_to: who handed it over (JSON)
+--   items items JSON (each item's "done" mark is rewritten in place by write.lua's mark_item)
+--   cust  customer JSON                 cash  cashier JSON ('' none)
+--   prep  preparer JSON ('' none)       hto   handed_to: recipient JSON
+--   hby   handed_to: who handed it over (JSON)
+--   pri   priority: normal or rush (absent: normal)
 --   h     history: JSON entries, comma-joined (read as '[' .. h .. ']')
 --   ixk   the index suffixes the order was added to, SEP-joined (retention removes them all)
 -- docs/data-model.md has the same table.
@@ -66,6 +68,12 @@ local function json_or_null(v)
   return v
 end
 
+-- An order's priority (an order stored before priorities were kept is normal).
+local function priority_of(h)
+  if h.pri == nil or h.pri == '' then return 'normal' end
+  return h.pri
+end
+
 -- The order's JSON (without its history), the same bytes for events, reads and searches.
 local function order_json(h, workspace_id)
   return '{"id":"' .. h.id .. '","order_number":' .. h.n .. ',"workspace_id":"' .. workspace_id
@@ -73,7 +81,7 @@ local function order_json(h, workspace_id)
     .. ',"cashier":' .. json_or_null(h.cash) .. ',"preparer":' .. json_or_null(h.prep)
     .. ',"handed_to":' .. json_or_null(h.hto) .. ',"handed_by":' .. json_or_null(h.hby)
     .. ',"created_at":"' .. h.ca .. '","updated_at":"' .. h.ua .. '","version":' .. h.v
-    .. ',"metadata":' .. h.meta .. '}'
+    .. ',"priority":"' .. priority_of(h) .. '","metadata":' .. h.meta .. '}'
 end
 
 -- The stream's epoch, created on first use: a new workspace, or its stream was lost with the rest

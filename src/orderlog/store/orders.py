@@ -19,6 +19,7 @@ from orderlog.domain.model import (
     ChangeStatus,
     Command,
     CreateOrder,
+    SetPriority,
     Workflow,
     WorkflowChange,
 )
@@ -508,8 +509,13 @@ def _result(r: list[Any], cmd: Command) -> Result:
     if kind == "version":
         return Conflict(f"Order {r[2]} is at version {r[3]}, not {r[4]}.")
     if kind == "ref":
-        named = cmd.order_ref if isinstance(cmd, ChangeStatus) else None
+        named = cmd.order_ref if isinstance(cmd, ChangeStatus | SetPriority) else None
         return Conflict(f"The create this operation names ({named or r[2]}) failed.")
     if kind == "exists":
         return Conflict(f"Order id {r[2]} exists already.")
+    if kind == "closed":
+        what = "its priority" if isinstance(cmd, SetPriority) else "its items"
+        return Conflict(f"Order {r[2]} is {r[3]}, a final status: {what} can no longer change.")
+    if kind == "item":
+        return NotFound("Item", f"{r[3]} of order {r[2]}")
     raise RuntimeError(f"write.lua answered {r!r}")

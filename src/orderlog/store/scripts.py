@@ -30,6 +30,9 @@ def source(name: str) -> str:
         "{{ARGV_FIRST_OP}}": str(len(argv.HEAD) + 1),
         "{{ARGV_CREATE}}": argv.lua_positions(argv.CREATE),
         "{{ARGV_CHANGE}}": argv.lua_positions(argv.CHANGE),
+        "{{ARGV_OPEN}}": argv.lua_positions(argv.OPEN),
+        "{{ARGV_PRIORITY}}": argv.lua_positions(argv.PRIORITY),
+        "{{ARGV_ITEM}}": argv.lua_positions(argv.ITEM),
     }
     for marker, value in markers.items():
         text = text.replace(marker, value)

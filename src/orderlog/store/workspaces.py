@@ -111,7 +111,8 @@ class WorkspaceStore:
         if changed:
             with unavailable():
                 await self.redis.hset(
-                    self.keys.meta(workspace_id), mapping={k: str(v) for k, v in changed.items()}
+                    self.keys.meta(workspace_id),
+                    mapping={k: workspace.BY_NAME[k].encode(v) for k, v in changed.items()},
                 )
         return await self.workspace(workspace_id)
 

@@ -1,18 +1,21 @@
--- Apply a batch of operations (one for POST /orders or /status, up to 100 for /batch) to one
--- workspace, atomically and in order: check each transition, write the order hash, keep the
--- search indexes, XADD the event and PUBLISH the wake-up. Publish order = commit order.
+-- Apply a batch of operations (one for POST /orders, /status, /priority or an item's /done, up
+-- to 100 for /batch) to one workspace, atomically and in order: check each transition, write
+-- the order hash, keep the search indexes, XADD the event and PUBLISH the wake-up. Publish
+-- order = commit order.
 --
 -- KEYS: 1 seq, 2 epoch, 3 ids, 4 events stream, 5 live channel, 6 idempotency record,
 --       7 rate-limit state of the caller's API key, 8 the stream's first event id,
 --       9 the workflow's version
 -- ARGV: the request's fields, then OPW fields per op; store/argv.py names them all (HEAD,
---       CREATE, CHANGE), and its names are rendered here as the tables H, C and S.
+--       CREATE, CHANGE, PRIORITY, ITEM), and its names are rendered here as the tables H, C,
+--       S, P and I.
 -- Returns {reply, rate remaining, rate reset (us), rate retry-after (us)}: a refused write
 -- (retry-after > 0) has reply '' and changed nothing. Else reply is a JSON array, one result
 -- per op:
 --   ["ok", id, number, version, changed(0|1), order_json]  (re-sending the current status is
 --   changed 0, unless it is a handed_to status with another recipient: see change())
---   ["err", "notfound" | "transition" | "version" | "ref" | "exists", detail...]
+--   ["err", "notfound" | "transition" | "version" | "ref" | "exists" | "closed" | "item",
+--    detail...]
 -- or ["idem", "replay", stored] / ["idem", "mismatch"] when the idempotency key was seen, or
 -- ["workflow", version] (and nothing done) when the workflow the ops were checked against is
 -- no longer the workspace's.
@@ -22,6 +25,9 @@ local H = {{ARGV_HEAD}}  -- positions in ARGV
 local FIRST_OP = {{ARGV_FIRST_OP}}  -- where the first op's fields start
 local C = {{ARGV_CREATE}}  -- offsets in a create op
 local S = {{ARGV_CHANGE}}  -- offsets in a status change op
+local U = {{ARGV_OPEN}}  -- offsets every op on an open order starts with
+local P = {{ARGV_PRIORITY}}  -- offsets in a priority op
+local I = {{ARGV_ITEM}}  -- offsets in an item done mark op
 local ws = ARGV[H.workspace]
 local order_prefix = ARGV[H.order_prefix]
 local ix = ARGV[H.index_prefix]
@@ -108,7 +114,7 @@ local function create(o)
   local h = {
     id = id, n = tostring(n), st = ARGV[o + C.status], v = '1', ca = at, cms = tostring(ms),
     ua = at, items = ARGV[o + C.items], cust = ARGV[o + C.customer], cash = ARGV[o + C.actor],
-    prep = '', hto = '', hby = '', meta = ARGV[o + C.metadata],
+    prep = '', hto = '', hby = '', meta = ARGV[o + C.metadata], pri = ARGV[o + C.priority],
   }
   h.h = add_history(h, nil, ARGV[o + C.actor], '', at)
   redis.call('HSET', KEYS[3], id, n)
@@ -123,27 +129,34 @@ local function create(o)
   local key = order_prefix .. n
   redis.call('HSET', key, 'id', h.id, 'n', h.n, 'st', h.st, 'v', h.v, 'ca', h.ca, 'cms', h.cms,
     'ua', h.ua, 'items', h.items, 'cust', h.cust, 'cash', h.cash, 'prep', '', 'hto', '',
-    'hby', '', 'meta', h.meta, 'h', h.h, 'ixk', h.ixk or '')
+    'hby', '', 'meta', h.meta, 'pri', h.pri, 'h', h.h, 'ixk', h.ixk or '')
   emit(h, 'order.created', nil)
   return {'ok', id, n, 1, 1, order_json(h, ws)}
 end
 
-local function change(o, created)
-  local id = ARGV[o + S.id]
+-- The order an op names (by id, or by the number of an earlier create op of this request), at
+-- the version it expects: {id, number, key, hash}, or an error result.
+local function find(id, ref_op, expected, created)
   if id == '' then
-    local earlier = created[tonumber(ARGV[o + S.ref_op])]
-    if not earlier then return {'err', 'ref', ARGV[o + S.ref_op]} end
+    local earlier = created[tonumber(ref_op)]
+    if not earlier then return nil, {'err', 'ref', ref_op} end
     id = earlier
   end
   local n = redis.call('HGET', KEYS[3], id)
-  if not n then return {'err', 'notfound', id} end
+  if not n then return nil, {'err', 'notfound', id} end
   local key = order_prefix .. n
   local h = hash_to_table(redis.call('HGETALL', key))
-  local target = ARGV[o + S.status]
-  local expected = ARGV[o + S.version]
   if expected ~= '' and expected ~= h.v then
-    return {'err', 'version', id, h.v, expected}
+    return nil, {'err', 'version', id, h.v, expected}
   end
+  return {id = id, n = n, key = key, h = h}, nil
+end
+
+local function change(o, created)
+  local found, err = find(ARGV[o + S.id], ARGV[o + S.ref_op], ARGV[o + S.version], created)
+  if not found then return err end
+  local id, n, key, h = found.id, found.n, found.key, found.h
+  local target = ARGV[o + S.status]
   local role = ARGV[o + S.role]
   local recipient = ARGV[o + S.handed_to]
   if h.st == target then
@@ -181,6 +194,10 @@ local function change(o, created)
     end
   end
   if ARGV[o + S.reason] ~= '' then extra = extra .. ',"reason":' .. ARGV[o + S.reason] end
+  if ARGV[o + S.clear_done] == '1' then
+    -- (the text '"done":true' is only ever a done mark: a quote inside a JSON string is \")
+    h.items = string.gsub(h.items, '"done":true', '"done":false')
+  end
   h.h = add_history(h, prev, actor, extra, at)
   if prev ~= target then
     redis.call('ZREM', ix .. IX_STATUS .. prev, n)
@@ -188,9 +205,107 @@ local function change(o, created)
   end
   add_tokens(h, ARGV[o + S.words])
   redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'prep', h.prep, 'hto', h.hto,
-    'hby', h.hby, 'h', h.h, 'ixk', h.ixk or '')
+    'hby', h.hby, 'items', h.items, 'h', h.h, 'ixk', h.ixk or '')
   emit(h, prev ~= target and 'order.status_changed' or 'order.updated', prev)
   return {'ok', id, tonumber(n), tonumber(h.v), 1, order_json(h, ws)}
+end
+
+-- A change of an open order that keeps its status (its priority, an item's done mark): a new
+-- version, a history entry (previous_status is the status) and an event. ``fields`` are the
+-- changed fields (names and values, for HSET), ``extra`` the history entry's own fields.
+local function update(found, actor, event, fields, extra)
+  local h = found.h
+  h.v = tostring(tonumber(h.v) + 1)
+  h.ua = at
+  h.h = add_history(h, h.st, actor, extra, at)
+  redis.call('HSET', found.key, 'v', h.v, 'ua', h.ua, 'h', h.h, unpack(fields))
+  emit(h, event, h.st)
+  return {'ok', found.id, tonumber(found.n), tonumber(h.v), 1, order_json(h, ws)}
+end
+
+-- The open order an op names (see find), or an error result: 'closed' when the order is in a
+-- status that is not among the op's sources (a final one).
+local function find_open(o, created)
+  local found, err = find(ARGV[o + U.id], ARGV[o + U.ref_op], ARGV[o + U.version], created)
+  if not found then return nil, err end
+  for _, src in ipairs(split(ARGV[o + U.sources])) do
+    if src == found.h.st then return found, nil end
+  end
+  return nil, {'err', 'closed', found.id, found.h.st}
+end
+
+local function unchanged(found)
+  return {'ok', found.id, tonumber(found.n), tonumber(found.h.v), 0, order_json(found.h, ws)}
+end
+
+local function set_priority(o, created)
+  local found, err = find_open(o, created)
+  if not found then return err end
+  local h = found.h
+  local priority = ARGV[o + P.priority]
+  if priority_of(h) == priority then return unchanged(found) end
+  h.pri = priority
+  return update(found, ARGV[o + U.actor], 'order.priority_changed', {'pri', priority},
+    ',"priority":"' .. priority .. '"')
+end
+
+-- Where item ``index`` (from 0) of an items array's JSON is: its first and last byte, or nil.
+-- Items are flat objects (name, quantity, notes, done), so outside strings a brace opens or
+-- closes an item; strings are skipped with their escapes.
+local function item_span(items, index)
+  local pos, depth, count, start = 1, 0, -1, nil
+  while true do
+    local at_char = string.find(items, '[{}"]', pos)
+    if not at_char then return nil end
+    local c = string.sub(items, at_char, at_char)
+    if c == '"' then
+      local close = at_char
+      repeat
+        close = string.find(items, '["\\]', close + 1)
+        if not close then return nil end
+        local was_escape = string.sub(items, close, close) == '\\'
+        if was_escape then close = close + 1 end
+      until not was_escape
+      pos = close + 1
+    else
+      if c == '{' then
+        depth = depth + 1
+        if depth == 1 then
+          count = count + 1
+          start = at_char
+        end
+      else
+        depth = depth - 1
+        if depth == 0 and count == index then return start, at_char end
+      end
+      pos = at_char + 1
+    end
+  end
+end
+
+local function mark_item(o, created)
+  local found, err = find_open(o, created)
+  if not found then return err end
+  local h = found.h
+  local index = tonumber(ARGV[o + I.index])
+  local first, last = item_span(h.items, index)
+  if not first then return {'err', 'item', found.id, index} end
+  local item = string.sub(h.items, first, last)
+  local done = ARGV[o + I.done] == '1' and 'true' or 'false'
+  -- '"done":' is only ever the key (a quote inside a JSON string is \"); an order stored before
+  -- items had it is not done: the key is added
+  local key_at, key_end = string.find(item, '"done":', 1, true)
+  local now_done = key_at ~= nil and string.sub(item, key_end + 1, key_end + 4) == 'true'
+  if now_done == (done == 'true') then return unchanged(found) end
+  if key_at then
+    local value_end = key_end + (now_done and 4 or 5)
+    item = string.sub(item, 1, key_end) .. done .. string.sub(item, value_end + 1)
+  else
+    item = string.sub(item, 1, -2) .. ',"done":' .. done .. '}'
+  end
+  h.items = string.sub(h.items, 1, first - 1) .. item .. string.sub(h.items, last + 1)
+  return update(found, ARGV[o + U.actor], 'order.item_done', {'items', h.items},
+    ',"item":' .. index .. ',"done":' .. done)
 end
 
 local results = {}
@@ -199,11 +314,16 @@ local nops = tonumber(ARGV[H.ops])
 for i = 1, nops do
   local o = FIRST_OP + (i - 1) * OPW
   local r
-  if ARGV[o + C.kind] == 'c' then
+  local kind = ARGV[o + C.kind]
+  if kind == 'c' then
     r = create(o)
     if r[1] == 'ok' then created[i] = r[2] end
-  else
+  elseif kind == 's' then
     r = change(o, created)
+  elseif kind == 'p' then
+    r = set_priority(o, created)
+  else
+    r = mark_item(o, created)
   end
   results[i] = r
 end
