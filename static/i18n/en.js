@@ -266,4 +266,7 @@ export default {
   "pickup.now_ready": { "one": "Ready: number {numbers}", "other": "Ready: numbers {numbers}" },
   "pickup.page_of": "Page {page} of {pages}",
   "pickup.cannot_start": "Cannot start the pickup screen: {message}",
+  "pickup.chime_on": "Chime: on",
+  "pickup.chime_off": "Chime: off",
+  "pickup.chime_blocked": "Chime: blocked (tap to allow)",
 };

@@ -264,4 +264,7 @@ export default {
   "pickup.now_ready": { "one": "Pronto: número {numbers}", "other": "Prontos: números {numbers}" },
   "pickup.page_of": "Página {page} de {pages}",
   "pickup.cannot_start": "Não foi possível abrir a tela de retirada: {message}",
+  "pickup.chime_on": "Aviso sonoro: ligado",
+  "pickup.chime_off": "Aviso sonoro: desligado",
+  "pickup.chime_blocked": "Aviso sonoro: bloqueado (toque para permitir)",
 };
