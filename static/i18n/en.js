@@ -201,6 +201,9 @@ export default {
   "board.customer": "Customer",
   "board.cashier": "Cashier",
   "board.preparer": "Preparer",
+  "board.columns": "Columns",
+  "board.in_column": "In column",
+  "board.show_column_age": "Time in column",
   "board.rush": "RUSH",
   "board.cannot_start": "Cannot start the board: {message}",
 

@@ -199,6 +199,9 @@ export default {
   "board.customer": "Cliente",
   "board.cashier": "Caixa",
   "board.preparer": "Preparo",
+  "board.columns": "Colunas",
+  "board.in_column": "Na coluna",
+  "board.show_column_age": "Tempo na coluna",
   "board.rush": "URGENTE",
   "board.cannot_start": "Não foi possível abrir o quadro: {message}",
 
