@@ -85,6 +85,10 @@ export default {
   "settings.age_warn_seconds": "Ticket turns yellow after (seconds)",
   "settings.age_late_seconds": "Ticket turns red after (seconds)",
   "settings.pickup_linger_seconds": "Ready number stays on the pickup screen after completion (seconds)",
+  "settings.pickup_names": "Names on the pickup screen",
+  "settings.pickup_names_none": "Numbers only",
+  "settings.pickup_names_first_letters": "First letters of the display name (Piz…)",
+  "settings.pickup_names_display_name": "Display name",
   "settings.recall_window_seconds": "Recall window (seconds)",
   "settings.flags": "Staff page flags",
   "settings.abuse_burst_count": "Burst: orders by one cashier…",
@@ -203,6 +207,9 @@ export default {
   "board.customer": "Customer",
   "board.cashier": "Cashier",
   "board.preparer": "Preparer",
+  "board.columns": "Columns",
+  "board.in_column": "In column",
+  "board.show_column_age": "Time in column",
   "board.rush": "RUSH",
   "board.cannot_start": "Cannot start the board: {message}",
 
@@ -272,4 +279,7 @@ export default {
   "pickup.now_ready": { "one": "Ready: number {numbers}", "other": "Ready: numbers {numbers}" },
   "pickup.page_of": "Page {page} of {pages}",
   "pickup.cannot_start": "Cannot start the pickup screen: {message}",
+  "pickup.chime_on": "Chime: on",
+  "pickup.chime_off": "Chime: off",
+  "pickup.chime_blocked": "Chime: blocked (tap to allow)",
 };

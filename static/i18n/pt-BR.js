@@ -83,6 +83,10 @@ export default {
   "settings.age_warn_seconds": "O pedido fica amarelo após (segundos)",
   "settings.age_late_seconds": "O pedido fica vermelho após (segundos)",
   "settings.pickup_linger_seconds": "O número pronto fica na tela de retirada após a conclusão (segundos)",
+  "settings.pickup_names": "Nomes na tela de retirada",
+  "settings.pickup_names_none": "Só os números",
+  "settings.pickup_names_first_letters": "Primeiras letras do nome de exibição (Piz…)",
+  "settings.pickup_names_display_name": "Nome de exibição",
   "settings.recall_window_seconds": "Prazo para desfazer (segundos)",
   "settings.flags": "Alertas da página da equipe",
   "settings.abuse_burst_count": "Rajada: pedidos de um mesmo caixa…",
@@ -201,6 +205,9 @@ export default {
   "board.customer": "Cliente",
   "board.cashier": "Caixa",
   "board.preparer": "Preparo",
+  "board.columns": "Colunas",
+  "board.in_column": "Na coluna",
+  "board.show_column_age": "Tempo na coluna",
   "board.rush": "URGENTE",
   "board.cannot_start": "Não foi possível abrir o quadro: {message}",
 
@@ -270,4 +277,7 @@ export default {
   "pickup.now_ready": { "one": "Pronto: número {numbers}", "other": "Prontos: números {numbers}" },
   "pickup.page_of": "Página {page} de {pages}",
   "pickup.cannot_start": "Não foi possível abrir a tela de retirada: {message}",
+  "pickup.chime_on": "Aviso sonoro: ligado",
+  "pickup.chime_off": "Aviso sonoro: desligado",
+  "pickup.chime_blocked": "Aviso sonoro: bloqueado (toque para permitir)",
 };

@@ -369,11 +369,13 @@ export function ageText(seconds) {
   return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, "0")}`;
 }
 
-/** An element showing the time since `iso`, refreshed every second and coloured by age
- * (tickAges); it starts with the right text, so a new card needs no refresh to show it. */
-export function ageBadge(iso) {
+/** An element showing the time since `iso`, refreshed every second and colouring its card by
+ * age (tickAges); it starts with the right text, so a new card needs no refresh to show it.
+ * A `plain` badge only counts (a second age on a card, which the first one colours). */
+export function ageBadge(iso, { plain = false } = {}) {
   const t = since(iso);
-  return el("span", { class: "age", dataset: { since: t } }, ageText((now() - t) / 1000));
+  const dataset = plain ? { since: t, plain: "1" } : { since: t };
+  return el("span", { class: plain ? "age plain" : "age", dataset }, ageText((now() - t) / 1000));
 }
 
 /** The age class attributes of a card created at `iso` (as tickAges keeps them). */
@@ -393,6 +395,7 @@ export function tickAges(settings, root = document) {
       const seconds = (at - Number(node.dataset.since)) / 1000;
       const text = ageText(seconds);
       setText(node, text);
+      if (node.dataset.plain) continue;
       const cls = ageClass(seconds, settings);
       if (card.dataset.age !== cls) {
         card.dataset.age = cls;

@@ -239,8 +239,11 @@ const SETTINGS = [
   "abuse_fast_seconds",
 ];
 
+// Settings that are one of a few named values (a <select>), sent as they are.
+const CHOICES = ["pickup_names"];
+
 function fillSettings(settings) {
-  for (const name of SETTINGS) settingsForm[name].value = settings[name];
+  for (const name of [...SETTINGS, ...CHOICES]) settingsForm[name].value = settings[name];
 }
 
 /** What is wrong with the form, in words, before asking the server (which checks it again). */
@@ -255,7 +258,10 @@ function invalid(body) {
 settingsForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   for (const name of SETTINGS) settingsForm[name].removeAttribute("aria-invalid");
-  const body = Object.fromEntries(SETTINGS.map((n) => [n, Number(settingsForm[n].value)]));
+  const body = Object.fromEntries([
+    ...SETTINGS.map((n) => [n, Number(settingsForm[n].value)]),
+    ...CHOICES.map((n) => [n, settingsForm[n].value]),
+  ]);
   const problem = invalid(body);
   const refuse = (field, message) => {
     if (settingsForm[field]) {

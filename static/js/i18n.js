@@ -76,6 +76,11 @@ export function formatNumber(value, options = {}) {
   return new Intl.NumberFormat(current, options).format(value);
 }
 
+/** A list in this language's words: ["41", "42", "43"] -> "41, 42, and 43" / "41, 42 e 43". */
+export function formatList(items) {
+  return new Intl.ListFormat(current, { type: "conjunction" }).format(items);
+}
+
 /** A percentage from a ratio: 0.125 -> "12.5%" / "12,5%". */
 export function formatPercent(ratio) {
   return formatNumber(ratio, { style: "percent", maximumFractionDigits: 1 });

@@ -40,7 +40,7 @@ export function applySize(size) {
 }
 
 /** A labelled select that changes this screen's text size and remembers it. */
-export function sizeControl(settings, onChange = () => {}) {
+export function sizeControl(settings, onChange = () => {}, label = "Text size") {
   applySize(settings.get("size"));
   const select = el(
     "select",
@@ -52,7 +52,7 @@ export function sizeControl(settings, onChange = () => {}) {
     applySize(select.value);
     onChange();
   });
-  return el("label", { class: "setting" }, "Text size ", select);
+  return el("label", { class: "setting" }, label, " ", select);
 }
 
 /** A labelled select of seconds ("off" = 0) bound to setting `name`. */

@@ -9,6 +9,7 @@
 export const TUNES = {
   new: [[660, 0.15], [880, 0.25]],
   late: [[330, 0.3], [330, 0.3], [330, 0.3]],
+  ready: [[784, 0.25], [523, 0.45]], // the pickup screen's "ding-dong"
 };
 const GAP = 0.05; // seconds between notes, and between tunes
 

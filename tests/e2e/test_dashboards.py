@@ -352,7 +352,8 @@ async def test_board_ages_follow_the_server_clock(site: Any, workspace: Workspac
         order = await api.create(status="waiting_for_preparation")
         card = b.page.locator(f'[data-order="{order["id"]}"]')
         await expect(card).to_have_class(re.compile(r"\bage-fresh\b"), timeout=3000)
-        await expect(card.locator(".age")).to_have_text(re.compile(r"^0:0\d$"))
+        await expect(card.locator(".head .age")).to_have_text(re.compile(r"^0:0\d$"))
+        await expect(card.locator(".column-age .age")).to_have_text(re.compile(r"^0:0\d$"))
 
 
 async def test_kitchen_cancel_confirms_and_can_be_recalled(site: Any, workspace: Workspace) -> None:

@@ -87,3 +87,36 @@ async def test_language_switch_changes_text_numbers_and_times(
         created = await b.page.locator("#results tbody td").nth(1).inner_text()
         assert re.match(r"^\d{1,2}/\d{1,2}/\d\d", created), created  # en-US: m/d/yy
         assert b.errors == []
+
+
+@pytest.mark.browser
+async def test_board_and_pickup_speak_the_screens_language(site: Any, workspace: Workspace) -> None:
+    """A board and a pickup screen set to Português show their own text, counts and
+    announcements in it (?lang=pt-BR, kept by the screen)."""
+    from playwright.async_api import expect
+
+    base, api = site
+    order = await api.create(status="preparing")
+    async with browser(base) as b:
+        page = b.page
+        await page.goto(
+            f"/board.html?lang=pt-BR#key={workspace.keys['read']}&workspace={workspace.id}"
+        )
+        await expect(page.locator("h1")).to_have_text("Quadro")
+        assert await page.get_attribute("html", "lang") == "pt-BR"
+        card = page.locator(f'[data-order="{order["id"]}"]')
+        await expect(card.locator(".people")).to_contain_text("Cliente")
+        await expect(card.locator(".column-age")).to_contain_text("Na coluna")
+        await expect(page.locator("label:has(#column-age)")).to_have_text("Tempo na coluna")
+        await page.goto("/pickup.html")
+        await expect(page.locator("#preparing-title")).to_have_text("Preparando")
+        await expect(page.locator("#ready-title")).to_have_text("Pronto")
+        await expect(page.locator("#chime")).to_have_text("Aviso sonoro: desligado")
+        await expect(
+            page.locator(f'#preparing [data-number="{order["order_number"]}"]')
+        ).to_be_visible()
+        await api.move(order["id"], "waiting_for_pickup")
+        await expect(page.locator("#announce")).to_have_text(
+            f"Pronto: número {order['order_number']}"
+        )
+        assert b.errors == []

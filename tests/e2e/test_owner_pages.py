@@ -178,3 +178,21 @@ async def test_settings_refuse_what_cannot_work(site: Any, workspace: Workspace)
     resp = await api.http.get(base + workspace.base, headers=workspace.auth("read"))
     settings = resp.json()["settings"]
     assert (settings["age_warn_seconds"], settings["age_late_seconds"]) == (300, 480)
+
+
+async def test_settings_form_chooses_pickup_names(site: Any, workspace: Workspace) -> None:
+    """The owner tools show the pickup screen's names setting and save the choice made there."""
+    from playwright.async_api import expect
+
+    base, api = site
+    async with browser(base) as b:
+        await open_page(b, workspace, "index.html")
+        await b.page.fill('#unlock input[name="adminKey"]', workspace.keys["admin"])
+        await b.page.click('#unlock button[type="submit"]')
+        names = b.page.locator('#settings select[name="pickup_names"]')
+        await expect(names).to_have_value("none")
+        await names.select_option("first_letters")
+        await b.page.locator('#settings button[type="submit"]').click()
+        await expect(b.page.locator("#settings-status")).to_have_text("Saved.")
+    resp = await api.http.get(base + workspace.base, headers=workspace.auth("read"))
+    assert resp.json()["settings"]["pickup_names"] == "first_letters"

@@ -37,3 +37,23 @@ async def test_admin_settings_warn_age_must_come_before_late_age(
     )
     assert ok.status_code == 200, ok.text
     assert ok.json()["settings"]["age_late_seconds"] == 900
+
+
+async def test_admin_settings_pickup_names_round_trip(client: Any, workspace: Any) -> None:
+    """pickup_names is "none" until an admin sets another choice, which every reader then gets;
+    a value that is not a choice is a 422 naming the setting, and changes nothing."""
+    url = f"{workspace.base}/settings"
+    got = await client.get(workspace.base, headers=workspace.auth("read"))
+    assert got.json()["settings"]["pickup_names"] == "none"
+    ok = await client.patch(
+        url, headers=workspace.auth("admin"), json={"pickup_names": "first_letters"}
+    )
+    assert ok.status_code == 200, ok.text
+    got = await client.get(workspace.base, headers=workspace.auth("read"))
+    assert got.json()["settings"]["pickup_names"] == "first_letters"
+    bad = await client.patch(url, headers=workspace.auth("admin"), json={"pickup_names": "all"})
+    body = assert_error(bad, 422)
+    assert body["field"] == "pickup_names"
+    assert "display_name" in body["message"]
+    got = await client.get(workspace.base, headers=workspace.auth("read"))
+    assert got.json()["settings"]["pickup_names"] == "first_letters"

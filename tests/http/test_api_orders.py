@@ -576,3 +576,56 @@ async def test_api_recall_accepts_roblox_empty_table(client: Any, workspace: Any
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["order"]["status"] == "waiting_for_preparation"
+
+
+@pytest.mark.cluster_too
+async def test_api_status_since_is_when_the_order_entered_its_status(
+    client: Any, workspace: Any, redis: Any
+) -> None:
+    """status_since is the creation time, then the time of each change of status (a recall
+    too), the same in a read, a search and the live event; a new recipient of a handed_to order
+    (a change that keeps the status) leaves it. An order stored without it answers its
+    updated_at."""
+    read = workspace.auth("read")
+    url = f"{workspace.base}/orders"
+    created = (await new_order(client, workspace))["order"]
+    assert created["status_since"] == created["created_at"] == created["updated_at"]
+    oid = created["id"]
+    for status in ("waiting_for_preparation", "preparing", "waiting_for_pickup"):
+        await asyncio.sleep(0.005)  # distinct milliseconds
+        order = (await set_status(client, workspace, oid, status)).json()["order"]
+        assert order["status_since"] == order["updated_at"] > created["created_at"]
+        got = (await client.get(f"{url}/{oid}", headers=read)).json()
+        assert got["status_since"] == got["history"][-1]["at"] == order["status_since"]
+    await set_status(client, workspace, oid, "handed_to", handed_to=CUSTOMER)
+    await asyncio.sleep(0.005)
+    recalled = await client.post(f"{url}/{oid}/recall", headers=workspace.auth(), json={})
+    assert recalled.status_code == 200, recalled.text
+    back = (await client.get(f"{url}/{oid}", headers=read)).json()
+    assert back["status"] == "waiting_for_pickup"
+    assert back["status_since"] == back["history"][-1]["at"] == back["updated_at"]
+    await asyncio.sleep(0.005)
+    handed = (await set_status(client, workspace, oid, "handed_to", handed_to=CUSTOMER)).json()[
+        "order"
+    ]
+    assert handed["status_since"] > back["status_since"]
+    await asyncio.sleep(0.005)
+    other = {"UserId": 9, "Name": "Dana"}
+    updated = (await set_status(client, workspace, oid, "handed_to", handed_to=other)).json()[
+        "order"
+    ]
+    assert updated["version"] == handed["version"] + 1
+    assert updated["updated_at"] > handed["updated_at"]
+    assert updated["status_since"] == handed["status_since"]
+    (_, fields), *_ = await redis.xrevrange(f"ol:{{{workspace.id}}}:events", count=1)
+    assert b'"event":"order.updated"' in fields[b"f"]
+    assert f'"status_since":"{handed["status_since"]}"'.encode() in fields[b"f"]
+    found = (await client.get(url, headers=read, params={"status": "handed_to"})).json()
+    assert found["orders"][0]["status_since"] == handed["status_since"]
+
+    # an order stored before status_since existed
+    await redis.hdel(f"ol:{{{workspace.id}}}:o:{created['order_number']}", "sa")
+    got = (await client.get(f"{url}/{oid}", headers=read)).json()
+    assert got["status_since"] == got["updated_at"] == updated["updated_at"]
+    found = (await client.get(url, headers=read, params={"status": "handed_to"})).json()
+    assert found["orders"][0]["status_since"] == got["updated_at"]

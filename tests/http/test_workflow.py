@@ -78,6 +78,7 @@ async def test_workflow_migrate_moves_the_orders_with_history_and_events(
         assert last["previous_status"] == previous
         assert last["reason"] == "workflow changed"
         assert last["version"] == order["version"]
+        assert order["status_since"] == last["at"]
     got = (await client.get(url, params={"after": start}, headers=read)).json()
     kinds = [(e["event"], (e.get("order") or {}).get("status")) for e in got["events"]]
     assert sorted(kinds[:3]) == [

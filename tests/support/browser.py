@@ -128,13 +128,15 @@ class Api:
         return resp.json()["order"]  # type: ignore[no-any-return]
 
     async def create_many(self, count: int, **body: Any) -> list[dict[str, Any]]:
-        """``count`` orders in one /batch, oldest first."""
+        """``count`` orders in /batch requests of up to 100, oldest first."""
         op = {"op": "create", "customer": CUSTOMER, "items": ["Latte"], **body}
-        resp = await self.http.post(
-            "/batch", json={"operations": [op] * count}, headers=self.ws.auth()
-        )
-        assert resp.status_code == 200, resp.text
-        return [r["order"] for r in resp.json()["results"]]
+        out = []
+        for start in range(0, count, 100):
+            ops = [op] * min(100, count - start)
+            resp = await self.http.post("/batch", json={"operations": ops}, headers=self.ws.auth())
+            assert resp.status_code == 200, resp.text
+            out += [r["order"] for r in resp.json()["results"]]
+        return out
 
     async def move(self, order_id: str, status: str, **body: Any) -> dict[str, Any]:
         resp = await self.http.post(

@@ -170,6 +170,37 @@ class StationsSetting:
 
 
 @dataclass(frozen=True, slots=True)
+class ChoiceSetting:
+    """One of a few named values (a JSON string)."""
+
+    name: str
+    default: str
+    help: str
+    choices: tuple[str, ...]
+
+    def parse(self, value: Any) -> str:
+        if not isinstance(value, str) or value not in self.choices:
+            raise InvalidInput(self.name, f"must be one of {', '.join(self.choices)}")
+        return value
+
+    def decode(self, raw: str) -> str:
+        # A value this version does not offer (written by a later one, since rolled back) reads
+        # as the default rather than failing every read of the workspace.
+        return raw if raw in self.choices else self.default
+
+    def encode(self, value: Any) -> str:
+        return str(value)
+
+    def schema(self) -> dict[str, Any]:
+        return {
+            "type": "string",
+            "enum": list(self.choices),
+            "default": self.default,
+            "description": self.help,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class WordsSetting:
     """A list of words or short phrases, matched without case."""
 
@@ -201,12 +232,22 @@ class WordsSetting:
         }
 
 
-SETTINGS = (
+Setting = IntSetting | ChoiceSetting | StationsSetting | WordsSetting
+
+SETTINGS: tuple[Setting, ...] = (
     IntSetting("retention_days", 90, "orders older than this are removed"),
     IntSetting("age_warn_seconds", 300, "a ticket turns yellow at this age (Fresh KDS: 5 min)"),
     IntSetting("age_late_seconds", 480, "and red at this age (must be later than the warning)"),
     IntSetting(
         "pickup_linger_seconds", 120, "a ready number stays on the pickup screen after completion"
+    ),
+    # Roblox cafes call customers by name, but the pickup screen faces the room: the first
+    # letters of a display name let a customer find their order without showing it whole.
+    ChoiceSetting(
+        "pickup_names",
+        "none",
+        "names on the pickup screen: none, the customer's display name, or its first letters",
+        ("none", "display_name", "first_letters"),
     ),
     IntSetting("recall_window_seconds", 60, "how long a kitchen bump may be undone"),
     IntSetting(

@@ -365,6 +365,7 @@ SCHEMAS: dict[str, Any] = {
             "customer",
             "created_at",
             "updated_at",
+            "status_since",
             "version",
             "priority",
         ],
@@ -382,6 +383,13 @@ SCHEMAS: dict[str, Any] = {
             "handed_by": ref("ParticipantOut"),
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
+            "status_since": {
+                "type": "string",
+                "format": "date-time",
+                "description": "when the order entered its current status (its creation, or "
+                "the last change of status; a change that keeps the status, such as a new "
+                "recipient of a handed_to order, leaves it)",
+            },
             "version": {"type": "integer"},
             "metadata": {"type": "object"},
             "history": {"type": "array", "items": {"type": "object"}},

@@ -10,6 +10,7 @@
 --   st    current status                v     version (1 at creation, +1 per change)
 --   ca    created at (ISO 8601)         cms   created at (epoch ms, for the created index)
 --   ua    updated at (ISO 8601)         meta  metadata JSON
+--   sa    in its status since (ISO 8601: creation, or the last change of status)
 --   items items JSON (each item's "done" mark is rewritten in place by write.lua's mark_item)
 --   cust  customer JSON                 cash  cashier JSON ('' none)
 --   prep  preparer JSON ('' none)       hto   handed_to: recipient JSON
@@ -75,12 +76,17 @@ local function priority_of(h)
 end
 
 -- The order's JSON (without its history), the same bytes for events, reads and searches.
+-- An order written before `sa` existed has none: its last update stands in, which is when it
+-- entered its status unless that update kept the status (a handed_to order's new recipient).
 local function order_json(h, workspace_id)
+  local since = h.sa
+  if not since or since == '' then since = h.ua end  -- nil from HGETALL, false from HMGET
   return '{"id":"' .. h.id .. '","order_number":' .. h.n .. ',"workspace_id":"' .. workspace_id
     .. '","status":"' .. h.st .. '","items":' .. h.items .. ',"customer":' .. h.cust
     .. ',"cashier":' .. json_or_null(h.cash) .. ',"preparer":' .. json_or_null(h.prep)
     .. ',"handed_to":' .. json_or_null(h.hto) .. ',"handed_by":' .. json_or_null(h.hby)
-    .. ',"created_at":"' .. h.ca .. '","updated_at":"' .. h.ua .. '","version":' .. h.v
+    .. ',"created_at":"' .. h.ca .. '","updated_at":"' .. h.ua .. '","status_since":"' .. since
+    .. '","version":' .. h.v
     .. ',"priority":"' .. priority_of(h) .. '","metadata":' .. h.meta .. '}'
 end
 

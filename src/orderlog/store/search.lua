@@ -139,8 +139,8 @@ end
 
 -- The fields order_json needs (HMGET: the history and the index list stay in Redis unless
 -- asked for; they are most of an order's bytes).
-local FIELDS = {'id', 'n', 'st', 'items', 'cust', 'cash', 'prep', 'hto', 'hby', 'ca', 'ua', 'v',
-  'meta', 'pri'}
+local FIELDS = {'id', 'n', 'st', 'items', 'cust', 'cash', 'prep', 'hto', 'hby', 'ca', 'ua', 'sa',
+  'v', 'meta', 'pri'}
 if with_history then FIELDS[#FIELDS + 1] = 'h' end
 local function load(n)
   local values = redis.call('HMGET', prefix .. n, unpack(FIELDS))

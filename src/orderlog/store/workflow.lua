@@ -44,8 +44,9 @@ for i = 9, #ARGV - 1, 2 do
       h.st = to
       h.v = tostring(tonumber(h.v) + 1)
       h.ua = at
+      h.sa = at
       h.h = add_history(h, from, '', ',"reason":"workflow changed"', at)
-      redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'h', h.h)
+      redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'sa', h.sa, 'h', h.h)
       redis.call('ZREM', ix .. IX_STATUS .. from, n)
       redis.call('ZADD', ix .. IX_STATUS .. to, n, n)
       emit(h.st, '"event":"order.status_changed","previous_status":"' .. from .. '","order":'

@@ -113,8 +113,9 @@ local function create(o)
   local n = redis.call('INCR', KEYS[1])
   local h = {
     id = id, n = tostring(n), st = ARGV[o + C.status], v = '1', ca = at, cms = tostring(ms),
-    ua = at, items = ARGV[o + C.items], cust = ARGV[o + C.customer], cash = ARGV[o + C.actor],
-    prep = '', hto = '', hby = '', meta = ARGV[o + C.metadata], pri = ARGV[o + C.priority],
+    ua = at, sa = at, items = ARGV[o + C.items], cust = ARGV[o + C.customer],
+    cash = ARGV[o + C.actor], prep = '', hto = '', hby = '', meta = ARGV[o + C.metadata],
+    pri = ARGV[o + C.priority],
   }
   h.h = add_history(h, nil, ARGV[o + C.actor], '', at)
   redis.call('HSET', KEYS[3], id, n)
@@ -128,8 +129,8 @@ local function create(o)
   add_tokens(h, ARGV[o + C.words])
   local key = order_prefix .. n
   redis.call('HSET', key, 'id', h.id, 'n', h.n, 'st', h.st, 'v', h.v, 'ca', h.ca, 'cms', h.cms,
-    'ua', h.ua, 'items', h.items, 'cust', h.cust, 'cash', h.cash, 'prep', '', 'hto', '',
-    'hby', '', 'meta', h.meta, 'pri', h.pri, 'h', h.h, 'ixk', h.ixk or '')
+    'ua', h.ua, 'sa', h.sa, 'items', h.items, 'cust', h.cust, 'cash', h.cash, 'prep', '',
+    'hto', '', 'hby', '', 'meta', h.meta, 'pri', h.pri, 'h', h.h, 'ixk', h.ixk or '')
   emit(h, 'order.created', nil)
   return {'ok', id, n, 1, 1, order_json(h, ws)}
 end
@@ -202,6 +203,8 @@ local function change(o, created)
   if prev ~= target then
     redis.call('ZREM', ix .. IX_STATUS .. prev, n)
     redis.call('ZADD', ix .. IX_STATUS .. target, n, n)
+    h.sa = at
+    redis.call('HSET', key, 'sa', at)
   end
   add_tokens(h, ARGV[o + S.words])
   redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'prep', h.prep, 'hto', h.hto,
