@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from orderlog.auth import Authenticator
-from orderlog.http import admin, health, live, metrics, openapi, orders, recall, search
+from orderlog.http import admin, health, live, metrics, openapi, orders, recall, search, webhooks
 from orderlog.http.errors import HANDLERS
 from orderlog.http.middleware import Edge
 from orderlog.http.state import KEY, State
@@ -35,6 +35,9 @@ from orderlog.ops import drain
 from orderlog.ops.metrics import Metrics, mark_process_dead
 from orderlog.ops.runtime import tune_gc
 from orderlog.ops.serving import redact_server_logs
+from orderlog.outbound.client import Client
+from orderlog.outbound.engine import Config, Engine
+from orderlog.sealing import Sealer, load_key
 from orderlog.settings import Settings
 from orderlog.store import retention
 from orderlog.store.client import (
@@ -45,8 +48,10 @@ from orderlog.store.client import (
     make_redis,
     publish_command,
 )
+from orderlog.store.delivery import DeliveryQueue
 from orderlog.store.embedded import store_url
 from orderlog.store.orders import OrderStore
+from orderlog.store.webhooks import WebhookStore
 from orderlog.store.workspaces import WorkspaceStore
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -66,6 +71,17 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
     keys = Keys(settings.key_prefix)
     workspaces = WorkspaceStore(redis, keys)
     measures = Metrics()
+    hooks = WebhookStore(redis, keys, sealer(settings))
+    outbound = Engine(
+        webhooks=hooks,
+        queue=DeliveryQueue(redis, keys),
+        workspaces=workspaces,
+        client=Client(
+            allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout
+        ),
+        config=Config.from_settings(settings),
+        observer=measures,
+    )
     return State(
         settings=settings,
         redis=redis,
@@ -76,6 +92,7 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             idempotency_ttl=settings.idempotency_ttl,
             publish_command=publish_command(settings.redis_url),
             on_events=measures.events_published.inc,
+            on_write=outbound.wake,
         ),
         workspaces=workspaces,
         auth=Authenticator(workspaces),
@@ -89,7 +106,14 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             on_reconnect=measures.redis_reconnects.inc,
         ),
         metrics=measures,
+        webhooks=hooks,
+        outbound=outbound,
     )
+
+
+def sealer(settings: Settings) -> Sealer:
+    """The server key seals webhook secrets; it is loaded (or created) on first use."""
+    return Sealer(lambda: load_key(settings.secret_key, settings.data_dir))
 
 
 def live_backend(
@@ -125,10 +149,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                         state.orders, state.workspaces, interval=settings.retention_interval
                     )
                 )
+            state.outbound.start()
             try:
                 yield {KEY: state}
             finally:
                 uninstall()
+                await state.outbound.close()
                 if sweeper is not None:
                     sweeper.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -146,6 +172,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *live.routes,
         *search.routes,
         *metrics.routes,
+        *webhooks.routes,
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", Dashboards(directory=STATIC_DIR, html=True), name="static"))

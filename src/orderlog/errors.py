@@ -14,6 +14,8 @@
      +-- InvalidInput            422  a field is wrong; carries the field's path
      +-- RateLimited             429  over the key's rate; carries retry_after
      +-- StoreUnavailable        503  Redis unreachable or timing out; carries retry_after
+     +-- ServerKeyUnavailable    503  the server key (sealing.py) is missing, unreadable or not
+                                      the one that sealed a value
 
 Each carries data and builds its message from it. ``routes/errors.py`` maps the tree to
 ``{"error", "statusCode", "message"}`` bodies in one place.
@@ -133,3 +135,10 @@ class StoreUnavailable(OrderLogError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class ServerKeyUnavailable(OrderLogError):
+    """The server key that seals secrets at rest cannot be had (a configuration problem of this
+    server, not of the request)."""
+
+    status_code = 503
