@@ -133,3 +133,189 @@ async def test_delivery_honours_retry_after_of_a_429(fast: Settings, workspace: 
     outcomes = [d["outcome"] for d in log["deliveries"]]
     assert outcomes == ["delivered", "retrying"]
     assert log["deliveries"][1]["status_code"] == 429
+
+
+async def test_delivery_slow_receiver_delays_neither_other_webhooks_nor_ingest(
+    fast: Settings, workspace: Workspace
+) -> None:
+    """While one receiver holds its first request open, another webhook receives every event
+    and every write is acknowledged: the slow one holds up only itself."""
+    slow, quick = SignedReceiver(), SignedReceiver()
+    slow.gate = asyncio.Event()
+    async with (
+        running_server(slow.app) as slow_url,
+        running_server(quick.app) as quick_url,
+        running_server(fast) as base,
+        http(base) as client,
+    ):
+        s = await hooks.add(client, workspace, slow_url)
+        q = await hooks.add(client, workspace, quick_url)
+        slow.secrets.append(s["secret"])
+        quick.secrets.append(q["secret"])
+        ids = await create(client, workspace, 10)
+        for oid in ids:
+            await move(client, workspace, oid, "completed")
+        await quick.wait_for(20)
+        assert slow.holding == 1  # its first delivery is still waiting for an answer
+        assert slow.received == []
+        slow.gate.set()
+        await slow.wait_for(20)
+    assert [e["cursor"] for e in slow.events] == [e["cursor"] for e in quick.events]
+
+
+async def test_delivery_secret_rotation_signs_with_both_secrets(
+    fast: Settings, workspace: Workspace
+) -> None:
+    """After a rotation each delivery carries two signatures: a receiver that only knows the
+    old secret and one that only knows the new one both verify it (during the 24 h overlap)."""
+    old_only, new_only = SignedReceiver(), SignedReceiver()
+    async with (
+        running_server(old_only.app) as old_url,
+        running_server(new_only.app) as new_url,
+        running_server(fast) as base,
+        http(base) as client,
+    ):
+        hook = await hooks.add(client, workspace, old_url)
+        old_only.secrets.append(hook["secret"])
+        await create(client, workspace, 1)
+        await old_only.wait_for(1)
+        assert len(old_only.received[0].headers["webhook-signature"].split(" ")) == 1
+        resp = await client.post(
+            f"{workspace.base}/webhooks/{hook['id']}/rotate-secret", headers=workspace.auth("admin")
+        )
+        assert resp.status_code == 200, resp.text
+        rotated = resp.json()
+        assert rotated["secret"] != hook["secret"]
+        assert rotated["secret"].startswith("whsec_")
+        assert rotated["previous_secret_expires_at"] is not None
+        await create(client, workspace, 1)
+        await old_only.wait_for(2)
+        new_only.secrets.append(rotated["secret"])
+        await client.patch(
+            f"{workspace.base}/webhooks/{hook['id']}",
+            headers=workspace.auth("admin"),
+            json={"url": new_url},
+        )
+        await create(client, workspace, 1)
+        await new_only.wait_for(1)
+    assert len(old_only.received[1].headers["webhook-signature"].split(" ")) == 2
+    assert old_only.received[1].verified_with == [hook["secret"]]
+    assert new_only.received[0].verified_with == [rotated["secret"]]
+    assert old_only.rejected == 0
+    assert new_only.rejected == 0
+
+
+async def test_delivery_dead_letter_after_retry_window_then_manual_retry(
+    fast: Settings, workspace: Workspace
+) -> None:
+    """An event refused (500) for longer than ORDERLOG_WEBHOOK_RETRY_FOR (1.5 s here) becomes
+    a dead letter and the next event goes; the dead letter is listed with its error and, once
+    retried by an admin, delivered and gone from the list."""
+    receiver = SignedReceiver()
+    receiver.plan.default = (500, {}, b"database locked")
+    async with (
+        running_server(receiver.app) as url,
+        running_server(hooks.quick(fast, webhook_retry_for=1.5)) as base,
+        http(base) as client,
+    ):
+        hook = await hooks.add(client, workspace, url)
+        receiver.secrets.append(hook["secret"])
+        (first,) = await create(client, workspace, 1)
+        log: dict[str, Any] = {}
+
+        async def dead() -> bool:
+            nonlocal log
+            log = await hooks.deliveries(client, workspace, hook["id"])
+            return bool(log["dead_letters"])
+
+        await _eventually(dead, within=15)
+        receiver.plan.default = (204, {}, b"")
+        (second,) = await create(client, workspace, 1)
+        await receiver.wait_for(1)
+        assert receiver.events[0]["order"]["id"] == second
+        (letter,) = log["dead_letters"]
+        assert letter["event"] == "order.created"
+        assert letter["error"] == "HTTP 500: database locked"
+        assert letter["attempts"] >= 3
+        assert any(d["outcome"] == "dead" for d in log["deliveries"])
+        resp = await client.post(
+            f"{workspace.base}/webhooks/{hook['id']}/deliveries/{letter['delivery_id']}/retry",
+            headers=workspace.auth("admin"),
+        )
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["queued"] == "dead"
+        await receiver.wait_for(2)
+        assert receiver.events[1]["order"]["id"] == first
+        after = await hooks.deliveries(client, workspace, hook["id"])
+    assert after["dead_letters"] == []
+    assert after["deliveries"][0]["manual"] is True
+    assert after["deliveries"][0]["outcome"] == "delivered"
+    assert receiver.received[1].headers["webhook-id"] != receiver.received[0].headers["webhook-id"]
+
+
+async def test_delivery_failing_webhook_disabled_then_reenabled_resumes(
+    fast: Settings, workspace: Workspace
+) -> None:
+    """A webhook failing without a success for ORDERLOG_WEBHOOK_DISABLE_AFTER (1.5 s here) is
+    disabled and says why; enabling it again delivers the events it had kept, in order."""
+    receiver = SignedReceiver()
+    receiver.plan.default = (503, {}, b"")
+    async with (
+        running_server(receiver.app) as url,
+        running_server(hooks.quick(fast, webhook_disable_after=1.5)) as base,
+        http(base) as client,
+    ):
+        hook = await hooks.add(client, workspace, url)
+        receiver.secrets.append(hook["secret"])
+        await create(client, workspace, 3)
+        found: dict[str, Any] = {}
+
+        async def disabled() -> bool:
+            nonlocal found
+            found = await hooks.get(client, workspace, hook["id"])
+            return not found["enabled"]
+
+        await _eventually(disabled, within=15)
+        assert found["health"]["state"] == "disabled"
+        assert "failing for" in found["disabled_reason"]
+        assert "HTTP 503" in found["disabled_reason"]
+        receiver.plan.default = (204, {}, b"")
+        resp = await client.patch(
+            f"{workspace.base}/webhooks/{hook['id']}",
+            headers=workspace.auth("admin"),
+            json={"enabled": True},
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["disabled_reason"] is None
+        await receiver.wait_for(3)
+    assert [e["order"]["order_number"] for e in receiver.events] == [1, 2, 3]
+
+
+async def test_delivery_410_gone_disables_at_once(fast: Settings, workspace: Workspace) -> None:
+    """A receiver answering 410 Gone is not retried: the webhook is disabled (the Standard
+    Webhooks specification asks senders to stop)."""
+    receiver = SignedReceiver()
+    receiver.plan.default = (410, {}, b"")
+    async with (
+        running_server(receiver.app) as url,
+        running_server(fast) as base,
+        http(base) as client,
+    ):
+        hook = await hooks.add(client, workspace, url)
+        receiver.secrets.append(hook["secret"])
+        await create(client, workspace, 1)
+
+        async def gone() -> bool:
+            return not (await hooks.get(client, workspace, hook["id"]))["enabled"]
+
+        await _eventually(gone, within=10)
+        found = await hooks.get(client, workspace, hook["id"])
+    assert found["disabled_reason"] == "the receiver answered 410: it is gone"
+    assert len(receiver.attempts) == 1
+
+
+async def _eventually(check: Any, within: float) -> None:
+    """Await ``check()`` every 0.1 s until it is true (an API read: nothing to wait on)."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 (polling the API: no event to wait on)
+            await asyncio.sleep(0.1)

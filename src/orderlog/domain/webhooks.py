@@ -119,21 +119,21 @@ def address_refusal(address: str, allow_private: bool = False) -> str | None:
     if allow_private:
         return None
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    inner: list[ipaddress.IPv4Address] = []
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
-            candidates.append(ip.ipv4_mapped)
+            inner.append(ip.ipv4_mapped)
         if ip.sixtofour is not None:
-            candidates.append(ip.sixtofour)
+            inner.append(ip.sixtofour)
         if ip.teredo is not None:
-            candidates.extend(ip.teredo)
+            inner.extend(ip.teredo)
         if ip in NAT64:
-            candidates.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    for candidate in candidates:
+            inner.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    for candidate in inner:  # the embedded address first: its reason is the telling one
         reason = _refusal(candidate)
         if reason:
-            return reason if candidate == ip else f"{reason} (inside {ip})"
-    return None
+            return f"{reason} (inside {ip})"
+    return _refusal(ip)
 
 
 def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
@@ -141,10 +141,10 @@ def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         return f"{ip} is a cloud metadata address"
     for test, what in (
         (ip.is_loopback, "a loopback"),
-        (ip.is_link_local, "a link-local"),
-        (ip.is_private, "a private"),
-        (ip.is_multicast, "a multicast"),
         (ip.is_unspecified, "an unspecified"),
+        (ip.is_link_local, "a link-local"),
+        (ip.is_multicast, "a multicast"),
+        (ip.is_private, "a private"),
         (ip.is_reserved, "a reserved"),
         (not ip.is_global, "a non-public"),
     ):
