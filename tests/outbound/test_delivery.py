@@ -13,6 +13,7 @@ import pytest
 from orderlog.settings import Settings
 from support import hooks
 from support.live import create, http, move
+from support.metrics import samples
 from support.receivers import SignedReceiver
 from support.server import Workspace, running_server
 
@@ -319,3 +320,27 @@ async def _eventually(check: Any, within: float) -> None:
     async with asyncio.timeout(within):
         while not await check():  # noqa: ASYNC110 (polling the API: no event to wait on)
             await asyncio.sleep(0.1)
+
+
+async def test_delivery_metrics_per_webhook(fast: Settings, workspace: Workspace) -> None:
+    """/metrics counts each webhook's delivered events, failed attempts and retries, and shows
+    its lag (0 once caught up)."""
+    receiver = SignedReceiver()
+    receiver.plan.answers += [(500, {}, b""), (500, {}, b"")]
+    async with (
+        running_server(receiver.app) as url,
+        running_server(fast) as base,
+        http(base) as client,
+    ):
+        hook = await hooks.add(client, workspace, url)
+        receiver.secrets.append(hook["secret"])
+        await create(client, workspace, 3)
+        await receiver.wait_for(3)
+        await asyncio.sleep(0.6)  # an idle round sets the lag back to 0
+        page = (await client.get("/metrics")).text
+    found = samples(page)
+    label = (("webhook", hook["id"]),)
+    assert found[("orderlog_webhook_deliveries_total", label)] == 3
+    assert found[("orderlog_webhook_failures_total", label)] == 2
+    assert found[("orderlog_webhook_retries_total", label)] == 2
+    assert found[("orderlog_webhook_lag_seconds", label)] == 0

@@ -132,11 +132,14 @@ def embed(
     items = "\n".join(item_line(i) for i in order.get("items") or []) or "(no items)"
     out: dict[str, Any] = {
         "title": clip(f"{head} #{number} · {escape(label(status))}", MAX_TITLE),
-        "description": clip(items, MAX_DESCRIPTION),
         "color": COLOURS.get(status, ACTIVE_COLOUR),
         "fields": fields[:MAX_FIELDS],
         "footer": footer,
     }
+    # The description gets what the other parts leave of a message's 6000 characters, so one
+    # embed always fits in a message on its own.
+    room = MAX_TOTAL - embed_size(out)
+    out["description"] = clip(items, max(1, min(MAX_DESCRIPTION, room)))
     if order.get("updated_at"):
         out["timestamp"] = order["updated_at"]
     return out

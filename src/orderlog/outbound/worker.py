@@ -197,6 +197,8 @@ class Worker:
                 hook = await self.current()
             body, batch = await self.render(hook, batch)
             await self.engine.governor.turn()
+            if failures:
+                self.engine.observer.webhook_retried(self.id)
             reply = await self.send(hook, body, [e.id for e in batch])
             verdict = webhooks.verdict(reply.status, hook.spec.format) if reply.status else "failed"
             now = now_ms()
@@ -219,8 +221,6 @@ class Worker:
                     )
                 return
             self.engine.observer.webhook_failed(self.id)
-            if failures:
-                self.engine.observer.webhook_retried(self.id)
             failures += 1
             first_fail = first_fail or now
             failing_since = int(state.get("failing_since") or 0) or now
