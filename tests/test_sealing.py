@@ -25,7 +25,7 @@ def test_sealing_round_trip_bound_to_its_context() -> None:
     with pytest.raises(ValueError, match="belongs elsewhere"):
         sealer.open(sealed, "w1/wh_2/secret")
     damaged = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="damaged"):
         sealer.open(damaged, "w1/wh_1/secret")
 
 
