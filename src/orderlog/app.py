@@ -37,7 +37,7 @@ from orderlog.ops.runtime import tune_gc
 from orderlog.ops.serving import redact_server_logs
 from orderlog.outbound.client import Client
 from orderlog.outbound.engine import Config, Engine
-from orderlog.sealing import Sealer, load_key
+from orderlog.sealing import server_sealer
 from orderlog.settings import Settings
 from orderlog.store import retention
 from orderlog.store.client import (
@@ -71,7 +71,7 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
     keys = Keys(settings.key_prefix)
     workspaces = WorkspaceStore(redis, keys)
     measures = Metrics()
-    hooks = WebhookStore(redis, keys, sealer(settings))
+    hooks = WebhookStore(redis, keys, server_sealer(settings))
     outbound = Engine(
         webhooks=hooks,
         queue=DeliveryQueue(redis, keys),
@@ -109,11 +109,6 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
         webhooks=hooks,
         outbound=outbound,
     )
-
-
-def sealer(settings: Settings) -> Sealer:
-    """The server key seals webhook secrets; it is loaded (or created) on first use."""
-    return Sealer(lambda: load_key(settings.secret_key, settings.data_dir))
 
 
 def live_backend(

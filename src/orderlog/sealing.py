@@ -31,6 +31,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from orderlog.errors import ServerKeyUnavailable
+from orderlog.settings import Settings
 
 KEY_BYTES = 32
 KEY_FILE = "secret.key"
@@ -146,3 +147,8 @@ class Sealer:
             return aead.decrypt(raw[:12], raw[12:], context.encode()).decode()
         except InvalidTag:
             raise ValueError("the sealed value is damaged or belongs elsewhere") from None
+
+
+def server_sealer(settings: Settings) -> Sealer:
+    """This server's sealer: its key is loaded (or created) on first use."""
+    return Sealer(lambda: load_key(settings.secret_key, settings.data_dir))

@@ -34,7 +34,8 @@ class Settings:
         metadata={
             "env": "ORDERLOG_DATA_DIR",
             "cli": "--data-dir",
-            "help": "where the embedded Redis keeps its AOF",
+            "help": "where the embedded Redis keeps its AOF (and the server key, `secret.key`, "
+            "unless ORDERLOG_SECRET_KEY is set)",
         },
     )
     host: str = field(
