@@ -160,9 +160,11 @@ UNLIMITED = {
 
 
 @contextlib.contextmanager
-def orderlog_servers(url: str, count: int, logdir: Path) -> Iterator[list[tuple[int, int]]]:
+def orderlog_servers(
+    url: str, count: int, logdir: Path, env: dict[str, str] | None = None
+) -> Iterator[list[tuple[int, int]]]:
     """``count`` ``orderlog serve`` processes on their own ports: [(port, pid)]; the first on
-    the server core, a second on the other core."""
+    the server core, a second on the other core. ``env``: more environment variables."""
     with contextlib.ExitStack() as stack:
         out = []
         for i in range(count):
@@ -181,7 +183,7 @@ def orderlog_servers(url: str, count: int, logdir: Path) -> Iterator[list[tuple[
                     ],
                     SERVER_CORE if i == 0 else LOAD_CORE,
                     logdir / f"orderlog-{i}.log",
-                    env={"PYTHONPATH": str(SRC), **UNLIMITED},
+                    env={"PYTHONPATH": str(SRC), **UNLIMITED, **(env or {})},
                 )
             )
             out.append((port, proc.pid))
