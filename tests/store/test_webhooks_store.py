@@ -11,7 +11,7 @@ import pytest
 
 from orderlog.domain import inputs, webhooks
 from orderlog.domain.model import DEFAULT_WORKFLOW
-from orderlog.errors import Conflict, InvalidInput, NotFound
+from orderlog.errors import Conflict, InvalidInput, NotFound, ServerKeyUnavailable
 from orderlog.keys import Keys
 from orderlog.sealing import Sealer, decode_key, new_key
 from orderlog.store.delivery import DeliveryQueue
@@ -184,3 +184,17 @@ async def test_webhooks_store_rotation_keeps_the_old_secret_for_the_overlap(
     discord, _ = await store.create(workspace.id, spec(DISCORD))
     with pytest.raises(InvalidInput, match="no signing secret"):
         await store.rotate(workspace.id, discord.id)
+
+
+async def test_webhooks_store_another_server_key_cannot_open(
+    redis: Any, workspace: Workspace
+) -> None:
+    """A server with another key cannot read a webhook sealed by this one: a 503 naming both
+    key ids (never a key), not a crash nor garbage."""
+    mine, _ = stores(redis)
+    hook, _ = await mine.create(workspace.id, spec())
+    theirs, _ = stores(redis)
+    with pytest.raises(ServerKeyUnavailable) as caught:
+        await theirs.get(workspace.id, hook.id)
+    assert mine.sealer.key_id in caught.value.message
+    assert theirs.sealer.key_id in caught.value.message
