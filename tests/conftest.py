@@ -76,6 +76,7 @@ async def state(settings: Settings, redis: Any) -> AsyncIterator[Any]:
     built = build_state(settings, redis)
     yield built
     await built.hub.close()  # its listener task, if a live route started it
+    await built.outbound.close()  # (never started here; its resolver threads, if a test used it)
 
 
 @pytest.fixture

@@ -117,13 +117,8 @@ async def test_delivery_honours_retry_after_of_a_429(fast: Settings, workspace: 
     the event (the backoff alone would have retried after 0.2 s)."""
     receiver = SignedReceiver()
     receiver.plan.answers.append((429, {"Retry-After": "2"}, b"slow down"))
-    async with (
-        running_server(receiver.app) as url,
-        running_server(hooks.quick(fast, webhook_retry_max_interval=5.0)) as base,
-        http(base) as client,
-    ):
-        hook = await hooks.add(client, workspace, url)
-        receiver.secrets.append(hook["secret"])
+    settings = hooks.quick(fast, webhook_retry_max_interval=5.0)
+    async with hooks.delivering(settings, workspace, receiver) as (client, (hook,)):
         await create(client, workspace, 1)
         await receiver.wait_for(1, within=15)
         log = await hooks.deliveries(client, workspace, hook["id"])
@@ -143,16 +138,7 @@ async def test_delivery_slow_receiver_delays_neither_other_webhooks_nor_ingest(
     and every write is acknowledged: the slow one holds up only itself."""
     slow, quick = SignedReceiver(), SignedReceiver()
     slow.gate = asyncio.Event()
-    async with (
-        running_server(slow.app) as slow_url,
-        running_server(quick.app) as quick_url,
-        running_server(fast) as base,
-        http(base) as client,
-    ):
-        s = await hooks.add(client, workspace, slow_url)
-        q = await hooks.add(client, workspace, quick_url)
-        slow.secrets.append(s["secret"])
-        quick.secrets.append(q["secret"])
+    async with hooks.delivering(fast, workspace, slow, quick) as (client, _):
         ids = await create(client, workspace, 10)
         for oid in ids:
             await move(client, workspace, oid, "completed")
@@ -214,13 +200,8 @@ async def test_delivery_dead_letter_after_retry_window_then_manual_retry(
     retried by an admin, delivered and gone from the list."""
     receiver = SignedReceiver()
     receiver.plan.default = (500, {}, b"database locked")
-    async with (
-        running_server(receiver.app) as url,
-        running_server(hooks.quick(fast, webhook_retry_for=1.5)) as base,
-        http(base) as client,
-    ):
-        hook = await hooks.add(client, workspace, url)
-        receiver.secrets.append(hook["secret"])
+    settings = hooks.quick(fast, webhook_retry_for=1.5)
+    async with hooks.delivering(settings, workspace, receiver) as (client, (hook,)):
         (first,) = await create(client, workspace, 1)
         log: dict[str, Any] = {}
 
@@ -261,13 +242,8 @@ async def test_delivery_failing_webhook_disabled_then_reenabled_resumes(
     disabled and says why; enabling it again delivers the events it had kept, in order."""
     receiver = SignedReceiver()
     receiver.plan.default = (503, {}, b"")
-    async with (
-        running_server(receiver.app) as url,
-        running_server(hooks.quick(fast, webhook_disable_after=1.5)) as base,
-        http(base) as client,
-    ):
-        hook = await hooks.add(client, workspace, url)
-        receiver.secrets.append(hook["secret"])
+    settings = hooks.quick(fast, webhook_disable_after=1.5)
+    async with hooks.delivering(settings, workspace, receiver) as (client, (hook,)):
         await create(client, workspace, 3)
         found: dict[str, Any] = {}
 
@@ -297,13 +273,7 @@ async def test_delivery_410_gone_disables_at_once(fast: Settings, workspace: Wor
     Webhooks specification asks senders to stop)."""
     receiver = SignedReceiver()
     receiver.plan.default = (410, {}, b"")
-    async with (
-        running_server(receiver.app) as url,
-        running_server(fast) as base,
-        http(base) as client,
-    ):
-        hook = await hooks.add(client, workspace, url)
-        receiver.secrets.append(hook["secret"])
+    async with hooks.delivering(fast, workspace, receiver) as (client, (hook,)):
         await create(client, workspace, 1)
 
         async def gone() -> bool:
@@ -327,13 +297,7 @@ async def test_delivery_metrics_per_webhook(fast: Settings, workspace: Workspace
     its lag (0 once caught up)."""
     receiver = SignedReceiver()
     receiver.plan.answers += [(500, {}, b""), (500, {}, b"")]
-    async with (
-        running_server(receiver.app) as url,
-        running_server(fast) as base,
-        http(base) as client,
-    ):
-        hook = await hooks.add(client, workspace, url)
-        receiver.secrets.append(hook["secret"])
+    async with hooks.delivering(fast, workspace, receiver) as (client, (hook,)):
         await create(client, workspace, 3)
         await receiver.wait_for(3)
         await asyncio.sleep(0.6)  # an idle round sets the lag back to 0

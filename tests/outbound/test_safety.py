@@ -110,16 +110,8 @@ async def test_safety_timeout_and_answer_cap(settings: Settings, workspace: Work
     slow.delay = 3.0
     chatty = SignedReceiver()
     chatty.plan.default = (500, {}, b"x" * 1_000_000)
-    async with (
-        running_server(slow.app) as slow_url,
-        running_server(chatty.app) as chatty_url,
-        running_server(hooks.quick(settings, webhook_timeout=1.0)) as base,
-        http(base) as client,
-    ):
-        s = await hooks.add(client, workspace, slow_url)
-        c = await hooks.add(client, workspace, chatty_url)
-        slow.secrets.append(s["secret"])
-        chatty.secrets.append(c["secret"])
+    quick = hooks.quick(settings, webhook_timeout=1.0)
+    async with hooks.delivering(quick, workspace, slow, chatty) as (client, (s, c)):
         await create(client, workspace, 1)
         timed_out = await _first_attempt(client, workspace, s["id"])
         too_long = await _first_attempt(client, workspace, c["id"])

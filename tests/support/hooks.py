@@ -3,7 +3,9 @@ admin API calls, and what the workspace's stream holds (the truth deliveries are
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,7 +13,8 @@ import orjson
 
 from orderlog.keys import Keys
 from orderlog.settings import Settings
-from support.server import Workspace
+from support.receivers import SignedReceiver
+from support.server import Workspace, running_server
 
 # Retries in tests: 0.2 s doubling to at most 1 s (the defaults are 5 s to 1 h).
 QUICK = {
@@ -66,3 +69,20 @@ async def stream(redis: Any, ws: Workspace) -> list[dict[str, Any]]:
 def stream_id(event: dict[str, Any]) -> str:
     """The stream id inside a delivered event's cursor."""
     return str(event["cursor"]).split(":", 1)[1]
+
+
+@contextlib.asynccontextmanager
+async def delivering(
+    settings: Settings, ws: Workspace, *receivers: SignedReceiver, **spec: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, list[dict[str, Any]]]]:
+    """orderlog (``settings``) and each receiver served, a webhook (``spec``) to each receiver,
+    its secret given to it: (an API client of the server, the webhooks as created)."""
+    async with contextlib.AsyncExitStack() as stack:
+        urls = [await stack.enter_async_context(running_server(r.app)) for r in receivers]
+        base = await stack.enter_async_context(running_server(settings))
+        client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=10))
+        made = []
+        for receiver, url in zip(receivers, urls, strict=True):
+            made.append(await add(client, ws, url, **spec))
+            receiver.secrets.append(made[-1]["secret"])
+        yield client, made

@@ -81,15 +81,18 @@ class Serve:
 
 
 class Served:
-    """``orderlog serve`` (one process) on a free port against a given Redis, with extra
+    """``orderlog serve [--workers N]`` on a free port against a given Redis, with extra
     environment variables; killed, not stopped, when a test wants a crash."""
 
-    def __init__(self, redis_url: str, **environ: str) -> None:
+    def __init__(self, redis_url: str, workers: int = 1, **environ: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         extra = {"REDIS_URL": redis_url, "ORDERLOG_DEMO_WORKSPACE": "0", **environ}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "orderlog", "serve", "--port", str(self.port)],
+            [
+                *(sys.executable, "-m", "orderlog", "serve"),
+                *("--port", str(self.port), "--workers", str(workers)),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
