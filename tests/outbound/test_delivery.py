@@ -5,6 +5,7 @@ and double up to 1 s (support/hooks.py QUICK); the defaults are 5 s up to 1 h.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -12,9 +13,10 @@ import pytest
 
 from orderlog.settings import Settings
 from support import hooks
+from support.faultproxy import FaultProxy
 from support.live import create, http, move
 from support.metrics import samples
-from support.receivers import SignedReceiver
+from support.receivers import SignedReceiver, until
 from support.server import Workspace, running_server
 
 
@@ -308,3 +310,38 @@ async def test_delivery_metrics_per_webhook(fast: Settings, workspace: Workspace
     assert found[("orderlog_webhook_failures_total", label)] == 2
     assert found[("orderlog_webhook_retries_total", label)] == 2
     assert found[("orderlog_webhook_lag_seconds", label)] == 0
+
+
+async def test_delivery_redis_connection_reset_mid_delivery_loses_nothing(
+    fast: Settings, redis_url: str, redis: Any, workspace: Workspace
+) -> None:
+    """The server's Redis connections are reset (TCP RST, refused for 1.5 s) while a delivery
+    is in flight, and the receiver then refuses it (500), so the server must record a failure
+    while Redis is away: once Redis is back the webhook goes on from what Redis holds pending,
+    the refused event first, and every event arrives once, in order."""
+    host, port = redis_url.removeprefix("redis://").split("/")[0].rsplit(":", 1)
+    proxy = await FaultProxy(host, int(port)).start()
+    receiver = SignedReceiver()
+    receiver.gate = asyncio.Event()
+    receiver.plan.answers.append((500, {}, b"not now"))
+    try:
+        through_proxy = dataclasses.replace(fast, redis_url=proxy.url)
+        async with hooks.delivering(through_proxy, workspace, receiver) as (client, _):
+            await create(client, workspace, 5)
+            await until(lambda: receiver.holding == 1, receiver.changed, 10, "a held delivery")
+            proxy.set_mode("reset")
+            receiver.gate.set()  # the answer arrives while Redis is unreachable
+            await asyncio.sleep(1.5)
+            proxy.set_mode("pass")
+            await create(client, workspace, 5)
+            truth = [e["id"] for e in await hooks.stream(redis, workspace)]
+
+            def all_arrived() -> bool:
+                return set(truth) <= {hooks.stream_id(e) for e in receiver.events}
+
+            await until(all_arrived, receiver.changed, 30, "every event")
+    finally:
+        await proxy.stop()
+    arrived = [hooks.stream_id(e) for e in receiver.events]
+    assert arrived == truth
+    assert receiver.attempts[0][1] == 500

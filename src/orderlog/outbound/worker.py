@@ -78,7 +78,6 @@ class Worker:
         self.bucket_until = 0.0  # Discord: the bucket is empty until then (monotonic)
         self.idle = False
         self.targets: dict[str, Target] = {}
-        self.names: tuple[float, str] = (0.0, "")
 
     def stop(self) -> None:
         self.stopping = True
@@ -88,14 +87,15 @@ class Worker:
     async def run(self) -> None:
         me = self.engine.me
         try:
-            self.backlog.extend(await self.queue.adopt(self.ws, self.id, me))
-            self.epoch = await self.queue.epoch(self.ws)
+            await self.adopt()
             while not self.stopping:
                 try:
                     await self.step()
                 except StoreUnavailable as exc:
                     log.warning("webhook %s: %s", self.id, exc.message)
                     await self.pause(1.0)
+                    with contextlib.suppress(StoreUnavailable):
+                        await self.adopt()
         except Stop:
             pass
         finally:
@@ -105,6 +105,15 @@ class Worker:
             with contextlib.suppress(StoreUnavailable):
                 await self.queue.release(self.ws, self.id, me)
             self.engine.observer.webhook_lag(self.id, None)
+
+    async def adopt(self) -> None:
+        """Start (again) from what Redis says is pending: the events in flight when Redis went
+        away are still pending there, first in line (those delivered and waiting for their
+        acknowledgement are not sent again)."""
+        done = set(self.acks)
+        pending = await self.queue.adopt(self.ws, self.id, self.engine.me)
+        self.backlog = deque(e for e in pending if e.id not in done)
+        self.epoch = await self.queue.epoch(self.ws)
 
     async def step(self) -> None:
         hook = await self.current()
