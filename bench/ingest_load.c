@@ -11,7 +11,8 @@
  * completed), interleaved; mix=create: creates only, each carrying metadata {"t": <send ns>}
  * (the live benchmark's publisher: subscribers compute latency from it).
  * --start-at <CLOCK_REALTIME ns>: when the first request is due (default: now).
- * Prints one JSON object on stdout.
+ * Prints one JSON object on stdout (latency_samples: answers to requests due after the warm-up,
+ * the ones the percentiles are taken from).
  */
 #include "common.h"
 
@@ -209,11 +210,12 @@ int main(int argc, char **argv) {
         if (*p == '"' || *p == '\\' || (unsigned char)*p < 32) *p = ' ';
     printf("{\"offered_rate\":%.0f,\"duration_s\":%.1f,\"sent\":%lld,\"ok\":%lld,\"errors\":%lld,"
            "\"unsent\":%lld,\"unanswered\":%d,\"dropped\":%lld,\"reconnects\":%lld,"
-           "\"ok_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
+           "\"ok_per_s\":%.1f,\"latency_samples\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+           "\"max_ms\":%.3f,"
            "\"codes\":{\"2xx\":%lld,\"4xx\":%lld,\"5xx\":%lld},\"loader_cpu_pct\":%.1f,"
            "\"first_error\":\"%s\"}\n",
            rate, duration, sent, ok, errors, (long long)(p_tail - p_head), inflight, dropped,
-           reconnects, (double)in_window / duration, samples_pct_ms(&lat, 0.5),
+           reconnects, (double)in_window / duration, lat.n, samples_pct_ms(&lat, 0.5),
            samples_pct_ms(&lat, 0.99), lat.n ? (double)lat.v[lat.n - 1] / 1e6 : 0.0, codes[2],
            codes[4], codes[5], 100.0 * cpu / wall, first_error);
     return 0;

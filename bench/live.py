@@ -1,13 +1,17 @@
-"""Live fan-out comparison: orderlog against peers built to the same contract, same load.
+"""Live fan-out: orderlog beside a publish-only reference and peers, same contract, same run.
 
-    python -m bench.live [--quick] [--servers orderlog,broadcaster,socketio] [--duration 10]
+    python -m bench.live [--quick] [--servers orderlog,reference,broadcaster,socketio]
+                         [--scenarios 1000@100,...] [--runs 3] [--duration 10]
 
-For each server and scenario (S subscribers, R events/s): a fresh Redis and a fresh server
-process pinned to core 0; bench/fanout_client.c (core 1) opens S WebSocket subscribers; once all
-are subscribed, bench/ingest_load.c (core 1) POSTs R creates/s open loop, each order carrying its
-intended send time in metadata ({"t": ns}); the client measures intended-send-to-socket latency of
-every event on every socket. Warm-up, then a measured window; the client stops itself a few
-seconds after the last send. Lost = subscribers x accepted events - events received.
+Each scenario (S subscribers, R events/s) is measured --runs times; a round runs every server
+once, back to back, so orderlog and the reference (bench/peers/reference_app.py: parse, PUBLISH,
+one write per socket per tick) meet the same moment of the machine and their ratio is taken run
+by run. Each run: the load average, then a fresh Redis and a fresh server process pinned to
+core 0; bench/fanout_client.c (core 1) opens S WebSocket subscribers; once all are subscribed,
+bench/ingest_load.c (core 1) POSTs R creates/s open loop, each order carrying its intended send
+time in metadata ({"t": ns}); the client measures intended-send-to-socket latency of every event
+on every socket. Warm-up, then a measured window; the client stops itself --grace seconds after
+the last send. Lost = subscribers x accepted events - events received.
 Idle memory per connection: the server's RSS after S idle subscribers minus before, / S.
 """
 
@@ -15,12 +19,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,65 +30,16 @@ from . import harness
 
 SCENARIOS = [(100, 100), (1000, 100), (5000, 100), (1000, 1000), (5000, 10)]
 QUICK_SCENARIOS = [(100, 100), (1000, 100)]
-GRACE_S = 3.0
-UVICORN = ["-m", "uvicorn", "--ws-per-message-deflate", "false", "--port"]
-
-
-@dataclass
-class Target:
-    """A server under test: how to start it, where its subscribers and its ingest are."""
-
-    port: int
-    pid: int
-    workspace: str
-    write_key: str
-    live_path: str
-    header: str | None
-    socketio: bool = False
-
-
-@contextlib.contextmanager
-def start(kind: str, url: str, logdir: Path) -> Iterator[Target]:
-    env = {"PYTHONPATH": f"{harness.SRC}:{harness.ROOT}", "REDIS_URL": url, **harness.UNLIMITED}
-    port = harness.free_port()
-    if kind.startswith("orderlog"):
-        ws, keys = harness.create_workspace(url)
-        args = [sys.executable, "-m", "orderlog", "serve", "--redis-url", url, "--port", str(port)]
-        if ":" in kind:  # orderlog:<impl>: uvicorn's other WebSocket implementations, same app
-            impl = kind.split(":", 1)[1]
-            args = [
-                sys.executable,
-                *UVICORN,
-                str(port),
-                "--ws",
-                impl,
-                "--ws-max-size",
-                "65536",
-                "--factory",
-                "orderlog.app:create_app",
-            ]
-        path, header, write = (
-            f"/v1/workspaces/{ws}/live",
-            f"Authorization: Bearer {keys['read']}",
-            keys["write"],
-        )
-    else:
-        ws, write, header = "bench", "unused", None
-        args = [sys.executable, *UVICORN, str(port), f"bench.peers.{kind}_app:app"]
-        path = f"/v1/workspaces/{ws}/live"
-        if kind == "socketio":
-            path = f"/socket.io/?EIO=4&transport=websocket&w={ws}"
-    with harness.process(args, harness.SERVER_CORE, logdir / f"{kind}.log", env=env) as proc:
-        harness.wait_http(port)
-        yield Target(port, proc.pid, ws, write, path, header, socketio=kind == "socketio")
+SERVERS = "orderlog,reference,broadcaster,socketio"
 
 
 def scenario(
-    target: Target,
+    target: harness.Target,
     subs: int,
     rate: int,
     duration: float,
     warmup: float,
+    grace: float,
     profile: Path | None = None,
 ) -> dict[str, Any]:
     client = harness.build("fanout_client")
@@ -125,7 +78,7 @@ def scenario(
         start_at = time.time_ns() + 300_000_000
         w_start = start_at + int(warmup * 1e9)
         w_end = w_start + int(duration * 1e9)
-        stop = w_end + int(GRACE_S * 1e9)
+        stop = w_end + int(grace * 1e9)
         proc.stdin.write(f"{w_start} {w_end} {stop}\n".encode())
         proc.stdin.flush()
         spy = harness.profile(target.pid, profile, duration + warmup) if profile else None
@@ -156,7 +109,7 @@ def scenario(
         server = usage.stop()
         if spy:
             spy.wait(60)
-        out, err = proc.communicate(timeout=GRACE_S + 30)
+        out, err = proc.communicate(timeout=grace + 30)
         res = harness.json.loads(out.decode().strip().splitlines()[-1])
     finally:
         if proc.poll() is None:
@@ -164,20 +117,24 @@ def scenario(
             proc.wait()
     subscribed = int(ready[1]) if len(ready) > 1 else 0
     expected = res["subscribed"] * pub["ok"]
+    cpu = server["cpu_pct"]
     return {
         "subscribers": subs,
         "rate": rate,
         "subscribed": subscribed,
         "accepted_per_s": pub["ok_per_s"],
         "publish_errors": pub["errors"] + pub["unanswered"],
-        "publish_p99_ms": pub["p99_ms"],
+        # no latency where nothing arrived: None, not a 0 ms that would read as a fast run
+        "publish_p99_ms": pub["p99_ms"] if pub["latency_samples"] else None,
         "delivered_per_s": res["delivered_per_s"],
-        "p50_ms": res["p50_ms"],
-        "p99_ms": res["p99_ms"],
-        "max_ms": res["max_ms"],
+        **{
+            name: res[name] if res["events_in_window"] else None
+            for name in ("p50_ms", "p99_ms", "max_ms")
+        },
         "lost": max(0, expected - res["events_received"]),
         "closed": res["closed_by_server"],
-        "server_cpu": server["cpu_pct"],
+        "server_cpu": cpu,
+        "msgs_per_cpu_s": round(100 * res["delivered_per_s"] / cpu) if cpu else 0,
         "server_rss_mb": server["rss_mb"],
         "idle_kib_per_conn": round((idle_rss - rss0) / 1024 / max(1, subscribed), 1),
         "client_cpu": res["client_cpu_pct"],
@@ -186,111 +143,113 @@ def scenario(
     }
 
 
+def served(
+    kind: str,
+    subs: int,
+    rate: int,
+    window: tuple[float, float, float],
+    fsync: str,
+    logdir: Path,
+    spy: Path | None,
+) -> dict[str, Any]:
+    """One run of one server: a fresh Redis, a fresh server, the scenario."""
+    with harness.redis_server(fsync) as url, harness.serve(kind, url, logdir) as target:
+        return {"server": kind, **scenario(target, subs, rate, *window, spy)}
+
+
 def run(
     kinds: list[str],
     scenarios: list[tuple[int, int]],
-    duration: float,
-    warmup: float,
+    runs: int,
+    window: tuple[float, float, float],
     fsync: str,
     logdir: Path,
     profile_dir: Path | None = None,
-) -> list[dict[str, Any]]:
-    rows = []
-    for kind in kinds:
-        for subs, rate in scenarios:
-            out = profile_dir / f"{kind}-{subs}-{rate}.folded" if profile_dir else None
-            with harness.redis_server(fsync) as url, start(kind, url, logdir) as target:
-                row = {"server": kind, **scenario(target, subs, rate, duration, warmup, out)}
-            print(format_row(row), flush=True)
-            rows.append(row)
-    return rows
+) -> harness.Runs:
+    """Every scenario ``runs`` times; each round runs every server once, back to back.
+    ``window``: (duration, warm-up, grace) in seconds. With ``profile_dir``, an extra first
+    round runs py-spy on each server, left out of the figures (sampling costs the server CPU)."""
+    results = harness.Runs()
+    for subs, rate in scenarios:
+        if profile_dir:
+            for kind in kinds:
+                spy = profile_dir / f"{kind}-{subs}-{rate}.folded"
+                before = harness.load_average()
+                row = served(kind, subs, rate, window, fsync, logdir, spy) | {"load": before}
+                print(format_row("profiled, not counted", row) + f" -> {spy}", flush=True)
+        for i in range(runs):
+            for kind in kinds:
+                one = functools.partial(served, kind, subs, rate, window, fsync, logdir, None)
+                row = results.measure((kind, subs, rate), one)
+                print(format_row(f"run {i + 1}", row), flush=True)
+    return results
 
 
-HEADERS = [
-    "server",
-    "S",
-    "subscribed",
-    "events/s",
-    "accepted/s",
-    "ingest p99 ms",
-    "delivered msgs/s",
-    "p50 ms",
-    "p99 ms",
-    "max ms",
-    "lost",
-    "closed",
-    "server CPU %",
-    "msgs per server CPU-s",
-    "server RSS MB",
-    "idle KiB/conn",
-    "client CPU %",
-    "publisher CPU %",
+# (title, row field, digits) of the summary table, after server, S, events/s, runs, load
+FIGURES = [
+    ("subscribed", "subscribed", 0),
+    ("accepted/s", "accepted_per_s", 0),
+    ("ingest p99 ms", "publish_p99_ms", 1),
+    ("delivered msgs/s", "delivered_per_s", 0),
+    ("p50 ms", "p50_ms", 1),
+    ("p99 ms", "p99_ms", 1),
+    ("max ms", "max_ms", 1),
+    ("lost", "lost", 0),
+    ("closed", "closed", 0),
+    ("server CPU %", "server_cpu", 0),
+    ("msgs per server CPU-s", "msgs_per_cpu_s", 0),
+    ("server RSS MB", "server_rss_mb", 0),
+    ("idle KiB/conn", "idle_kib_per_conn", 1),
+    ("client CPU %", "client_cpu", 0),
+    ("publisher CPU %", "publisher_cpu", 1),
+]
+# (title, row field) of the ratio table: orderlog / the other server, run by run
+RATIOS = [
+    ("delivered msgs/s", "delivered_per_s"),
+    ("p50", "p50_ms"),
+    ("p99", "p99_ms"),
+    ("ingest p99", "publish_p99_ms"),
+    ("msgs per server CPU-s", "msgs_per_cpu_s"),
+    ("server RSS", "server_rss_mb"),
 ]
 
 
-def cells(r: dict[str, Any]) -> list[Any]:
-    return [
-        r["server"],
-        r["subscribers"],
-        r["subscribed"],
-        r["rate"],
-        f"{r['accepted_per_s']:.0f}",
-        r["publish_p99_ms"],
-        f"{r['delivered_per_s']:.0f}",
-        r["p50_ms"],
-        r["p99_ms"],
-        r["max_ms"],
-        r["lost"],
-        r["closed"],
-        r["server_cpu"],
-        f"{100 * r['delivered_per_s'] / r['server_cpu']:.0f}" if r["server_cpu"] else "-",
-        r["server_rss_mb"],
-        r["idle_kib_per_conn"],
-        r["client_cpu"],
-        r["publisher_cpu"],
-    ]
+def format_row(run: str, r: dict[str, Any]) -> str:
+    head = f"  {run} (load before {r['load']:.2f}): {r['server']}, S={r['subscribers']}"
+    body = ", ".join(f"{title}={r[name]}" for title, name, _ in FIGURES)
+    return f"{head}, events/s={r['rate']}, {body}"
 
 
-def format_row(r: dict[str, Any]) -> str:
-    return "  " + ", ".join(f"{h}={c}" for h, c in zip(HEADERS, cells(r), strict=True))
-
-
-def ratio(a: float, b: float) -> str:
-    if not b:
-        return "peer delivered none" if a else "-"
-    return f"{a / b:.2f}x"
-
-
-def report(rows: list[dict[str, Any]]) -> str:
-    out = [harness.table(HEADERS, [cells(r) for r in rows])]
-    ours = {(r["subscribers"], r["rate"]): r for r in rows if r["server"].startswith("orderlog")}
-    ratios = []
-    for r in rows:
-        mine = ours.get((r["subscribers"], r["rate"]))
-        if r["server"].startswith("orderlog") or not mine:
-            continue
-        speed = ratio(mine["delivered_per_s"], r["delivered_per_s"])
-        p99 = ratio(r["p99_ms"], mine["p99_ms"]) if r["delivered_per_s"] else "-"
-        ratios.append(
-            [
-                f"S={r['subscribers']} @ {r['rate']}/s",
-                r["server"],
-                speed,
-                p99,
-                f"{mine['lost']} vs {r['lost']}",
-            ]
+def report(results: harness.Runs, kinds: list[str], scenarios: list[tuple[int, int]]) -> str:
+    body = []
+    for subs, rate in scenarios:
+        for kind in kinds:
+            key = (kind, subs, rate)
+            cells = [results.spread(key, name, digits) for _, name, digits in FIGURES]
+            runs = len(results.rows.get(key, []))
+            body.append([kind, subs, rate, runs, results.loads(key), *cells])
+    titles = ["server", "S", "events/s", "runs", "load before", *(t for t, _, _ in FIGURES)]
+    out = [harness.table(titles, body)]
+    mine = next((k for k in kinds if k == "orderlog"), None) or next(
+        (k for k in kinds if k.startswith("orderlog")), None
+    )
+    others = [k for k in kinds if k != mine]
+    if mine and others:
+        ratios = []
+        for subs, rate in scenarios:
+            for other in others:
+                a, b = (mine, subs, rate), (other, subs, rate)
+                lost = f"{results.spread(a, 'lost', 0)} vs {results.spread(b, 'lost', 0)}"
+                cells = [results.ratio(a, b, name) for _, name in RATIOS]
+                ratios.append([f"S={subs} @ {rate}/s", other, *cells, lost])
+        out.append(
+            f"\n{mine} / other server, run by run (median of the per-run ratios, range); "
+            "'-': no run in which both had the figure (nothing delivered). Latency below 1 is "
+            "better for orderlog, msgs/s above 1.\n"
         )
-    if ratios:
-        out.append("\norderlog / peer, per row:\n")
         out.append(
             harness.table(
-                [
-                    "scenario",
-                    "peer",
-                    "delivered msgs/s ratio",
-                    "p99 ratio (peer/orderlog)",
-                    "lost (orderlog vs peer)",
-                ],
+                ["scenario", "other", *(t for t, _ in RATIOS), f"lost ({mine} vs other)"],
                 ratios,
             )
         )
@@ -300,12 +259,24 @@ def report(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="short runs of the small scenarios")
-    p.add_argument("--servers", default="orderlog,broadcaster,socketio")
+    p.add_argument("--servers", default=SERVERS, help=f"comma-separated (default {SERVERS})")
     p.add_argument("--scenarios", help="S@R,S@R,... (default: all)")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=3.0,
+        help="seconds the subscribers keep reading after the last send (late counts as lost)",
+    )
+    harness.add_runs_argument(p)
     p.add_argument("--logs", type=Path, help="keep the servers' logs in this folder")
-    p.add_argument("--profile", type=Path, help="py-spy the server of each run into this folder")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy each server in an extra, uncounted run of each scenario: "
+        "DIR/<server>-<S>-<R>.folded",
+    )
     p.add_argument(
         "--fsync",
         default="everysec",
@@ -314,25 +285,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = p.parse_args(argv)
     scenarios = SCENARIOS
-    duration, warmup = args.duration, args.warmup
+    window = (args.duration, args.warmup, args.grace)
     if args.quick:
-        scenarios, duration, warmup = QUICK_SCENARIOS, 2.0, 0.5
+        scenarios, window = QUICK_SCENARIOS, (2.0, 0.5, args.grace)
     if args.scenarios:
         scenarios = [(int(s), int(r)) for s, r in (x.split("@") for x in args.scenarios.split(","))]
+    kinds = args.servers.split(",")
+    print(harness.preamble(harness.command_line("bench.live"), args.runs), flush=True)
     with contextlib.ExitStack() as stack:
         tmp = args.logs or stack.enter_context(
             tempfile.TemporaryDirectory(prefix="orderlog-bench-")
         )
-        rows = run(
-            args.servers.split(","),
-            scenarios,
-            duration,
-            warmup,
-            args.fsync,
-            Path(tmp),
-            args.profile,
-        )
-    print(report(rows))
+        results = run(kinds, scenarios, args.runs, window, args.fsync, Path(tmp), args.profile)
+    print(report(results, kinds, scenarios))
 
 
 if __name__ == "__main__":

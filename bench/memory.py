@@ -1,17 +1,21 @@
-"""Rough sizing figures for docs/deploy.md: Redis memory per order, server memory per live
-WebSocket. One command, a printed table:
+"""Sizing figures for docs/deploy.md: Redis memory per order, server memory per WebSocket.
 
-    python bench/memory.py [orders] [sockets]
+One command, a printed table:
+
+    python bench/memory.py [orders] [sockets] [--runs 3]
 
 Starts its own redis-server (the embedded code path) and an `orderlog serve` subprocess;
 orders are written with /batch (50 creates + 50 cancels per request: 2 events each, nothing
 left active so the sockets' snapshots stay small); memory is Redis INFO used_memory and the
-server process's RSS (/proc, Linux) before and after.
+server process's RSS (/proc, Linux) before and after. Each run on a fresh Redis and server;
+the table gives the median of the runs and their range.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -25,8 +29,9 @@ import redis
 from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from bench import harness  # noqa: E402
 from orderlog.store.embedded import EmbeddedRedis, free_port  # noqa: E402
 
 CUSTOMER = {"user_id": 3141592653, "username": "Alice"}
@@ -73,7 +78,8 @@ async def open_sockets(url: str, key: str, sockets: int, pid: int) -> float:
     return per_socket
 
 
-def main(orders: int, sockets: int) -> None:
+def measure(orders: int, sockets: int) -> dict[str, float]:
+    """One run on a fresh Redis and a fresh server."""
     with tempfile.TemporaryDirectory() as tmp:
         server = EmbeddedRedis(Path(tmp) / "r", port=free_port(), appendfsync="everysec")
         url = server.start()
@@ -102,28 +108,55 @@ def main(orders: int, sockets: int) -> None:
             idle = rss(proc.pid)
             live = f"ws://127.0.0.1:{port}{path}/live"
             per_socket = asyncio.run(open_sockets(live, ws["keys"]["read"], sockets, proc.pid))
-            print("| figure | value |")
-            print("|---|---|")
-            print(
-                "| Redis memory per order (created, then cancelled: hash, indexes, "
-                f"2 stream entries) | {per_order / 1024:.2f} KiB |"
-            )
-            print(f"| of which the event stream, per event | {per_event:.0f} B |")
-            print(
-                f"| server RSS idle (one process, after {orders} orders) | {idle / 2**20:.0f} MiB |"
-            )
-            print(
-                f"| server RSS per live WebSocket ({sockets} open, snapshot sent) "
-                f"| {per_socket / 1024:.1f} KiB |"
-            )
         finally:
             proc.terminate()
             proc.wait(30)
             server.stop()
+    return {
+        "order_kib": per_order / 1024,
+        "event_b": per_event,
+        "idle_mib": idle / 2**20,
+        "socket_kib": per_socket / 1024,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("orders", type=int, nargs="?", default=10_000)
+    parser.add_argument("sockets", type=int, nargs="?", default=500)
+    harness.add_runs_argument(parser)
+    args = parser.parse_args(argv)
+    results = harness.Runs()
+    for i in range(args.runs):
+        row = results.measure("memory", functools.partial(measure, args.orders, args.sockets))
+        print(f"run {i + 1} (load before {row['load']:.2f}): {row}", flush=True)
+    figures = [
+        (
+            "Redis memory per order (created, then cancelled: hash, indexes, 2 stream entries)",
+            "order_kib",
+            2,
+            "KiB",
+        ),
+        ("of which the event stream, per event", "event_b", 0, "B"),
+        (f"server RSS idle (one process, after {args.orders} orders)", "idle_mib", 0, "MiB"),
+        (
+            f"server RSS per live WebSocket ({args.sockets} open, snapshot sent)",
+            "socket_kib",
+            1,
+            "KiB",
+        ),
+    ]
+    print(f"median of {args.runs} run(s) (range); load before: {results.loads('memory')}")
+    print(
+        harness.table(
+            ["figure", "value"],
+            [
+                [title, f"{results.spread('memory', name, digits)} {unit}"]
+                for title, name, digits, unit in figures
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":
-    main(
-        int(sys.argv[1]) if len(sys.argv) > 1 else 10_000,
-        int(sys.argv[2]) if len(sys.argv) > 2 else 500,
-    )
+    main()

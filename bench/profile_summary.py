@@ -1,5 +1,8 @@
-"""Summarise py-spy's folded stacks (``bench.live --profile DIR``): the functions that hold the
-most samples, inclusive and by own line.
+"""Summarise py-spy's folded stacks: the functions and files that hold the most samples.
+
+From ``bench.live``/``bench.ingest --profile DIR``: functions inclusive and by own line, and own
+samples by source file (where a layer's cost shows: a middleware module, redis-py's connection,
+logging).
 
     python -m bench.profile_summary DIR/orderlog-1000-100.folded [--top 25]
 """
@@ -11,6 +14,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+FILE = re.compile(r"\(([^():]*)(?::\d+)?\)$")
 PREFIXES = re.compile(r"\((?:/[^()]*?/site-packages/|/[^()]*?/src/|/usr/local/lib/python3\.\d+/)")
 
 
@@ -21,6 +25,7 @@ def short(frame: str) -> str:
 def summarise(path: Path, top: int) -> str:
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    files: Counter[str] = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -30,10 +35,14 @@ def summarise(path: Path, top: int) -> str:
         for frame in set(frames):
             inclusive[frame] += n
         own[frames[-1]] += n
+        match = FILE.search(frames[-1])
+        files[match[1] if match else "(native: uvloop, C extensions)"] += n
     out = [f"{path.name}: {total} samples", "inclusive:"]
     out += [f"  {100 * n / total:5.1f}%  {f}" for f, n in inclusive.most_common(top)]
     out.append("own line:")
     out += [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
+    out.append("own samples by file:")
+    out += [f"  {100 * n / total:5.1f}%  {f}" for f, n in files.most_common(top)]
     return "\n".join(out)
 
 

@@ -1,6 +1,6 @@
 """Search benchmark: load N orders into a private Redis, time searches through the app.
 
-    python -m bench.search --orders 1000000 [--write-docs]
+    python -m bench.search --orders 1000000 [--requests 300] [--runs 3] [--write-docs]
 
 1. Starts its own redis-server (``EmbeddedRedis``, appendfsync=no, AOF off: nothing here needs
    to survive) on a free port.
@@ -12,8 +12,11 @@
    ``ix:created`` scores and the ``cms``/``ca`` fields to spread the orders evenly over 90 days
    (order number order = time order, as in real life).
 4. Times each query through the app in-process (httpx ASGITransport -> Starlette -> Redis):
-   single filters and combinations, random values per request, pages of 50; p50/p99.
-5. Reports Redis memory per order (INFO used_memory delta / N, and a breakdown).
+   single filters and combinations, random values per request, pages of 50; p50/p99. Then the
+   stats report over 1 and 7 days. All of it ``--runs`` times, round by round (harness.Runs:
+   median and range, the load average before each run).
+5. Retention: each run removes the oldest remaining day, timing each script call.
+6. Reports Redis memory per order (INFO used_memory delta / N, and a breakdown).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import platform
 import random
 import statistics
@@ -43,6 +47,8 @@ from orderlog.domain.model import DEFAULT_WORKFLOW, ChangeStatus, CreateOrder, I
 from orderlog.settings import Settings
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port
+
+from . import harness
 
 DAYS = 90
 BATCH_OPS = 100
@@ -307,7 +313,9 @@ async def main(args: argparse.Namespace) -> str:
 async def run(args: argparse.Namespace, url: str) -> str:
     total = args.orders
     redis = make_redis(url, timeout=60)
-    settings = Settings(redis_url=url, demo_workspace=False)
+    # the read key's per-key rate limit lifted (the check still runs): one client asks
+    # thousands of pages in a row
+    settings = Settings.from_env(harness.UNLIMITED, redis_url=url, demo_workspace=False)
     state = build_state(settings, redis)
     ws, keys = await state.workspaces.create_workspace("Bench cafe")
     before = await data_memory(redis)
@@ -333,70 +341,33 @@ async def run(args: argparse.Namespace, url: str) -> str:
 
     headers = {"Authorization": f"Bearer {keys['read']}"}
     base = f"/v1/workspaces/{ws}"
-    rows = []
+    results = harness.Runs()
+    groups = queries(world, total, start_ms, end_ms)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=30
     ) as client:
-        for kind, group in queries(world, total, start_ms, end_ms).items():
-            for label, make in group.items():
-                await measure(client, base, headers, make, 5)  # warm-up
-                await redis.config_resetstat()
-                await redis.slowlog_reset()
-                lat, mean_size, short = await measure(client, base, headers, make, args.runs)
-                scripts = (await redis.info("commandstats")).get("cmdstat_evalsha", {})
-                script_ms = scripts.get("usec", 0) / 1000 / args.runs
-                calls = [
-                    e["duration"] / 1000
-                    for e in await redis.slowlog_get(100_000)
-                    if str(e["command"]).upper().startswith(("EVAL", "B'EVAL"))
-                ]
-                script_p99 = percentile(calls, 99) if calls else 0.0
-                rows.append(
-                    (
-                        kind,
-                        label,
-                        statistics.median(lat),
-                        percentile(lat, 99),
-                        max(lat),
-                        mean_size,
-                        short,
-                        script_ms,
-                        script_p99,
+        for i in range(args.runs):  # round by round: every row once, then again
+            for kind, group in groups.items():
+                for label, make in group.items():
+                    before = harness.load_average()
+                    row = await query_row(redis, client, base, headers, make, args.requests)
+                    results.add((kind, label), before, row)
+                    print(
+                        f"  run {i + 1} (load before {before:.2f}) {kind:8} {label:40} "
+                        f"p50 {row['p50']:6.2f} ms  p99 {row['p99']:6.2f} ms",
+                        file=sys.stderr,
                     )
-                )
-                print(
-                    f"  {kind:8} {label:40} p50 {rows[-1][2]:6.2f} ms  p99 {rows[-1][3]:6.2f} ms",
-                    file=sys.stderr,
-                )
-        stats_ms = []
-        for days in (1, 7):
-            t = time.perf_counter()
-            resp = await client.get(
-                f"{base}/stats",
-                params={"from": iso(end_ms - days * 86_400_000), "to": iso(end_ms)},
-                headers=headers,
-            )
-            body = resp.json()
-            stats_ms.append(
-                (days, (time.perf_counter() - t) * 1000, body["orders"], body["range"]["truncated"])
-            )
-    # Retention at scale: remove the oldest day (orders older than DAYS - 1 days), batch by
-    # batch as retention.sweep_workspace does, timing each script call from here.
-    await redis.config_set("slowlog-log-slower-than", 10_000)
-    await redis.slowlog_reset()
-    mem_before = await data_memory(redis)
-    cutoff = end_ms - (DAYS - 1) * 86_400_000
-    batches: list[float] = []
-    removed = 0
-    while True:
-        t = time.perf_counter()
-        n = await state.orders.expire(ws, cutoff, 200)
-        batches.append((time.perf_counter() - t) * 1000)
-        removed += n
-        if n < 200:
-            break
-    sweep_s = sum(batches) / 1000
-    freed = mem_before - await data_memory(redis)
+            for days in (1, 7):
+                before = harness.load_average()
+                row = await stats_row(client, base, headers, days, end_ms)
+                results.add(("stats", days), before, row)
+        # Retention at scale: each run removes the oldest remaining day, batch by batch as
+        # retention.sweep_workspace does, timing each script call from here.
+        await redis.config_set("slowlog-log-slower-than", 10_000)
+        for i in range(args.runs):
+            before = harness.load_average()
+            cutoff = end_ms - (DAYS - 1 - i) * 86_400_000
+            results.add("retention", before, await retention_row(redis, state.orders, ws, cutoff))
     redis_version = (await redis.info("server"))["redis_version"]
     await redis.aclose()
 
@@ -404,48 +375,60 @@ async def run(args: argparse.Namespace, url: str) -> str:
         "## Search",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench.search "
-        f"--orders {total} --runs {args.runs}`: orderlog {__version__}, Redis {redis_version}, "
-        f"Python {platform.python_version()}, redis-py {redis_sync.__version__}, "
-        f"{platform.machine()} with {_cpus()} cores (shared with other work while measured).",
+        f"--orders {total} --requests {args.requests} --runs {args.runs}`: orderlog "
+        f"{__version__}, Redis {redis_version}, Python {platform.python_version()}, redis-py "
+        f"{redis_sync.__version__}, {platform.machine()} with {os.cpu_count()} cores. Each "
+        f"figure is the median of {args.runs} runs with their range in brackets; 'load before' "
+        "is the 1-minute load average before each run.",
         "",
-        f"Load: {total:,} orders ({_ops_per_order():.1f} write ops each on average, the real "
-        f"write script in batches of up to {BATCH_OPS}) in {load_s:.0f} s "
+        f"Load (once): {total:,} orders ({_ops_per_order():.1f} write ops each on average, the "
+        f"real write script in batches of up to {BATCH_OPS}) in {load_s:.0f} s "
         f"({total / load_s:,.0f} orders/s), then backdated over {DAYS} days.",
         "",
         "Latency of one page of 50, through the app in-process (httpx ASGI transport, "
-        f"Starlette, redis-py over TCP loopback), {args.runs} requests per row with random "
-        "values; 'Redis ms/request' = time inside the search script(s) per request (INFO "
+        f"Starlette, redis-py over TCP loopback), {args.requests} requests per row and run with "
+        "random values; 'Redis ms/request' = time inside the search script(s) per request (INFO "
         "commandstats, mean); 'Redis p99 ms/call' = p99 of one search script call inside Redis "
         "(SLOWLOG with a 0 threshold); 'short' = pages answered with fewer than 50 orders and a "
         "next_cursor because the scan budget ran out.",
         "",
-        "| kind | filters | p50 ms | p99 ms | max ms | Redis ms/request | Redis p99 ms/call "
-        "| orders/page | short |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {kind} | {label} | {p50:.2f} | {p99:.2f} | {mx:.2f} | {rms:.2f} | {rp99:.2f} "
-        f"| {size:.1f} | {short} |"
-        for kind, label, p50, p99, mx, size, short, rms, rp99 in rows
-    ]
-    lines += [
+        harness.table(
+            ["kind", "filters", "load before", *(title for title, _, _ in QUERY_FIGURES)],
+            [
+                [
+                    *key,
+                    results.loads(key),
+                    *(results.spread(key, n, d) for _, n, d in QUERY_FIGURES),
+                ]
+                for key in results.rows
+                if key[0] in groups
+            ],
+        ),
         "",
         "Stats report (`GET /stats`, the orders of the range read in pages of 200 with their "
         "history, then computed in Python):",
         "",
-        "| range | ms | orders | truncated |",
-        "|---|---:|---:|---|",
-    ]
-    lines += [f"| {d} day(s) | {ms:.0f} | {n:,} | {tr} |" for d, ms, n, tr in stats_ms]
-    if batches:
-        lines += [
-            "",
-            f"Retention: removing the oldest day ({removed:,} orders, batches of 200, no pause) "
-            f"took {sweep_s:.1f} s; one batch (one script call, round trip included) took "
-            f"{statistics.median(batches):.1f} ms (median), {max(batches):.1f} ms (max); "
-            f"{freed / max(removed, 1):,.0f} bytes freed per order removed.",
-        ]
-    lines += [
+        harness.table(
+            ["range", "load before", "ms", "orders", "truncated"],
+            [
+                [
+                    f"{days} day(s)",
+                    results.loads(("stats", days)),
+                    results.spread(("stats", days), "ms", 0),
+                    results.spread(("stats", days), "orders", 0),
+                    results.spread(("stats", days), "truncated", 0),
+                ]
+                for days in (1, 7)
+            ],
+        ),
+        "",
+        "Retention: each run removes the oldest remaining day (batches of 200, no pause); "
+        f"load before: {results.loads('retention')}. Orders removed "
+        f"{results.spread('retention', 'removed', 0)}; time "
+        f"{results.spread('retention', 'seconds', 1)} s; one batch (one script call, round "
+        f"trip included) {results.spread('retention', 'batch_ms', 1)} ms median, "
+        f"{results.spread('retention', 'batch_max_ms', 1)} ms max; "
+        f"{results.spread('retention', 'freed_per_order', 0)} bytes freed per order removed.",
         "",
         f"Memory: **{per_order:,.0f} bytes per order** (INFO used_memory delta / orders, "
         "everything but the Lua VM). Breakdown per order:",
@@ -457,10 +440,80 @@ async def run(args: argparse.Namespace, url: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cpus() -> int:
-    import os
+# (title, row field, digits) of the query table
+QUERY_FIGURES = [
+    ("p50 ms", "p50", 2),
+    ("p99 ms", "p99", 2),
+    ("max ms", "max", 2),
+    ("Redis ms/request", "script_ms", 2),
+    ("Redis p99 ms/call", "script_p99", 2),
+    ("orders/page", "page", 1),
+    ("short", "short", 0),
+]
 
-    return os.cpu_count() or 0
+
+async def query_row(
+    redis: Any, client: httpx.AsyncClient, base: str, headers: dict[str, str], make: Any, n: int
+) -> dict[str, float]:
+    """One run of one query row: ``n`` requests, timed from here and inside Redis."""
+    await measure(client, base, headers, make, 5)  # warm-up
+    await redis.config_resetstat()
+    await redis.slowlog_reset()
+    lat, mean_size, short = await measure(client, base, headers, make, n)
+    scripts = (await redis.info("commandstats")).get("cmdstat_evalsha", {})
+    calls = [
+        e["duration"] / 1000
+        for e in await redis.slowlog_get(100_000)
+        if str(e["command"]).upper().startswith(("EVAL", "B'EVAL"))
+    ]
+    return {
+        "p50": statistics.median(lat),
+        "p99": percentile(lat, 99),
+        "max": max(lat),
+        "script_ms": scripts.get("usec", 0) / 1000 / n,
+        "script_p99": percentile(calls, 99) if calls else 0.0,
+        "page": mean_size,
+        "short": short,
+    }
+
+
+async def stats_row(
+    client: httpx.AsyncClient, base: str, headers: dict[str, str], days: int, end_ms: int
+) -> dict[str, float]:
+    t = time.perf_counter()
+    resp = await client.get(
+        f"{base}/stats",
+        params={"from": iso(end_ms - days * 86_400_000), "to": iso(end_ms)},
+        headers=headers,
+    )
+    body = resp.json()
+    return {
+        "ms": (time.perf_counter() - t) * 1000,
+        "orders": body["orders"],
+        "truncated": int(body["range"]["truncated"]),
+    }
+
+
+async def retention_row(redis: Any, store: Any, ws: str, cutoff: int) -> dict[str, float]:
+    """Removes the orders created before ``cutoff`` as the retention sweep does; its figures."""
+    mem_before = await data_memory(redis)
+    batches: list[float] = []
+    removed = 0
+    while True:
+        t = time.perf_counter()
+        n = await store.expire(ws, cutoff, 200)
+        batches.append((time.perf_counter() - t) * 1000)
+        removed += n
+        if n < 200:
+            break
+    freed = mem_before - await data_memory(redis)
+    return {
+        "removed": removed,
+        "seconds": sum(batches) / 1000,
+        "batch_ms": statistics.median(batches),
+        "batch_max_ms": max(batches),
+        "freed_per_order": freed / max(removed, 1),
+    }
 
 
 def _ops_per_order() -> float:
@@ -483,7 +536,8 @@ def write_docs(section: str, path: Path) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=300, help="requests per query row")
+    parser.add_argument("--requests", type=int, default=300, help="requests per query row and run")
+    harness.add_runs_argument(parser)
     parser.add_argument(
         "--redis-arg",
         action="append",

@@ -16,7 +16,9 @@
    not: no debug route; see the printout), clients connected, requests answered and failed,
    events received. At the end: start (after warm-up) vs end, and the RSS slope per minute.
 
-The load generator runs in this process on the other core; the server is one process.
+The load generator runs in this process on the other core; the server is one process. One long
+run, not repeated as the other benchmarks repeat theirs (``--runs``): what it measures is a trend
+within the run (RSS and fds over time), and the run is its own repetition.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -247,6 +250,7 @@ async def served_workspace(prefix: str, name: str) -> AsyncIterator[Target | Non
     await redis.aclose()
     port = free_port()
     server = start_server(tmp, url, port)
+    keep = False  # the folder (Redis' files, the server's log) stays only if the server failed
     try:
         for _ in range(200):
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
@@ -254,12 +258,15 @@ async def served_workspace(prefix: str, name: str) -> AsyncIterator[Target | Non
             await asyncio.sleep(0.1)
         else:
             print("server did not start; see", tmp / "server.log")
+            keep = True
             yield None
             return
         yield Target(server, f"http://127.0.0.1:{port}", ws_id, keys, tmp / "server.log")
     finally:
         stop_server(server)
         redis_server.stop()
+        if not keep:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -1,24 +1,25 @@
-"""Webhooks benchmark: ingest throughput with three active webhooks against none.
+"""Webhooks benchmark: ingest with three active webhooks, beside the same ingest with none.
 
-    python -m bench.webhooks [--runs 3] [--duration 10] [--quick]
+    python -m bench.webhooks [--quick] [--runs 3] [--duration 10] [--warmup 2]
 
 One ``orderlog serve`` process (core 0), one embedded Redis (appendfsync always), three
-receivers on loopback (bench/peers/receiver.py: 204 at once) and the load generator
-(bench/ingest_load.c, full writes: a create, then two status changes of each order), all but
-the server on core 1. Each run measures, back to back and in alternating order, the writes/s
-one process accepts when offered far more than it can take (20k/s on 64 connections) with no
-webhook and with three fresh webhooks receiving every event; then the same at a fixed
-1,000 writes/s (latency). After each run with webhooks it waits until all three have caught up
-and reports how long that took and how far behind they were when the load stopped: under
-saturation deliveries yield to ingest (outbound/governor.py) and catch up afterwards.
+receivers on loopback (bench/peers/receiver.py: 204 at once, counting) and the load generator
+(bench/ingest_load.c, the full mix: a create, then two status changes of each order), all but
+the server on core 1. Each round (--runs of them, the load average noted before each run)
+measures, back to back and in alternating order, the ingest with no webhook and with three
+fresh webhooks receiving every event: the most writes/s the process accepts (offered 20k/s on
+64 connections), then a fixed 1,000 writes/s (latency). After each run with webhooks it waits
+until the receivers have every event and reports how many deliveries were still to make when
+the load stopped and how long catching up took: under saturation deliveries yield to ingest
+(outbound/governor.py) and catch up afterwards. Ratios pair each round's two runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -28,9 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from . import harness
-from .ingest import FIXED_RATE, SATURATE_RATE, measure
+from .ingest import FIXED_FULL, MAX_FULL, WARM_UP, Load, measure
 
 WEBHOOKS = 3
+LOADS = [MAX_FULL, FIXED_FULL]
+KINDS = ("none", "three")
+CATCH_UP_LIMIT = 600.0
 
 
 @contextlib.contextmanager
@@ -64,201 +68,154 @@ def received(ports: list[int]) -> int:
     return total
 
 
-def added(redis: Any, stream: str) -> int:
-    """Entries ever added to the stream (Redis >= 7)."""
-    return int(redis.xinfo_stream(stream)["entries-added"])
+class Bench:
+    """One server, its Redis, workspace and receivers, for every run of every round."""
+
+    def __init__(self, url: str, server: tuple[int, int], ws: str, keys: dict[str, str]) -> None:
+        import redis as redis_py
+
+        sys.path.insert(0, str(harness.SRC))
+        from orderlog.keys import Keys
+
+        self.redis = redis_py.Redis.from_url(url, decode_responses=True, socket_timeout=60)
+        self.stream = Keys().events(ws)
+        self.server = server
+        self.ws = ws
+        self.keys = keys
+        self.loader = harness.build("ingest_load")
+        self.ports: list[int] = []
+
+    def added(self) -> int:
+        """Entries ever added to the workspace's stream (Redis >= 7)."""
+        return int(self.redis.xinfo_stream(self.stream)["entries-added"])
+
+    def run(self, kind: str, load: Load, window: tuple[float, float]) -> dict[str, Any]:
+        port, base = self.server[0], f"/v1/workspaces/{self.ws}/webhooks"
+        made = []
+        if kind == "three":
+            for p in self.ports:
+                hook = {"url": f"http://127.0.0.1:{p}/"}
+                made.append(api(port, "POST", base, self.keys["admin"], hook))
+        first, before = self.added(), received(self.ports)
+        row = measure(self.loader, [self.server], self.ws, self.keys["write"], load, window)
+        row |= {"deliveries": None, "behind_at_end": None, "catch_up_s": None}
+        if made:
+            # Writes in flight when the loader stopped land a moment later: re-read each time.
+            def behind() -> int:
+                return (self.added() - first) * len(made) - (received(self.ports) - before)
+
+            row["behind_at_end"] = behind()
+            started = time.monotonic()
+            while behind() > 0 and time.monotonic() - started < CATCH_UP_LIMIT:
+                time.sleep(0.05)
+            row["catch_up_s"] = round(time.monotonic() - started, 2)
+            time.sleep(0.5)
+            row["still_behind"] = behind()  # < 0 would be an event delivered twice
+            row["deliveries"] = (self.added() - first) * len(made)
+            for hook in made:
+                api(port, "DELETE", f"{base}/{hook['id']}", self.keys["admin"])
+        return row
 
 
-def run_once(
-    kind: str,
-    *,
-    loader: Path,
-    servers: list[tuple[int, int]],
-    ws: str,
-    keys: dict[str, str],
-    ports: list[int],
-    redis: Any,
-    stream: str,
-    rate: int,
-    conns: int,
-    duration: float,
-    warmup: float,
-) -> dict[str, Any]:
-    port = servers[0][0]
-    base = f"/v1/workspaces/{ws}/webhooks"
-    made = []
-    if kind == "three":
-        for p in ports:
-            made.append(api(port, "POST", base, keys["admin"], {"url": f"http://127.0.0.1:{p}/"}))
-    first, before = added(redis, stream), received(ports)
-    result = measure(loader, servers, ws, keys["write"], rate, conns, duration, warmup)
-    result["kind"] = kind
-    if made:
-        # Writes still in flight when the loader stopped land a moment later: "due" is
-        # re-read each time.
-        def due() -> int:
-            return (added(redis, stream) - first) * len(made)
-
-        def behind() -> int:
-            return due() - (received(ports) - before)
-
-        result["behind_at_end"] = behind()
-        started = time.monotonic()
-        while behind() > 0 and time.monotonic() - started < 600:
-            time.sleep(0.05)
-        result["catch_up_s"] = round(time.monotonic() - started, 2)
-        time.sleep(0.5)
-        result["still_behind"] = behind()  # < 0 would mean an event delivered twice
-        result["deliveries"] = due()
-        for hook in made:
-            api(port, "DELETE", f"{base}/{hook['id']}", keys["admin"])
-    return result
-
-
-def run(runs: int, duration: float, warmup: float, logdir: Path) -> list[dict[str, Any]]:
-    import redis as redis_py
-
+def run(runs: int, window: tuple[float, float], logdir: Path, results: harness.Runs) -> None:
     sys.path.insert(0, str(harness.SRC))
-    from orderlog.keys import Keys
     from orderlog.sealing import new_key
 
-    loader = harness.build("ingest_load")
-    rows: list[dict[str, Any]] = []
-    env = {
-        "ORDERLOG_WEBHOOK_ALLOW_PRIVATE": "1",
-        "ORDERLOG_SECRET_KEY": new_key(),
-        "ORDERLOG_RATE_ADMIN": "0",
-    }
+    env = {"ORDERLOG_WEBHOOK_ALLOW_PRIVATE": "1", "ORDERLOG_SECRET_KEY": new_key()}
     with (
         harness.redis_server("always") as url,
         receivers(WEBHOOKS, logdir) as ports,
+        harness.orderlog_servers(url, 1, logdir, env=env) as served,
     ):
         ws, keys = harness.create_workspace(url)
-        redis = redis_py.Redis.from_url(url, decode_responses=True, socket_timeout=60)
-        stream = Keys().events(ws)
-        with harness.orderlog_servers(url, 1, logdir, env=env) as servers:
-            measure(loader, servers, ws, keys["write"], 500, 8, 1, 0)  # warm caches
-            common = {
-                "loader": loader,
-                "servers": servers,
-                "ws": ws,
-                "keys": keys,
-                "ports": ports,
-                "redis": redis,
-                "stream": stream,
-                "duration": duration,
-                "warmup": warmup,
-            }
-            for i in range(runs):
-                order = ("none", "three") if i % 2 == 0 else ("three", "none")
-                for rate, conns, load in ((SATURATE_RATE, 64, "max"), (FIXED_RATE, 50, "fixed")):
-                    for kind in order:
-                        row = run_once(kind, rate=rate, conns=conns, **common)
-                        row |= {"run": i + 1, "load": load}
-                        rows.append(row)
-                        print(summary(row), file=sys.stderr, flush=True)
-        redis.close()
-    return rows
+        bench = Bench(url, served[0], ws, keys)
+        bench.ports = ports
+        # a short warm-up fills caches (auth, workflow, scripts) and imports
+        bench.run("three", WARM_UP, (min(1.0, window[0]), 0))
+        for i in range(runs):
+            for load in LOADS:
+                order = KINDS if i % 2 == 0 else KINDS[::-1]
+                for kind in order:
+                    one = functools.partial(bench.run, kind, load, window)
+                    row = results.measure((load, kind), one)
+                    print(format_row(i + 1, load, kind, row), flush=True)
+        bench.redis.close()
 
 
-def summary(r: dict[str, Any]) -> str:
+def format_row(run: int, load: Load, kind: str, r: dict[str, Any]) -> str:
+    latency = "" if load.saturating else f", p99 {r['p99_ms']} ms"
     extra = ""
-    if r["kind"] == "three":
+    if kind == "three":
         extra = (
-            f", {r['behind_at_end']} of {r['deliveries']} deliveries behind at the end, "
+            f"; {r['behind_at_end']} of {r['deliveries']} deliveries to make when it stopped, "
             f"caught up in {r['catch_up_s']} s ({r['still_behind']} left)"
         )
     return (
-        f"run {r['run']} {r['load']:5} {r['kind']:5}: {r['ok_per_s']:.0f} writes/s, "
-        f"p99 {r['p99_ms']} ms, {r['errors']} errors{extra}"
+        f"  run {run} (load before {r['load']:.2f}): {load.label}, {kind} webhooks: "
+        f"{r['ok_per_s']:.0f} writes/s{latency}, errors {r['errors']}, server CPU "
+        f"{r['server_cpu_each']}, {r['per_cpu_s']:.0f} writes per server CPU-s{extra}"
     )
 
 
-def per_cpu(r: dict[str, Any]) -> float:
-    """Writes accepted per second of the server's CPU: what one core given to the server
-    whole would take. On a shared machine the server gets a varying share of its core, and
-    this figure varies much less than writes/s."""
-    cpu = r["servers"][0]["cpu_pct"] / 100
-    return float(r["ok_per_s"] / cpu) if cpu else 0.0
+FIGURES = [
+    ("writes/s accepted", "ok_per_s", 0),
+    ("p50 ms", "p50_ms", 2),
+    ("p99 ms", "p99_ms", 2),
+    ("errors", "errors", 0),
+    ("server CPU %", "server_cpu", 0),
+    ("writes per server CPU-s", "per_cpu_s", 0),
+    ("deliveries to make when the load stopped", "behind_at_end", 0),
+    ("of deliveries due", "deliveries", 0),
+    ("catch-up s", "catch_up_s", 1),
+]
 
 
-def spread(values: list[float], fmt: str = "{:.0f}") -> str:
-    med = statistics.median(values)
-    return f"{fmt.format(med)} ({fmt.format(min(values))}-{fmt.format(max(values))})"
-
-
-def report(rows: list[dict[str, Any]]) -> str:
-    out = []
+def report(results: harness.Runs) -> str:
     body = []
-    for load in ("max", "fixed"):
-        for kind in ("none", "three"):
-            rs = [r for r in rows if r["load"] == load and r["kind"] == kind]
-            if not rs:
-                continue
-            body.append(
-                [
-                    "max (offered 20k/s)" if load == "max" else f"fixed {FIXED_RATE}/s",
-                    "none" if kind == "none" else f"{WEBHOOKS} active",
-                    len(rs),
-                    spread([r["ok_per_s"] for r in rs]),
-                    spread([per_cpu(r) for r in rs]),
-                    "-" if load == "max" else spread([r["p50_ms"] for r in rs], "{:.2f}"),
-                    "-" if load == "max" else spread([r["p99_ms"] for r in rs], "{:.1f}"),
-                    sum(r["errors"] for r in rs),
-                    spread([r["servers"][0]["cpu_pct"] for r in rs], "{:.0f}%"),
-                    "-" if kind == "none" else spread([r["behind_at_end"] for r in rs]),
-                    "-" if kind == "none" else spread([r["catch_up_s"] for r in rs], "{:.1f}"),
-                ]
-            )
-    out.append(
-        harness.table(
-            [
-                "load",
-                "webhooks",
-                "runs",
-                "writes/s accepted: median (range)",
-                "writes per server CPU-s",
-                "p50 ms",
-                "p99 ms",
-                "errors",
-                "server CPU",
-                "deliveries behind when the load stopped",
-                "catch-up s",
-            ],
-            body,
-        )
-    )
-    for load in ("max", "fixed"):
-        for what, value in (("writes/s", lambda r: r["ok_per_s"]), ("writes/CPU-s", per_cpu)):
-            ratios = []
-            for run in sorted({r["run"] for r in rows}):
-                pair = {r["kind"]: r for r in rows if r["run"] == run and r["load"] == load}
-                if "none" in pair and "three" in pair and value(pair["none"]):
-                    ratios.append(value(pair["three"]) / value(pair["none"]))
-            if ratios:
-                out.append(
-                    f"\n{load}, {what}: three webhooks / none = {spread(ratios, '{:.3f}')} "
-                    f"(per run: {', '.join(f'{x:.3f}' for x in ratios)})"
+    for load in LOADS:
+        for kind in KINDS:
+            key = (load, kind)
+            cells = []
+            for _, name, digits in FIGURES:
+                skip = (load.saturating and name in ("p50_ms", "p99_ms")) or (
+                    kind == "none" and name in ("behind_at_end", "deliveries", "catch_up_s")
                 )
-    left = [r for r in rows if r.get("still_behind")]
+                cells.append("-" if skip else results.spread(key, name, digits))
+            label = "none" if kind == "none" else f"{WEBHOOKS} active"
+            runs = len(results.rows.get(key, []))
+            body.append([load.label, label, runs, results.loads(key), *cells])
+    titles = ["load", "webhooks", "runs", "load before", *(t for t, _, _ in FIGURES)]
+    out = [harness.table(titles, body)]
+    ratios = []
+    for load in LOADS:
+        three, none = (load, "three"), (load, "none")
+        ratios.append([load.label, "writes/s", results.ratio(three, none, "ok_per_s")])
+        ratios.append(
+            [load.label, "writes per server CPU-s", results.ratio(three, none, "per_cpu_s")]
+        )
+        if not load.saturating:
+            ratios.append([load.label, "p99", results.ratio(three, none, "p99_ms")])
+    out.append("\nthree webhooks / none, run by run (median of the per-run ratios, range):\n")
+    out.append(harness.table(["load", "figure", "ratio"], ratios))
+    left = [r for rows in results.rows.values() for r in rows if r.get("still_behind")]
     if left:
-        out.append(f"\nNOT caught up within 600 s in {len(left)} run(s)")
+        out.append(f"\nNOT every delivery counted as expected in {len(left)} run(s): {left}")
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="2 s runs: a smoke test")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
-    p.add_argument("--quick", action="store_true", help="1 run of 2 s: a smoke test")
+    harness.add_runs_argument(p)
     args = p.parse_args(argv)
-    if args.quick:
-        args.runs, args.duration, args.warmup = 1, 2.0, 0.5
-    runs, duration, warmup = args.runs, args.duration, args.warmup
+    window = (2.0, 0.5) if args.quick else (args.duration, args.warmup)
+    print(harness.preamble(harness.command_line("bench.webhooks"), args.runs), flush=True)
+    results = harness.Runs()
     with tempfile.TemporaryDirectory(prefix="orderlog-bench-") as tmp:
-        rows = run(runs, duration, warmup, Path(tmp))
-    print(report(rows))
+        run(args.runs, window, Path(tmp), results)
+    print(report(results))
 
 
 if __name__ == "__main__":

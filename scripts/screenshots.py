@@ -25,10 +25,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
-from test_dashboards import ARGS, CHROMIUM  # noqa: E402  (one place for the launch flags)
-
 from orderlog import demo  # noqa: E402
 from orderlog.store.embedded import free_port  # noqa: E402
+from support.browser import ARGS, CHROMIUM  # noqa: E402  (one place for the launch flags)
 
 
 def _env() -> dict[str, str]:

@@ -15,6 +15,7 @@ from orderlog.app import build_state, create_app
 from orderlog.settings import Settings
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port
+from support.browser import Api, need_chromium, served_site
 from support.cluster import Cluster, redis_7_binary
 from support.server import WithState, Workspace, running_server
 
@@ -99,3 +100,18 @@ async def workspace(state: Any) -> Workspace:
 async def server(settings: Settings, redis: Any) -> AsyncIterator[str]:
     async with running_server(settings) as url:
         yield url
+
+
+@pytest.fixture
+async def site(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> AsyncIterator[tuple[str, Api]]:
+    """Real uvicorn on port 0 for the browser tests, and its API for ``workspace``."""
+    async with served_site(settings, workspace) as served:
+        yield served
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``browser`` needs Debian's Chromium: skipped without it (failed in CI)."""
+    if item.get_closest_marker("browser") is not None:
+        need_chromium()

@@ -24,13 +24,24 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from orderlog.auth import Authenticator
-from orderlog.http import admin, health, live, metrics, openapi, orders, recall, search, webhooks
+from orderlog.http import (
+    admin,
+    health,
+    live,
+    metrics,
+    openapi,
+    orders,
+    recall,
+    screens,
+    search,
+    webhooks,
+)
 from orderlog.http.errors import HANDLERS
 from orderlog.http.middleware import Edge
 from orderlog.http.state import KEY, State
 from orderlog.keys import Keys
-from orderlog.live.backends import ShardedPubSub
-from orderlog.live.hub import Backend, Hub
+from orderlog.live.backends import Backend, ShardedPubSub
+from orderlog.live.hub import Hub
 from orderlog.ops import drain
 from orderlog.ops.metrics import Metrics, mark_process_dead
 from orderlog.ops.runtime import tune_gc
@@ -44,13 +55,13 @@ from orderlog.store.client import (
     RedisClient,
     check_cluster,
     close_redis,
-    is_cluster_url,
     make_redis,
     publish_command,
 )
 from orderlog.store.delivery import DeliveryQueue
 from orderlog.store.embedded import store_url
 from orderlog.store.orders import OrderStore
+from orderlog.store.screens import ScreenStore
 from orderlog.store.webhooks import WebhookStore
 from orderlog.store.workspaces import WorkspaceStore
 
@@ -70,6 +81,7 @@ class Dashboards(StaticFiles):
 def build_state(settings: Settings, redis: RedisClient) -> State:
     keys = Keys(settings.key_prefix)
     workspaces = WorkspaceStore(redis, keys)
+    screen_store = ScreenStore(redis, keys, workspaces)
     measures = Metrics()
     hooks = WebhookStore(redis, keys, server_sealer(settings))
     outbound = Engine(
@@ -95,7 +107,8 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             on_write=outbound.wake,
         ),
         workspaces=workspaces,
-        auth=Authenticator(workspaces),
+        screens=screen_store,
+        auth=Authenticator(workspaces, seen=screen_store.seen),
         hub=Hub(
             redis,
             keys,
@@ -115,7 +128,7 @@ def live_backend(
     settings: Settings, redis: RedisClient, measures: Metrics
 ) -> Callable[[], Backend] | None:
     """On a cluster, the hub listens with sharded pub/sub (write.lua SPUBLISHes there)."""
-    if not is_cluster_url(settings.redis_url):
+    if not isinstance(redis, RedisCluster):  # make_redis builds one for a cluster URL
         return None
     return lambda: ShardedPubSub(
         redis, timeout=settings.redis_timeout, on_reconnect=measures.redis_reconnects.inc
@@ -164,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *orders.routes,
         *recall.routes,
         *admin.routes,
+        *screens.routes,
         *live.routes,
         *search.routes,
         *metrics.routes,

@@ -1,34 +1,49 @@
-"""API keys, scopes and live-connection tickets. No Starlette here: routes call ``Authenticator``.
+"""API keys, screen tokens, scopes and live-connection tickets. No Starlette here: routes call
+``Authenticator``.
 
 A key looks like ``olk_<key id: 12 hex>_<secret: 32 url-safe chars>`` (>= 190 random bits). Only
-its SHA-256 is stored (under the public key id), compared in constant time. A ticket is a random
-single-use token for a browser's live connection, stored as its SHA-256 for 60 s at most.
+its SHA-256 is stored (under the public key id), compared in constant time. A screen token
+(``ols_<screen id>_<secret>``) is the credential a paired screen holds (store/screens.py): its
+record sits beside the API keys' and is checked by the same code, so revoking one closes its live
+connections as fast as revoking a key. A ticket is a random single-use token for a browser's live
+connection, stored as its SHA-256 for 60 s at most.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import hashlib
 import hmac
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orderlog.errors import Forbidden, Unauthorized
+from orderlog.errors import Forbidden, StoreUnavailable, Unauthorized
+from orderlog.singleflight import SingleFlight
 
-SCOPES = ("read", "write", "admin")
+SCOPES = ("read", "write", "admin")  # what an API key may have
+# A paired screen's token: "screen" shows orders; "screen_bump" (a kitchen screen allowed to
+# bump) may also change an order's status and recall it, never create orders or administer.
+SCREEN = "screen"
+SCREEN_BUMP = "screen_bump"
+SCREEN_SCOPES = (SCREEN, SCREEN_BUMP)
 KEY_PREFIX = "olk_"
+SCREEN_PREFIX = "ols_"
 TICKET_PREFIX = "olt_"
 TICKET_TAG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # a workspace id
+SEEN_EVERY = 30.0  # seconds between two "last seen" writes for one screen (per process)
 
-# What each action needs: a key of any listed scope.
+# What each action needs: a key of any listed scope. A screen reads what a read key reads (its
+# pages search and ask for stats too), so a kiosk's read key and a paired screen are alike.
 ALLOWED = {
-    "read": frozenset({"read", "admin"}),  # search, live, stats, events
-    "read_one": frozenset({"read", "write", "admin"}),  # one order by id or number
-    "write": frozenset({"write", "admin"}),  # create, status, batch
-    "admin": frozenset({"admin"}),  # keys, workflow, settings
+    "read": frozenset({"read", "admin", *SCREEN_SCOPES}),  # search, live, stats, events
+    "read_one": frozenset({"read", "write", "admin", *SCREEN_SCOPES}),  # one order, workspace
+    "write": frozenset({"write", "admin"}),  # create, batch
+    "status": frozenset({"write", "admin", SCREEN_BUMP}),  # status change, recall (a bump)
+    "admin": frozenset({"admin"}),  # keys, screens, workflow, settings
 }
 
 
@@ -42,11 +57,17 @@ def new_key(key_id: str | None = None) -> tuple[str, str]:
     return key_id, f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
 
 
+def new_screen_token(screen_id: str) -> str:
+    """A fresh raw screen token for the screen record ``screen_id`` (12 hex digits)."""
+    return f"{SCREEN_PREFIX}{screen_id}_{secrets.token_urlsafe(24)}"
+
+
 def key_id_of(token: str) -> str | None:
-    """The public id inside a raw key, or None if the token is not shaped like one."""
-    if not token.startswith(KEY_PREFIX):
+    """The public id inside a raw key or screen token, or None if the token is not shaped like
+    one. (The prefix is part of what is hashed: a key's secret under the other prefix fails.)"""
+    if not token.startswith((KEY_PREFIX, SCREEN_PREFIX)):
         return None
-    key_id, sep, secret = token[len(KEY_PREFIX) :].partition("_")
+    key_id, sep, secret = token[len(KEY_PREFIX) :].partition("_")  # (both prefixes: 4 chars)
     if not sep or len(key_id) != 12 or not secret:
         return None
     try:
@@ -75,19 +96,28 @@ def ticket_tag(ticket: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: one API key of one workspace."""
+    """Who is calling: one API key (or paired screen: ``role``, ``station``) of one workspace."""
 
     key_id: str
     workspace_id: str
     scope: str
     label: str = ""
+    role: str = ""
+    station: str = ""
+
+    @property
+    def is_screen(self) -> bool:
+        return self.scope in SCREEN_SCOPES
 
     def require(self, workspace_id: str, action: str) -> None:
         """Raises Forbidden unless this key may do ``action`` in ``workspace_id``."""
         if workspace_id != self.workspace_id:
             raise Forbidden("This key belongs to another workspace.")
         if self.scope not in ALLOWED[action]:
-            needed = " or ".join(sorted(ALLOWED[action]))
+            if self.is_screen:
+                doing = "change orders" if SCREEN_BUMP in ALLOWED[action] else "do this"
+                raise Forbidden(f"This screen may not {doing} (its pairing decides).")
+            needed = " or ".join(s for s in sorted(ALLOWED[action]) if s in SCOPES)
             raise Forbidden(f"This needs a key with the {needed} scope; this key is {self.scope}.")
 
     def to_json(self) -> dict[str, Any]:
@@ -96,7 +126,20 @@ class Principal:
             "workspace_id": self.workspace_id,
             "scope": self.scope,
             "label": self.label,
+            "role": self.role,
+            "station": self.station,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Principal:
+        return cls(
+            data["key_id"],
+            data["workspace_id"],
+            data["scope"],
+            data.get("label", ""),
+            data.get("role", ""),
+            data.get("station", ""),
+        )
 
 
 class KeyRecords(Protocol):
@@ -106,15 +149,26 @@ class KeyRecords(Protocol):
 
 class Authenticator:
     """Checks bearer tokens. Key records are cached for ``cache_seconds`` (a revoked key stops
-    working within that time); tickets are never cached: each is redeemed once, in Redis."""
+    working within that time); tickets are never cached: each is redeemed once, in Redis.
 
-    def __init__(self, records: KeyRecords, cache_seconds: float = 1.0) -> None:
+    ``seen`` records that a screen is in use (its "last seen"): called at most every
+    SEEN_EVERY seconds per screen, from requests and from the live connections' key checks, so a
+    screen that keeps one socket open for a day still shows as seen."""
+
+    def __init__(
+        self,
+        records: KeyRecords,
+        cache_seconds: float = 1.0,
+        seen: Callable[[Principal], Awaitable[None]] | None = None,
+    ) -> None:
         self.records = records
         self.cache_seconds = cache_seconds
+        self.seen = seen
+        self._seen_at: dict[str, float] = {}
         self._cache: dict[str, tuple[float, dict[str, str] | None]] = {}
         # One read per key at a time: thousands of live sockets re-check their key each second,
-        # and without this every one of them read it from Redis when the cache entry expired.
-        self._reading: dict[str, asyncio.Future[dict[str, str] | None]] = {}
+        # and without this every one of them would read it from Redis when its entry expired.
+        self._reads: SingleFlight[str, dict[str, str] | None, None] = SingleFlight()
 
     async def authenticate(self, token: str | None) -> Principal:
         if not token:
@@ -129,12 +183,36 @@ class Authenticator:
             or not hmac.compare_digest(record.get("sha256", ""), digest(token))
         ):
             raise Unauthorized("The API key is not valid.")
-        return Principal(key_id, record["workspace"], record["scope"], record.get("label", ""))
+        principal = Principal(
+            key_id,
+            record["workspace"],
+            record["scope"],
+            record.get("label", ""),
+            record.get("role", ""),
+            record.get("station", ""),
+        )
+        await self._mark_seen(principal)
+        return principal
 
     async def still_valid(self, principal: Principal) -> bool:
         """For long-lived connections: False once the key is revoked (within the cache time)."""
         record = await self._record(principal.key_id)
-        return record is not None and not record.get("revoked_at")
+        valid = record is not None and not record.get("revoked_at")
+        if valid:
+            await self._mark_seen(principal)
+        return valid
+
+    async def _mark_seen(self, principal: Principal) -> None:
+        if self.seen is None or not principal.is_screen:
+            return
+        now = time.monotonic()
+        if now - self._seen_at.get(principal.key_id, -SEEN_EVERY) < SEEN_EVERY:
+            return
+        if len(self._seen_at) > 10_000:
+            self._seen_at.clear()
+        self._seen_at[principal.key_id] = now
+        with contextlib.suppress(StoreUnavailable):  # a screen's last-seen time is best effort
+            await self.seen(principal)
 
     async def redeem_ticket(self, ticket: str) -> Principal:
         if not ticket.startswith(TICKET_PREFIX):
@@ -154,21 +232,15 @@ class Authenticator:
         hit = self._cache.get(key_id)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        reading = self._reading.get(key_id)
-        if reading is not None and hit is not None:
+        flight = self._reads.get(key_id)
+        if flight is None:
+            flight = self._reads.start(key_id, self._read(key_id), None)
+        elif hit is not None:
             return hit[1]  # being re-read: the previous answer, one read's time older, will do
-        if reading is None:
-            reading = asyncio.ensure_future(self._read(key_id))
-            reading.add_done_callback(_retrieve)
-            self._reading[key_id] = reading
-        # shield: a caller that goes away (its socket closed) does not cancel the others' read
-        return await asyncio.shield(reading)
+        return await flight.result()
 
     async def _read(self, key_id: str) -> dict[str, str] | None:
-        try:
-            record = await self.records.key_record(key_id)
-        finally:
-            del self._reading[key_id]
+        record = await self.records.key_record(key_id)
         if len(self._cache) > 10_000:
             self._cache.clear()
         self._cache[key_id] = (time.monotonic() + self.cache_seconds, record)
@@ -176,12 +248,7 @@ class Authenticator:
 
     def forget(self, key_id: str) -> None:
         self._cache.pop(key_id, None)
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark a shared read's error as seen: its callers got it, or all of them left."""
-    if not future.cancelled():
-        future.exception()
+        self._seen_at.pop(key_id, None)
 
 
 def bearer(header: str | None) -> str | None:

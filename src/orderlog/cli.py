@@ -1,4 +1,4 @@
-"""``orderlog serve | workspace | key | webhook | demo``.
+"""``orderlog serve | workspace | key | screen | webhook | demo``.
 
 Admin commands work against the same store as ``serve`` (same ``--data-dir`` or ``REDIS_URL``),
 whether the server is running or not: with an embedded store they use the running instance, or
@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from orderlog.domain import webhooks
+from orderlog.domain import screens, webhooks
 from orderlog.errors import OrderLogError
 from orderlog.keys import Keys
 from orderlog.ops.logging import log_config
@@ -27,6 +27,7 @@ from orderlog.sealing import server_sealer
 from orderlog.settings import SECRETS, Flag, Settings, flags, markdown_table
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedError, store_url
+from orderlog.store.screens import ScreenStore
 from orderlog.store.webhooks import WebhookStore
 from orderlog.store.workspaces import WorkspaceStore
 
@@ -54,10 +55,15 @@ def _typed(flag: Flag) -> Callable[[str], Any]:
 
 
 def _with_workspaces(settings: Settings, fn: Callable[[WorkspaceStore], Awaitable[Any]]) -> Any:
+    return _with_screens(settings, lambda s: fn(s.workspaces))
+
+
+def _with_screens(settings: Settings, fn: Callable[[ScreenStore], Awaitable[Any]]) -> Any:
     async def run(url: str) -> Any:
         redis = make_redis(url, timeout=settings.redis_timeout)
+        keys = Keys(settings.key_prefix)
         try:
-            return await fn(WorkspaceStore(redis, Keys(settings.key_prefix)))
+            return await fn(ScreenStore(redis, keys, WorkspaceStore(redis, keys)))
         finally:
             await redis.aclose()
 
@@ -189,6 +195,44 @@ def cmd_webhook_remove(args: argparse.Namespace) -> None:
     _print(args, {"id": args.webhook_id, "deleted": True}, f"webhook {args.webhook_id} removed")
 
 
+# -- screens -----------------------------------------------------------------------------------
+def cmd_screen_pair(args: argparse.Namespace) -> None:
+    """Approve the screen showing CODE (the operator at the server's console is the owner: no
+    admin key, and no approval rate limit, as with every admin command)."""
+    code = screens.normalize_code(args.code)
+    grant = screens.grant(
+        {
+            "role": args.role,
+            "station": args.station or "",
+            "can_bump": args.bump,
+            "label": args.label or "",
+        }
+    )
+    screen = _with_screens(_settings(args), lambda s: s.approve(args.workspace, code, grant))
+    bump = "may bump" if screen["can_bump"] else "read only"
+    _print(
+        args,
+        screen,
+        f"paired screen {screen['screen_id']}: {screen['label']} ({screen['role']}, {bump}); "
+        f"it opens {screen['page']} within a few seconds",
+    )
+
+
+def cmd_screen_list(args: argparse.Namespace) -> None:
+    items = _with_screens(_settings(args), lambda s: s.list(args.workspace))
+    text = "\n".join(
+        f"{s['screen_id']}  {s['role']:7}  {'bump' if s['can_bump'] else 'read':4}  "
+        f"{s['label']}  last seen {s['last_seen'] or 'never'}"
+        for s in items
+    )
+    _print(args, {"screens": items}, text or "no screens")
+
+
+def cmd_screen_revoke(args: argparse.Namespace) -> None:
+    result = _with_screens(_settings(args), lambda s: s.revoke(args.screen_id))
+    _print(args, result, f"screen {args.screen_id} revoked (it shows a pairing code again)")
+
+
 # -- settings ----------------------------------------------------------------------------------
 def cmd_settings(args: argparse.Namespace) -> None:
     """Every setting with the value this environment gives it (secrets only say whether they are
@@ -245,6 +289,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
                     f"    admin key:    {demo['keys']['admin']}\n"
                     f"    dashboard:    {base}/#key={demo['keys']['read']}"
                     f"&workspace={demo['workspace_id']}\n"
+                    f"    screens:      open {base}/kitchen.html on the screen and pair its code\n"
                     "  Keys are shown once; orderlog keeps only their hashes.\n",
                     flush=True,
                 )
@@ -298,10 +343,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
         key = keys["write"]
         print(
             f"orderlog demo: created workspace {workspace} (Demo cafe)\n"
-            f"  dashboard (read only): {url}/board.html#key={keys['read']}&workspace={workspace}\n"
-            f"  kitchen (staff actions): {url}/kitchen.html#key={keys['read']}"
-            f"&workspace={workspace}&write={key}\n"
+            f"  owner pages: {url}/#key={keys['read']}&workspace={workspace}\n"
             f"  admin key: {keys['admin']}\n"
+            f"  screens: open {url}/kitchen.html (or board.html, pickup.html) on the screen,\n"
+            f"    then: orderlog screen pair CODE --workspace {workspace} --role kitchen --bump\n"
             "  Keys are shown once; orderlog keeps only their hashes.\n"
             "  (To fill an existing workspace instead: --workspace W --key WRITE_KEY.)",
             flush=True,
@@ -384,6 +429,26 @@ def parser() -> argparse.ArgumentParser:
     hr.add_argument("webhook_id")
     store_opts(hr)
     hr.set_defaults(func=cmd_webhook_remove)
+    scr = sub.add_parser(
+        "screen", help="pair, list or revoke screens (a screen shows a code to pair)"
+    ).add_subparsers(dest="action", required=True)
+    sp = scr.add_parser("pair", help="approve the screen showing CODE")
+    sp.add_argument("code", help="the six letters the screen shows")
+    sp.add_argument("--workspace", required=True)
+    sp.add_argument("--role", required=True, choices=screens.ROLES)
+    sp.add_argument("--station", help="a kitchen screen's station (e.g. grill)")
+    sp.add_argument("--bump", action="store_true", help="a kitchen screen may bump orders")
+    sp.add_argument("--label", help="a name for the list (default: from the role)")
+    store_opts(sp)
+    sp.set_defaults(func=cmd_screen_pair)
+    sl = scr.add_parser("list", help="the workspace's screens with their last-seen times")
+    sl.add_argument("workspace")
+    store_opts(sl)
+    sl.set_defaults(func=cmd_screen_list)
+    sr = scr.add_parser("revoke", help="a revoked screen goes back to its pairing code")
+    sr.add_argument("screen_id")
+    store_opts(sr)
+    sr.set_defaults(func=cmd_screen_revoke)
     st = sub.add_parser("settings", help="every setting and the value this environment gives it")
     st.add_argument("--markdown", action="store_true", help="the README's settings table")
     st.add_argument("--json", action="store_true", help="machine-readable output")

@@ -9,6 +9,7 @@
      +-- NotFound                404  no such order, workspace, key or route
      +-- Conflict                409  stale version, a request racing its own idempotency key
      |    +-- InvalidTransition  409  the workflow forbids going from one status to another
+     +-- Gone                    410  a screen pairing that expired or was used
      +-- PayloadTooLarge         413  body over the limit
      +-- UnsupportedMediaType    415  not application/json
      +-- InvalidInput            422  a field is wrong; carries the field's path
@@ -23,6 +24,7 @@ Each carries data and builds its message from it. ``routes/errors.py`` maps the 
 
 from __future__ import annotations
 
+import math
 from http import HTTPStatus
 
 
@@ -82,6 +84,10 @@ class InvalidTransition(Conflict):
         super().__init__(f"Cannot move an order from {current!r} to {target!r}.")
 
 
+class Gone(OrderLogError):
+    status_code = 410
+
+
 class PayloadTooLarge(OrderLogError):
     status_code = 413
 
@@ -120,10 +126,13 @@ class RateLimited(OrderLogError):
         self.retry_after = retry_after
         self.limit = limit
         self.reset = reset
-        super().__init__(f"Too many requests; retry in {retry_after:.1f} s.")
+        # Retry-After counts whole seconds; the message quotes the same wait, rounded up so a
+        # refusal a few microseconds from the next slot never reads "retry in 0.0 s".
+        self.wait_s = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many requests; retry in {self.wait_s} s.")
 
     def headers(self) -> dict[str, str]:
-        return {"Retry-After": str(max(1, round(self.retry_after + 0.499)))}
+        return {"Retry-After": str(self.wait_s)}
 
 
 class StoreUnavailable(OrderLogError):

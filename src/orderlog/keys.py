@@ -6,8 +6,16 @@ Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
     P:key:{K}                    HASH  one API key by its public id K: sha256, workspace, scope, ...
     P:ticket:{W}:SHA             STR   a live-connection ticket for workspace W (sha256 of it),
                                        60 s, single use
+    P:pair:{C}                   STR   JSON of a screen pairing by its user code C: the device
+                                       code's sha256, state, and once approved the workspace and
+                                       screen id; 10 min, deleted when the screen takes its token
+    P:pair:{C}:rl                STR   rate-limit state (GCRA) of the pairing's polls
+    P:rl:pair:{H}                STR   rate-limit state of pairings asked for by one client (H =
+                                       sha256 of its address, cut to 16 hex digits)
     P:{W}:meta                   HASH  name, created_at, settings of the workspace
     P:{W}:keys                   SET   ids of the workspace's API keys
+    P:{W}:screens                HASH  paired screen id -> last seen (ISO 8601, '' = never);
+                                       a screen's record is a P:key:{K} hash like a key's
     P:{W}:workflow               STR   JSON of a custom workflow (absent = the default one)
     P:{W}:seq                    STR   last order number given out
     P:{W}:epoch                  STR   identity of the event stream; changes if the stream is lost
@@ -17,8 +25,11 @@ Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
     P:{W}:live                   channel the wake-up carrying each event (pub/sub)
     P:{W}:idem:H                 STR   a stored idempotent response (H = sha256 of key id + header)
     P:{W}:rl:K                   STR   rate-limit state (GCRA) of API key K
+    P:{W}:rl:pair                STR   rate-limit state of the workspace's pairing approvals
     P:{W}:ix:...                 ZSET  search indexes; member = order number, score = order number
                                        (``ix:created`` alone scores by created time in ms)
+    P:{W}:ix:v:<kind>            ZSET  every value a text index holds (score 0, by value), for
+                                       prefix search: kind = cname:, sname:, item:, tok:
     P:{W}:webhooks               SET   ids of the workspace's webhooks
     P:{W}:wh:H                   HASH  webhook H: its settings (URL and secrets sealed) and its
                                        delivery state (the event being retried, failures, ...)
@@ -58,8 +69,13 @@ INDEX_SUFFIXES = {
     "role_id": "rid:",  # + role + ":" + staff user id
     "role": "rname:",  # + role + ":" + lower-case staff username
     "item": "item:",  # + lower-case item name
-    "token": "tok:",  # + lower-case word (usernames, display names, items)
+    "token": "tok:",  # + lower-case word (usernames, display names, items, item notes)
+    # + the suffix of "customer", "staff", "item" or "token": every value those indexes hold,
+    # as one lexicographic zset (score 0), so a search finds the values starting with a prefix
+    "vocab": "v:",
 }
+# The text indexes a search matches by prefix (store/orders.py expands them through "vocab").
+VOCABULARIES = ("customer", "staff", "item", "token")
 
 # What a workspace id may be. It goes inside every key of the workspace (in the ``{}`` hash tag),
 # so it must never hold a brace, a ':' or a glob character: checked at the one place keys are
@@ -84,6 +100,15 @@ class Keys:
 
     def ticket(self, tag: str, digest: str) -> str:
         return f"{self.prefix}:ticket:{{{tag}}}:{digest}"
+
+    def pairing(self, code: str) -> str:
+        return f"{self.prefix}:pair:{{{code}}}"
+
+    def pairing_polls(self, code: str) -> str:
+        return self.pairing(code) + ":rl"
+
+    def pairing_client(self, client_tag: str) -> str:
+        return f"{self.prefix}:rl:pair:{{{client_tag}}}"
 
     def slot_tag(self, workspace_id: str) -> str:
         """12 random hex digits whose cluster slot is the workspace's, for API key ids.
@@ -110,6 +135,12 @@ class Keys:
 
     def workspace_keys(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "keys"
+
+    def screens(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "screens"
+
+    def pairing_approvals(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "rl:pair"
 
     def workflow(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "workflow"
@@ -177,6 +208,10 @@ class Keys:
 
     def index_prefix(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "ix:"
+
+    def vocabulary(self, workspace_id: str, name: str) -> str:
+        """The values of the text index ``name`` (one of VOCABULARIES), by value."""
+        return self.index_prefix(workspace_id) + INDEX_SUFFIXES["vocab"] + INDEX_SUFFIXES[name]
 
     def index(self, workspace_id: str, name: str, *parts: str) -> str:
         """An index key, e.g. ``index(w, "role_id", "cashier", "7")``."""

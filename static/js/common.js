@@ -8,6 +8,7 @@ const STORE = {
   workspace: "orderlog.workspace",
   read: "orderlog.readKey",
   write: "orderlog.writeKey",
+  screen: "orderlog.screen", // a paired screen: what it is (see "paired screens" below)
 };
 
 // -- session ---------------------------------------------------------------------------------
@@ -46,15 +47,63 @@ export function canWrite() {
   return Boolean(session().writeKey);
 }
 
-/** The session, or a redirect to the sign-in page when there is none. */
+/** The session, or a redirect to pairing (a screen) or sign-in (an owner page) when none. */
 export function requireSession() {
   takeFragment();
   const s = session();
   if (!s.workspace || !s.readKey) {
-    location.replace("/index.html?next=" + encodeURIComponent(location.pathname + location.search));
+    location.replace(signInPage());
     throw new Error("not signed in");
   }
   return s;
+}
+
+// -- paired screens ------------------------------------------------------------------------------
+// The live screens (board, kitchen, pickup) without credentials show a pairing code (pair.js)
+// instead of the sign-in form. A paired screen keeps its screen token as its read key, and as its
+// write key too when it may bump: the server decides what the token may do. When the token stops
+// working (revoked), the screen forgets it and shows a code again.
+const SCREEN_PAGES = new Set(["/board.html", "/kitchen.html", "/pickup.html"]);
+
+function signInPage() {
+  const next = encodeURIComponent(location.pathname + location.search);
+  return SCREEN_PAGES.has(location.pathname) ? `/pair.html?next=${next}` : `/index.html?next=${next}`;
+}
+
+/** Keep what pairing gave this screen (the poll's approved answer). */
+export function saveScreen({ workspace_id, token, screen }) {
+  signOut();
+  localStorage.setItem(STORE.workspace, workspace_id);
+  localStorage.setItem(STORE.read, token);
+  if (screen.can_bump) localStorage.setItem(STORE.write, token);
+  localStorage.setItem(STORE.screen, JSON.stringify(screen));
+}
+
+/** What this screen was paired as ({screen_id, role, station, label, ...}), or null. */
+export function pairedScreen() {
+  try {
+    return JSON.parse(localStorage.getItem(STORE.screen) || "null");
+  } catch {
+    return null;
+  }
+}
+
+function backToPairing() {
+  signOut();
+  location.replace(signInPage());
+}
+
+// A live page that lost its connection asks whether its token still works (a revoked screen's
+// socket is closed by the server within a second or two): 401 sends it back to pairing at once
+// instead of after the live client's backoff.
+let checking = false;
+function checkScreen() {
+  if (checking || !pairedScreen()) return;
+  checking = true;
+  fetch("/v1/me", { headers: { Authorization: `Bearer ${session().readKey}` }, cache: "no-store" })
+    .then((resp) => resp.status === 401 && backToPairing())
+    .catch(() => {}) // the network is down: the live client retries, and so will this
+    .finally(() => (checking = false));
 }
 
 // -- API ---------------------------------------------------------------------------------------
@@ -85,6 +134,7 @@ export async function api(path, { method = "GET", body, write = false, raw = fal
     } catch {
       // not JSON: keep the status line
     }
+    if (resp.status === 401 && pairedScreen()) backToPairing();
     if (resp.status === 401) message += " Sign in again (Sign-in in the menu).";
     throw new ApiError(resp.status, message);
   }
@@ -185,6 +235,7 @@ export function header({ live = false } = {}) {
 
 /** Show live / reconnecting / offline in the header. */
 export function showConnection(state) {
+  if (state !== "live") checkScreen();
   const node = document.getElementById("conn");
   if (!node) return;
   node.className = `conn ${state}`;

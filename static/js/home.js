@@ -1,42 +1,99 @@
-// Sign-in: workspace id and a read key (plus an optional write key), kept in localStorage;
-// a kiosk link's #key=...&workspace=... fragment signs in and leaves the address bar at once.
+// Sign-in and owner tools.
+//
+// Sign-in: a workspace id and a read key (plus an optional write key) are checked with the server
+// (GET /v1/me) before anything is kept; a wrong key gets a message saying what is wrong and
+// nothing is stored. A kiosk link's #key=...&workspace=... fragment still signs in.
+//
+// Owner tools: an admin key, checked the same way and kept in this page's memory only, unlocks
+// pairing a screen (the code it shows), the list of paired screens (revoke), the webhooks (with
+// their health: add, disable, test, remove) and the workspace settings.
 import { clear, el, header, loadWorkspace, saveSession, session, signOut, takeFragment } from "./common.js";
+import { formatDateTime, languagePicker, t, translatePage } from "./i18n.js";
 
 takeFragment();
 header();
+translatePage();
+document.getElementById("language").append(languagePicker());
 
-const form = document.getElementById("signin");
 const params = new URLSearchParams(location.search);
 const next = params.get("next");
+const form = document.getElementById("signin");
 
+function status(id, text, ok = false) {
+  const node = document.getElementById(id);
+  node.textContent = text;
+  node.classList.toggle("bad", Boolean(text) && !ok);
+  node.classList.toggle("good", Boolean(text) && ok);
+}
+
+/** What a key is (GET /v1/me), or a message saying why it cannot be used. */
+async function whatIs(key) {
+  let resp;
+  try {
+    resp = await fetch("/v1/me", { headers: { Authorization: `Bearer ${key}` }, cache: "no-store" });
+  } catch {
+    return { problem: t("home.unreachable") };
+  }
+  if (resp.status === 401) return { problem: t("home.key_invalid") };
+  if (!resp.ok) {
+    const body = await resp.json().catch(() => ({}));
+    return { problem: body.message || `${resp.status}` };
+  }
+  return { me: await resp.json() };
+}
+
+// -- sign-in ---------------------------------------------------------------------------------------
 async function showSignedIn() {
   const s = session();
   if (!s.workspace || !s.readKey) return;
   form.workspace.value = s.workspace;
+  const who = document.getElementById("who");
+  document.getElementById("signed-in").hidden = false;
   try {
     const ws = await loadWorkspace();
-    document.getElementById("signed-in").hidden = false;
-    document.getElementById("who").textContent =
-      `Signed in to ${ws.name} (${ws.id})` + (s.writeKey ? " with a write key: staff actions on." : ", read only.");
-    fillSettings(ws.settings);
-    offerWebhooks(ws.workflow);
+    who.textContent = t(s.writeKey ? "home.signed_in_write" : "home.signed_in_read", { name: ws.name, id: ws.id });
     if (next && next.startsWith("/") && !next.startsWith("//")) location.replace(next);
   } catch (exc) {
-    document.getElementById("who").textContent = `Cannot open the workspace: ${exc.message}`;
-    document.getElementById("signed-in").hidden = false;
+    who.textContent = t("home.cannot_open", { message: exc.message });
   }
+}
+
+/** Check a key for one use: null when it fits, else the message to show. */
+function mismatch(me, workspace, allowed, role) {
+  if (me.workspace_id !== workspace) return t("home.key_other_workspace", { role, id: me.workspace_id });
+  if (!allowed.includes(me.scope)) return t("home.key_wrong_scope", { role, scope: me.scope });
+  return null;
 }
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  saveSession({
-    workspace: form.workspace.value,
-    readKey: form.readKey.value,
-    writeKey: form.writeKey.value,
-  });
-  form.readKey.value = "";
-  form.writeKey.value = "";
-  await showSignedIn();
+  const workspace = form.workspace.value.trim();
+  const readKey = form.readKey.value.trim();
+  const writeKey = form.writeKey.value.trim();
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  status("signin-status", t("home.checking"), true);
+  try {
+    const read = await whatIs(readKey);
+    let problem = read.problem || mismatch(read.me, workspace, ["read", "admin"], t("home.read_key_word"));
+    if (!problem && writeKey) {
+      const write = await whatIs(writeKey);
+      problem = write.problem
+        ? `${t("home.write_key_word")}: ${write.problem}`
+        : mismatch(write.me, workspace, ["write", "admin"], t("home.write_key_word"));
+    }
+    if (problem) {
+      status("signin-status", problem);
+      return; // nothing is kept
+    }
+    saveSession({ workspace, readKey, writeKey });
+    form.readKey.value = "";
+    form.writeKey.value = "";
+    status("signin-status", t("home.signed_in"), true);
+    await showSignedIn();
+  } finally {
+    button.disabled = false;
+  }
 });
 
 document.getElementById("sign-out").addEventListener("click", () => {
@@ -44,135 +101,257 @@ document.getElementById("sign-out").addEventListener("click", () => {
   location.reload();
 });
 
-const settingsForm = document.getElementById("settings");
-const SETTINGS = ["age_warn_seconds", "age_late_seconds", "pickup_linger_seconds", "recall_window_seconds"];
+// -- owner tools -----------------------------------------------------------------------------------
+const owner = { key: "", workspace: "" };
 
-function fillSettings(settings) {
-  document.getElementById("settings-panel").hidden = false;
-  for (const name of SETTINGS) settingsForm[name].value = settings[name];
-}
-
-settingsForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const status = document.getElementById("settings-status");
-  const body = Object.fromEntries(SETTINGS.map((n) => [n, Number(settingsForm[n].value)]));
-  const { workspace } = session();
-  try {
-    const resp = await fetch(`/v1/workspaces/${encodeURIComponent(workspace)}/settings`, {
-      method: "PATCH",
-      headers: { Authorization: `Bearer ${settingsForm.adminKey.value.trim()}`, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const data = await resp.json();
-    if (!resp.ok) throw new Error(data.message);
-    fillSettings(data.settings);
-    status.textContent = "Saved.";
-  } catch (exc) {
-    status.textContent = `Not saved: ${exc.message}`;
-  }
-  settingsForm.adminKey.value = "";
-});
-
-// -- webhooks: the admin key stays in this page's memory (never stored), like the settings form's.
-let adminKey = "";
-const hooksList = document.getElementById("webhooks-list");
-const hooksStatus = document.getElementById("webhooks-status");
-const addForm = document.getElementById("webhook-add");
-
-function offerWebhooks(workflow) {
-  document.getElementById("webhooks-panel").hidden = false;
-  const box = document.getElementById("webhook-statuses");
-  for (const s of workflow.statuses) {
-    box.append(el("label", {}, el("input", { type: "checkbox", name: "statuses", value: s.name }), s.label));
-  }
-}
-
-async function hooksApi(path, { method = "GET", body } = {}) {
-  const headers = { Authorization: `Bearer ${adminKey}` };
+async function ownerApi(path, { method = "GET", body } = {}) {
+  const headers = { Authorization: `Bearer ${owner.key}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(`/v1/workspaces/${encodeURIComponent(session().workspace)}/webhooks${path}`, {
+  const resp = await fetch(`/v1/workspaces/${encodeURIComponent(owner.workspace)}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
   });
-  const data = await resp.json();
-  if (!resp.ok) throw new Error(data.message);
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const error = new Error(data.message || `${resp.status} ${resp.statusText}`);
+    error.status = resp.status;
+    error.field = data.field;
+    throw error;
+  }
   return data;
+}
+
+const unlock = document.getElementById("unlock");
+unlock.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const key = unlock.adminKey.value.trim();
+  unlock.adminKey.value = "";
+  const { me, problem } = await whatIs(key);
+  if (problem) return status("unlock-status", problem);
+  if (me.scope !== "admin") return status("unlock-status", t("home.need_admin", { scope: me.scope }));
+  owner.key = key;
+  owner.workspace = me.workspace_id;
+  try {
+    const ws = await ownerApi("");
+    document.getElementById("owner-who").textContent = t("home.owner_for", { name: ws.name, id: ws.id });
+    fillSettings(ws.settings);
+    document.getElementById("owner-tools").hidden = false;
+    unlock.hidden = true;
+    status("unlock-status", "");
+    await listScreens();
+    await offerWebhooks();
+    document.getElementById("pair-form").code.focus();
+  } catch (exc) {
+    status("unlock-status", exc.message);
+  }
+});
+
+// -- pairing ---------------------------------------------------------------------------------------
+const pairForm = document.getElementById("pair-form");
+if (params.get("pair")) {
+  // The QR code a screen shows leads here with its code: the owner only unlocks and confirms.
+  pairForm.code.value = params.get("pair");
+  document.getElementById("owner").scrollIntoView();
+  unlock.adminKey.focus();
+}
+
+function roleChanged() {
+  const kitchen = pairForm.role.value === "kitchen";
+  for (const node of pairForm.querySelectorAll(".kitchen-only")) node.hidden = !kitchen;
+}
+pairForm.role.addEventListener("change", roleChanged);
+roleChanged();
+
+pairForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const kitchen = pairForm.role.value === "kitchen";
+  const body = {
+    code: pairForm.code.value,
+    role: pairForm.role.value,
+    station: kitchen ? pairForm.station.value.trim() || null : null,
+    can_bump: kitchen && pairForm.can_bump.checked,
+    label: pairForm.label.value.trim() || null,
+  };
+  try {
+    const { screen } = await ownerApi("/screens", { method: "POST", body });
+    status("pair-status", t("home.paired", { label: screen.label }), true);
+    pairForm.code.value = "";
+    pairForm.label.value = "";
+    await listScreens();
+  } catch (exc) {
+    status("pair-status", exc.status === 404 ? t("home.pair_unknown") : exc.message);
+  }
+});
+
+function roleText(screen) {
+  const role = t(`role.${screen.role}`);
+  return screen.station ? `${role} · ${screen.station}` : role;
+}
+
+async function listScreens() {
+  const { screens } = await ownerApi("/screens");
+  const tbody = document.querySelector("#screens tbody");
+  clear(
+    tbody,
+    screens.map((screen) =>
+      el(
+        "tr",
+        { dataset: { screen: screen.screen_id } },
+        el("td", {}, screen.label),
+        el("td", {}, roleText(screen)),
+        el("td", {}, screen.can_bump ? t("common.yes") : t("common.no")),
+        el("td", {}, screen.last_seen ? formatDateTime(screen.last_seen) : t(screen.paired ? "home.never" : "home.waiting_screen")),
+        el(
+          "td",
+          {},
+          el("button", { type: "button", class: "danger revoke", onclick: () => revoke(screen) }, t("home.revoke"))
+        )
+      )
+    )
+  );
+  document.getElementById("screens-empty").hidden = screens.length > 0;
+}
+
+async function revoke(screen) {
+  try {
+    await ownerApi(`/screens/${encodeURIComponent(screen.screen_id)}`, { method: "DELETE" });
+    status("pair-status", t("home.revoked", { label: screen.label }), true);
+  } catch (exc) {
+    status("pair-status", exc.message);
+  }
+  await listScreens();
+}
+
+// -- webhooks --------------------------------------------------------------------------------------
+const hookForm = document.getElementById("webhook-add");
+
+async function offerWebhooks() {
+  const workflow = await ownerApi("/workflow");
+  clear(
+    document.getElementById("webhook-statuses"),
+    el("legend", {}, t("hooks.statuses")),
+    workflow.statuses.map((s) => el("label", {}, el("input", { type: "checkbox", name: "statuses", value: s.name }), s.label))
+  );
+  await listWebhooks();
 }
 
 function healthCell(w) {
   const h = w.health;
   const lines = [];
   if (w.disabled_reason) lines.push(w.disabled_reason);
-  else if (h.last_error && h.state === "failing") lines.push(`Last error: ${h.last_error}`);
-  if (h.undelivered) lines.push(`${h.undelivered} waiting, oldest ${Math.round(h.lag_seconds)} s`);
-  if (h.dead_letters) lines.push(`${h.dead_letters} dead letter(s)`);
-  if (h.last_success_at) lines.push(`Last delivered ${new Date(h.last_success_at).toLocaleString()}`);
-  return el("td", {}, el("span", { class: `health ${h.state}` }, h.state), lines.map((t) => el("div", { class: "muted" }, t)));
+  else if (h.state === "failing" && h.last_error) lines.push(t("hooks.last_error", { error: h.last_error }));
+  if (h.undelivered) lines.push(t("hooks.waiting", { count: h.undelivered, seconds: Math.round(h.lag_seconds) }));
+  if (h.dead_letters) lines.push(t("hooks.dead", { count: h.dead_letters }));
+  if (h.last_success_at) lines.push(t("hooks.last_ok", { time: formatDateTime(h.last_success_at) }));
+  return el("td", {}, el("span", { class: `health ${h.state}` }, t(`hooks.state_${h.state}`)), lines.map((line) => el("div", { class: "muted" }, line)));
 }
 
-function hookRow(w) {
-  const act = (text, run, cls) => el("button", { type: "button", class: cls, onclick: () => guarded(run) }, text);
+function webhookRow(w) {
+  const name = w.label || w.url;
+  const act = (text, run, cls) => el("button", { type: "button", class: cls, onclick: () => hookAction(run) }, text);
   return el(
     "tr",
     { dataset: { webhook: w.id } },
-    el("td", {}, w.label || w.url, w.label ? el("div", { class: "muted" }, w.url) : null),
-    el("td", {}, w.format === "discord" ? "Discord" : "Signed JSON"),
-    el("td", {}, w.events.join(", "), w.statuses.length ? el("div", { class: "muted" }, `to ${w.statuses.join(", ")}`) : null),
+    el("td", {}, name, w.label ? el("div", { class: "muted" }, w.url) : null),
+    el("td", {}, t(w.format === "discord" ? "hooks.discord" : "hooks.json")),
+    el("td", {}, w.events.join(", "), w.statuses.length ? el("div", { class: "muted" }, t("hooks.to", { statuses: w.statuses.join(", ") })) : null),
     healthCell(w),
     el(
       "td",
       { class: "row-actions" },
-      act(w.enabled ? "Disable" : "Enable", () => hooksApi(`/${w.id}`, { method: "PATCH", body: { enabled: !w.enabled } })),
-      act("Send test", async () => {
-        const r = await hooksApi(`/${w.id}/test`, { method: "POST" });
-        hooksStatus.textContent = r.outcome === "delivered" ? `Test delivered (${r.status_code}, ${r.latency_ms} ms).` : `Test failed: ${r.error}`;
+      act(t(w.enabled ? "hooks.disable" : "hooks.enable"), () => ownerApi(`/webhooks/${w.id}`, { method: "PATCH", body: { enabled: !w.enabled } })),
+      act(t("hooks.test"), async () => {
+        const r = await ownerApi(`/webhooks/${w.id}/test`, { method: "POST" });
+        const ok = r.outcome === "delivered";
+        status("webhooks-status", ok ? t("hooks.tested", { status: r.status_code, ms: r.latency_ms }) : t("hooks.test_failed", { error: r.error }), ok);
       }),
-      act("Remove", async () => {
-        if (confirm(`Remove the webhook ${w.label || w.url}?`)) await hooksApi(`/${w.id}`, { method: "DELETE" });
-      }, "danger"),
-    ),
+      act(t("hooks.remove"), async () => {
+        await ownerApi(`/webhooks/${w.id}`, { method: "DELETE" });
+        status("webhooks-status", t("hooks.removed", { name }), true);
+      }, "danger")
+    )
   );
 }
 
-async function showWebhooks() {
-  const { webhooks } = await hooksApi("");
-  const head = el("tr", {}, ["Webhook", "Format", "Events", "Health", ""].map((t) => el("th", {}, t)));
-  clear(hooksList, webhooks.length ? el("table", {}, el("thead", {}, head), el("tbody", {}, webhooks.map(hookRow))) : el("p", { class: "muted" }, "No webhooks yet."));
-  addForm.hidden = false;
+async function listWebhooks() {
+  const { webhooks } = await ownerApi("/webhooks");
+  clear(document.querySelector("#webhooks-table tbody"), webhooks.map(webhookRow));
+  document.getElementById("webhooks-empty").hidden = webhooks.length > 0;
 }
 
-async function guarded(run) {
+async function hookAction(run) {
   try {
     await run();
-    await showWebhooks();
   } catch (exc) {
-    hooksStatus.textContent = exc.message;
+    status("webhooks-status", exc.message);
   }
+  await listWebhooks();
 }
 
-document.getElementById("webhooks-unlock").addEventListener("submit", async (event) => {
+hookForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  adminKey = event.target.adminKey.value.trim();
-  event.target.adminKey.value = "";
-  hooksStatus.textContent = "";
-  await guarded(async () => {});
-});
-
-addForm.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const ticked = (name) => [...addForm.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
-  const body = { url: addForm.url.value.trim(), format: addForm.format.value, events: ticked("events"), label: addForm.label.value };
+  const ticked = (name) => [...hookForm.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+  const body = { url: hookForm.url.value.trim(), format: hookForm.format.value, events: ticked("events"), label: hookForm.label.value.trim() };
   if (ticked("statuses").length) body.statuses = ticked("statuses");
-  await guarded(async () => {
-    const made = await hooksApi("", { method: "POST", body });
+  await hookAction(async () => {
+    const made = await ownerApi("/webhooks", { method: "POST", body });
     const secret = document.getElementById("webhook-secret");
     secret.hidden = !made.secret;
-    secret.textContent = made.secret ? `Signing secret of ${made.label || made.url} (shown once, copy it now): ${made.secret}` : "";
-    hooksStatus.textContent = "Added.";
-    addForm.reset();
+    secret.textContent = made.secret ? t("hooks.secret", { name: made.label || made.url, secret: made.secret }) : "";
+    status("webhooks-status", t("hooks.added"), true);
+    hookForm.reset();
   });
+});
+
+// -- settings --------------------------------------------------------------------------------------
+const settingsForm = document.getElementById("settings");
+const SETTINGS = [
+  "age_warn_seconds",
+  "age_late_seconds",
+  "pickup_linger_seconds",
+  "recall_window_seconds",
+  "abuse_burst_count",
+  "abuse_burst_seconds",
+  "abuse_repeat_count",
+  "abuse_repeat_seconds",
+  "abuse_fast_seconds",
+];
+
+function fillSettings(settings) {
+  for (const name of SETTINGS) settingsForm[name].value = settings[name];
+}
+
+/** What is wrong with the form, in words, before asking the server (which checks it again). */
+function invalid(body) {
+  for (const name of SETTINGS) {
+    if (!Number.isInteger(body[name]) || body[name] < 1) return [name, t("settings.whole_number")];
+  }
+  if (body.age_warn_seconds >= body.age_late_seconds) return ["age_warn_seconds", t("settings.warn_before_late")];
+  return null;
+}
+
+settingsForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  for (const name of SETTINGS) settingsForm[name].removeAttribute("aria-invalid");
+  const body = Object.fromEntries(SETTINGS.map((n) => [n, Number(settingsForm[n].value)]));
+  const problem = invalid(body);
+  const refuse = (field, message) => {
+    if (settingsForm[field]) {
+      settingsForm[field].setAttribute("aria-invalid", "true");
+      settingsForm[field].focus();
+    }
+    status("settings-status", t("settings.not_saved", { message }));
+  };
+  if (problem) return refuse(...problem);
+  try {
+    const ws = await ownerApi("/settings", { method: "PATCH", body });
+    fillSettings(ws.settings);
+    status("settings-status", t("settings.saved"), true);
+  } catch (exc) {
+    refuse(exc.field, exc.message);
+  }
 });
 
 showSignedIn();

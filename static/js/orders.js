@@ -1,14 +1,20 @@
 // Order search (the search API as a form), results with paging by next_cursor, CSV export
 // fetched with the key in a header and saved from a Blob (the key never goes in a URL).
-import { api, clear, el, header, itemText, loadWorkspace, localTime, requireSession, showError, who } from "./common.js";
+// Names, items and words match by prefix (server-side); a search that finds nothing says what
+// to try, and a search that fails clears the results of the one before (they no longer answer
+// what the form asks).
+import { api, clear, el, header, itemText, loadWorkspace, requireSession, showError, who } from "./common.js";
+import { formatDateTime, t, translatePage } from "./i18n.js";
 
 requireSession();
 header();
+translatePage();
 
 const form = document.getElementById("search");
 const tbody = document.querySelector("#results tbody");
 const more = document.getElementById("more");
 const count = document.getElementById("count");
+const hint = document.getElementById("hint");
 const FIELDS = ["customer", "customer_id", "staff", "staff_id", "role", "status", "item", "number", "from", "to", "q"];
 let label = (s) => s;
 let shown = 0;
@@ -30,7 +36,7 @@ function row(order) {
     "tr",
     { dataset: { order: order.id } },
     el("td", {}, el("a", { href: `/order.html?id=${order.id}` }, `#${order.order_number}`)),
-    el("td", {}, localTime(order.created_at)),
+    el("td", {}, formatDateTime(order.created_at)),
     el("td", {}, el("span", { class: "badge" }, label(order.status))),
     el("td", {}, who(order.customer)),
     el("td", {}, order.items.map(itemText).join(", ")),
@@ -39,23 +45,37 @@ function row(order) {
   );
 }
 
+function showHint(text) {
+  hint.textContent = text;
+  hint.hidden = !text;
+}
+
+/** Forget the results on screen: they belonged to another search. */
+function reset() {
+  clear(tbody);
+  shown = 0;
+  nextCursor = null;
+  more.hidden = true;
+  count.textContent = "";
+  showHint("");
+}
+
 async function search(cursor = null) {
   const params = query();
   if (cursor) params.set("cursor", cursor);
   try {
     const page = await api(`/orders?${params}`);
-    if (!cursor) {
-      clear(tbody);
-      shown = 0;
-    }
+    if (!cursor) reset();
     tbody.append(...page.orders.map(row));
     shown += page.orders.length;
     nextCursor = page.next_cursor;
     more.hidden = !nextCursor;
-    count.textContent = shown ? `${shown} order${shown === 1 ? "" : "s"} shown` : "No orders match.";
+    count.textContent = shown ? t("orders.count", { count: shown }) : "";
+    if (!shown && !nextCursor) showHint(t([...query().keys()].length ? "orders.none_match" : "orders.none_yet"));
     showError("");
   } catch (exc) {
-    showError(`Search failed: ${exc.message}`);
+    if (!cursor) reset();
+    showError(t("orders.search_failed", { message: exc.message }));
   }
 }
 
@@ -80,7 +100,7 @@ document.getElementById("csv").addEventListener("click", async (event) => {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (exc) {
-    showError(`Export failed: ${exc.message}`);
+    showError(t("orders.export_failed", { message: exc.message }));
   } finally {
     button.disabled = false;
   }
@@ -107,4 +127,4 @@ function toLocalInput(iso) {
   return local.toISOString().slice(0, 16);
 }
 
-start().catch((exc) => showError(`Cannot load the workspace: ${exc.message}`));
+start().catch((exc) => showError(t("common.cannot_load", { message: exc.message })));

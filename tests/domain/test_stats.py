@@ -136,12 +136,22 @@ def test_stats_leaderboard_per_staff_member() -> None:
         "handed_over": 1,  # the recipient of order 2
         "median_preparation_seconds": 20,
     }
-    assert board["sys:1"]["taken"] == 1
-    assert [row["staff_id"] for row in stats.report(ORDERS, QUIET)["leaderboard"]] == [
-        "7",
-        "8",
-        "sys:1",
-    ]
+    assert [row["staff_id"] for row in stats.report(ORDERS, QUIET)["leaderboard"]] == ["7", "8"]
+
+
+def test_stats_system_actors_are_counted_apart_and_never_flagged() -> None:
+    """POS, Kiosk and the like are listed under system_actors, not ranked among staff, and a
+    kiosk taking an order every few seconds is no cashier burst."""
+    out = stats.report(ORDERS, QUIET)
+    (pos,) = out["system_actors"]
+    assert pos["staff_id"] == "sys:1"
+    assert pos["taken"] == 1
+    kiosk = {"system_id": 2, "user_id": None, "username": "Kiosk", "display_name": "Kiosk"}
+    rush = [order(n, n * 3, [], cashier=kiosk) for n in range(1, 21)]
+    flagged = stats.report(rush, stats.Rules(burst_count=5, burst_seconds=60))
+    assert flagged["abuse"]["cashier_bursts"] == []
+    assert flagged["leaderboard"] == []
+    assert flagged["system_actors"][0]["taken"] == 20
 
 
 def test_stats_empty_range() -> None:
@@ -246,7 +256,8 @@ async def test_stats_route_reports_the_stored_orders(
     assert (board["7"]["taken"], board["7"]["handed_over"]) == (2, 1)
     assert (board["9"]["taken"], board["9"]["prepared"], board["9"]["handed_over"]) == (2, 1, 1)
     assert board["8"]["prepared"] == 1
-    assert board["sys:1"]["taken"] == 1
+    assert "sys:1" not in board
+    assert [(r["staff_id"], r["taken"]) for r in out["system_actors"]] == [("sys:1", 1)]
     # Order 1 went from creation to completed in milliseconds; Alice ordered 3 times at once.
     assert [f["order_number"] for f in out["abuse"]["completed_too_fast"]] == [1]
     (repeat,) = out["abuse"]["repeat_customers"]

@@ -87,3 +87,181 @@ async def test_bench_fanout_client_counts_every_event(server: str, workspace: Wo
     assert received["events_received"] == 5 * 40
     assert received["events_in_window"] == 5 * 40
     assert received["closed_by_server"] == 0
+
+
+# -- every benchmark command of README and docs, at a tiny size ---------------------------------
+
+
+def bench_command(*args: str, timeout: float = 180, **env: str) -> str:
+    """A benchmark command run from the repository root as the docs write it; its stdout.
+    Fails on a non-zero exit, with the end of its output."""
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"{args}: exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+    return proc.stdout
+
+
+def table(text: str, first: str) -> list[dict[str, str]]:
+    """The rows of the markdown table whose first column is titled ``first``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first} |"))
+    titles = [c.strip() for c in lines[start].strip("|").split("|")]
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(titles, (c.strip() for c in line.strip("|").split("|")), strict=True)))
+    return rows
+
+
+def test_bench_runs_pair_ratios_run_by_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeated runs report median (range); ratios pair run i with run i, then take the median."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench.harness import Runs
+
+    runs = Runs()
+    for mine, theirs in [(2.0, 1.0), (4.0, 4.0), (9.0, 3.0)]:
+        runs.add("mine", 0.5, {"x": mine})
+        runs.add("theirs", 1.5, {"x": theirs})
+    assert runs.spread("mine", "x") == "4.0 (2.0-9.0)"
+    assert runs.ratio("mine", "theirs", "x") == "2.00x (1.00x-3.00x)"  # medians would say 1.33x
+    assert runs.loads("theirs") == "1.50, 1.50, 1.50"
+    runs.add("none", 0.1, {"x": 0.0})
+    assert runs.ratio("mine", "none", "x") == "-"
+    runs.add("late", 0.2, {"x": None})  # a latency where nothing arrived
+    runs.add("late", 0.2, {"x": 8.0})
+    assert runs.spread("late", "x") == "8.0 [none in 1 of 2 runs]"
+    assert runs.ratio("late", "mine", "x") == "2.00x"  # run 2 only: 8 / 4
+
+
+@pytest.mark.slow
+def test_bench_live_command_runs_every_server() -> None:
+    """bench.live with orderlog, the reference and both peers: every subscriber subscribed, none
+    lost an event, and a ratio row per other server."""
+    out = bench_command(
+        *("-m", "bench.live", "--servers", "orderlog,reference,broadcaster,socketio"),
+        *("--scenarios", "5@20", "--duration", "0.5", "--warmup", "0.2", "--grace", "0.5"),
+        *("--runs", "1"),
+    )
+    rows = table(out, "server")
+    assert [r["server"] for r in rows] == ["orderlog", "reference", "broadcaster", "socketio"]
+    for row in rows:
+        assert row["subscribed"] == "5", row
+        assert row["lost"] == "0", row
+        assert float(row["delivered msgs/s"]) > 0, row
+    ratios = table(out, "scenario")
+    assert [r["other"] for r in ratios] == ["reference", "broadcaster", "socketio"]
+    assert all(r["p99"].endswith("x") for r in ratios), ratios
+
+
+@pytest.mark.slow
+def test_bench_ingest_command_runs_orderlog_beside_the_reference(tmp_path: Path) -> None:
+    """bench.ingest: every row accepted writes without an error, the reference ratios are
+    there, and its profiles are what bench.profile_summary ranks."""
+    out = bench_command(
+        *("-m", "bench.ingest", "--fsync", "everysec", "--duration", "0.5", "--warmup", "0.2"),
+        *("--runs", "1", "--profile", str(tmp_path)),
+    )
+    rows = table(out, "appendfsync")
+    assert [(r["server"], r["processes"]) for r in rows] == [
+        ("orderlog", "1"),
+        ("orderlog", "1"),
+        ("orderlog", "1"),
+        ("reference", "1"),
+        ("reference", "1"),
+        ("orderlog", "2"),
+    ]
+    assert all(row["errors"] == "0" for row in rows), rows
+    # (on a busy machine a 0.5 s window may close before a saturated server answers)
+    assert sum(float(row["writes/s accepted"].replace(",", "")) for row in rows) > 0
+    ratios = table(out.split("orderlog / reference, run by run")[1], "appendfsync")
+    assert len(ratios) == 4
+    assert all(r["ratio"].endswith("x") for r in ratios), ratios
+    folded = sorted(p.name for p in tmp_path.iterdir())
+    assert folded == [
+        "orderlog-create-everysec.folded",
+        "orderlog-full-everysec.folded",
+        "reference-create-everysec.folded",
+    ]
+    ranked = bench_command(
+        "-m", "bench.profile_summary", str(tmp_path / "orderlog-create-everysec.folded")
+    )
+    assert "samples" in ranked
+    assert "inclusive:" in ranked
+
+
+@pytest.mark.slow
+def test_bench_search_command_lifts_the_read_limit() -> None:
+    """bench.search asks more pages than the read key's default burst (400) at more than its
+    rate (200/s): every query row is answered, none stops on a 429."""
+    out = bench_command("-m", "bench.search", "--orders", "300", "--requests", "60", "--runs", "1")
+    rows = table(out, "kind")
+    assert len(rows) == 18
+    assert all(float(r["p50 ms"]) > 0 for r in rows)
+    assert "| 1 day(s) |" in out
+
+
+@pytest.mark.slow
+def test_bench_slow_consumer_command_closes_the_stuck_client() -> None:
+    """bench.slow_consumer: the client that never reads is closed, the readers miss nothing
+    (exit 0). Enough events (~6 MiB) to fill the kernel's buffers for the stuck socket."""
+    out = bench_command(
+        *("-m", "bench.slow_consumer", "--readers", "3", "--rate", "2500", "--seconds", "4"),
+        *("--runs", "1"),
+        ORDERLOG_LIVE_QUEUE_EVENTS="1000",
+    )
+    assert table(out, "runs")[0]["events missing"] == "0"
+
+
+@pytest.mark.slow
+def test_bench_soak_command_runs() -> None:
+    """bench.soak for a few seconds: clients connect, orders are written and completed."""
+    out = bench_command(
+        *("-m", "bench.soak", "--minutes", "0.1", "--clients", "5", "--full", "2"),
+        *("--churn", "1", "--orders", "20", "--every", "2", "--warmup", "1"),
+    )
+    assert "soak " in out
+    assert "failures 0" in out, out[-1500:]
+
+
+def test_bench_memory_command_runs() -> None:
+    """bench/memory.py (run as a script, as docs/deploy.md writes it) prints its sizing table."""
+    out = bench_command("bench/memory.py", "200", "10", "--runs", "1")
+    rows = {r["figure"]: r["value"] for r in table(out, "figure")}
+    assert any(k.startswith("Redis memory per order") for k in rows)
+    assert all(v.split()[0] != "-" for v in rows.values())
+
+
+def test_bench_audit_floors_command_runs() -> None:
+    """python -m bench.audit --floors (no network) checks the floors and exits 0."""
+    assert "advisories checked" in bench_command("-m", "bench.audit", "--floors")
+
+
+@pytest.mark.slow
+def test_bench_webhooks_command_delivers_everything() -> None:
+    """bench.webhooks: both loads with and without webhooks answered without an error, every
+    delivery made (nothing left, nothing twice), and the ratio rows there."""
+    out = bench_command(
+        *("-m", "bench.webhooks", "--duration", "0.5", "--warmup", "0.2", "--runs", "1")
+    )
+    rows = table(out, "load")
+    assert [(r["load"].split(",")[0], r["webhooks"]) for r in rows] == [
+        ("max", "none"),
+        ("max", "3 active"),
+        ("fixed 1000/s", "none"),
+        ("fixed 1000/s", "3 active"),
+    ]
+    assert all(r["errors"] == "0" for r in rows), rows
+    assert all(float(r["of deliveries due"].replace(",", "")) > 0 for r in rows[1::2]), rows
+    assert "NOT every delivery" not in out
+    ratios = table(out.split("run by run")[1], "load")
+    assert all(r["ratio"].endswith("x") for r in ratios), ratios

@@ -7,131 +7,26 @@ loop under ``asyncio.timeout``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from orderlog.store.embedded import free_port
+from support.browser import (
+    CASHIER,
+    CUSTOMER,
+    Api,
+    browser,
+    open_page,
+    wait_live,
+)
 from support.server import Workspace, running_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 XSS = "<img src=x onerror=alert(1)>"
-CUSTOMER = {"UserId": 1001, "Name": "PizzaNinja2012", "DisplayName": "Pizza Ninja"}
-CASHIER = {"UserId": 7, "Name": "builderman"}
-
-
-def _need_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if os.environ.get("ORDERLOG_REQUIRE_ALL") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    _need_chromium()
-
-
-class Browser:
-    """One Chromium page plus what it did: dialogs opened and script errors raised."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        page.on("dialog", self._dialog)
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-
-    async def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-
-@contextlib.asynccontextmanager
-async def browser(base: str) -> AsyncIterator[Browser]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            context = await chromium.new_context(
-                base_url=base, viewport={"width": 1280, "height": 800}
-            )
-            yield Browser(await context.new_page())
-        finally:
-            await chromium.close()
-
-
-async def open_page(b: Browser, ws: Workspace, page: str, *, write: bool = False) -> Any:
-    """Open a page signed in through a kiosk link (#key=...&workspace=...)."""
-    fragment = f"key={ws.keys['read']}&workspace={ws.id}"
-    if write:
-        fragment += f"&write={ws.keys['write']}"
-    response = await b.page.goto(f"/{page}#{fragment}")
-    return response
-
-
-async def wait_live(b: Browser) -> None:
-    from playwright.async_api import expect
-
-    await expect(b.page.locator("#conn")).to_have_text("live", timeout=5000)
-
-
-class Api:
-    """The HTTP API of the running server (real HTTP, as a till would call it)."""
-
-    def __init__(self, base: str, ws: Workspace) -> None:
-        self.http = httpx.AsyncClient(base_url=base + ws.base, timeout=10)
-        self.ws = ws
-
-    async def create(self, **body: Any) -> dict[str, Any]:
-        payload = {"customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"], **body}
-        resp = await self.http.post("/orders", json=payload, headers=self.ws.auth())
-        assert resp.status_code == 201, resp.text
-        return resp.json()["order"]  # type: ignore[no-any-return]
-
-    async def move(self, order_id: str, status: str, **body: Any) -> dict[str, Any]:
-        resp = await self.http.post(
-            f"/orders/{order_id}/status", json={"status": status, **body}, headers=self.ws.auth()
-        )
-        assert resp.status_code == 200, resp.text
-        return resp.json()["order"]  # type: ignore[no-any-return]
-
-    async def get(self, order_id: str) -> dict[str, Any]:
-        resp = await self.http.get(f"/orders/{order_id}", headers=self.ws.auth("read"))
-        return resp.json()  # type: ignore[no-any-return]
-
-    async def until_status(self, order_id: str, status: str) -> None:
-        async with asyncio.timeout(5):
-            while True:
-                if (await self.get(order_id))["status"] == status:
-                    return
-                await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def site(settings: Any, redis: Any, workspace: Workspace) -> AsyncIterator[tuple[str, Api]]:
-    async with running_server(settings) as base:
-        api = Api(base, workspace)
-        yield base, api
-        await api.http.aclose()
 
 
 async def test_board_shows_new_order_then_moves_it(site: Any, workspace: Workspace) -> None:
@@ -414,21 +309,27 @@ async def test_orders_csv_export_downloads_without_key_in_url(
 
 
 async def test_settings_form_needs_an_admin_key(site: Any, workspace: Workspace) -> None:
-    """On the sign-in page the settings save with an admin key and are refused with a read key."""
+    """The owner tools refuse a read key with a message and unlock with the admin key, which
+    saves the settings."""
     from playwright.async_api import expect
 
     base, api = site
     async with browser(base) as b:
         await open_page(b, workspace, "index.html")
+        unlock = b.page.locator("#unlock")
+        await unlock.locator('input[name="adminKey"]').fill(workspace.keys["read"])
+        await unlock.locator('button[type="submit"]').click()
+        await expect(b.page.locator("#unlock-status")).to_contain_text("need an admin key")
+        await expect(b.page.locator("#owner-tools")).to_be_hidden()
+        await unlock.locator('input[name="adminKey"]').fill(workspace.keys["admin"])
+        await unlock.locator('button[type="submit"]').click()
         form = b.page.locator("#settings")
         await expect(form.locator('input[name="age_warn_seconds"]')).to_have_value("300")
         await form.locator('input[name="age_warn_seconds"]').fill("200")
-        await form.locator('input[name="adminKey"]').fill(workspace.keys["read"])
-        await form.locator('button[type="submit"]').click()
-        await expect(b.page.locator("#settings-status")).to_contain_text("Not saved")
-        await form.locator('input[name="adminKey"]').fill(workspace.keys["admin"])
         await form.locator('button[type="submit"]').click()
         await expect(b.page.locator("#settings-status")).to_have_text("Saved.")
+        keys = await b.page.evaluate("Object.values(localStorage)")
+        assert workspace.keys["admin"] not in keys  # the admin key is never kept
     resp = await api.http.get(base + workspace.base, headers=workspace.auth("read"))
     assert resp.json()["settings"]["age_warn_seconds"] == 200
 
@@ -523,19 +424,19 @@ async def test_staff_page_leaderboard_chart_and_flag_links(site: Any, workspace:
 async def test_signin_form_keeps_the_key_and_returns_to_the_page(
     site: Any, workspace: Workspace
 ) -> None:
-    """Without a session a page sends you to sign in; pasting the workspace and read key there
-    brings you back, and the key stays in localStorage (not in any URL)."""
+    """Without a session an owner page sends you to sign in; pasting the workspace and read key
+    there brings you back, and the key stays in localStorage (not in any URL)."""
     from playwright.async_api import expect
 
     base, _ = site
     async with browser(base) as b:
-        await b.page.goto("/board.html")
+        await b.page.goto("/orders.html")
         await expect(b.page).to_have_url(re.compile(r"/index\.html\?next="))
         await b.page.fill('input[name="workspace"]', workspace.id)
         await b.page.fill('input[name="readKey"]', workspace.keys["read"])
         await b.page.click('#signin button[type="submit"]')
-        await expect(b.page).to_have_url(re.compile(r"/board\.html$"))
-        await wait_live(b)
+        await expect(b.page).to_have_url(re.compile(r"/orders\.html$"))
+        await expect(b.page.locator("#hint")).to_contain_text("No orders yet", timeout=3000)
         stored = await b.page.evaluate("localStorage.getItem('orderlog.readKey')")
         assert stored == workspace.keys["read"]
         assert workspace.keys["read"] not in b.page.url

@@ -48,7 +48,8 @@ async def test_demo_drives_orders_through_the_workflow(server: str, workspace: A
 
 async def test_demo_cli_creates_a_workspace_and_prints_the_url(server: str, redis_url: str) -> None:
     """Without --key the demo makes its own workspace in the server's store and prints the
-    dashboard link (read key in the fragment), then runs for --duration."""
+    owner pages' link (read key in the fragment) and how to pair a screen with it, then runs
+    for --duration."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "orderlog", "demo", "--url", server, "--redis-url", redis_url,
         "--duration", "2", "--rate", "120", "--quiet",
@@ -58,8 +59,9 @@ async def test_demo_cli_creates_a_workspace_and_prints_the_url(server: str, redi
         out, err = await proc.communicate()
     stdout = out.decode()
     assert proc.returncode == 0, err.decode()
-    link = re.search(r"(/board\.html#key=olk_\S+&workspace=(\w+))", stdout)
+    link = re.search(r"(/#key=olk_\S+&workspace=(\w+))", stdout)
     assert link, stdout
+    assert f"orderlog screen pair CODE --workspace {link.group(2)} --role kitchen" in stdout
     summary = re.search(r"(\d+) orders, (\d+) changes, 0 failed", stdout)
     assert summary, stdout
     assert int(summary.group(1)) >= 1

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
+from support.browser import ARGS, CHROMIUM, need_chromium
 from support.server import Workspace
 
 pytestmark = pytest.mark.browser
@@ -20,15 +19,11 @@ CUSTOMER = {"UserId": 3141592653, "Name": "Alice"}
 
 @pytest.fixture
 async def page(server: str) -> AsyncIterator[Any]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        if os.environ.get("ORDERLOG_REQUIRE_ALL"):
-            pytest.fail("chromium is required (ORDERLOG_REQUIRE_ALL)")
-        pytest.skip("no chromium")
+    need_chromium()
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             # wait_for_function polls with eval, which the app's CSP (no 'unsafe-eval') blocks;
             # the CSP itself is tested in test_dashboards.py.

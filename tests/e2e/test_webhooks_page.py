@@ -1,6 +1,6 @@
-"""The webhooks section of the sign-in page in a real browser: with an admin key it lists the
-workspace's webhooks and their health, adds one (showing its secret once), disables, tests and
-removes them; user text stays text."""
+"""The webhooks of the owner tools (sign-in page) in a real browser: unlocked with the admin key,
+they list the workspace's webhooks and their health, add one (showing its secret once), disable,
+test and remove them; user text stays text."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from orderlog.settings import Settings
 from support import hooks
-from support.browser import chromium_page
+from support.browser import browser
 from support.live import create, http
 from support.receivers import SignedReceiver
 from support.server import Workspace, running_server
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 async def test_webhooks_page_lists_adds_disables_tests_and_removes(
     settings: Settings, redis: Any, workspace: Workspace
 ) -> None:
-    """Sign in, unlock with the admin key: an existing webhook shows as healthy after a
+    """Unlocked with the admin key: an existing webhook shows as healthy after a
     delivery; a new Discord one is added from the form; a JSON one shows its secret once;
     Disable, Send test and Remove act on the server."""
     from playwright.async_api import expect
@@ -36,17 +36,17 @@ async def test_webhooks_page_lists_adds_disables_tests_and_removes(
         receiver.secrets.append(made["secret"])
         await create(client, workspace, 1)
         await receiver.wait_for(1)
-        async with chromium_page(base, accept_dialogs=True) as b:
+        async with browser(base) as b:
             page = b.page
-            await page.goto(f"/index.html#key={workspace.keys['read']}&workspace={workspace.id}")
-            panel = page.locator("#webhooks-panel")
-            await expect(panel).to_be_visible(timeout=5000)
-            await panel.locator('input[name="adminKey"]').fill(workspace.keys["admin"])
-            await panel.locator('#webhooks-unlock button[type="submit"]').click()
+            await page.goto("/index.html")
+            unlock = page.locator("#unlock")
+            await unlock.locator('input[name="adminKey"]').fill(workspace.keys["admin"])
+            await unlock.locator('button[type="submit"]').click()
+            await expect(page.locator("#owner-tools")).to_be_visible(timeout=5000)
             row = page.locator(f'tr[data-webhook="{made["id"]}"]')
             await expect(row).to_contain_text("<b>till</b>", timeout=5000)  # as text
             await expect(row.locator(".health")).to_have_text("healthy")
-            assert await page.locator("#webhooks-list b").count() == 0
+            assert await page.locator("#webhooks-table b").count() == 0
 
             form = page.locator("#webhook-add")
             await form.locator('input[name="url"]').fill(
@@ -76,8 +76,8 @@ async def test_webhooks_page_lists_adds_disables_tests_and_removes(
             )
             await row.get_by_role("button", name="Remove").click()
             await expect(row).to_have_count(0, timeout=5000)
+            await expect(page.locator("#webhooks-status")).to_have_text("Removed: <b>till</b>.")
             assert b.errors == []
-            assert b.dialogs == ["Remove the webhook <b>till</b>?"]
         listed = (
             await client.get(f"{workspace.base}/webhooks", headers=workspace.auth("admin"))
         ).json()["webhooks"]

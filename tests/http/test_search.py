@@ -449,3 +449,57 @@ async def test_search_agrees_with_brute_force(state: Any, workspace: Any) -> Non
                 break
             query = search.Query(query.groups, limit=limit, before=page.next_before)
         assert found == expected, params
+
+
+@pytest.mark.cluster_too
+async def test_search_names_items_and_words_match_by_prefix(
+    client: Any, state: Any, workspace: Any
+) -> None:
+    """ "bloxy" finds BloxyCola (an item, and a word of q), "Matcha" finds Matcha Latte, a
+    username prefix finds its customer and its staff member (in a role too), and a word of an
+    item's notes is searchable."""
+    orders = [
+        {"customer": {"UserId": 1, "Name": "BloxyFan22"}, "items": ["BloxyCola"]},
+        {"customer": {"UserId": 2, "Name": "Noob"}, "items": ["Matcha Latte"]},
+        {
+            "customer": {"UserId": 3, "Name": "Kitty"},
+            "actor": {"UserId": 9, "Name": "CashierCarla"},
+            "items": [{"name": "Latte", "notes": "oat milk, extra hot"}],
+        },
+    ]
+    for body in orders:
+        command = inputs.create_order(body)
+        await state.orders.apply(workspace.id, [command], DEFAULT_WORKFLOW)
+    cases = [
+        ({"item": "bloxy"}, [1]),
+        ({"item": "Matcha"}, [2]),
+        ({"item": "matcha latte"}, [2]),
+        ({"item": "latte"}, [3]),  # a prefix of the whole name: "matcha latte" does not start so
+        ({"q": "bloxy"}, [1]),
+        ({"q": "lat"}, [3, 2]),
+        ({"q": "oat"}, [3]),
+        ({"q": "extra ho"}, [3]),
+        ({"customer": "blox"}, [1]),
+        ({"staff": "cashierc"}, [3]),
+        ({"staff": "cashierc", "role": "cashier"}, [3]),
+        ({"staff": "cashierc", "role": "preparer"}, []),
+        ({"q": "zzz"}, []),
+    ]
+    for params, expected in cases:
+        assert await numbers(client, workspace, params) == expected, params
+
+
+async def test_search_prefix_standing_for_too_many_values_is_422(
+    client: Any, state: Any, workspace: Any
+) -> None:
+    """A prefix that starts more than MAX_PREFIX_VALUES indexed words asks for more letters
+    (422 naming the parameter) instead of walking hundreds of indexes."""
+    items = [f"Bagel{i:03}" for i in range(search.MAX_PREFIX_VALUES + 1)]
+    for start in range(0, len(items), 50):
+        command = inputs.create_order({"customer": ALICE, "items": items[start : start + 50]})
+        await state.orders.apply(workspace.id, [command], DEFAULT_WORKFLOW)
+    resp = await client.get(f"{workspace.base}/orders?q=bag", headers=workspace.auth("read"))
+    assert resp.status_code == 422
+    assert resp.json()["field"] == "q"
+    assert "type more" in resp.json()["message"]
+    assert await numbers(client, workspace, {"q": "bagel050"}) == [2]

@@ -14,9 +14,9 @@ import pytest
 
 from orderlog.http.live import ws_texts
 from orderlog.live.framelog import SLACK, FrameLog, Frames
+from orderlog.live.frames import Frame, event, status_frame
 from orderlog.live.hub import Hub, Overflow, Resync, Subscription
 from orderlog.live.pacing import Pacer
-from orderlog.store.events import Frame, event, status_frame
 from support.server import Workspace
 
 
@@ -87,10 +87,10 @@ async def test_framelog_subscription_falls_behind_into_overflow(
         async with hub.subscribe(workspace.id) as slow, hub.subscribe(workspace.id) as fast:
             await started(hub, slow)
             await started(hub, fast)
-            log = slow._log
+            backlog = slow._backlog
             got: list[Frame] = []
             for i in range(1, 4 * SLACK):
-                log.append(ev(i))
+                backlog.append(ev(i))
                 if i % 5 == 0:
                     got += await fast.next(0)
             got += await fast.next(0)
@@ -117,15 +117,15 @@ async def test_framelog_subscription_filters_and_skips_what_it_had(
         ):
             for sub in (kitchen, counter, everything):
                 await sub.wait_live(5)
-            log = kitchen._log
-            log.append(ev(1, "preparing", "submitted"))
-            log.append(status_frame("reconnecting"))  # before the start: not for them
+            backlog = kitchen._backlog
+            backlog.append(ev(1, "preparing", "submitted"))
+            backlog.append(status_frame("reconnecting"))  # before the start: not for them
             for sub in (kitchen, counter, everything):
                 sub.start((1, 0), b"e")  # the snapshot covered event 1
-            log.append(ev(2, "preparing", "submitted"))
-            log.append(ev(3, "waiting_for_pickup", "preparing"))  # leaves preparing
-            log.append(ev(4, "completed", "waiting_for_pickup"))
-            log.append(status_frame("live"))
+            backlog.append(ev(2, "preparing", "submitted"))
+            backlog.append(ev(3, "waiting_for_pickup", "preparing"))  # leaves preparing
+            backlog.append(ev(4, "completed", "waiting_for_pickup"))
+            backlog.append(status_frame("live"))
             ids = {}
             for name, sub in (("k", kitchen), ("c", counter), ("a", everything)):
                 ids[name] = [f.id for f in await sub.next(0)]
@@ -136,10 +136,10 @@ async def test_framelog_subscription_filters_and_skips_what_it_had(
             # a filtered subscription woken by events it skips waits on for the next match
             waiting = asyncio.create_task(counter.next(5))
             await asyncio.sleep(0.01)
-            log.append(ev(5, "preparing", "submitted"))
+            backlog.append(ev(5, "preparing", "submitted"))
             await asyncio.sleep(0.01)
             assert not waiting.done()
-            log.append(ev(6, "completed", "waiting_for_pickup"))
+            backlog.append(ev(6, "completed", "waiting_for_pickup"))
             async with asyncio.timeout(5):
                 assert [f.id for f in await waiting] == [(6, 0)]
     finally:
@@ -160,8 +160,8 @@ async def test_framelog_subscriptions_share_one_selection_and_encoding(
         ):
             for sub in (a, b, c):
                 await started(hub, sub)
-            a._log.append(ev(1))
-            a._log.append(ev(2))
+            a._backlog.append(ev(1))
+            a._backlog.append(ev(2))
             fa, fb, fc = await a.next(0), await b.next(0), await c.next(0)
             assert fa is fb
             assert isinstance(fa, Frames)
@@ -182,14 +182,14 @@ async def test_framelog_epoch_change_is_a_resync_and_reset_drops_the_backlog(
     try:
         async with hub.subscribe(workspace.id) as sub:
             await started(hub, sub)
-            sub._log.append(ev(1))
-            sub._log.append(ev(2, epoch=b"f"))
+            sub._backlog.append(ev(1))
+            sub._backlog.append(ev(2, epoch=b"f"))
             with pytest.raises(Resync) as info:
                 await sub.next(0)
             assert info.value.reason == "epoch"
-            sub._log.append(ev(3, epoch=b"f"))
+            sub._backlog.append(ev(3, epoch=b"f"))
             sub.reset()
-            sub._log.append(ev(4, epoch=b"f"))
+            sub._backlog.append(ev(4, epoch=b"f"))
             sub.start((3, 0), b"f")
             assert [f.id for f in await sub.next(0)] == [(4, 0)]
     finally:
@@ -213,8 +213,8 @@ async def test_framelog_positions_hold_across_the_physical_trim(
                     seen += [f.id for f in await sub.next(0)]
             seen += [f.id for f in await sub.next(0)]
             assert seen == [(i, 0) for i in range(1, 1200)]
-            assert sub._log.base > 0  # trimmed to the subscription's index meanwhile
-            assert len(sub._log.frames) < 300
+            assert sub._backlog.base > 0  # trimmed to the subscription's index meanwhile
+            assert len(sub._backlog.frames) < 300
     finally:
         await hub.close()
 

@@ -1,4 +1,4 @@
-"""Event frames, cursors and stream bounds: pure functions, no Redis."""
+"""Event frames, cursors and snapshots as a client receives them: pure functions, no Redis."""
 
 from __future__ import annotations
 
@@ -7,12 +7,20 @@ import pytest
 
 from orderlog.errors import InvalidInput
 from orderlog.http.live import ws_frames
-from orderlog.store.events import Bounds, Cursor, from_message, previous_of, status_frame
+from orderlog.live.frames import (
+    Cursor,
+    Snapshot,
+    from_entries,
+    from_message,
+    previous_of,
+    status_frame,
+)
+from orderlog.store.events import Bounds, Entry
 
 REST = b'"event":"order.status_changed","previous_status":"preparing","order":{"id":"x","v":2}}'
 
 
-def test_events_frame_is_built_from_the_wake_up_without_parsing() -> None:
+def test_frames_event_is_built_from_the_wake_up_without_parsing() -> None:
     """A pub/sub wake-up becomes a valid event frame with its cursor, status and previous."""
     frame = from_message(b"1700000000000-3\nwaiting_for_pickup\nab12\n" + REST)
     assert frame.id == (1700000000000, 3)
@@ -29,36 +37,42 @@ def test_events_frame_is_built_from_the_wake_up_without_parsing() -> None:
     assert previous_of(b'"event":"order.created","previous_status":null,"order":{}}') is None
 
 
-def test_events_cursor_parses_and_compares_numerically() -> None:
+def test_frames_stream_entries_make_the_same_frames_as_wake_ups() -> None:
+    """A page of stream entries gives, in the stream's epoch, the frames the wake-ups give."""
+    bounds = Bounds(b"ab12", (1, 0), (2, 5))
+    entries = [Entry(b"1-0", b"preparing", REST), Entry(b"2-5", b"ready", REST)]
+    assert from_entries(entries, bounds) == [
+        from_message(b"1-0\npreparing\nab12\n" + REST),
+        from_message(b"2-5\nready\nab12\n" + REST),
+    ]
+    assert from_entries([], bounds) == []
+
+
+def test_frames_cursor_parses_and_compares_numerically() -> None:
     """Cursors round-trip; ids compare as numbers (9-0 < 10-0), junk is a 422."""
     assert Cursor.parse("ab:9-0").id < Cursor.parse("ab:10-0").id
-    assert str(Cursor.parse("ab:1700000000000-12")) == "ab:1700000000000-12"
+    assert Cursor.parse("ab:1700000000000-12").encode() == b"ab:1700000000000-12"
     for bad in ("", "ab", "ab:1", "AB:1-0", "ab:1-0-0", "ab:x-1"):
         with pytest.raises(InvalidInput):
             Cursor.parse(bad)
 
 
-@pytest.mark.parametrize(
-    ("bounds", "cursor", "problem"),
-    [
-        (Bounds(b"e", (5, 0), (9, 0)), "e:5-0", None),
-        (Bounds(b"e", (5, 0), (9, 0)), "e:9-0", None),
-        (Bounds(b"e", (5, 0), (9, 0)), "e:4-9", "expired"),  # trimmed
-        (Bounds(b"e", (5, 0), (9, 0), intact=True), "e:0-0", None),  # never trimmed
-        (Bounds(b"e", (5, 0), (9, 0)), "e:9-1", "unknown_cursor"),
-        (Bounds(b"e", (5, 0), (9, 0)), "f:6-0", "epoch"),
-        (Bounds(None, None, (0, 0), intact=True), "e:0-0", "epoch"),  # the data was lost
-        (Bounds(b"e", None, (0, 0), intact=True), "e:0-0", None),  # empty, new
-    ],
-)
-def test_events_bounds_decide_what_can_be_resumed(
-    bounds: Bounds, cursor: str, problem: str | None
-) -> None:
-    """Same epoch, not beyond the end, nothing after the cursor trimmed; otherwise a reason."""
-    assert bounds.problem(Cursor.parse(cursor)) == problem
+def test_frames_snapshot_frame_carries_the_orders_and_the_cursor_after_them() -> None:
+    """A snapshot's cursor is the stream's last entry when it was read; its frame says so."""
+    snap = Snapshot(Bounds(b"ab12", (1, 0), (7, 2)), [b'{"n":1}', b'{"n":2}'])
+    assert snap.cursor == b"ab12:7-2"
+    frame = snap.frame()
+    assert frame.cursor == snap.cursor
+    assert frame.id is None
+    assert orjson.loads(frame.data) == {
+        "type": "snapshot",
+        "cursor": "ab12:7-2",
+        "orders": [{"n": 1}, {"n": 2}],
+    }
+    assert Cursor.parse(snap.cursor.decode()) == Cursor(b"ab12", (7, 2))
 
 
-def test_events_ws_frames_batch_consecutive_events() -> None:
+def test_frames_ws_frames_batch_consecutive_events() -> None:
     """One frame goes as is; runs of events become one batch; status frames stay apart."""
     a = from_message(b"1-0\ns\ne\n" + REST)
     b = from_message(b"2-0\ns\ne\n" + REST)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from redis.asyncio.cluster import RedisCluster
+
+from orderlog.live.backends import ShardedPubSub
 from orderlog.live.hub import Hub
 from support.server import Workspace
 
@@ -34,3 +38,15 @@ async def test_hub_shares_a_snapshot_read_only_with_earlier_subscriptions(
         assert hub.subscribers() == 0
     finally:
         await hub.close()
+
+
+async def test_hub_on_a_cluster_client_needs_the_sharded_backend() -> None:
+    """A cluster's events are SPUBLISHed, which plain SUBSCRIBE never hears: a hub built on a
+    cluster client without a backend refuses at once instead of listening to nothing."""
+    cluster = RedisCluster(host="127.0.0.1", port=1)  # never connected
+    try:
+        with pytest.raises(TypeError, match="ShardedPubSub"):
+            Hub(cluster)
+        Hub(cluster, backend=lambda: ShardedPubSub(cluster))  # the app's choice on a cluster
+    finally:
+        await cluster.aclose()

@@ -13,6 +13,7 @@ import pytest
 from orderlog.domain import inputs, search
 from orderlog.domain.model import DEFAULT_WORKFLOW
 from orderlog.errors import NotFound
+from orderlog.keys import INDEX_SUFFIXES, VOCABULARIES
 from orderlog.store import retention
 from support.searchdata import ALICE, BOB, load
 from support.server import running_server
@@ -30,10 +31,24 @@ async def age(redis: Any, store: Any, workspace_id: str, numbers: list[int], day
 
 
 async def index_members(redis: Any, store: Any, workspace_id: str) -> dict[str, set[int]]:
+    """Every order index (the vocabularies aside) -> its order numbers."""
     out = {}
+    vocab = store.keys.index_prefix(workspace_id) + INDEX_SUFFIXES["vocab"]
     async for key in redis.scan_iter(match=store.keys.index_prefix(workspace_id) + "*"):
-        out[key.decode()] = {int(m) for m in await redis.zrange(key, 0, -1)}
+        if not key.decode().startswith(vocab):
+            out[key.decode()] = {int(m) for m in await redis.zrange(key, 0, -1)}
     return out
+
+
+async def assert_vocabularies_match(redis: Any, store: Any, workspace_id: str) -> None:
+    """Each vocabulary lists exactly the values its text indexes hold orders for."""
+    indexes = await index_members(redis, store, workspace_id)
+    for kind in VOCABULARIES:
+        head = store.keys.index(workspace_id, kind)
+        held = {key.removeprefix(head) for key in indexes if key.startswith(head)}
+        listed = await redis.zrange(store.keys.vocabulary(workspace_id, kind), 0, -1)
+        assert {v.decode() for v in listed} == held, kind
+        assert held, kind
 
 
 async def bulk(store: Any, workspace_id: str, count: int) -> None:
@@ -61,10 +76,13 @@ async def test_retention_removes_old_orders_with_every_index_entry(
     for key, members in after.items():
         assert members <= {4, 5}, key
         assert members == before[key] - {1, 2, 3}, key
-    # Indexes that held only removed orders are gone, not left empty.
+    # Indexes that held only removed orders are gone, not left empty, and so are their values
+    # in the vocabularies prefix search reads.
     gone = {key for key, members in before.items() if members <= {1, 2, 3}}
     assert gone
     assert gone.isdisjoint(after)
+    assert any(store.keys.index(workspace.id, "token") in key for key in gone)
+    await assert_vocabularies_match(redis, store, workspace.id)
     assert sorted(await redis.hkeys(store.keys.ids(workspace.id))) == sorted(
         i.encode() for i in ids[3:]
     )

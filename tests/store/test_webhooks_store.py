@@ -13,6 +13,7 @@ from orderlog.domain import inputs, webhooks
 from orderlog.domain.model import DEFAULT_WORKFLOW
 from orderlog.errors import Conflict, InvalidInput, NotFound, ServerKeyUnavailable
 from orderlog.keys import Keys
+from orderlog.live import frames
 from orderlog.sealing import Sealer, decode_key, new_key
 from orderlog.store.delivery import DeliveryQueue
 from orderlog.store.webhooks import WebhookStore
@@ -198,3 +199,18 @@ async def test_webhooks_store_another_server_key_cannot_open(
         await theirs.get(workspace.id, hook.id)
     assert mine.sealer.key_id in caught.value.message
     assert theirs.sealer.key_id in caught.value.message
+
+
+async def test_webhooks_store_body_is_the_live_feeds_event(
+    redis: Any, state: Any, workspace: Workspace
+) -> None:
+    """A JSON webhook's body is byte for byte the event frame the live feed sends."""
+    store, queue = stores(redis)
+    hook, _ = await store.create(workspace.id, spec())
+    await write(state, workspace, 2)
+    epoch = await queue.epoch(workspace.id)
+    for entry in await queue.read(workspace.id, hook.id, "me", 10):
+        assert entry.rest is not None
+        live = frames.event(entry.id.encode(), entry.status.encode(), epoch, entry.rest)
+        assert entry.body(epoch) == live.data
+        assert orjson.loads(entry.body(epoch))["event"] == entry.event == "order.created"

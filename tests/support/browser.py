@@ -1,15 +1,25 @@
-"""A real Chromium page for tests (Debian's /usr/bin/chromium through Playwright's
-executable_path), recording the dialogs it opened and the script errors it raised."""
+"""What the browser tests share: Debian's Chromium (where it is, the flags it runs with here: no
+sandbox as root, no background network on a closed machine; the skip, a failure under
+ORDERLOG_REQUIRE_ALL=1, where it is missing), driven by Playwright; a page signed in by a kiosk
+link; the running server's HTTP API as a till calls it. scripts/screenshots.py uses the first.
+
+Every wait is Playwright's ``expect`` with a timeout (a bound, not a timed assertion) or a polling
+loop under ``asyncio.timeout``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from support.server import Workspace, running_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -19,10 +29,12 @@ ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
+CUSTOMER = {"UserId": 1001, "Name": "PizzaNinja2012", "DisplayName": "Pizza Ninja"}
+CASHIER = {"UserId": 7, "Name": "builderman"}
 
 
 def need_chromium() -> None:
-    """Skip without Chromium, unless CI says everything must run (then fail)."""
+    """Skip the calling test without Chromium (fail in CI, where it must be installed)."""
     if Path(CHROMIUM).exists():
         return
     reason = f"{CHROMIUM} is missing (apt-get install chromium)"
@@ -31,31 +43,90 @@ def need_chromium() -> None:
     pytest.skip(reason)
 
 
-class Page:
-    def __init__(self, page: Any, *, accept_dialogs: bool) -> None:
+class Browser:
+    """One Chromium page plus what it did: dialogs opened and script errors raised."""
+
+    def __init__(self, page: Any) -> None:
         self.page = page
         self.dialogs: list[str] = []
         self.errors: list[str] = []
-        self.accept = accept_dialogs
         page.on("dialog", self._dialog)
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
     async def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
-        await (dialog.accept() if self.accept else dialog.dismiss())
+        await dialog.dismiss()
 
 
 @contextlib.asynccontextmanager
-async def chromium_page(base: str, *, accept_dialogs: bool = False) -> AsyncIterator[Page]:
+async def browser(
+    base: str, *, viewport: dict[str, int] | None = None, locale: str = "en-US"
+) -> AsyncIterator[Browser]:
     from playwright.async_api import async_playwright
 
-    need_chromium()
     async with async_playwright() as p:
         chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             context = await chromium.new_context(
-                base_url=base, viewport={"width": 1280, "height": 900}
+                base_url=base, viewport=viewport or {"width": 1280, "height": 800}, locale=locale
             )
-            yield Page(await context.new_page(), accept_dialogs=accept_dialogs)
+            yield Browser(await context.new_page())
         finally:
             await chromium.close()
+
+
+async def open_page(b: Browser, ws: Workspace, page: str, *, write: bool = False) -> Any:
+    """Open a page signed in through a kiosk link (#key=...&workspace=...)."""
+    fragment = f"key={ws.keys['read']}&workspace={ws.id}"
+    if write:
+        fragment += f"&write={ws.keys['write']}"
+    return await b.page.goto(f"/{page}#{fragment}")
+
+
+async def wait_live(b: Browser) -> None:
+    from playwright.async_api import expect
+
+    await expect(b.page.locator("#conn")).to_have_text("live", timeout=5000)
+
+
+class Api:
+    """The HTTP API of the running server (real HTTP, as a till would call it)."""
+
+    def __init__(self, base: str, ws: Workspace) -> None:
+        self.http = httpx.AsyncClient(base_url=base + ws.base, timeout=10)
+        self.ws = ws
+
+    async def create(self, **body: Any) -> dict[str, Any]:
+        payload = {"customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"], **body}
+        resp = await self.http.post("/orders", json=payload, headers=self.ws.auth())
+        assert resp.status_code == 201, resp.text
+        return resp.json()["order"]  # type: ignore[no-any-return]
+
+    async def move(self, order_id: str, status: str, **body: Any) -> dict[str, Any]:
+        resp = await self.http.post(
+            f"/orders/{order_id}/status", json={"status": status, **body}, headers=self.ws.auth()
+        )
+        assert resp.status_code == 200, resp.text
+        return resp.json()["order"]  # type: ignore[no-any-return]
+
+    async def get(self, order_id: str) -> dict[str, Any]:
+        resp = await self.http.get(f"/orders/{order_id}", headers=self.ws.auth("read"))
+        return resp.json()  # type: ignore[no-any-return]
+
+    async def until_status(self, order_id: str, status: str) -> None:
+        async with asyncio.timeout(5):
+            while True:
+                if (await self.get(order_id))["status"] == status:
+                    return
+                await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def served_site(settings: Any, workspace: Workspace) -> AsyncIterator[tuple[str, Api]]:
+    """Real uvicorn on port 0 and its API for ``workspace``: (base URL, Api)."""
+    async with running_server(settings) as base:
+        api = Api(base, workspace)
+        try:
+            yield base, api
+        finally:
+            await api.http.aclose()

@@ -24,9 +24,14 @@ def env() -> dict[str, str]:
     return out
 
 
-def cli(*args: str, data_dir: Path) -> Any:
+def cli(*args: str, data_dir: Path | None = None, redis_url: str | None = None) -> Any:
+    """The CLI's --json answer, on the embedded store in ``data_dir`` or the Redis at
+    ``redis_url`` (a test's own store)."""
+    where = ["--data-dir", str(data_dir)] if data_dir is not None else []
+    if redis_url is not None:
+        where = ["--redis-url", redis_url]
     proc = subprocess.run(
-        [sys.executable, "-m", "orderlog", *args, "--data-dir", str(data_dir), "--json"],
+        [sys.executable, "-m", "orderlog", *args, *where, "--json"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -226,7 +226,8 @@ def parse_workflow(data: Any) -> Workflow:
 
 
 def tokens(texts: Iterable[str]) -> list[str]:
-    """Lower-case words for the free-text index: usernames, display names, item names."""
+    """Lower-case words for the free-text index: usernames, display names, item names and
+    notes."""
     seen: dict[str, None] = {}
     for text in texts:
         for word in re.findall(r"[^\W_]+", text.lower()):

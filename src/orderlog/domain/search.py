@@ -25,6 +25,23 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_WORDS = 8  # words of q: each is one more membership check per candidate
 MAX_STATUSES = 32
+# Name, item and word filters match by prefix: the index names widened through a vocabulary
+# (keys.VOCABULARIES), and the query parameter each comes from (for an error's `field`).
+PREFIX_KINDS = {
+    "customer": "customer",
+    "staff": "staff",
+    "role": "staff",
+    "item": "item",
+    "token": "token",
+}
+PREFIX_FIELDS = {
+    "customer": "customer",
+    "staff": "staff",
+    "role": "staff",
+    "item": "item",
+    "token": "q",
+}
+MAX_PREFIX_VALUES = 100  # values one prefix may stand for (each is one more index to walk)
 
 Index = tuple[str, ...]  # (index name, *parts) for keys.Keys.index
 Group = tuple[Index, ...]  # any of these indexes

@@ -8,10 +8,12 @@ Definitions (docs/search.md repeats them for owners):
   / ``completed``; median (the middle value, or the mean of the two middle ones) and p90
   (nearest rank: the smallest value with at least 90% of values at or below it);
 - cancel rate: orders now cancelled / orders in the range;
-- leaderboard, per staff member (by user id, or ``sys:N`` for POS/Kiosk/...): orders taken as
-  cashier, orders prepared (they entered a preparer status, e.g. ``preparing``, as actor), orders
-  handed over (recipient or actor of a ``handed_to`` change), and their median preparation time
-  (from entering the preparer status to the order's next status).
+- leaderboard, per staff member (by user id): orders taken as cashier, orders prepared (they
+  entered a preparer status, e.g. ``preparing``, as actor), orders handed over (recipient or actor
+  of a ``handed_to`` change), and their median preparation time (from entering the preparer
+  status to the order's next status). System actors (POS, Kiosk, ...: ``sys:N``) are not staff:
+  they are counted the same way in ``system_actors``, never ranked, and never flagged for bursts
+  (a kiosk taking an order every few seconds is doing its job).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from orderlog.domain.model import (
     ROLE_PREPARER,
     Workflow,
 )
+from orderlog.domain.workspace import DEFAULTS
 
 DEFAULT_DAYS = 7
 
@@ -41,13 +44,13 @@ Order = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """Abuse thresholds."""
+    """Abuse thresholds (the defaults are the workspace settings' defaults)."""
 
-    fast_seconds: float = 10
-    burst_count: int = 5
-    burst_seconds: float = 60
-    repeat_count: int = 3
-    repeat_seconds: float = 600
+    fast_seconds: float = DEFAULTS["abuse_fast_seconds"]
+    burst_count: int = DEFAULTS["abuse_burst_count"]
+    burst_seconds: float = DEFAULTS["abuse_burst_seconds"]
+    repeat_count: int = DEFAULTS["abuse_repeat_count"]
+    repeat_seconds: float = DEFAULTS["abuse_repeat_seconds"]
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> Rules:
@@ -128,7 +131,13 @@ def _ref(order: Order) -> dict[str, Any]:
     return {"id": order["id"], "order_number": order["order_number"]}
 
 
+def is_system(ident: str) -> bool:
+    return ident.startswith("sys:")
+
+
 def leaderboard(orders: list[Order], workflow: Workflow = DEFAULT_WORKFLOW) -> list[dict[str, Any]]:
+    """Every participant who took, prepared or handed over an order, system actors included,
+    most active first (``report`` splits staff from system actors)."""
     preparer = {s.name for s in workflow.statuses if s.role == ROLE_PREPARER}
     handing = {s.name for s in workflow.statuses if s.role == ROLE_HANDED_TO}
     names: dict[str, str] = {}
@@ -199,7 +208,7 @@ def _grouped_bursts(
     by: dict[str, list[Order]] = defaultdict(list)
     for order in orders:
         ident = who(order.get(field))
-        if ident is not None:
+        if ident is not None and not is_system(ident):
             by[ident].append(order)
     out = []
     for ident, mine in by.items():
@@ -260,6 +269,7 @@ def report(
     counts = Counter(o["status"] for o in orders)
     ready = [t for t in (reached(o, PICKUP) for o in orders) if t is not None]
     done = [t for t in (reached(o, COMPLETED) for o in orders) if t is not None]
+    board = leaderboard(orders, workflow)
     return {
         "orders": len(orders),
         "counts": {
@@ -269,7 +279,8 @@ def report(
         "created_to_ready_seconds": summary(ready),
         "created_to_completed_seconds": summary(done),
         "cancel_rate": counts[CANCELLED] / len(orders) if orders else None,
-        "leaderboard": leaderboard(orders, workflow),
+        "leaderboard": [row for row in board if not is_system(row["staff_id"])],
+        "system_actors": [row for row in board if is_system(row["staff_id"])],
         "abuse": abuse(orders, rules, workflow),
         "rules": asdict(rules),
     }

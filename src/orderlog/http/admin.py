@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from orderlog.auth import SCREEN_SCOPES
 from orderlog.errors import InvalidInput, NotFound
 from orderlog.http.common import WORKSPACE, JSONResponse, authorize, read_json
 from orderlog.http.state import state
@@ -79,8 +80,8 @@ async def revoke_key(request: Request) -> Response:
     st = state(request)
     key_id = request.path_params["key_id"]
     record = await st.workspaces.key_record(key_id)
-    if record is None or record["workspace"] != ws:
-        raise NotFound("Key", key_id)
+    if record is None or record["workspace"] != ws or record["scope"] in SCREEN_SCOPES:
+        raise NotFound("Key", key_id)  # (a screen is revoked under /screens)
     result = await st.workspaces.revoke_key(key_id)
     st.auth.forget(key_id)
     return JSONResponse(result)

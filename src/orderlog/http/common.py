@@ -10,7 +10,7 @@ import orjson
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 
-from orderlog.auth import Principal, bearer
+from orderlog.auth import SCREEN, SCREEN_BUMP, Principal, bearer
 from orderlog.domain.inputs import parse_json
 from orderlog.domain.ratelimit import Limit, RateCheck
 from orderlog.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
@@ -132,6 +132,8 @@ def limit_for(settings: Settings, scope: str) -> Limit | None:
     """The limit of a key of ``scope``; None when that scope's rate is 0 (unlimited)."""
     rate, burst = {
         "read": (settings.rate_read, settings.rate_read_burst),
+        SCREEN: (settings.rate_read, settings.rate_read_burst),  # a screen reads like a kiosk
+        SCREEN_BUMP: (settings.rate_read, settings.rate_read_burst),
         "write": (settings.rate_write, settings.rate_write_burst),
         "admin": (settings.rate_admin, settings.rate_admin_burst),
     }.get(scope, (0.0, 0))

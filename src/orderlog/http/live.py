@@ -29,8 +29,8 @@ from orderlog.http.middleware import KEY_ID
 from orderlog.http.state import State, state
 from orderlog.live.feed import Feed
 from orderlog.live.framelog import Frames
+from orderlog.live.frames import Cursor, Frame
 from orderlog.live.hub import GoingAway, Hub, Overflow, Subscription
-from orderlog.store.events import Cursor, Frame
 from orderlog.store.workspaces import TICKET_TTL_MS
 
 log = logging.getLogger("orderlog.live")
@@ -108,7 +108,7 @@ async def _query(conn: HTTPConnection, principal: Principal, heartbeat: float | 
             workflow.status(name)  # InvalidInput for an unknown status
     active = tuple(s for s in workflow.active if statuses is None or s in statuses)
     feed = Feed(
-        st.hub.log,
+        st.hub.stream,
         workspace_id,
         active,
         heartbeat=heartbeat,
@@ -124,7 +124,7 @@ def _cursor(text: str | None, field: str = "cursor") -> Cursor | None:
 # -- WebSocket ---------------------------------------------------------------------------------
 def ws_texts(frames: list[Frame]) -> list[str]:
     """``ws_frames`` as the text messages to send; encoded once per drained ``Frames`` shared by
-    many sockets (see framelog.py), not once per socket."""
+    many sockets (see live/framelog.py), not once per socket."""
     memo = frames.encoded if isinstance(frames, Frames) else None
     if memo is not None:
         texts = memo.get("ws")
@@ -240,7 +240,9 @@ async def _serve(
                 if task.done() and not task.cancelled():
                     task.exception()  # retrieved; the ones that matter are read below
     if watcher in done:
-        return UNAUTHORIZED, "The API key was revoked."
+        return UNAUTHORIZED, (
+            "The screen was revoked." if principal.is_screen else "The API key was revoked."
+        )
     if receiver in done:
         exc = receiver.exception()
         if exc is None and receiver.result():
@@ -271,7 +273,7 @@ async def _send_frames(
             for text in ws_texts(pending):
                 await websocket.send({"type": "websocket.send", "text": text})
             # Pace: with S sockets, each writes at most every S / WRITES_PER_SECOND seconds,
-            # stretched while the event loop lags (pacing.py) so ingest is not starved; what
+            # stretched while the event loop lags (live/pacing.py) so ingest is not starved; what
             # arrives meanwhile waits in the workspace's bounded log and leaves as one batch.
             interval = hub.pacer.stretch(hub.subscribers() / WRITES_PER_SECOND)
             pause = interval - (loop.time() - started)

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from orderlog import __version__
-from orderlog.domain import webhooks, workspace
+from orderlog.domain import screens, webhooks, workspace
 from orderlog.domain.inputs import (
     MAX_BATCH,
     MAX_ITEMS,
@@ -66,6 +66,7 @@ ERRORS = {
     "403": _error("Key of another workspace, or without the scope"),
     "404": _error("Not found"),
     "409": _error("Illegal transition or version conflict"),
+    "410": _error("The pairing expired or was used: start a new one"),
     "413": _error("Body too large"),
     "415": _error("Not JSON"),
     "422": _error("Invalid input; `field` names it"),
@@ -394,7 +395,7 @@ PATHS: dict[str, Any] = {
     },
     f"{WORKSPACE}/orders/{{order_id}}/status": {
         "post": {
-            "summary": "Change an order's status (write scope)",
+            "summary": "Change an order's status (write scope, or a screen allowed to bump)",
             "parameters": [WS_PARAM, ORDER_PARAM, IDEM],
             "requestBody": json_body(ref("StatusChange")),
             "responses": {
@@ -685,7 +686,8 @@ SEARCH_PATHS, SEARCH_SCHEMAS = (
 RECALL_PATHS = {
     f"{WORKSPACE}/orders/{{order_id}}/recall": {
         "post": {
-            "summary": "Undo the order's last status change within the recall window (write)",
+            "summary": "Undo the order's last status change within the recall window (write, or "
+            "a screen allowed to bump)",
             "parameters": [WS_PARAM, ORDER_PARAM],
             "requestBody": json_body(
                 {
@@ -706,6 +708,205 @@ RECALL_PATHS = {
         }
     }
 }
+
+
+# -- screen pairing (http/screens.py; RFC 8628's device flow) ------------------------------------
+SCREEN = {
+    "type": "object",
+    "required": ["screen_id", "role", "can_bump", "label", "page", "paired"],
+    "properties": {
+        "screen_id": {"type": "string"},
+        "role": {"enum": list(screens.ROLES)},
+        "station": {"type": ["string", "null"]},
+        "can_bump": {"type": "boolean"},
+        "label": {"type": "string"},
+        "page": {"type": "string", "description": "where the screen goes once paired"},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_seen": {"type": ["string", "null"], "format": "date-time"},
+        "paired": {"type": "boolean", "description": "the screen took its token"},
+    },
+}
+SCREEN_PARAM = {
+    "name": "screen_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+}
+SCREEN_PATHS: dict[str, Any]
+SCREEN_SCHEMAS: dict[str, Any]
+SCREEN_PATHS, SCREEN_SCHEMAS = (
+    {
+        "/v1/pairings": {
+            "post": {
+                "summary": "A screen without credentials asks to be paired: a code to show "
+                f"(valid {screens.CODE_SECONDS // 60} min, once), a QR code of the page where an "
+                "owner approves it, and a device code to poll with (no credentials; rate "
+                "limited per client)",
+                "security": [],
+                "responses": {
+                    "201": ok(ref("Pairing"), "Created"),
+                    **errors("429", "503"),
+                },
+            }
+        },
+        "/v1/pairings/poll": {
+            "post": {
+                "summary": "The screen asks whether it was approved: 202 pending, 200 with its "
+                "screen token (given once), 410 expired or used (no credentials)",
+                "security": [],
+                "requestBody": json_body(
+                    {
+                        "type": "object",
+                        "required": ["device_code"],
+                        "properties": {"device_code": {"type": "string"}},
+                    }
+                ),
+                "responses": {
+                    "200": ok(
+                        {
+                            "type": "object",
+                            "required": ["status", "token", "workspace_id", "screen"],
+                            "properties": {
+                                "status": {"const": "approved"},
+                                "token": {"type": "string", "description": "keep it secret"},
+                                "workspace_id": {"type": "string"},
+                                "screen": ref("Screen"),
+                            },
+                        },
+                        "Approved: the screen token",
+                    ),
+                    "202": ok(
+                        {
+                            "type": "object",
+                            "required": ["status", "expires_in", "interval"],
+                            "properties": {
+                                "status": {"const": "pending"},
+                                "expires_in": {"type": "integer"},
+                                "interval": {"type": "integer"},
+                            },
+                        },
+                        "Not approved yet: ask again after `interval` seconds",
+                    ),
+                    **errors("400", "410", "413", "415", "422", "429", "503"),
+                },
+            }
+        },
+        f"{WORKSPACE}/screens": {
+            "get": {
+                "summary": "The workspace's paired screens with their last-seen times (admin)",
+                "parameters": [WS_PARAM],
+                "responses": {
+                    "200": ok(
+                        {
+                            "type": "object",
+                            "required": ["screens"],
+                            "properties": {"screens": {"type": "array", "items": ref("Screen")}},
+                        }
+                    ),
+                    **errors("401", "403", "404", "503"),
+                },
+            },
+            "post": {
+                "summary": "Approve the screen showing `code` (admin; attempts rate limited per "
+                "workspace)",
+                "parameters": [WS_PARAM],
+                "requestBody": json_body(
+                    {
+                        "type": "object",
+                        "required": ["code", "role"],
+                        "properties": {
+                            "code": {"type": "string", "description": "the letters shown"},
+                            "role": {"enum": list(screens.ROLES)},
+                            "station": {
+                                "type": ["string", "null"],
+                                "pattern": screens.STATION.pattern,
+                                "description": "a kitchen screen's station",
+                            },
+                            "can_bump": {
+                                "type": "boolean",
+                                "description": "a kitchen screen may change status and recall",
+                            },
+                            "label": {"type": "string", "maxLength": screens.MAX_LABEL},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": ok(
+                        {
+                            "type": "object",
+                            "required": ["screen"],
+                            "properties": {"screen": ref("Screen")},
+                        },
+                        "Approved: the screen takes its token at its next poll",
+                    ),
+                    **errors("400", "401", "403", "404", "413", "415", "422", "429", "503"),
+                },
+            },
+        },
+        f"{WORKSPACE}/screens/{{screen_id}}": {
+            "delete": {
+                "summary": "Revoke a screen: its token stops working and its live connections "
+                "close within 2 s; it shows a pairing code again (admin)",
+                "parameters": [WS_PARAM, SCREEN_PARAM],
+                "responses": {"200": ok({"type": "object"}), **errors("401", "403", "404", "503")},
+            }
+        },
+        "/v1/me": {
+            "get": {
+                "summary": "What the caller's key or screen token is: its workspace, scope and "
+                "label (a screen's role and station too)",
+                "responses": {
+                    "200": ok(
+                        {
+                            "type": "object",
+                            "required": ["key_id", "workspace_id", "scope"],
+                            "properties": {
+                                "key_id": {"type": "string"},
+                                "workspace_id": {"type": "string"},
+                                "scope": {
+                                    "enum": ["read", "write", "admin", "screen", "screen_bump"]
+                                },
+                                "label": {"type": "string"},
+                                "role": {"type": "string"},
+                                "station": {"type": "string"},
+                                "screen": ref("Screen"),
+                            },
+                        }
+                    ),
+                    **errors("401", "403", "503"),
+                },
+            }
+        },
+    },
+    {
+        "Screen": SCREEN,
+        "Pairing": {
+            "type": "object",
+            "required": [
+                "device_code",
+                "user_code",
+                "verification_uri",
+                "verification_uri_complete",
+                "qr",
+                "expires_in",
+                "interval",
+            ],
+            "properties": {
+                "device_code": {"type": "string", "description": "the screen keeps it secret"},
+                "user_code": {"type": "string", "pattern": f"^[{screens.ALPHABET}]{{6}}$"},
+                "user_code_display": {"type": "string"},
+                "verification_uri": {"type": "string"},
+                "verification_uri_complete": {"type": "string"},
+                "qr": {
+                    "type": "string",
+                    "description": "verification_uri_complete as an SVG data: URI",
+                },
+                "expires_in": {"type": "integer"},
+                "interval": {"type": "integer"},
+            },
+        },
+    },
+)
 
 
 METRICS_PATHS = {
@@ -1031,7 +1232,14 @@ def _rate_limited(paths: dict[str, Any]) -> dict[str, Any]:
 @cache
 def document() -> dict[str, Any]:
     paths = {**PATHS}
-    for more in (LIVE_PATHS, SEARCH_PATHS, RECALL_PATHS, METRICS_PATHS, WEBHOOK_PATHS):
+    for more in (
+        LIVE_PATHS,
+        SEARCH_PATHS,
+        RECALL_PATHS,
+        SCREEN_PATHS,
+        METRICS_PATHS,
+        WEBHOOK_PATHS,
+    ):
         for path, operations in more.items():
             paths[path] = {**paths.get(path, {}), **operations}
     return {
@@ -1044,7 +1252,13 @@ def document() -> dict[str, Any]:
         "paths": _rate_limited(paths),
         "webhooks": OUTBOUND,
         "components": {
-            "schemas": {**SCHEMAS, **LIVE_SCHEMAS, **SEARCH_SCHEMAS, **WEBHOOK_SCHEMAS},
+            "schemas": {
+                **SCHEMAS,
+                **LIVE_SCHEMAS,
+                **SEARCH_SCHEMAS,
+                **SCREEN_SCHEMAS,
+                **WEBHOOK_SCHEMAS,
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": SECURE,

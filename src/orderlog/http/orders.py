@@ -26,11 +26,15 @@ from orderlog.store.orders import Result, only
 
 
 async def _apply(
-    request: Request, parse: Callable[[Any], list[model.Command]], *, batch: bool = False
+    request: Request,
+    parse: Callable[[Any], list[model.Command]],
+    *,
+    batch: bool = False,
+    action: str = "write",
 ) -> tuple[list[model.Command], list[Result]]:
     """The shared path of every write: key, body, commands, workflow, one store call."""
     ws = request.path_params["workspace_id"]
-    principal = await authorize(request, ws, "write", rate_in_write=True)
+    principal = await authorize(request, ws, action, rate_in_write=True)
     data, body = await read_json(request)
     commands = parse(data)
     st = state(request)
@@ -47,7 +51,10 @@ async def create_order(request: Request) -> Response:
 
 async def change_status(request: Request) -> Response:
     order_id = inputs.order_id(request.path_params["order_id"], "order_id")
-    _, results = await _apply(request, lambda data: [inputs.change_status(data, order_id)])
+    # "status": also a kitchen screen allowed to bump (auth.ALLOWED)
+    _, results = await _apply(
+        request, lambda data: [inputs.change_status(data, order_id)], action="status"
+    )
     result = only(results)
     return JSONResponse(result.to_json() | {"changed": result.changed})
 

@@ -1,4 +1,5 @@
-"""``POST /orders/{id}/recall`` (write scope): undo the last status change (see recall.py)."""
+"""``POST /orders/{id}/recall`` (write scope, or a screen allowed to bump): undo the last status
+change (see domain/recall.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from orderlog.http.state import state
 
 async def recall(request: Request) -> Response:
     ws = request.path_params["workspace_id"]
-    await authorize(request, ws, "write")
+    await authorize(request, ws, "status")
     order_id = inputs.order_id(request.path_params["order_id"], "order_id")
     data, _ = await read_json(request)
     actor, version = inputs.recall(data)

@@ -15,6 +15,7 @@ from orderlog.outbound.engine import Engine
 from orderlog.settings import Settings
 from orderlog.store.client import RedisClient
 from orderlog.store.orders import OrderStore
+from orderlog.store.screens import ScreenStore
 from orderlog.store.webhooks import WebhookStore
 from orderlog.store.workspaces import WorkspaceStore
 
@@ -27,6 +28,7 @@ class State:
     redis: RedisClient
     orders: OrderStore
     workspaces: WorkspaceStore
+    screens: ScreenStore  # paired screens and their pairings
     auth: Authenticator
     hub: Hub  # live delivery: one pub/sub listener per process
     metrics: Metrics

@@ -1,8 +1,11 @@
-"""The hub's ``Backend`` on a Redis Cluster: sharded pub/sub (SSUBSCRIBE), one connection per
-master that owns a subscribed workspace's slot.
+"""The hub's pub/sub backends: how it hears write.lua's wake-ups.
+
+``Backend`` is what the hub needs of one pub/sub connection. ``RedisPubSub`` is one SUBSCRIBE
+connection to a standalone Redis. ``ShardedPubSub`` serves a Redis Cluster with sharded pub/sub
+(SSUBSCRIBE), one connection per master that owns a subscribed workspace's slot:
 
 write.lua SPUBLISHes each event on ``P:{W}:live``; only the master owning that slot carries it,
-so this backend SSUBSCRIBEs each channel on its owner (``get_node_from_key``) over a plain
+so ``ShardedPubSub`` SSUBSCRIBEs each channel on its owner (``get_node_from_key``) over a plain
 connection of its own, and one reader task per master feeds a single inbox that the hub reads.
 
 Failures stay per master, so a master that goes down stalls only its own workspaces' feeds:
@@ -11,11 +14,13 @@ clients ``reconnecting``), kept pending, and resubscribed every ``retry_every`` 
 whichever master owns them after a topology refresh (a failover promotes a replica); the
 ``ssubscribe`` confirmation then makes the hub fill the gap from the stream. Redis 7 also
 drops a shard channel's subscribers itself when its slot moves (an unrequested
-``sunsubscribe``): handled the same way. Liveness per master: PING after ``ping_interval`` idle
-seconds, down if nothing arrives for another.
+``sunsubscribe``): handled the same way.
+
+Every connection is watched the same way (``Liveness``): PING after ``ping_interval`` idle
+seconds, lost if nothing arrives for another.
 
 redis-py 8 has an asyncio ``ClusterPubSub``; redis-py 5 and 6 have none, and it reconnects and
-resubscribes on its own, behind the hub's gap-filling. This small class needs neither.
+resubscribes on its own, behind the hub's gap-filling. ``ShardedPubSub`` needs neither.
 """
 
 from __future__ import annotations
@@ -23,18 +28,110 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Protocol
 
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
-log = logging.getLogger("orderlog.live.hub")
+logger = logging.getLogger(__name__)
 
 Message = tuple[str, str, bytes]
-KINDS = {"smessage": "message", "ssubscribe": "subscribe", "sunsubscribe": "unsubscribe"}
+POLL = 1.0  # seconds a reader waits for a message before counting the connection idle
+
+
+class Backend(Protocol):
+    """One pub/sub connection. Replies come back through ``get``, in order:
+    ``("message", channel, data)``, ``("subscribe", channel, b"")``, ``("unsubscribe", ...)``,
+    ``("pong", "", b"")``, and from a backend with one connection per shard,
+    ``("down", channel, b"")`` when one channel's connection is lost. Any method may raise;
+    the hub then drops the backend and makes a new one."""
+
+    async def connect(self) -> None: ...
+    async def subscribe(self, *channels: str) -> None: ...
+    async def unsubscribe(self, *channels: str) -> None: ...
+    async def ping(self) -> None: ...
+    async def get(self, wait: float) -> Message | None: ...
+    async def close(self) -> None: ...
+
+
+class Liveness:
+    """Whether a quiet connection is still there: after ``interval`` seconds without a message
+    it is PINGed once; if nothing arrives for another ``interval``, it is lost. Its reader calls
+    ``quiet`` after each wait that brought nothing and ``heard`` after each message."""
+
+    def __init__(self, interval: float, ping: Callable[[], Awaitable[object]], name: str) -> None:
+        self.interval = interval
+        self.ping = ping
+        self.name = name
+        self.idle = 0.0
+        self.pinged = False
+
+    def heard(self) -> None:
+        self.idle = 0.0
+        self.pinged = False
+
+    async def quiet(self, seconds: float) -> None:
+        """Nothing arrived for another ``seconds``.
+
+        Raises:
+            ConnectionError: no answer to the PING.
+        """
+        self.idle += seconds
+        if self.pinged and self.idle >= 2 * self.interval:
+            raise ConnectionError(f"no pong from {self.name}")
+        if not self.pinged and self.idle >= self.interval:
+            await self.ping()
+            self.pinged = True
+
+
+class RedisPubSub:
+    """``Backend`` over a redis-py PubSub (SUBSCRIBE; standalone Redis). Never reused after an
+    error: redis-py would reconnect and resubscribe on its own, behind the hub's back."""
+
+    KINDS: ClassVar[dict[str, str]] = {
+        "message": "message",
+        "smessage": "message",
+        "subscribe": "subscribe",
+        "ssubscribe": "subscribe",
+        "unsubscribe": "unsubscribe",
+        "sunsubscribe": "unsubscribe",
+        "pong": "pong",
+    }
+
+    def __init__(self, redis: Redis) -> None:
+        self.pubsub = redis.pubsub()
+
+    async def connect(self) -> None:
+        await self.pubsub.connect()  # type: ignore[no-untyped-call]
+
+    async def subscribe(self, *channels: str) -> None:
+        await self.pubsub.subscribe(*channels)
+
+    async def unsubscribe(self, *channels: str) -> None:
+        await self.pubsub.unsubscribe(*channels)
+
+    async def ping(self) -> None:
+        await self.pubsub.ping()
+
+    async def get(self, wait: float) -> Message | None:
+        if self.pubsub.connection is None:
+            raise ConnectionError("pub/sub connection closed")
+        msg = await self.pubsub.get_message(timeout=wait)
+        if msg is None:
+            return None
+        kind = self.KINDS.get(msg["type"], "other")
+        channel = msg["channel"]
+        name = channel.decode() if isinstance(channel, bytes) else (channel or "")
+        data = msg["data"] if isinstance(msg["data"], bytes) else b""
+        return kind, name, data
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 class _Node:
@@ -59,11 +156,17 @@ class _Node:
 
 
 class ShardedPubSub:
-    """``hub.Backend`` over SSUBSCRIBE on the masters of a ``RedisCluster``."""
+    """``Backend`` over SSUBSCRIBE on the masters of a ``RedisCluster``."""
+
+    KINDS: ClassVar[dict[str, str]] = {
+        "smessage": "message",
+        "ssubscribe": "subscribe",
+        "sunsubscribe": "unsubscribe",
+    }
 
     def __init__(
         self,
-        cluster: Any,
+        cluster: RedisCluster,
         *,
         timeout: float = 2.0,
         ping_interval: float = 5.0,
@@ -82,7 +185,7 @@ class ShardedPubSub:
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._retry: asyncio.Task[None] | None = None
 
-    # -- hub.Backend -----------------------------------------------------------------------------
+    # -- Backend ---------------------------------------------------------------------------------
     async def connect(self) -> None:
         await self.cluster.initialize()  # the topology, once; failing here the hub backs off
 
@@ -138,11 +241,12 @@ class ShardedPubSub:
             # CLUSTERDOWN until it has rejoined (a failure there would restart every feed).
             await self.cluster.exists(channel)
             owner = self.cluster.get_node_from_key(channel)
-            node = await self._connect(owner.host, owner.port)
+            assert owner is not None  # None only when asking for a replica
+            node = await self._connect(owner.host, int(owner.port))
             node.channels.add(channel)
             await node.pubsub.ssubscribe(channel)
         except (RedisError, OSError) as exc:
-            log.info("live: SSUBSCRIBE %s failed (%s); retrying", channel, type(exc).__name__)
+            logger.info("live: SSUBSCRIBE %s failed (%s); retrying", channel, type(exc).__name__)
             if node is not None:
                 await self._node_down(node)
             else:
@@ -154,7 +258,7 @@ class ShardedPubSub:
         if node is not None:
             return node
         kwargs = self.cluster.get_connection_kwargs()
-        picked = {
+        picked: dict[str, Any] = {
             k: v
             for k, v in kwargs.items()
             if k in ("username", "password", "connection_class") or k.startswith("ssl_")
@@ -174,29 +278,23 @@ class ShardedPubSub:
         return node
 
     async def _read(self, node: _Node) -> None:
-        idle = 0.0
-        pinged = False
+        liveness = Liveness(self.ping_interval, node.pubsub.ping, node.name)
         try:
             while True:
-                msg = await node.pubsub.get_message(timeout=1.0)
+                msg = await node.pubsub.get_message(timeout=POLL)
                 if msg is None:
-                    idle += 1.0
-                    if pinged and idle >= 2 * self.ping_interval:
-                        raise ConnectionError(f"no pong from {node.name}")
-                    if not pinged and idle >= self.ping_interval:
-                        await node.pubsub.ping()
-                        pinged = True
+                    await liveness.quiet(POLL)
                     continue
-                idle, pinged = 0.0, False
+                liveness.heard()
                 self._deliver(node, msg)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the master is away: its channels only
-            log.warning("live: lost %s (%s: %s)", node.name, type(exc).__name__, exc)
+            logger.warning("live: lost %s (%s: %s)", node.name, type(exc).__name__, exc)
             await self._node_down(node)
 
     def _deliver(self, node: _Node, msg: dict[str, Any]) -> None:
-        kind = KINDS.get(msg["type"])
+        kind = self.KINDS.get(msg["type"])
         if kind is None:
             return
         raw = msg["channel"]

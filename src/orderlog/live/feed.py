@@ -13,11 +13,13 @@ none is sent twice, and a client never sees an older version of an order after a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
+from orderlog.live.frames import Cursor, Frame, Snapshot, from_entries, reset_frame
 from orderlog.live.hub import Overflow, Resync, Subscription
-from orderlog.store.events import Cursor, EventLog, Frame, Snapshot, StreamId, reset_frame
+from orderlog.store.events import EventStream, StreamId
 
 PAGE = 1000
 
@@ -36,7 +38,7 @@ class Poll:
 class Feed:
     def __init__(
         self,
-        log: EventLog,
+        stream: EventStream,
         workspace_id: str,
         snapshot_statuses: tuple[str, ...],
         *,
@@ -49,7 +51,7 @@ class Feed:
             the client's filter).
         heartbeat: ``frames`` yields ``[]`` after this many idle seconds (SSE comments).
         """
-        self.log = log
+        self.stream = stream
         self.workspace = workspace_id
         self.snapshot_statuses = snapshot_statuses
         self.live_timeout = live_timeout
@@ -105,20 +107,33 @@ class Feed:
             yield frames
 
     async def _replay(self, sub: Subscription, cursor: Cursor) -> AsyncGenerator[list[Frame], None]:
+        async with contextlib.aclosing(self._pages(sub, cursor)) as pages:
+            async for frames, _ in pages:
+                yield frames
+
+    async def _pages(
+        self, sub: Subscription, cursor: Cursor
+    ) -> AsyncGenerator[tuple[list[Frame], StreamId], None]:
         """Page through the stream after ``cursor`` until caught up while the channel stayed
-        live, then start the subscription there."""
+        live, then start the subscription there. Yields each page's events that ``sub`` takes
+        (if any) with the stream id the page reached.
+
+        Raises:
+            Resync: the cursor cannot be resumed from (the reason is a reset's).
+        """
         position = cursor.id
         while True:
             generation = await sub.wait_live(self.live_timeout)
-            frames, bounds = await self.log.page(self.workspace, position, PAGE)
-            problem = bounds.problem(Cursor(cursor.epoch, position))
+            bounds, entries = await self.stream.page(self.workspace, position, PAGE)
+            problem = bounds.problem(cursor.epoch, position)
             if problem:
                 raise Resync(problem)
+            frames = from_entries(entries, bounds)
             if frames:
                 position = frames[-1].id or position
                 matching = [f for f in frames if sub.matches(f)]
                 if matching:
-                    yield matching
+                    yield matching, position
             if len(frames) < PAGE and sub.still_live(generation):
                 break
         sub.start(position, cursor.epoch)
@@ -128,21 +143,13 @@ class Feed:
         ``wait`` seconds; no cursor or a stale one: a snapshot to start from."""
         if cursor is None:
             return await self._poll_snapshot(sub, None)
-        position: StreamId = cursor.id
-        while True:
-            generation = await sub.wait_live(self.live_timeout)
-            frames, bounds = await self.log.page(self.workspace, position, PAGE)
-            problem = bounds.problem(Cursor(cursor.epoch, position))
-            if problem:
-                return await self._poll_snapshot(sub, problem)
-            if frames:
-                position = frames[-1].id or position
-                matching = [f for f in frames if sub.matches(f)]
-                if matching:
-                    return Poll(matching, Cursor(cursor.epoch, position).encode())
-            if len(frames) < PAGE and sub.still_live(generation):
-                break
-        sub.start(position, cursor.epoch)
+        try:
+            async with contextlib.aclosing(self._pages(sub, cursor)) as pages:
+                async for matching, reached in pages:
+                    return Poll(matching, Cursor(cursor.epoch, reached).encode())
+        except Resync as exc:
+            return await self._poll_snapshot(sub, exc.reason)
+        position = sub.position or cursor.id  # where the pages ended: the subscription started
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         events: list[Frame] = []
@@ -160,4 +167,4 @@ class Feed:
 
     async def _poll_snapshot(self, sub: Subscription, reason: str | None) -> Poll:
         snap = await sub.snapshot(self.snapshot_statuses, sub.generation)
-        return Poll([], snap.bounds.cursor(), reason, snap)
+        return Poll([], snap.cursor, reason, snap)

@@ -1,21 +1,22 @@
-"""One workspace's recent live frames, shared by every local subscription of it.
+"""One workspace's recent live frames, shared by every local subscription of it (the hub calls
+it the workspace's backlog).
 
-Fanning an event out used to mean one Python call per subscription per event (pushing it into
-each client's own queue): 13-25% of the server at high rates (docs/performance.md). Here an
-event is appended once, whatever the number of subscribers, and each subscription keeps its
-index into the log; its pending frames are the slice after that index.
+An event is appended once, whatever the number of subscribers, and each subscription keeps its
+index into the log; its pending frames are the slice after that index. (A queue per client
+costs one Python call per subscription per event: 13-25% of the server at high rates,
+docs/performance.md.)
 
 ::
 
-    Hub._dispatch --append--> FrameLog [base ... end)  --wake--> the senders waiting on it
-                                  ^         ^      ^
-                        sub A .index   sub B .index  sub C .index  (each drains its own slice)
+    Hub._read --append--> FrameLog [base ... end)  --wake--> the senders waiting on it
+                              ^         ^      ^
+                    sub A .index   sub B .index  sub C .index  (each drains its own slice)
 
-The bound a client's queue had is kept as "how far behind a client may fall": a subscription
-more than ``max_events`` frames or ``max_bytes`` bytes behind the end is a slow consumer (4008).
-This is checked when it drains (O(1): indexes and byte offsets), so appending never looks at
-the subscriptions. Frames no one can still read are dropped: older than the bounds allow, or
-before every subscription's index (``trim``).
+How far a client may fall behind is bounded: a subscription more than ``max_events`` frames or
+``max_bytes`` bytes behind the end is a slow consumer (4008). This is checked when it drains
+(O(1): indexes and byte offsets), so appending never looks at the subscriptions. Frames no one
+can still read are dropped: older than the bounds allow, or before every subscription's index
+(``trim``).
 
 Subscriptions draining the same range in the same state (filter, position, epoch) get the same
 ``Frames`` object from ``drained`` (a cache cleared on every append): the selection is made once
@@ -29,7 +30,8 @@ import bisect
 import contextlib
 from collections.abc import Hashable
 
-from orderlog.store.events import Frame, StreamId
+from orderlog.live.frames import Frame
+from orderlog.store.events import StreamId
 
 SLACK = 64  # frames dropped at a time once past the bounds (amortised O(1) per append)
 

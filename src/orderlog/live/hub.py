@@ -3,29 +3,31 @@ workspace.
 
 ::
 
-    write.lua --PUBLISH--> Redis channel P:{W}:live --> [Backend] --> Hub._listen
+    write.lua --PUBLISH--> Redis channel P:{W}:live --> [Backend] --> Hub._read
                                                                         |  parse once, one Frame
-                                                          FrameLog of W (append: O(1), wake)
+                                                  backlog of W: a FrameLog (append: O(1), wake)
                                                +------------------------+------------------+
                                         Subscription (index)     Subscription    ...  (same bytes)
                                                |
                                         a transport (WebSocket / SSE / long-poll) drains it
 
 - A workspace channel is subscribed on its first local subscriber, unsubscribed on its last.
-- Every subscription holds an index into its workspace's ``FrameLog`` (framelog.py) instead of
-  a queue of its own: an event costs one append whatever the number of subscribers. A client
-  may fall a bounded number of events and bytes behind; past that it is ``overflowed`` and its
-  transport closes it (4008: resume from your cursor). Appending never blocks the listener.
+- Every subscription holds an index into its workspace's backlog, a ``FrameLog``
+  (live/framelog.py), instead of a queue of its own: an event costs one append whatever the
+  number of subscribers. A client may fall a bounded number of events and bytes behind; past
+  that it is ``overflowed`` and its transport closes it (4008: resume from your cursor).
+  Appending never blocks the listener.
 - The stream is the log, pub/sub only the wake-up: when the pub/sub connection drops, the
   listener reconnects with capped jittered backoff, resubscribes, and fills each workspace's gap
   from the stream (``XRANGE`` after the oldest position of its subscriptions) before marking it
   live again; subscriptions skip what they already have (stream ids only grow).
 - ``generation`` counts connections: a client's snapshot or replay read while one generation was
-  live misses nothing (see ``feed.py``).
-- ``pacer`` stretches the live sockets' write interval while the event loop lags (pacing.py).
+  live misses nothing (see live/feed.py).
+- ``pacer`` stretches the live sockets' write interval while the event loop lags
+  (live/pacing.py).
 
-The Redis side sits behind ``Backend`` so a sharded variant (SSUBSCRIBE on Redis Cluster) can be
-swapped in without touching the fan-out.
+The Redis side sits behind ``Backend`` (live/backends.py: plain or sharded pub/sub), so the
+fan-out is the same on a single Redis and on a cluster.
 """
 
 from __future__ import annotations
@@ -37,88 +39,24 @@ import logging
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import NamedTuple
+
+from redis.asyncio import Redis
 
 from orderlog.keys import Keys
+from orderlog.live.backends import POLL, Backend, Liveness, RedisPubSub
 from orderlog.live.framelog import FrameLog, Frames
+from orderlog.live.frames import Frame, Snapshot, from_entries, from_message, status_frame
 from orderlog.live.pacing import Pacer
-from orderlog.store.events import (
-    Cursor,
-    EventLog,
-    Frame,
-    Snapshot,
-    StreamId,
-    from_message,
-    status_frame,
-)
+from orderlog.singleflight import SingleFlight
+from orderlog.store.client import RedisClient
+from orderlog.store.events import EventStream, StreamId
 
-log = logging.getLogger("orderlog.live.hub")
+logger = logging.getLogger(__name__)
 
 CATCH_UP_PAGE = 1000
 TRIM_EVERY = 256  # appends between drops of what every subscription of a workspace has read
 EMPTY = Frames()
-
-
-class Backend(Protocol):
-    """One pub/sub connection. Replies come back through ``get``, in order:
-    ``("message", channel, data)``, ``("subscribe", channel, b"")``, ``("unsubscribe", ...)``,
-    ``("pong", "", b"")``, and from a backend with one connection per shard,
-    ``("down", channel, b"")`` when one channel's connection is lost. Any method may raise;
-    the hub then drops the backend and makes a new one."""
-
-    async def connect(self) -> None: ...
-    async def subscribe(self, *channels: str) -> None: ...
-    async def unsubscribe(self, *channels: str) -> None: ...
-    async def ping(self) -> None: ...
-    async def get(self, wait: float) -> tuple[str, str, bytes] | None: ...
-    async def close(self) -> None: ...
-
-
-class RedisPubSub:
-    """``Backend`` over a redis-py PubSub (SUBSCRIBE; standalone Redis). Never reused after an
-    error: redis-py would reconnect and resubscribe on its own, behind the hub's back."""
-
-    KINDS: ClassVar[dict[str, str]] = {
-        "message": "message",
-        "smessage": "message",
-        "subscribe": "subscribe",
-        "ssubscribe": "subscribe",
-        "unsubscribe": "unsubscribe",
-        "sunsubscribe": "unsubscribe",
-        "pong": "pong",
-    }
-
-    def __init__(self, redis: Any) -> None:
-        self.pubsub = redis.pubsub()
-
-    async def connect(self) -> None:
-        await self.pubsub.connect()
-
-    async def subscribe(self, *channels: str) -> None:
-        await self.pubsub.subscribe(*channels)
-
-    async def unsubscribe(self, *channels: str) -> None:
-        await self.pubsub.unsubscribe(*channels)
-
-    async def ping(self) -> None:
-        await self.pubsub.ping()
-
-    async def get(self, wait: float) -> tuple[str, str, bytes] | None:
-        if self.pubsub.connection is None:
-            raise ConnectionError("pub/sub connection closed")
-        msg = await self.pubsub.get_message(timeout=wait)
-        if msg is None:
-            return None
-        kind = self.KINDS.get(msg["type"], "other")
-        channel = msg["channel"]
-        name = channel.decode() if isinstance(channel, bytes) else (channel or "")
-        data = msg["data"] if isinstance(msg["data"], bytes) else b""
-        return kind, name, data
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.pubsub.aclose()
 
 
 class Overflow(Exception):
@@ -149,9 +87,9 @@ class Subscription:
     """
 
     __slots__ = (
+        "_backlog",
         "_channel",
         "_hub",
-        "_log",
         "_offset",
         "_statuses_from",
         "_waiter",
@@ -168,15 +106,15 @@ class Subscription:
     def __init__(self, hub: Hub, channel: _Channel, statuses: frozenset[bytes] | None) -> None:
         self._hub = hub
         self._channel = channel
-        self._log = channel.log
+        self._backlog = channel.backlog
         self.workspace = channel.workspace
         self.statuses = statuses
         self.position: StreamId | None = None
         self.epoch: bytes | None = None
         self.overflowed = False
         self.lost: str | None = None
-        self.index = self._log.end  # the next frame of the log to read
-        self._offset = self._log.total  # its byte offset (for the bytes bound)
+        self.index = self._backlog.end  # the next frame of the backlog to read
+        self._offset = self._backlog.total  # its byte offset (for the bytes bound)
         self._statuses_from = self.index  # status frames before this index are not for it
         self._waiter: asyncio.Future[None] | None = None
         self.registered = hub._tick()
@@ -203,7 +141,7 @@ class Subscription:
         self.position = position
         self.epoch = epoch
         self.lost = None
-        self._statuses_from = self._log.end
+        self._statuses_from = self._backlog.end
 
     def reset(self) -> None:
         """Back to holding its place (before a fresh snapshot): what was logged before is
@@ -211,8 +149,8 @@ class Subscription:
         self.position = None
         self.epoch = None
         self.lost = None
-        self.index = self._log.end
-        self._offset = self._log.total
+        self.index = self._backlog.end
+        self._offset = self._backlog.total
 
     async def next(self, wait: float | None = None) -> list[Frame]:
         """Every pending frame, waiting up to ``wait`` seconds for one ([] when none came).
@@ -232,9 +170,9 @@ class Subscription:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 return []
-            self._waiter = self._log.waiter()
+            self._waiter = self._backlog.waiter()
             try:
-                await self._log.wait(self._waiter, remaining)
+                await self._backlog.wait(self._waiter, remaining)
             finally:
                 self._waiter = None
             frames = self._drain()
@@ -246,13 +184,13 @@ class Subscription:
         same state over the same range share one selection (see ``FrameLog.drained``)."""
         if self._hub.going_away:
             raise GoingAway()
-        log = self._log
-        if self.overflowed or log.behind(self.index, self._offset):
+        backlog = self._backlog
+        if self.overflowed or backlog.behind(self.index, self._offset):
             self.overflowed = True
             raise Overflow()
         if self.lost:
             raise Resync(self.lost)
-        start, end = self.index, log.end
+        start, end = self.index, backlog.end
         if start == end:
             return EMPTY
         key = (
@@ -263,12 +201,12 @@ class Subscription:
             self.epoch,
             max(self._statuses_from, start),
         )
-        frames = log.drained(key)
+        frames = backlog.drained(key)
         if frames is None:
-            frames = self._select(log.since(start, end), start)
-            log.remember(key, frames)
+            frames = self._select(backlog.since(start, end), start)
+            backlog.remember(key, frames)
         self.index = end
-        self._offset = log.total
+        self._offset = backlog.total
         if self.position is not None:
             if frames.lost:
                 self._lose(frames.lost)
@@ -334,30 +272,28 @@ class Subscription:
         return self._hub.generation == generation and self._channel.live.is_set()
 
 
-@dataclass(frozen=True, slots=True)
-class _Flight:
-    """A snapshot read in progress, shared by the subscriptions that may use it."""
+class _Started(NamedTuple):
+    """When a snapshot read started: the hub's tick and generation then."""
 
     tick: int
     generation: int
-    future: asyncio.Future[Snapshot]
 
 
 class _Channel:
-    __slots__ = ("live", "log", "name", "subs", "workspace")
+    __slots__ = ("backlog", "live", "name", "subs", "workspace")
 
-    def __init__(self, workspace: str, name: str, log: FrameLog) -> None:
+    def __init__(self, workspace: str, name: str, backlog: FrameLog) -> None:
         self.workspace = workspace
         self.name = name
         self.subs: set[Subscription] = set()
         self.live = asyncio.Event()
-        self.log = log
+        self.backlog = backlog
 
     def append(self, frame: Frame) -> None:
         """Log a frame for every subscription (O(1)); now and then drop what all have read."""
-        self.log.append(frame)
-        if self.log.appended % TRIM_EVERY == 0 and self.subs:
-            self.log.trim(min(s.index for s in self.subs))
+        self.backlog.append(frame)
+        if self.backlog.appended % TRIM_EVERY == 0 and self.subs:
+            self.backlog.trim(min(s.index for s in self.subs))
 
 
 class Hub:
@@ -366,7 +302,7 @@ class Hub:
 
     def __init__(
         self,
-        redis: Any,
+        redis: RedisClient,
         keys: Keys | None = None,
         *,
         backend: Callable[[], Backend] | None = None,
@@ -377,10 +313,13 @@ class Hub:
         on_deliver: Callable[[int], object] | None = None,
         on_reconnect: Callable[[], object] | None = None,
     ) -> None:
-        self.redis = redis
         self.keys = keys or Keys()
-        self.log = EventLog(redis, self.keys)
-        self.backend_factory = backend or (lambda: RedisPubSub(redis))
+        self.stream = EventStream(redis, self.keys)
+        if backend is None:
+            if not isinstance(redis, Redis):  # a cluster SPUBLISHes: only ShardedPubSub hears it
+                raise TypeError("a Redis Cluster client needs backend=ShardedPubSub (backends.py)")
+            backend = functools.partial(RedisPubSub, redis)
+        self.backend_factory = backend
         self.queue_max_events = queue_max_events
         self.queue_max_bytes = queue_max_bytes
         self.ping_interval = ping_interval
@@ -398,7 +337,9 @@ class Hub:
         self._closed = False
         self._ticks = 0
         self._count = 0  # subscriptions in all workspaces
-        self._snapshots: dict[tuple[str, tuple[str, ...]], _Flight] = {}
+        self._snapshots: SingleFlight[tuple[str, tuple[str, ...]], Snapshot, _Started] = (
+            SingleFlight()
+        )  # by (workspace, statuses)
         self.going_away = False
         self.pacer = Pacer()
         self.on_deliver = on_deliver  # the event id's ms, once per live event (metrics)
@@ -418,8 +359,8 @@ class Hub:
             raise RuntimeError("the hub is closed")
         ch = self._channels.get(workspace_id)
         if ch is None:
-            log = FrameLog(self.queue_max_events, self.queue_max_bytes)
-            ch = _Channel(workspace_id, self.keys.channel(workspace_id), log)
+            backlog = FrameLog(self.queue_max_events, self.queue_max_bytes)
+            ch = _Channel(workspace_id, self.keys.channel(workspace_id), backlog)
             self._channels[workspace_id] = ch
             self._by_name[ch.name] = ch
             self._send("subscribe", ch.name)
@@ -473,18 +414,18 @@ class Hub:
         # Join a read only if it started after this subscription was registered (else it may
         # cover events the subscription has not buffered) and in the same generation (else
         # events between it and the resubscription may be in neither).
-        if flight is None or flight.tick < sub.registered or flight.generation != generation:
-            future = asyncio.ensure_future(self.log.snapshot(sub.workspace, statuses))
-            flight = _Flight(self._tick(), generation, future)
-            self._snapshots[key] = flight
-            future.add_done_callback(functools.partial(self._landed, key, flight))
-        return await asyncio.shield(flight.future)
+        if (
+            flight is None
+            or flight.tag.tick < sub.registered
+            or flight.tag.generation != generation
+        ):
+            read = self._read_snapshot(sub.workspace, statuses)
+            flight = self._snapshots.start(key, read, _Started(self._tick(), generation))
+        return await flight.result()
 
-    def _landed(self, key: tuple[str, tuple[str, ...]], flight: _Flight, _: object) -> None:
-        if self._snapshots.get(key) is flight:
-            del self._snapshots[key]
-        if not flight.future.cancelled():
-            flight.future.exception()  # retrieved: its waiters (if any are left) raise it
+    async def _read_snapshot(self, workspace_id: str, statuses: tuple[str, ...]) -> Snapshot:
+        bounds, orders = await self.stream.snapshot(workspace_id, statuses)
+        return Snapshot(bounds, orders)
 
     def subscribers(self, workspace_id: str | None = None) -> int:
         if workspace_id is not None:
@@ -496,7 +437,7 @@ class Hub:
     def _ensure_running(self) -> None:
         if self._task is None or self._task.done():
             if self._task is not None and not self._task.cancelled() and self._task.exception():
-                log.error("live: listener died", exc_info=self._task.exception())
+                logger.error("live: listener died", exc_info=self._task.exception())
             self._task = asyncio.get_running_loop().create_task(self._run(), name="orderlog-hub")
         self.pacer.ensure_running()
 
@@ -505,7 +446,7 @@ class Hub:
         1001 and resume elsewhere); returns once they are gone, or after ``within`` seconds."""
         self.going_away = True
         for ch in self._channels.values():
-            ch.log.wake()
+            ch.backlog.wake()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within):
                 for _ in iter(self.subscribers, 0):  # until none is left
@@ -539,7 +480,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never let the listener die: log, back off, reconnect
-                log.warning("live: pub/sub connection lost (%s: %s)", type(exc).__name__, exc)
+                logger.warning("live: pub/sub connection lost (%s: %s)", type(exc).__name__, exc)
             await self._drop_backend()
             self._down()
             if self.on_reconnect is not None:
@@ -578,22 +519,15 @@ class Hub:
                 writer.exception()  # retrieved (the read loop raised what mattered)
 
     async def _read(self, backend: Backend, writer: asyncio.Task[None]) -> None:
-        idle = 0.0
-        pinged = False
+        liveness = Liveness(self.ping_interval, backend.ping, "Redis")
         while not self._closed:
             if writer.done():
                 writer.result()  # raises what broke the connection
-            msg = await backend.get(1.0)
+            msg = await backend.get(POLL)
             if msg is None:
-                idle += 1.0
-                if idle >= 2 * self.ping_interval and pinged:
-                    raise ConnectionError("no pong from Redis")
-                if idle >= self.ping_interval and not pinged:
-                    await backend.ping()
-                    pinged = True
+                await liveness.quiet(POLL)
                 continue
-            idle = 0.0
-            pinged = False
+            liveness.heard()
             kind, name, data = msg
             if kind == "message":
                 ch = self._by_name.get(name)
@@ -643,14 +577,15 @@ class Hub:
         position = min(s.position for s in started if s.position is not None)
         first_page = True
         while True:
-            frames, bounds = await self.log.page(ch.workspace, position, CATCH_UP_PAGE)
+            bounds, entries = await self.stream.page(ch.workspace, position, CATCH_UP_PAGE)
             if first_page:
                 for sub in started:
                     assert sub.position is not None
-                    problem = bounds.problem(Cursor(sub.epoch or b"", sub.position))
+                    problem = bounds.problem(sub.epoch or b"", sub.position)
                     if problem:
                         sub._lose(problem)
                 first_page = False
+            frames = from_entries(entries, bounds)
             for frame in frames:
                 ch.append(frame)
             if len(frames) < CATCH_UP_PAGE:

@@ -2,11 +2,11 @@
 
 One process serves ingest and fan-out on one event loop. Under heavy fan-out every loop
 iteration runs thousands of socket tasks, and an ingest POST, which needs several iterations,
-waits behind them: at 500k-1M msgs/s the publisher's writes were accepted at 80/100 and
-634/1,000 per second with a p99 of seconds (docs/performance.md). The sockets' pace
-(``routes/live.py``: each writes at most every S / WRITES_PER_SECOND seconds) is the lever:
-a longer interval means fewer, larger writes (one batch frame carries everything pending), so
-less work per delivered event and shorter iterations.
+waits behind them: with a fixed write interval, at 500k-1M msgs/s the publisher's writes were
+accepted at 80/100 and 634/1,000 per second with a p99 of seconds (docs/performance.md). The
+sockets' pace (``http/live.py``: each writes at most every S / WRITES_PER_SECOND seconds) is
+the lever: a longer interval means fewer, larger writes (one batch frame carries everything
+pending), so less work per delivered event and shorter iterations.
 
 A timer measures the lag (how late a short sleep wakes up). While it exceeds ``target`` the
 stretch factor doubles (up to ``most``); once the loop keeps up again it decays back to 1, so

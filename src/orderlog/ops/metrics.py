@@ -94,6 +94,13 @@ class Metrics:
             ["where"],
             registry=r,
         )
+        self.pairings = Counter(
+            "orderlog_screen_pairings",
+            "Screen pairing steps by outcome: started, approved, paired (token taken), "
+            "unknown_code (a wrong or stale code typed: guesses show here), and *_limited",
+            ["outcome"],
+            registry=r,
+        )
         self.redis_reconnects = Counter(
             "orderlog_redis_reconnects",
             "Pub/sub listener reconnections to Redis",

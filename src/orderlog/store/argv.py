@@ -104,6 +104,7 @@ def encode_create(cmd: CreateOrder, order_id: str, workflow: Workflow, where: st
         *cmd.customer.words(),
         *(cmd.actor.words() if cmd.actor else []),
         *(i.name for i in cmd.items),
+        *(i.notes for i in cmd.items if i.notes),  # "oat milk" finds the orders noting it
     ]
     return _op(
         CREATE,

@@ -122,6 +122,9 @@ local IX_RID = '{{SUFFIX_role_id}}'
 local IX_RNAME = '{{SUFFIX_role}}'
 local IX_ITEM = '{{SUFFIX_item}}'
 local IX_TOKEN = '{{SUFFIX_token}}'
+local IX_VOCAB = '{{SUFFIX_vocab}}'
+-- The text indexes whose values are also kept in a vocabulary (keys.VOCABULARIES).
+local VOCABULARIES = {IX_CNAME, IX_SNAME, IX_ITEM, IX_TOKEN}
 
 -- GCRA rate limit (see ratelimit.py): ``key`` holds the theoretical arrival time (TAT) in
 -- microseconds of Redis' clock. Returns {remaining, reset_us, retry_us}; retry_us > 0 means

@@ -16,7 +16,14 @@ import orjson
 
 from orderlog.domain.model import ChangeStatus, Command, CreateOrder, Workflow
 from orderlog.domain.ratelimit import OFF, Quota, RateCheck
-from orderlog.domain.search import Query
+from orderlog.domain.search import (
+    MAX_PREFIX_VALUES,
+    PREFIX_FIELDS,
+    PREFIX_KINDS,
+    Group,
+    Index,
+    Query,
+)
 from orderlog.errors import (
     Conflict,
     InvalidInput,
@@ -26,7 +33,7 @@ from orderlog.errors import (
 )
 from orderlog.keys import Keys
 from orderlog.store import argv, scripts
-from orderlog.store.client import RedisClient, unavailable
+from orderlog.store.client import RedisClient, text, unavailable
 
 SCAN_BUDGET = 3_000  # orders one search script call may examine (how long it holds Redis)
 MAX_CALLS = 8  # script calls one search page may make before answering a short page
@@ -212,14 +219,7 @@ class OrderStore:
             RateLimited: over the limit.
             StoreUnavailable: Redis is away (a request is never let through unchecked).
         """
-        with unavailable():
-            reply = await scripts.RATE_LIMIT(
-                self.redis, [self.keys.rate_limit(workspace_id, rate.key_id)], rate.limit.args()
-            )
-        rate.quota = Quota.from_script(rate.limit, *reply)
-        if not rate.quota.allowed:
-            raise rate.quota.error()
-        return rate.quota
+        return await limit(self.redis, self.keys.rate_limit(workspace_id, rate.key_id), rate)
 
     # -- search and retention -----------------------------------------------------------------
     async def search(
@@ -240,7 +240,7 @@ class OrderStore:
         k = self.keys
         keys = [k.index(workspace_id, "all"), k.index(workspace_id, "created")]
         sizes = []
-        for group in query.groups:
+        for group in await self._prefixes(workspace_id, query.groups):
             keys += [k.index(workspace_id, *ix) for ix in group]
             sizes.append(len(group))
         lowest = query.number or 1
@@ -271,6 +271,43 @@ class OrderStore:
                 break
         return SearchPage(orders, before, examined)
 
+    async def _prefixes(self, workspace_id: str, groups: tuple[Group, ...]) -> list[Group]:
+        """The groups with every name, item or word filter widened to the indexed values that
+        start with it (one ZRANGEBYLEX on its vocabulary each: O(log n + matches), no scan).
+        The typed value itself is always kept, so data indexed before the vocabularies existed
+        still matches exactly.
+
+        Raises:
+            InvalidInput: a prefix that starts more than MAX_PREFIX_VALUES values.
+        """
+        out = []
+        for group in groups:
+            widened: list[Index] = []
+            for ix in group:
+                kind = PREFIX_KINDS.get(ix[0])
+                if kind is None:
+                    widened.append(ix)
+                    continue
+                typed = ix[-1]
+                with unavailable():
+                    found = await self.redis.zrangebylex(
+                        self.keys.vocabulary(workspace_id, kind),
+                        b"[" + typed.encode(),
+                        b"[" + typed.encode() + b"\xff",
+                        start=0,
+                        num=MAX_PREFIX_VALUES + 1,
+                    )
+                values = dict.fromkeys([typed, *map(text, found)])
+                if len(values) > MAX_PREFIX_VALUES:
+                    raise InvalidInput(
+                        PREFIX_FIELDS[ix[0]],
+                        f"{typed!r} starts more than {MAX_PREFIX_VALUES} names or words: "
+                        "type more of it",
+                    )
+                widened += [(*ix[:-1], value) for value in values]
+            out.append(tuple(dict.fromkeys(widened)))
+        return out
+
     async def walk(
         self, workspace_id: str, query: Query, page: int = WALK_PAGE
     ) -> AsyncIterator[list[dict[str, Any]]]:
@@ -300,6 +337,21 @@ class OrderStore:
     async def ping(self) -> bool:
         with unavailable():
             return bool(await self.redis.ping())
+
+
+async def limit(redis: RedisClient, key: str, rate: RateCheck) -> Quota:
+    """Count one request against the GCRA state at ``key``; fills ``rate.quota``.
+
+    Raises:
+        RateLimited: over the limit.
+        StoreUnavailable: Redis is away (a request is never let through unchecked).
+    """
+    with unavailable():
+        reply = await scripts.RATE_LIMIT(redis, [key], rate.limit.args())
+    rate.quota = Quota.from_script(rate.limit, *reply)
+    if not rate.quota.allowed:
+        raise rate.quota.error()
+    return rate.quota
 
 
 def with_history(order: bytes, history: bytes) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from orderlog.auth import SCOPES, Principal, digest, new_key, new_ticket, ticket_tag
+from orderlog.auth import SCOPES, SCREEN_SCOPES, Principal, digest, new_key, new_ticket, ticket_tag
 from orderlog.domain import workspace
 from orderlog.domain.model import DEFAULT_WORKFLOW, Workflow, parse_workflow
 from orderlog.errors import InvalidInput, NotFound
@@ -129,7 +129,7 @@ class WorkspaceStore:
 
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
         record = await self.key_record(key_id)
-        if record is None:
+        if record is None or record["scope"] in SCREEN_SCOPES:  # screens: store/screens.py
             raise NotFound("Key", key_id)
         if not record.get("revoked_at"):
             with unavailable():
@@ -184,5 +184,4 @@ class WorkspaceStore:
             raw = await self.redis.getdel(self.keys.ticket(tag, digest(ticket)))
         if raw is None:
             return None
-        data = orjson.loads(raw)
-        return Principal(data["key_id"], data["workspace_id"], data["scope"], data["label"])
+        return Principal.from_json(orjson.loads(raw))

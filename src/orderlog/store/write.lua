@@ -57,16 +57,24 @@ local function index(h, suffix)
   end
 end
 
+-- A name, item or word index also puts its value in its kind's vocabulary (a lexicographic
+-- zset), where a search finds every value starting with what was typed (store/orders.py).
+-- The retention sweep takes a value out once its last order is gone.
+local function index_text(h, kind, value)
+  index(h, kind .. value)
+  redis.call('ZADD', ix .. IX_VOCAB .. kind, 0, value)
+end
+
 local function add_staff(h, role, index_id, lname)
   if index_id == '' then return end
   index(h, IX_SID .. index_id)
-  index(h, IX_SNAME .. lname)
+  index_text(h, IX_SNAME, lname)
   index(h, IX_RID .. role .. ':' .. index_id)
   index(h, IX_RNAME .. role .. ':' .. lname)
 end
 
 local function add_tokens(h, joined)
-  for _, tok in ipairs(split(joined)) do index(h, IX_TOKEN .. tok) end
+  for _, tok in ipairs(split(joined)) do index_text(h, IX_TOKEN, tok) end
 end
 
 local function emit(h, event, prev)
@@ -102,9 +110,9 @@ local function create(o)
   redis.call('ZADD', ix .. IX_CREATED, ms, n)
   redis.call('ZADD', ix .. IX_STATUS .. h.st, n, n)
   index(h, IX_CID .. ARGV[o + C.customer_id])
-  index(h, IX_CNAME .. ARGV[o + C.customer_name])
+  index_text(h, IX_CNAME, ARGV[o + C.customer_name])
   add_staff(h, 'cashier', ARGV[o + C.actor_id], ARGV[o + C.actor_name])
-  for _, item in ipairs(split(ARGV[o + C.item_names])) do index(h, IX_ITEM .. item) end
+  for _, item in ipairs(split(ARGV[o + C.item_names])) do index_text(h, IX_ITEM, item) end
   add_tokens(h, ARGV[o + C.words])
   local key = order_prefix .. n
   redis.call('HSET', key, 'id', h.id, 'n', h.n, 'st', h.st, 'v', h.v, 'ca', h.ca, 'cms', h.cms,

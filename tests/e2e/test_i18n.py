@@ -1,0 +1,89 @@
+"""Text in one place per language: the catalogs agree with each other and with the pages, and a
+screen switches language (text, numbers and times) in a real browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.browser import browser, open_page
+from support.server import Workspace
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+CATALOGS = ("en", "pt-BR")
+KEY = re.compile(r'^\s*"([\w.]+)":', re.M)
+USED = [
+    re.compile(r'\bt\("([\w.]+)"'),  # t("key", ...)
+    re.compile(r'\bt\(\w+ \? "([\w.]+)" : "([\w.]+)"'),  # t(cond ? "a" : "b")
+    re.compile(r'data-i18n(?:-[\w-]+)?="([\w.]+)"'),  # static text and attributes
+    re.compile(r'"(home\.[\w.]+|orders\.[\w.]+)"'),  # keys handed to t() through a variable
+]
+
+
+def catalog(name: str) -> dict[str, str]:
+    """key -> the catalog's line for it (a message or a {one, other} object)."""
+    text = (STATIC / "i18n" / f"{name}.js").read_text()
+    return {m.group(1): text[m.end() : text.find("\n", m.end())] for m in KEY.finditer(text)}
+
+
+def test_catalogs_have_the_same_keys_and_placeholders() -> None:
+    """Every language has every English key, no other key, and the same {placeholders}."""
+    english = catalog("en")
+    assert len(english) > 150
+    for name in CATALOGS[1:]:
+        other = catalog(name)
+        assert set(other) == set(english), set(other) ^ set(english)
+        for key, line in english.items():
+            assert set(re.findall(r"\{(\w+)\}", other[key])) == set(
+                re.findall(r"\{(\w+)\}", line)
+            ), key
+
+
+def test_every_key_the_pages_use_is_defined() -> None:
+    """Each key a page or module names (t("..."), data-i18n) is in the English catalog."""
+    english = catalog("en")
+    used: set[str] = set()
+    for path in [*STATIC.glob("*.html"), *STATIC.glob("js/*.js")]:
+        text = path.read_text()
+        for pattern in USED:
+            for match in pattern.finditer(text):
+                used.update(g for g in match.groups() if g and "." in g)
+    used = {key for key in used if not key.startswith(("orderlog.", "pair.html"))}
+    assert used, "no keys found: the patterns are stale"
+    missing = sorted(used - set(english))
+    assert missing == [], missing
+
+
+@pytest.mark.browser
+async def test_language_switch_changes_text_numbers_and_times(
+    site: Any, workspace: Workspace
+) -> None:
+    """Choosing Português on the sign-in page keeps the choice for this screen: the pages' text,
+    plural forms, numbers and dates follow it; ?lang=en switches back."""
+    from playwright.async_api import expect
+
+    base, api = site
+    await api.create(items=[{"name": "Latte", "quantity": 2}])
+    async with browser(base) as b:
+        await open_page(b, workspace, "index.html")
+        await expect(b.page.locator("h1")).to_have_text("orderlog dashboards")
+        await b.page.select_option("select.language", "pt-BR")
+        await expect(b.page.locator("h1")).to_have_text("Painéis do orderlog")
+        assert await b.page.get_attribute("html", "lang") == "pt-BR"
+        await expect(b.page.locator("#signin button[type=submit]")).to_have_text("Entrar")
+        await b.page.goto("/orders.html")
+        await expect(b.page.locator("#count")).to_have_text("1 pedido exibido", timeout=3000)
+        created = await b.page.locator("#results tbody td").nth(1).inner_text()
+        assert re.match(r"^\d\d/\d\d/\d{4}", created), created  # dd/mm/yyyy
+        await expect(b.page.locator('label:has(input[name="customer"]) span')).to_have_text(
+            "Usuário do cliente"
+        )
+        await b.page.goto("/pair.html?lang=en")  # signed in: pairing sends it on, in English
+        await b.page.goto("/orders.html")
+        await expect(b.page.locator("#count")).to_have_text("1 order shown", timeout=3000)
+        created = await b.page.locator("#results tbody td").nth(1).inner_text()
+        assert re.match(r"^\d{1,2}/\d{1,2}/\d\d", created), created  # en-US: m/d/yy
+        assert b.errors == []
