@@ -1,6 +1,6 @@
 """Webhooks benchmark: ingest with three active webhooks, beside the same ingest with none.
 
-    python -m bench.webhooks [--quick] [--runs 3] [--duration 10] [--warmup 2]
+    python -m bench.webhooks [--quick] [--runs 3] [--duration 10] [--warmup 2] [--profile DIR]
 
 One ``orderlog serve`` process (core 0), one embedded Redis (appendfsync always), three
 receivers on loopback (bench/peers/receiver.py: 204 at once, counting) and the load generator
@@ -12,6 +12,10 @@ fresh webhooks receiving every event: the most writes/s the process accepts (off
 until the receivers have every event and reports how many deliveries were still to make when
 the load stopped and how long catching up took: under saturation deliveries yield to ingest
 (outbound/governor.py) and catch up afterwards. Ratios pair each round's two runs.
+
+``--profile DIR``: after the rounds, one more saturating run with three webhooks under py-spy
+(not counted in the figures), and the share of the server's samples spent in webhook code: what
+the webhooks cost the ingest, measured inside the process, whatever the machine's other load.
 """
 
 from __future__ import annotations
@@ -35,6 +39,14 @@ WEBHOOKS = 3
 LOADS = [MAX_FULL, FIXED_FULL]
 KINDS = ("none", "three")
 CATCH_UP_LIMIT = 600.0
+# Where webhook work happens in the server (a sample whose stack passes through any of them).
+WEBHOOK_CODE = (
+    "orderlog/outbound/",
+    "orderlog/store/delivery.py",
+    "orderlog/store/webhooks.py",
+    "orderlog/domain/discord.py",
+    "orderlog/domain/webhooks.py",
+)
 
 
 @contextlib.contextmanager
@@ -89,7 +101,9 @@ class Bench:
         """Entries ever added to the workspace's stream (Redis >= 7)."""
         return int(self.redis.xinfo_stream(self.stream)["entries-added"])
 
-    def run(self, kind: str, load: Load, window: tuple[float, float]) -> dict[str, Any]:
+    def run(
+        self, kind: str, load: Load, window: tuple[float, float], spy: Path | None = None
+    ) -> dict[str, Any]:
         port, base = self.server[0], f"/v1/workspaces/{self.ws}/webhooks"
         made = []
         if kind == "three":
@@ -97,7 +111,7 @@ class Bench:
                 hook = {"url": f"http://127.0.0.1:{p}/"}
                 made.append(api(port, "POST", base, self.keys["admin"], hook))
         first, before = self.added(), received(self.ports)
-        row = measure(self.loader, [self.server], self.ws, self.keys["write"], load, window)
+        row = measure(self.loader, [self.server], self.ws, self.keys["write"], load, window, spy)
         row |= {"deliveries": None, "behind_at_end": None, "catch_up_s": None}
         if made:
             # Writes in flight when the loader stopped land a moment later: re-read each time.
@@ -117,7 +131,24 @@ class Bench:
         return row
 
 
-def run(runs: int, window: tuple[float, float], logdir: Path, results: harness.Runs) -> None:
+def webhook_share(folded: Path) -> tuple[float, int]:
+    """(share of the samples whose stack passes through webhook code, samples in all)."""
+    total = hooked = 0
+    for line in folded.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        total += int(count)
+        if any(part in stack for part in WEBHOOK_CODE):
+            hooked += int(count)
+    return (hooked / total if total else 0.0), total
+
+
+def run(
+    runs: int,
+    window: tuple[float, float],
+    logdir: Path,
+    results: harness.Runs,
+    profile_dir: Path | None = None,
+) -> str:
     sys.path.insert(0, str(harness.SRC))
     from orderlog.sealing import new_key
 
@@ -139,7 +170,19 @@ def run(runs: int, window: tuple[float, float], logdir: Path, results: harness.R
                     one = functools.partial(bench.run, kind, load, window)
                     row = results.measure((load, kind), one)
                     print(format_row(i + 1, load, kind, row), flush=True)
+        profiled = ""
+        if profile_dir is not None:
+            spy = profile_dir / "webhooks-three-max.folded"
+            row = bench.run("three", MAX_FULL, window, spy) | {"load": harness.load_average()}
+            share, samples = webhook_share(spy)
+            profiled = (
+                f"\nProfiled saturating run with three webhooks (py-spy, not counted above): "
+                f"{row['ok_per_s']:.0f} writes/s; webhook code in {share:.1%} of the server's "
+                f"{samples} samples ({spy})"
+            )
+            print(format_row(0, MAX_FULL, "three", row) + " [profiled]", flush=True)
         bench.redis.close()
+        return profiled
 
 
 def format_row(run: int, load: Load, kind: str, r: dict[str, Any]) -> str:
@@ -208,14 +251,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="2 s runs: a smoke test")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--profile", type=Path, help="py-spy one more saturated run into DIR")
     harness.add_runs_argument(p)
     args = p.parse_args(argv)
     window = (2.0, 0.5) if args.quick else (args.duration, args.warmup)
     print(harness.preamble(harness.command_line("bench.webhooks"), args.runs), flush=True)
     results = harness.Runs()
     with tempfile.TemporaryDirectory(prefix="orderlog-bench-") as tmp:
-        run(args.runs, window, Path(tmp), results)
-    print(report(results))
+        profiled = run(args.runs, window, Path(tmp), results, args.profile)
+    print(report(results) + profiled)
 
 
 if __name__ == "__main__":

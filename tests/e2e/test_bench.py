@@ -247,11 +247,13 @@ def test_bench_audit_floors_command_runs() -> None:
 
 
 @pytest.mark.slow
-def test_bench_webhooks_command_delivers_everything() -> None:
+def test_bench_webhooks_command_delivers_everything(tmp_path: Path) -> None:
     """bench.webhooks: both loads with and without webhooks answered without an error, every
-    delivery made (nothing left, nothing twice), and the ratio rows there."""
+    delivery made (nothing left, nothing twice), the ratio rows there, and the profiled run's
+    share of webhook code."""
     out = bench_command(
-        *("-m", "bench.webhooks", "--duration", "0.5", "--warmup", "0.2", "--runs", "1")
+        *("-m", "bench.webhooks", "--duration", "0.5", "--warmup", "0.2", "--runs", "1"),
+        *("--profile", str(tmp_path)),
     )
     rows = table(out, "load")
     assert [(r["load"].split(",")[0], r["webhooks"]) for r in rows] == [
@@ -265,3 +267,5 @@ def test_bench_webhooks_command_delivers_everything() -> None:
     assert "NOT every delivery" not in out
     ratios = table(out.split("run by run")[1], "load")
     assert all(r["ratio"].endswith("x") for r in ratios), ratios
+    assert "webhook code in " in out
+    assert (tmp_path / "webhooks-three-max.folded").stat().st_size > 0
