@@ -26,6 +26,7 @@ from starlette.types import Scope
 from orderlog.auth import Authenticator
 from orderlog.http import (
     admin,
+    asyncapi,
     health,
     live,
     metrics,
@@ -61,6 +62,7 @@ from orderlog.store.client import (
 from orderlog.store.delivery import DeliveryQueue
 from orderlog.store.embedded import store_url
 from orderlog.store.orders import OrderStore
+from orderlog.store.replication import Replicated, warn_short_of_replicas
 from orderlog.store.screens import ScreenStore
 from orderlog.store.webhooks import WebhookStore
 from orderlog.store.workspaces import WorkspaceStore
@@ -105,6 +107,7 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             publish_command=publish_command(settings.redis_url),
             on_events=measures.events_published.inc,
             on_write=outbound.wake,
+            replicated=replicated(settings, redis),
         ),
         workspaces=workspaces,
         screens=screen_store,
@@ -121,6 +124,19 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
         metrics=measures,
         webhooks=hooks,
         outbound=outbound,
+    )
+
+
+def replicated(settings: Settings, redis: RedisClient) -> Replicated | None:
+    """ORDERLOG_WAIT_REPLICAS > 0: order writes wait for that many replicas (WAIT)."""
+    if settings.wait_replicas <= 0:
+        return None
+    return Replicated(
+        redis,
+        settings.wait_replicas,
+        settings.wait_timeout,
+        socket_timeout=settings.redis_timeout,
+        max_connections=settings.redis_max_connections,
     )
 
 
@@ -147,6 +163,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if isinstance(redis, RedisCluster):
                 await check_cluster(redis)
             state = build_state(settings, redis)
+            if settings.wait_replicas > 0:
+                await warn_short_of_replicas(redis, settings.wait_replicas)
             tune_gc()
             # SIGTERM: close live connections with 1001 first (ops/drain.py says why).
             uninstall = drain.install(lambda: state.hub.drain(within=1.0))
@@ -168,12 +186,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     with contextlib.suppress(asyncio.CancelledError):
                         await sweeper
                 await state.hub.close()
+                if state.orders.replicated is not None:
+                    await state.orders.replicated.close()
                 await close_redis(redis)
                 mark_process_dead()
 
     routes: list[BaseRoute] = [
         *health.routes,
         *openapi.routes,
+        *asyncapi.routes,
         *orders.routes,
         *recall.routes,
         *admin.routes,

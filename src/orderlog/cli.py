@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import socket
 import sys
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,14 +25,16 @@ from orderlog.domain import screens, webhooks
 from orderlog.errors import OrderLogError
 from orderlog.keys import Keys
 from orderlog.ops.logging import log_config
-from orderlog.ops.serving import uvicorn_options
+from orderlog.ops.serving import CannotListen, listen, uvicorn_options
 from orderlog.sealing import server_sealer
 from orderlog.settings import SECRETS, Flag, Settings, flags, markdown_table
-from orderlog.store.client import make_redis
+from orderlog.store.client import Loading, describe_loading, loading, make_redis, wait_loaded
 from orderlog.store.embedded import EmbeddedError, store_url
 from orderlog.store.screens import ScreenStore
 from orderlog.store.webhooks import WebhookStore
 from orderlog.store.workspaces import WorkspaceStore
+
+STARTUP_FAILURE = 3  # uvicorn's exit status when the app could not start
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -63,6 +68,7 @@ def _with_screens(settings: Settings, fn: Callable[[ScreenStore], Awaitable[Any]
         redis = make_redis(url, timeout=settings.redis_timeout)
         keys = Keys(settings.key_prefix)
         try:
+            await wait_loaded(redis, _loading_progress)
             return await fn(ScreenStore(redis, keys, WorkspaceStore(redis, keys)))
         finally:
             await redis.aclose()
@@ -254,61 +260,113 @@ def cmd_settings(args: argparse.Namespace) -> None:
 
 # -- serve -------------------------------------------------------------------------------------
 async def first_run(url: str, settings: Settings) -> dict[str, Any] | None:
-    """On an empty store: a demo workspace, returned with its keys (printed once)."""
+    """On an empty store: the demo workspace, returned with its keys (printed once). Waits for
+    a Redis still loading its data first, with a progress line now and then."""
     redis = make_redis(url, timeout=settings.redis_timeout)
     try:
+        await wait_loaded(redis, _loading_progress)
         store = WorkspaceStore(redis, Keys(settings.key_prefix))
-        if await redis.exists(store.keys.workspaces):
+        if not settings.demo_workspace or await store.any_workspace():
             return None
-        ws_id, keys = await store.create_workspace("Demo cafe")
+        ws_id, keys = await store.create_workspace("Demo cafe", demo=True)
         return {"workspace_id": ws_id, "keys": keys}
     finally:
         await redis.aclose()
 
 
-def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
+def _loading_progress(nodes: list[Loading], waited: float) -> None:
+    # stderr: admin commands keep stdout for their (--json) answer
+    print(f"orderlog: {describe_loading(nodes)} ({waited:.0f} s so far)", file=sys.stderr)
 
+
+async def _loading_now(url: str, settings: Settings) -> bool:
+    redis = make_redis(url, timeout=settings.redis_timeout)
+    try:
+        return bool(await loading(redis))
+    except OrderLogError:
+        return False  # (the first run says why it cannot read the store)
+    finally:
+        await redis.aclose()
+
+
+def _first_run(url: str, settings: Settings, base: str) -> None:
+    """The first run's demo workspace and its keys, printed once (once Redis has its data)."""
+    try:
+        demo = asyncio.run(first_run(url, settings))
+    except OrderLogError as exc:
+        print(f"orderlog: no first-run check: {exc.message}", file=sys.stderr, flush=True)
+        return
+    if demo:
+        ws, keys = demo["workspace_id"], demo["keys"]
+        print(
+            "\n  First run: created a demo workspace.\n"
+            f"    workspace id: {ws}\n"
+            f"    write key:    {keys['write']}\n"
+            f"    read key:     {keys['read']}\n"
+            f"    admin key:    {keys['admin']}\n"
+            f"    dashboard:    {base}/#key={keys['read']}&workspace={ws}\n"
+            f"    screens:      open {base}/kitchen.html on the screen and pair its code\n"
+            "  Keys are shown once; orderlog keeps only their hashes. Lost one? Make another\n"
+            f"  (same --data-dir or REDIS_URL): orderlog key create {ws} --scope read\n"
+            f"  A simulated cafe fills it: orderlog demo --url {base}\n",
+            flush=True,
+        )
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings(args)
-    with store_url(settings.redis_url, settings.data_dir, settings.appendfsync) as url:
+    # The port first: taken, serve stops here, before Redis starts or a demo workspace exists.
+    listener = listen(settings.host, settings.port)
+    with listener, store_url(settings.redis_url, settings.data_dir, settings.appendfsync) as url:
         if settings.redis_url is None:
             print(
                 f"orderlog: embedded Redis in {settings.data_dir.resolve()} "
                 f"(appendfsync {settings.appendfsync})",
                 flush=True,
             )
-        if settings.demo_workspace:
-            demo = asyncio.run(first_run(url, settings))
-            if demo:
-                base = f"http://{_display_host(settings.host)}:{settings.port}"
-                print(
-                    "\n  First run: created a demo workspace.\n"
-                    f"    workspace id: {demo['workspace_id']}\n"
-                    f"    write key:    {demo['keys']['write']}\n"
-                    f"    read key:     {demo['keys']['read']}\n"
-                    f"    admin key:    {demo['keys']['admin']}\n"
-                    f"    dashboard:    {base}/#key={demo['keys']['read']}"
-                    f"&workspace={demo['workspace_id']}\n"
-                    f"    screens:      open {base}/kitchen.html on the screen and pair its code\n"
-                    "  Keys are shown once; orderlog keeps only their hashes.\n",
-                    flush=True,
-                )
+        base = f"http://{_display_host(settings.host)}:{listener.getsockname()[1]}"
+        if asyncio.run(_loading_now(url, settings)):
+            # A long load (a large AOF): serve meanwhile (/healthz answers, /readyz and every
+            # request answer 503 until Redis has its data); the first run waits for it.
+            print("orderlog: Redis is loading its data; serving meanwhile", flush=True)
+            threading.Thread(
+                target=_first_run, args=(url, settings, base), name="first-run", daemon=True
+            ).start()
+        else:
+            _first_run(url, settings, base)
         # Worker processes build their app from the environment: hand them the resolved store.
         os.environ["REDIS_URL"] = url
         if settings.workers > 1:
             _metrics_dir(settings)
-        uvicorn.run(
-            "orderlog.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers if settings.workers > 1 else None,
-            timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
-            log_config=log_config(settings.log_json),
-            access_log=False,  # ours (http/middleware.py) logs route templates and key ids
-            server_header=False,
-            **uvicorn_options(settings),  # connection limits, header timeout (ops/serving.py)
-        )
+        print(f"orderlog: serving {base} (Ctrl-C stops)", flush=True)
+        _run_uvicorn(settings, listener)
+
+
+def _run_uvicorn(settings: Settings, listener: socket.socket) -> None:
+    """uvicorn on the socket ``listen`` bound, as ``uvicorn.run`` would on its own."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        "orderlog.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
+        log_config=log_config(settings.log_json),
+        access_log=False,  # ours (http/middleware.py) logs route templates and key ids
+        server_header=False,
+        **uvicorn_options(settings),  # connection limits, header timeout (ops/serving.py)
+    )
+    if config.workers > 1:
+        Multiprocess(config, sockets=[listener]).run()
+        return
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[listener])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 def _metrics_dir(settings: Settings) -> None:
@@ -327,6 +385,27 @@ def _display_host(host: str) -> str:
 
 
 # -- demo --------------------------------------------------------------------------------------
+DEMO_LABEL = "orderlog demo (revoked when it stops)"
+
+
+async def _demo_keys(store: WorkspaceStore) -> tuple[str, dict[str, str], list[str]]:
+    """The demo workspace (made, marked, if there is none) and a write and a read key for this
+    run: (workspace id, {scope: key}, ids of the keys to revoke when the demo stops)."""
+    workspace = await store.demo_workspace()
+    if workspace is None:
+        workspace, keys = await store.create_workspace("Demo cafe", demo=True)
+        return workspace, keys, []
+    made = {
+        scope: await store.create_key(workspace, scope, DEMO_LABEL) for scope in ("write", "read")
+    }
+    return workspace, {s: raw for s, (_, raw) in made.items()}, [kid for kid, _ in made.values()]
+
+
+async def _revoke(store: WorkspaceStore, key_ids: list[str]) -> None:
+    for key_id in key_ids:
+        await store.revoke_key(key_id)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     import random
 
@@ -334,21 +413,32 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     url = args.url.rstrip("/")
     workspace, key = args.workspace, args.key
+    temporary: list[str] = []
     if key is None:
         if workspace is not None:
             sys.exit("orderlog: --workspace needs --key (a write key of that workspace)")
-        workspace, keys = _with_workspaces(
-            _settings(args), lambda s: s.create_workspace("Demo cafe")
-        )
+        workspace, keys, temporary = _with_workspaces(_settings(args), _demo_keys)
         key = keys["write"]
+        if temporary:
+            head = f"orderlog demo: filling the demo workspace {workspace} (Demo cafe)"
+            tail = (
+                "  This run's keys are revoked when the demo stops; the workspace's own keys\n"
+                f"  keep working (lost them? orderlog key create {workspace} --scope read)."
+            )
+        else:
+            head = f"orderlog demo: created the demo workspace {workspace} (Demo cafe)"
+            tail = (
+                f"  admin key: {keys['admin']}\n"
+                "  Keys are shown once; orderlog keeps only their hashes. Lost one? Make another:\n"
+                f"  orderlog key create {workspace} --scope read"
+            )
         print(
-            f"orderlog demo: created workspace {workspace} (Demo cafe)\n"
+            f"{head}\n"
             f"  owner pages: {url}/#key={keys['read']}&workspace={workspace}\n"
-            f"  admin key: {keys['admin']}\n"
             f"  screens: open {url}/kitchen.html (or board.html, pickup.html) on the screen,\n"
             f"    then: orderlog screen pair CODE --workspace {workspace} --role kitchen --bump\n"
-            "  Keys are shown once; orderlog keeps only their hashes.\n"
-            "  (To fill an existing workspace instead: --workspace W --key WRITE_KEY.)",
+            f"{tail}\n"
+            "  (To fill another workspace: --workspace W --key WRITE_KEY.)",
             flush=True,
         )
     elif workspace is None:
@@ -356,7 +446,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
     cafe = demo.Cafe(random.Random(args.seed), rate=args.rate, speed=args.speed)
     client = demo.Client(url, workspace, key)
     log = (lambda _: None) if args.quiet else (lambda line: print(line, flush=True))
-    counts = demo.run(client, cafe, duration=args.duration, log=log)
+    try:
+        counts = demo.run(client, cafe, duration=args.duration, log=log)
+    finally:
+        if temporary:
+            _with_workspaces(_settings(args), lambda s: _revoke(s, temporary))
     print(
         f"orderlog demo: {counts['orders']} orders, {counts['changes']} changes, "
         f"{counts['failed']} failed",
@@ -477,7 +571,7 @@ def main(argv: list[str] | None = None) -> None:
                 orjson.dumps({"error": exc.reason, "message": exc.message}).decode() + "\n"
             )
         sys.exit(f"orderlog: {exc.message}")
-    except EmbeddedError as exc:
+    except (EmbeddedError, CannotListen) as exc:
         sys.exit(f"orderlog: {exc}")
     except KeyboardInterrupt:
         pass

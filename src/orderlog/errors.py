@@ -9,14 +9,18 @@
      +-- NotFound                404  no such order, workspace, key or route
      +-- Conflict                409  stale version, a request racing its own idempotency key
      |    +-- InvalidTransition  409  the workflow forbids going from one status to another
+     |    +-- StatusesInUse      409  a new workflow removes statuses orders are in
+     |    +-- WorkflowChanged    409  the workflow changed while a request was checked
      +-- Gone                    410  a screen pairing that expired or was used
      +-- PayloadTooLarge         413  body over the limit
-     +-- UnsupportedMediaType    415  not application/json
+     +-- UnsupportedMediaType    415  not application/json, or not encoded as gzip or identity
      +-- InvalidInput            422  a field is wrong; carries the field's path
+     +-- UpgradeRequired         426  a plain HTTP request to a WebSocket-only route
      +-- RateLimited             429  over the key's rate; carries retry_after
      +-- StoreUnavailable        503  Redis unreachable or timing out; carries retry_after
      +-- ServerKeyUnavailable    503  the server key (sealing.py) is missing, unreadable or not
                                       the one that sealed a value
+          +-- NotReplicated      503  written on the master, on too few replicas in time
 
 Each carries data and builds its message from it. ``routes/errors.py`` maps the tree to
 ``{"error", "statusCode", "message"}`` bodies in one place.
@@ -88,6 +92,22 @@ class Gone(OrderLogError):
     status_code = 410
 
 
+class StatusesInUse(Conflict):
+    def __init__(self, held: dict[str, int]) -> None:
+        self.held = held
+        listed = ", ".join(f"{s} ({n} order{'s' if n != 1 else ''})" for s, n in held.items())
+        example = next(iter(held))
+        super().__init__(
+            f"The new workflow removes statuses that orders are in: {listed}. Move them in the "
+            f'same request: "migrate": {{"{example}": "<a status of the new workflow>"}}.'
+        )
+
+
+class WorkflowChanged(Conflict):
+    def __init__(self) -> None:
+        super().__init__("The workflow changed while this request was being checked; retry.")
+
+
 class PayloadTooLarge(OrderLogError):
     status_code = 413
 
@@ -110,6 +130,21 @@ class UnsupportedMediaType(OrderLogError):
         super().__init__(f"Content-Type must be application/json, not {shown}.")
 
 
+class UnsupportedEncoding(UnsupportedMediaType):
+    """A Content-Encoding the server does not decode (it answers which it does, RFC 7694)."""
+
+    ACCEPTED = "gzip"
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        OrderLogError.__init__(
+            self, f"Content-Encoding must be gzip or identity (none), not {encoding}."
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {"Accept-Encoding": self.ACCEPTED}
+
+
 class InvalidInput(OrderLogError):
     status_code = 422
 
@@ -117,6 +152,17 @@ class InvalidInput(OrderLogError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}" if field else problem)
+
+
+class UpgradeRequired(OrderLogError):
+    status_code = 426
+
+    def __init__(self, protocol: str = "websocket") -> None:
+        self.protocol = protocol
+        super().__init__(f"This route speaks {protocol} only: send an upgrade request.")
+
+    def headers(self) -> dict[str, str]:
+        return {"Upgrade": self.protocol, "Connection": "Upgrade"}
 
 
 class RateLimited(OrderLogError):
@@ -151,3 +197,18 @@ class ServerKeyUnavailable(OrderLogError):
     server, not of the request)."""
 
     status_code = 503
+
+
+class NotReplicated(StoreUnavailable):
+    """A write the master has, but fewer replicas than asked for confirmed in time: it is
+    committed, and lost only if that master fails before a replica has it. A retry with the
+    same Idempotency-Key answers the stored result once enough replicas have it."""
+
+    def __init__(self, acked: int, wanted: int, timeout: float) -> None:
+        self.acked = acked
+        self.wanted = wanted
+        super().__init__(
+            f"Written on the Redis master, but only {acked} of {wanted} replicas confirmed it "
+            f"within {timeout:g} s; it would be lost if that master failed now. Retry with the "
+            "same Idempotency-Key: the stored result is answered once replicas have it."
+        )

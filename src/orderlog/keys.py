@@ -17,11 +17,16 @@ Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
     P:{W}:screens                HASH  paired screen id -> last seen (ISO 8601, '' = never);
                                        a screen's record is a P:key:{K} hash like a key's
     P:{W}:workflow               STR   JSON of a custom workflow (absent = the default one)
+    P:{W}:wfver                  STR   how many times the workflow was changed (absent = 0): a
+                                       write checked against another version is refused
     P:{W}:seq                    STR   last order number given out
     P:{W}:epoch                  STR   identity of the event stream; changes if the stream is lost
     P:{W}:ids                    HASH  order id -> order number
     P:{W}:o:N                    HASH  order number N
     P:{W}:events                 STREAM the event log dashboards resume from
+    P:{W}:evfirst                STR   id of the first event the stream ever had (Redis < 7
+                                       cannot say whether a stream was trimmed: it was if its
+                                       first entry is another)
     P:{W}:live                   channel the wake-up carrying each event (pub/sub)
     P:{W}:idem:H                 STR   a stored idempotent response (H = sha256 of key id + header)
     P:{W}:rl:K                   STR   rate-limit state (GCRA) of API key K
@@ -145,6 +150,9 @@ class Keys:
     def workflow(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "workflow"
 
+    def workflow_version(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "wfver"
+
     def seq(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "seq"
 
@@ -162,6 +170,9 @@ class Keys:
 
     def events(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "events"
+
+    def events_first(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "evfirst"
 
     def channel(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "live"

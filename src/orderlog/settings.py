@@ -77,6 +77,23 @@ class Settings:
             "help": "Redis connections per process (requests wait for one)",
         },
     )
+    wait_replicas: int = field(
+        default=0,
+        metadata={
+            "env": "ORDERLOG_WAIT_REPLICAS",
+            "help": "replicas that must have an order write before it is acknowledged (Redis "
+            "WAIT after the write); 0: the master's word (replication is asynchronous: "
+            "docs/deploy.md)",
+        },
+    )
+    wait_timeout: float = field(
+        default=1.0,
+        metadata={
+            "env": "ORDERLOG_WAIT_TIMEOUT",
+            "help": "seconds a write waits for those replicas; short of them it answers 503 "
+            "(written on the master, not yet on enough replicas: retry with its Idempotency-Key)",
+        },
+    )
     stream_maxlen: int = field(
         default=100_000,
         metadata={
@@ -92,7 +109,11 @@ class Settings:
         },
     )
     max_body_bytes: int = field(
-        default=65_536, metadata={"env": "ORDERLOG_MAX_BODY", "help": "largest request body"}
+        default=65_536,
+        metadata={
+            "env": "ORDERLOG_MAX_BODY",
+            "help": "largest request body, as sent and as decoded (gzip)",
+        },
     )
     allowed_origins: tuple[str, ...] = field(
         default=(),

@@ -16,5 +16,12 @@ export async function watch({ statuses, onUpdate }) {
     onChange: (orders, change) => onUpdate(orders, change.type === "event" ? [change] : []),
     onState: (state) => showConnection(state === "connecting" ? "reconnecting" : state),
   });
+  // The workflow changed (docs/protocol.md: workflow.changed, an event about no order): the
+  // page's columns may have come, gone or been renamed. Reload, to draw them from the new
+  // workflow and start from a fresh snapshot filtered by them.
+  const receive = live.receive.bind(live);
+  live.receive = (data) => (WORKFLOW_CHANGED.test(data) ? location.reload() : receive(data));
   return live.start();
 }
+
+const WORKFLOW_CHANGED = /"event":"workflow\.changed"/; // (inside a string it would be \")

@@ -327,3 +327,20 @@ async def test_stats_route_takes_the_search_filters(
     assert board["9"]["prepared"] == 1
     assert board["9"]["median_preparation_seconds"] >= 0
     assert out["range"]["from"] == "2020-01-01T00:00:00.000Z"
+
+
+def test_stats_durations_round_to_milliseconds() -> None:
+    """Medians and p90s are whole milliseconds, without float noise (times are ms-precise)."""
+    orders = [
+        order(1, 0.001, [("preparing", 0.002, DAN), ("waiting_for_pickup", 0.005, DAN)]),
+        order(2, 0.1, [("preparing", 0.2, DAN), ("waiting_for_pickup", 0.3, DAN)]),
+        order(3, 1.0, [("preparing", 1.5, DAN), ("waiting_for_pickup", 2.0, DAN)]),
+    ]
+    assert stats.reached(orders[1], "waiting_for_pickup") != 0.2  # the noise rounding removes
+    out = stats.report(orders, stats.Rules())
+    ready = out["created_to_ready_seconds"]
+    assert ready == {"count": 3, "median": 0.2, "p90": 1.0}
+    (dan,) = (r for r in out["leaderboard"] if r["staff_id"] == "8")
+    assert dan["median_preparation_seconds"] == 0.1
+    for value in (ready["median"], ready["p90"], dan["median_preparation_seconds"]):
+        assert len(repr(value).split(".")[1]) <= 3

@@ -269,3 +269,18 @@ def test_bench_webhooks_command_delivers_everything(tmp_path: Path) -> None:
     assert all(r["ratio"].endswith("x") for r in ratios), ratios
     assert "webhook code in " in out
     assert (tmp_path / "webhooks-three-max.folded").stat().st_size > 0
+
+
+def test_bench_wait_command_measures_both_modes() -> None:
+    """bench.wait: writes without WAIT and with WAIT 1 against a real replica, both measured in
+    the same round, at each concurrency."""
+    out = bench_command("-m", "bench.wait", "--writes", "40", "--runs", "1")
+    rows = table(out, "mode")
+    assert [(r["mode"], r["writers"]) for r in rows] == [
+        ("no WAIT", "1"),
+        ("WAIT 1", "1"),
+        ("no WAIT", "16"),
+        ("WAIT 1", "16"),
+    ]
+    assert all(float(r["p50 ms"]) > 0 for r in rows)
+    assert all(r["p50 vs no WAIT"].endswith("x") for r in rows)

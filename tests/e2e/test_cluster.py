@@ -16,31 +16,16 @@ import pytest
 
 from orderlog.app import build_state, create_app
 from orderlog.keys import Keys
-from orderlog.store.client import close_redis, make_redis, ping_nodes, publish_command
+from orderlog.store.client import close_redis, make_redis, node_states, publish_command
 from support.api import CUSTOMER, new_order
-from support.cluster import Cluster, redis_7_binary
+from support.cluster import Cluster, redis_7_binary, spread_workspaces
 from support.live import create, events, http, move, quiet, recv, socket
-from support.server import WithState, Workspace, running_server
+from support.server import WithState, running_server
 
 
 @pytest.fixture(scope="module")
 def redis_url(cluster: Cluster) -> str:
     return cluster.url
-
-
-async def spread_workspaces(state: Any) -> dict[str, Workspace]:
-    """Create workspaces until each master owns at least one: {node name: workspace}."""
-    redis = state.redis
-    await redis.initialize()
-    masters = {n.name for n in redis.get_primaries()}
-    owned: dict[str, Workspace] = {}
-    for _ in range(200):
-        ws_id, keys = await state.workspaces.create_workspace("Cluster cafe")
-        node = redis.get_node_from_key(Keys().seq(ws_id))
-        owned.setdefault(node.name, Workspace(ws_id, keys))
-        if set(owned) == masters:
-            return owned
-    raise AssertionError(f"200 workspaces did not cover the masters {masters}")
 
 
 def test_cluster_publishes_with_spublish(redis_url: str) -> None:
@@ -161,9 +146,9 @@ async def test_cluster_one_master_down_fails_only_its_workspaces(
             ready = await http.get("/readyz")
             assert ready.status_code == 200
             assert ready.json()["down"] == [victim_name]
-        nodes = await ping_nodes(redis)
-        assert nodes[victim_name] is False
-        assert sum(nodes.values()) == 2
+        nodes = await node_states(redis)
+        assert nodes[victim_name] == "down"
+        assert list(nodes.values()).count("ok") == 2
         await close_redis(redis)
     finally:
         if fault == "frozen" and victim.process is not None:

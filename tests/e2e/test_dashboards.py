@@ -440,3 +440,23 @@ async def test_signin_form_keeps_the_key_and_returns_to_the_page(
         stored = await b.page.evaluate("localStorage.getItem('orderlog.readKey')")
         assert stored == workspace.keys["read"]
         assert workspace.keys["read"] not in b.page.url
+
+
+async def test_user_ids_past_2_53_show_every_digit(site: Any, workspace: Workspace) -> None:
+    """An order's page and the staff page show a user id past 2^53 - 1 with every digit (a JSON
+    number would reach the page rounded: ...993 as ...992)."""
+    from playwright.async_api import expect
+
+    base, api = site
+    big = 2**53 + 1
+    order = await api.create(
+        customer={"UserId": big, "Name": "BigId"}, actor={"UserId": big, "Name": "BigCashier"}
+    )
+    async with browser(base) as b:
+        await open_page(b, workspace, f"order.html?id={order['id']}")
+        await expect(b.page.locator("main")).to_contain_text(f"id {big}", timeout=3000)
+        await open_page(b, workspace, "staff.html")
+        link = b.page.locator(f'#leaderboard a[href="/orders.html?staff_id={big}"]')
+        await expect(link).to_have_text("BigCashier", timeout=3000)
+        await expect(b.page.locator("#flags")).to_contain_text(f"Customer {big} was also")
+        assert b.errors == []

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from websockets.asyncio.client import connect
@@ -508,11 +508,13 @@ STATUSES = [*DEFAULT_WORKFLOW.names, "no_such_status"]
     start=st.sampled_from(list(DEFAULT_WORKFLOW.names)),
     moves=st.lists(st.sampled_from(STATUSES), min_size=1, max_size=8),
 )
+@example(start="handed_to", moves=["handed_to", "handed_to"])  # a recipient named, then again
 async def test_faults_random_transitions_are_409_never_500(
     client: Any, workspace: Workspace, start: str, moves: list[str]
 ) -> None:
     """Random transition sequences over HTTP: legal ones apply, re-sending the current status is
-    a no-op, an unknown status is 422, every illegal one is a 409 and changes nothing."""
+    a no-op (handed_to naming a recipient the order has not: a change), an unknown status is
+    422, every illegal one is a 409 and changes nothing."""
     created = await client.post(
         f"{workspace.base}/orders",
         headers=workspace.auth(),
@@ -521,6 +523,7 @@ async def test_faults_random_transitions_are_409_never_500(
     assert created.status_code == 201, created.text
     oid = created.json()["id"]
     current = start
+    recipient = None  # an order created as handed_to has none yet
     for target in moves:
         body: dict[str, Any] = {"status": target}
         if target == "handed_to":
@@ -533,10 +536,15 @@ async def test_faults_random_transitions_are_409_never_500(
             assert r.status_code == 422, r.text
         elif target == current:
             assert r.status_code == 200, r.text
-            assert r.json()["changed"] is False
+            # a no-op, but for handed_to naming a recipient the order does not have yet
+            assert r.json()["changed"] is (target == "handed_to" and recipient != CHEF)
+            if target == "handed_to":
+                recipient = CHEF
         elif DEFAULT_WORKFLOW.allows(current, target):
             assert r.status_code == 200, r.text
             current = target
+            if target == "handed_to":
+                recipient = CHEF
         else:
             assert r.status_code == 409, r.text
             assert r.json()["statusCode"] == 409

@@ -112,3 +112,65 @@ async def test_accesslog_off_by_setting(settings: Any, caplog: pytest.LogCapture
         async with httpx.AsyncClient(base_url=base) as http:
             assert (await http.get("/healthz")).status_code == 200
     assert access_lines(caplog) == []
+
+
+async def test_accesslog_static_and_unknown_paths_show_the_real_path(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A static file and a path no route knows are logged with their own path (a template would
+    be "/"), percent-encoded on one line, any key or ticket in it redacted."""
+    caplog.set_level(logging.INFO, logger="orderlog.access")
+    secret = "olk_0123456789ab_SECRETSECRET"
+    requests = [
+        ("/js/live.js", " GET /js/live.js 200 "),
+        ("/no/such/page.html", " GET /no/such/page.html 404 "),
+        (f"/v1/{secret}/x", " GET /v1/olk_0123456789ab_[redacted]/x 404 "),
+        ("/olt_abc.def/key=hunter2", " GET /olt_[redacted]/key=[redacted] 404 "),
+        ("/a%0Ab c\u00e9", " GET /a%0Ab%20c%C3%A9 404 "),
+        ("/" + "x" * 500, " GET /" + "x" * 196 + "... 404 "),
+    ]
+    for path, _ in requests:
+        await client.get(path)
+    lines = [r.getMessage() for r in access_lines(caplog)]
+    assert len(lines) == len(requests)
+    for line, (_, expected) in zip(lines, requests, strict=True):
+        assert expected in line, line
+        assert "\n" not in line
+        assert "SECRET" not in line
+        assert "hunter2" not in line
+
+
+@pytest.mark.parametrize(
+    ("scope", "query", "status"),
+    [(None, "", 401), ("write", "", 403), ("read", "?status=baking", 422)],
+)
+async def test_accesslog_refused_websocket_is_not_an_error(
+    server: str,
+    workspace: Any,
+    caplog: pytest.LogCaptureFixture,
+    scope: str | None,
+    query: str,
+    status: int,
+) -> None:
+    """A WebSocket refused before its handshake (401, 403, 422) logs one access line with its
+    status and nothing at ERROR (uvicorn took a refusal for an app that never answered)."""
+    caplog.set_level(logging.INFO)
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(caplog.handler)  # uvicorn's loggers do not propagate to the root
+    try:
+        headers = workspace.auth(scope) if scope else {"Authorization": "Bearer olk_x_y"}
+        url = server.replace("http://", "ws://", 1) + f"{workspace.base}/live{query}"
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with asyncio.timeout(5):
+                await websockets.connect(url, additional_headers=headers)
+        assert refused.value.response.status_code == status
+        for _ in range(500):  # the server logs once its handler has returned
+            if access_lines(caplog):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # uvicorn's own line follows the handler's return
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    (line,) = access_lines(caplog)
+    assert f" WS /v1/workspaces/{{workspace_id}}/live {status} " in line.getMessage()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -82,6 +82,49 @@ async def test_api_handed_to_records_recipient(client: Any, workspace: Any) -> N
     assert order["handed_by"]["username"] == "Bob"
 
 
+async def test_api_handed_to_another_recipient_is_a_change(
+    client: Any, workspace: Any, redis: Any
+) -> None:
+    """Re-sending handed_to with another recipient records it (a new version, a history entry,
+    an order.updated event); the same recipient, or none, is still a no-op."""
+    oid = (await new_order(client, workspace))["id"]
+    dana = {"UserId": 9, "Name": "Dana"}
+    first = await set_status(client, workspace, oid, "handed_to", actor=CASHIER, handed_to=CUSTOMER)
+    assert first.json()["changed"] is True
+    for again in ({"handed_to": CUSTOMER}, {}, {"handed_to": []}):
+        same = await set_status(client, workspace, oid, "handed_to", **again)
+        assert same.status_code == 200, same.text
+        assert same.json()["changed"] is False
+        assert same.json()["order"]["version"] == 2
+    resp = await set_status(client, workspace, oid, "handed_to", actor=CHEF, handed_to=dana)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["changed"] is True
+    order = resp.json()["order"]
+    assert order["version"] == 3
+    assert order["handed_to"]["username"] == "Dana"
+    assert order["handed_by"]["username"] == "Carl"
+    got = await client.get(f"{workspace.base}/orders/{oid}", headers=workspace.auth("read"))
+    last = got.json()["history"][-1]
+    assert (last["status"], last["previous_status"], last["version"]) == (
+        "handed_to",
+        "handed_to",
+        3,
+    )
+    assert last["handed_to"]["username"] == "Dana"
+    (_, fields), *_ = await redis.xrevrange(f"ol:{{{workspace.id}}}:events", count=1)
+    assert b'"event":"order.updated","previous_status":"handed_to"' in fields[b"f"]
+    found = await client.get(
+        f"{workspace.base}/orders",
+        headers=workspace.auth("read"),
+        params={"staff_id": "9", "role": "handed_to"},
+    )
+    assert [o["id"] for o in found.json()["orders"]] == [oid]
+    recalled = await client.post(
+        f"{workspace.base}/orders/{oid}/recall", headers=workspace.auth(), json={}
+    )
+    assert "no status change" in assert_error(recalled, 409)["message"]
+
+
 @pytest.mark.cluster_too
 async def test_api_batch_applies_in_order_with_refs(client: Any, workspace: Any) -> None:
     """A batch creates and moves orders in order; a status op may name an earlier create's ref."""
@@ -102,6 +145,78 @@ async def test_api_batch_applies_in_order_with_refs(client: Any, workspace: Any)
     assert results[2]["statusCode"] == 409
     assert results[3]["order"]["status"] == "waiting_for_pickup"
     assert results[3]["order"]["version"] == 3
+
+
+async def test_api_batch_echoes_refs_as_sent(client: Any, workspace: Any) -> None:
+    """Each result carries its op's ref exactly as sent (an integer stays an integer, blanks
+    stay), status ops included; an op without a ref gets null."""
+    ops = [
+        {"op": "create", "ref": 7, "customer": CUSTOMER},
+        {"op": "create", "ref": " till-2 ", "customer": CUSTOMER},
+        {"op": "status", "ref": 8, "order_ref": 7, "status": "preparing"},
+        {"op": "status", "ref": "9", "order_ref": "till-2", "status": "cancelled"},
+        {"op": "status", "order_ref": "7", "status": "waiting_for_pickup"},
+    ]
+    resp = await client.post(
+        f"{workspace.base}/batch", headers=workspace.auth(), json={"operations": ops}
+    )
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert [r["ref"] for r in results] == [7, " till-2 ", 8, "9", None]
+    assert all(r["ok"] for r in results), results
+    assert results[4]["order"]["version"] == 3
+    for bad in (1.5, True, {"a": 1}, "", "x" * 65):
+        body = assert_error(
+            await client.post(
+                f"{workspace.base}/batch",
+                headers=workspace.auth(),
+                json={"operations": [{"op": "create", "ref": bad, "customer": CUSTOMER}]},
+            ),
+            422,
+        )
+        assert body["field"] == "operations[0].ref"
+
+
+async def test_api_batch_failures_per_op_and_whole(client: Any, workspace: Any, redis: Any) -> None:
+    """A 404 or 409 fails only its op (the ops after it still commit); a 422 in any op refuses
+    the whole batch and writes nothing."""
+    oid = (await new_order(client, workspace))["id"]
+    ops = [
+        {"op": "status", "ref": "gone", "id": "f" * 24, "status": "preparing"},
+        {"op": "status", "ref": "stale", "id": oid, "status": "preparing", "version": 5},
+        {"op": "status", "ref": "move", "id": oid, "status": "preparing"},
+        {"op": "status", "ref": "back", "id": oid, "status": "submitted"},
+        {"op": "create", "ref": "new", "customer": CUSTOMER},
+    ]
+    resp = await client.post(
+        f"{workspace.base}/batch", headers=workspace.auth(), json={"operations": ops}
+    )
+    assert resp.status_code == 200, resp.text
+    results = resp.json()["results"]
+    assert [(r["ref"], r["ok"], r["statusCode"]) for r in results] == [
+        ("gone", False, 404),
+        ("stale", False, 409),
+        ("move", True, 200),
+        ("back", False, 409),
+        ("new", True, 201),
+    ]
+    for failed in results[:2]:
+        assert failed["error"]
+        assert failed["message"]
+    events = await redis.xlen(f"ol:{{{workspace.id}}}:events")
+    ops = [
+        {"op": "create", "customer": CUSTOMER},
+        {"op": "status", "id": oid, "status": "baking"},
+    ]
+    body = assert_error(
+        await client.post(
+            f"{workspace.base}/batch", headers=workspace.auth(), json={"operations": ops}
+        ),
+        422,
+    )
+    assert body["field"] == "operations[1].status"
+    assert await redis.xlen(f"ol:{{{workspace.id}}}:events") == events
+    assert int(await redis.get(f"ol:{{{workspace.id}}}:seq")) == 2
 
 
 async def test_api_batch_limits_and_bad_refs(client: Any, workspace: Any) -> None:
@@ -155,6 +270,33 @@ async def test_api_idempotency_key_replays_and_rejects_other_body(
     assert_error(other, 422)
     nxt = await new_order(client, workspace)
     assert nxt["order_number"] == 2
+
+
+async def test_api_idempotency_compares_the_parsed_body(client: Any, workspace: Any) -> None:
+    """The same JSON re-serialised (key order at any depth, whitespace, escapes) under the same
+    Idempotency-Key replays the first answer; another value is still a 422."""
+    url = f"{workspace.base}/orders"
+    headers = workspace.auth() | {"Idempotency-Key": "till-7", "Content-Type": "application/json"}
+    first = await client.post(
+        url,
+        headers=headers,
+        content=b'{"customer":{"UserId":261,"Name":"shedletsky"},"items":[{"name":"Tea","quantity":2}]}',
+    )
+    assert first.status_code == 201, first.text
+    again = await client.post(
+        url,
+        headers=headers,
+        content=b'{ "items" : [ { "quantity" : 2 , "name" : "T\\u0065a" } ],\n'
+        b'  "customer" : { "Name" : "shedletsky" , "UserId" : 261 } }',
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == first.json()["id"]
+    other = await client.post(
+        url,
+        headers=headers,
+        content=b'{"items":[{"quantity":3,"name":"Tea"}],"customer":{"Name":"shedletsky","UserId":261}}',
+    )
+    assert "Idempotency-Key" in assert_error(other, 422)["message"]
 
 
 @pytest.mark.parametrize(
@@ -392,3 +534,45 @@ async def test_api_client_leaving_mid_body_is_not_a_500(
         await app(scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     assert start["status"] == 400
+
+
+@pytest.mark.parametrize("display", ["", "   ", None])
+async def test_api_empty_display_name_is_absent(
+    client: Any, workspace: Any, display: str | None
+) -> None:
+    """DisplayName "" (or blanks) is taken as no display name, as null is: the username shows."""
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        headers=workspace.auth(),
+        json={"customer": {"UserId": 261, "Name": "shedletsky", "DisplayName": display}},
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["order"]["customer"]["display_name"] == "shedletsky"
+
+
+@pytest.mark.parametrize("uid", [261.5, -0.25, 1e-3])
+async def test_api_fractional_user_id_is_not_a_whole_number(
+    client: Any, workspace: Any, uid: Any
+) -> None:
+    """A user id with a fraction is a 422 saying a whole number is expected."""
+    resp = await client.post(
+        f"{workspace.base}/orders",
+        headers=workspace.auth(),
+        json={"customer": {"UserId": uid, "Name": "shedletsky"}},
+    )
+    body = assert_error(resp, 422)
+    assert body["field"] == "customer.user_id"
+    assert "whole number" in body["message"]
+
+
+async def test_api_recall_accepts_roblox_empty_table(client: Any, workspace: Any) -> None:
+    """POST /recall with [] (Roblox's empty table) is an empty body, as {} is."""
+    oid = (await new_order(client, workspace, status="waiting_for_preparation"))["id"]
+    assert (await set_status(client, workspace, oid, "preparing")).status_code == 200
+    resp = await client.post(
+        f"{workspace.base}/orders/{oid}/recall",
+        headers=workspace.auth() | {"Content-Type": "application/json"},
+        content=b"[]",
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["order"]["status"] == "waiting_for_preparation"

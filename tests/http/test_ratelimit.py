@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from orderlog.app import build_state, create_app
 from orderlog.settings import Settings
+from orderlog.store import scripts
 from orderlog.store.client import make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port
 from support.api import CASHIER, CUSTOMER, assert_error
@@ -39,13 +42,45 @@ def order_body() -> dict[str, Any]:
     return {"customer": CUSTOMER, "actor": CASHIER, "items": ["Latte"]}
 
 
+def gcra_allowed(arrivals_us: list[int], rate: float, burst: int) -> int:
+    """How many of these arrivals (Redis's clock, microseconds) the GCRA admits: the same
+    rule as store/common.lua's ``gcra``, written again here to check it."""
+    interval = round(1_000_000 / rate)
+    tat: int | None = None
+    allowed = 0
+    for now in arrivals_us:
+        tat = now if tat is None or tat < now else tat
+        if tat + interval - interval * burst <= now:
+            tat += interval
+            allowed += 1
+    return allowed
+
+
 @pytest.mark.slow
-async def test_ratelimit_twice_the_limit_for_10s(client: Any, workspace: Workspace) -> None:
-    """Writes at twice the key's rate for 10 s: the 429 count is the GCRA's within 5 %."""
+async def test_ratelimit_twice_the_limit_for_10s(
+    client: Any, workspace: Workspace, redis: Any
+) -> None:
+    """Writes at twice the key's rate for 10 s: the 429s are the GCRA's for the moments Redis
+    saw the writes (its MONITOR), within one; and they are about half the writes.
+
+    The moments are Redis's, not the sender's: on a loaded machine the in-process app delays
+    some requests and bunches others, so the writes reach Redis over another span, with gaps
+    in which unused credit above the burst is lost (on the loaded 2-core machine the sender's
+    clock predicts 490 429s where the GCRA of Redis's moments, and the server, give 518)."""
     duration, pace = 10.0, 2 * RATE
     n = int(duration * pace)
     statuses: list[int] = []
     headers_ok: list[bool] = []
+    await redis.script_load(scripts.WRITE.source)  # every write is one EVALSHA (no NOSCRIPT)
+    arrivals: list[int] = []
+    all_seen = asyncio.Event()
+
+    async def watch(monitor: Any) -> None:
+        async for seen in monitor.listen():
+            if seen["command"].startswith(f"EVALSHA {scripts.WRITE.sha}"):
+                arrivals.append(round(seen["time"] * 1_000_000))
+                if len(arrivals) == n:
+                    all_seen.set()
 
     async def one() -> None:
         resp = await client.post(
@@ -60,27 +95,35 @@ async def test_ratelimit_twice_the_limit_for_10s(client: Any, workspace: Workspa
                 and int(resp.headers["x-ratelimit-reset"]) >= 1
             )
 
-    start = time.monotonic()
-    tasks = []
-    for i in range(n):  # open loop: request i leaves at start + i / pace, whatever came back
-        delay = start + i / pace - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one()))
-    last_sent = time.monotonic() - start
-    async with asyncio.timeout(30):
-        await asyncio.gather(*tasks)
+    async with redis.monitor() as monitor:
+        watcher = asyncio.create_task(watch(monitor))
+        start = time.monotonic()
+        tasks = []
+        for i in range(n):  # open loop: request i leaves at start + i / pace, whatever came back
+            delay = start + i / pace - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        async with asyncio.timeout(30):
+            await asyncio.gather(*tasks)
+            await all_seen.wait()  # MONITOR's last lines
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
     limited = statuses.count(429)
-    # GCRA admits the burst, then one per interval over the span the requests arrived in.
-    expected = n - (BURST + RATE * last_sent)
-    nominal = n - (BURST + RATE * (n - 1) / pace)
+    span = (arrivals[-1] - arrivals[0]) / 1e6
+    expected = n - gcra_allowed(arrivals, RATE, BURST)
     print(
-        f"\nrate limit: {n} writes at {pace:.0f}/s against {RATE:.0f}/s burst {BURST} over "
-        f"{last_sent:.2f} s: 429s = {limited} (expected {expected:.0f}, nominal {nominal:.0f}), "
-        f"201s = {statuses.count(201)}, other = {n - limited - statuses.count(201)}"
+        f"\nrate limit: {n} writes at {pace:.0f}/s against {RATE:.0f}/s burst {BURST}, reaching "
+        f"Redis over {span:.2f} s: 429s = {limited} (the GCRA of those moments: {expected}; "
+        f"of an even {duration:.0f} s: {n - (BURST + RATE * (n - 1) / pace):.0f})"
     )
+    assert len(arrivals) == n
     assert statuses.count(201) + limited == n
-    assert abs(limited - expected) <= 0.05 * expected
+    assert abs(limited - expected) <= 1
+    # Never more than the rate over the span Redis saw, plus the burst.
+    assert n - limited <= BURST + RATE * span + 1
+    assert 0.4 * n <= limited <= 0.6 * n  # twice the rate: about half are refused
     assert all(headers_ok)
 
 
@@ -149,3 +192,51 @@ async def test_ratelimit_redis_down_is_503_not_a_free_pass(tmp_path: Path) -> No
     finally:
         await redis.aclose()
         server.stop()
+
+
+async def test_ratelimit_headers_on_refused_writes(
+    settings: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """A write refused before it reaches the store (422, 400, 415, 413) counts against its key
+    and carries X-RateLimit-*, counting down; past the burst it is a 429, as a valid one is."""
+    slow = replace(settings, rate_write=0.1, rate_write_burst=6)  # no refill within the test
+    state = build_state(slow, redis)
+    transport = httpx.ASGITransport(app=WithState(create_app(slow), state))
+    url = f"{workspace.base}/orders"
+    plain = workspace.auth() | {"Content-Type": "application/json"}
+    refused = [
+        ({"json": {"customer": {"UserId": 1.5}}}, 422),
+        ({"headers": plain, "content": b"{nope"}, 400),
+        ({"headers": workspace.auth() | {"Content-Type": "text/plain"}, "content": b"x"}, 415),
+        ({"headers": plain, "content": b"[" + b" " * 70_000 + b"]"}, 413),
+        ({"json": {"customer": CUSTOMER, "status": "baking"}}, 422),
+    ]
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=10) as c:
+        for n, (request, status) in enumerate(refused):
+            resp = await c.post(url, **{"headers": workspace.auth(), **request})
+            assert_error(resp, status)
+            assert resp.headers["x-ratelimit-limit"] == "6"
+            assert resp.headers["x-ratelimit-remaining"] == str(6 - 1 - n)
+            assert int(resp.headers["x-ratelimit-reset"]) >= 1
+        last = await c.post(url, headers=workspace.auth(), json={"customer": 1})
+        assert_error(last, 422)
+        assert last.headers["x-ratelimit-remaining"] == "0"
+        over = await c.post(url, headers=workspace.auth(), json={"customer": 1})
+        assert_error(over, 429)
+        assert int(over.headers["retry-after"]) >= 1
+    await state.hub.close()
+
+
+async def test_ratelimit_headers_on_refused_live_handshake(
+    server: str, state: Any, workspace: Workspace
+) -> None:
+    """A WebSocket handshake refused after the key's check (an unknown status filter: 422)
+    carries X-RateLimit-* too."""
+    url = server.replace("http://", "ws://", 1) + f"{workspace.base}/live?status=baking"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with asyncio.timeout(5):
+            await websockets.connect(url, additional_headers=workspace.auth("read"))
+    response = refused.value.response
+    assert response.status_code == 422
+    assert response.headers["x-ratelimit-limit"] == str(READ_BURST)
+    assert response.headers["x-ratelimit-remaining"] == str(READ_BURST - 1)

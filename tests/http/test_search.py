@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 from typing import Any
 
@@ -314,12 +315,12 @@ async def test_csv_rows_have_people_items_and_stage_times(
     assert (first["cashier_id"], first["cashier"]) == ("7", "Bob")
     assert (first["preparer_id"], first["preparer"]) == ("8", "Chef_Carl")
     assert first["handed_to"] == ""
-    assert first["items"] == "Latte"
+    assert json.loads(first["items"]) == [{"name": "Latte", "quantity": 1}]
     assert float(first["seconds_submitted"]) >= 0
     assert float(first["seconds_preparing"]) >= 0
     assert first["seconds_waiting_for_preparation"] == ""  # never in that status
     third = table[1]
-    assert third["items"] == "2x Iced Tea"
+    assert json.loads(third["items"]) == [{"name": "Iced Tea", "quantity": 2}]
     assert (third["handed_to_id"], third["handed_to"]) == ("7", "Bob")
     assert third["seconds_handed_to"] == ""  # still open
     assert table[0]["cashier_id"] == "sys:1"
@@ -333,7 +334,10 @@ async def test_csv_neutralises_formulas(client: Any, state: Any, workspace: Any)
     resp = await client.get(f"{workspace.base}/orders.csv", headers=workspace.auth("read"))
     (row,) = list(csv.DictReader(io.StringIO(resp.text)))
     assert row["customer"] == "'=HYPERLINK(1)"
-    assert row["items"] == "'+cmd; -2"
+    assert json.loads(row["items"]) == [
+        {"name": "+cmd", "quantity": 1},
+        {"name": "-2", "quantity": 1},
+    ]
 
 
 async def test_csv_streams_many_pages_and_checks_params(
@@ -351,6 +355,50 @@ async def test_csv_streams_many_pages_and_checks_params(
     )
     assert bad.status_code == 422
     assert bad.json()["field"] == "limit"
+
+
+async def test_csv_items_are_unambiguous_json(client: Any, state: Any, workspace: Any) -> None:
+    """Item names with ';', commas, quotes, a leading '2x', emoji or CJK read back exactly from
+    the items cell (a JSON array of the API's item objects)."""
+    items = [
+        "Tea; Cake",
+        {"name": "2x Latte", "quantity": 1},
+        {"name": 'Say "cheese", please', "quantity": 3, "notes": "no ice; warm"},
+        "🍰 抹茶",
+    ]
+    command = inputs.create_order({"customer": ALICE, "items": items})
+    await state.orders.create(workspace.id, command, DEFAULT_WORKFLOW)
+    resp = await client.get(f"{workspace.base}/orders.csv", headers=workspace.auth("read"))
+    (row,) = list(csv.DictReader(io.StringIO(resp.text)))
+    assert json.loads(row["items"]) == [
+        {"name": "Tea; Cake", "quantity": 1},
+        {"name": "2x Latte", "quantity": 1},
+        {"name": 'Say "cheese", please', "quantity": 3, "notes": "no ice; warm"},
+        {"name": "🍰 抹茶", "quantity": 1},
+    ]
+
+
+async def test_csv_bom_for_excel(client: Any, state: Any, workspace: Any) -> None:
+    """?bom=1 starts the file with a UTF-8 byte order mark (Excel then reads emoji and CJK
+    right); without it, or with bom=0, there is none; another value is a 422."""
+    command = inputs.create_order({"customer": ALICE, "items": ["🍰 抹茶"]})
+    await state.orders.create(workspace.id, command, DEFAULT_WORKFLOW)
+    url = f"{workspace.base}/orders.csv"
+    auth = workspace.auth("read")
+    with_bom = await client.get(url, params={"bom": "1", "customer": "alice"}, headers=auth)
+    assert with_bom.status_code == 200, with_bom.text
+    assert with_bom.content.startswith(b"\xef\xbb\xbfnumber,")
+    (row,) = list(csv.DictReader(io.StringIO(with_bom.content.decode("utf-8-sig"))))
+    assert json.loads(row["items"])[0]["name"] == "🍰 抹茶"
+    for params in ({}, {"bom": "0"}, {"bom": "false"}):
+        plain = await client.get(url, params=params, headers=auth)
+        assert plain.content.startswith(b"number,")
+    for bad in ({"bom": "yes"}, {"bom": ["1", "1"]}):
+        resp = await client.get(url, params=bad, headers=auth)
+        assert resp.status_code == 422
+        assert resp.json()["field"] == "bom"
+    searched = await client.get(f"{workspace.base}/orders", params={"bom": "1"}, headers=auth)
+    assert searched.json()["field"] == "bom"  # a CSV option only
 
 
 def test_csv_row_seconds_per_stage_from_history() -> None:
@@ -384,7 +432,10 @@ def test_csv_row_seconds_per_stage_from_history() -> None:
     assert row["seconds_finding_new_colleague"] == 30.5
     assert row["seconds_waiting_for_pickup"] == 179.5
     assert row["seconds_waiting_for_preparation"] is None
-    assert row["items"] == "Latte; 3x Cookie"
+    assert json.loads(row["items"]) == [
+        {"name": "Latte", "quantity": 1},
+        {"name": "Cookie", "quantity": 3},
+    ]
     assert (row["customer_id"], row["cashier_id"], row["cashier"]) == ("1", None, None)
 
 

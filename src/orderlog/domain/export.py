@@ -2,8 +2,12 @@
 
 One row per order: who took, prepared and handed it over, its items, and the seconds it spent
 in each non-terminal status of the workflow (summed when entered twice; the current status is
-still open and left empty). Cells a spreadsheet would run as a formula (starting with
+still open and left empty). The items cell is the order's items as a JSON array, the API's own
+objects (``[{"name":"Tea","quantity":2}]``): any name, with ``;``, commas, quotes or a leading
+``2x``, reads back exactly. Cells a spreadsheet would run as a formula (starting with
 ``= + - @``, or a tab / carriage return) are prefixed with a quote (OWASP "CSV injection").
+With ``bom``, the file starts with a UTF-8 byte order mark: Excel then reads it as UTF-8 (emoji,
+CJK) instead of the system's legacy code page.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ import csv
 import io
 from typing import Any
 
+import orjson
+
 from orderlog.domain.model import Workflow
 from orderlog.domain.stats import stage_seconds, who
+from orderlog.errors import InvalidInput
 
 FORMULA = ("=", "+", "-", "@", "\t", "\r")
 PEOPLE = ("customer", "cashier", "preparer", "handed_to")
@@ -52,10 +59,19 @@ def header(workflow: Workflow) -> bytes:
     )
 
 
+BOM = "\ufeff".encode()
+FLAGS = {"1": True, "true": True, "0": False, "false": False}
+
+
+def wants_bom(values: list[str]) -> bool:
+    """The ``bom`` query parameter: ``1``/``true`` (or ``0``/``false``), once."""
+    if len(values) != 1 or values[0].strip().lower() not in FLAGS:
+        raise InvalidInput("bom", "must be given once, as 1 or 0 (true or false)")
+    return FLAGS[values[0].strip().lower()]
+
+
 def _items(items: list[dict[str, Any]]) -> str:
-    return "; ".join(
-        (f"{i['quantity']}x {i['name']}" if i.get("quantity", 1) != 1 else i["name"]) for i in items
-    )
+    return orjson.dumps(items).decode()
 
 
 def row(order: dict[str, Any], workflow: Workflow) -> list[Any]:

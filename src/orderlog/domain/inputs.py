@@ -19,6 +19,8 @@ from orderlog.domain.model import (
     CreateOrder,
     Item,
     Participant,
+    Ref,
+    ref_key,
 )
 from orderlog.errors import BadRequest, InvalidInput
 
@@ -44,6 +46,15 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"The body is not valid JSON: {exc}") from None
+
+
+def canonical_json(data: Any) -> bytes:
+    """One spelling of a parsed JSON value: keys sorted at every level, no whitespace, one
+    escaping of each string (orjson's). Two bodies that parse alike get the same bytes."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # nested deeper than orjson writes (a body parses up to 1,024 levels)
+        raise InvalidInput("", "is nested too deeply") from None
 
 
 def _object(data: Any, where: str) -> dict[str, Any]:
@@ -80,7 +91,9 @@ def text(value: Any, where: str, limit: int, *, free: bool = False, empty: bool 
 def user_id(value: Any, where: str) -> int | str:
     if isinstance(value, bool):
         raise InvalidInput(where, "must be a number or a string")
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise InvalidInput(where, "must be a whole number")
         value = int(value)
     if isinstance(value, int):
         if not -INT64_MAX <= value <= INT64_MAX:
@@ -126,7 +139,8 @@ def participant(data: Any, where: str, *, system: bool = False) -> Participant:
     name = text(data["username"], _join(where, "username"), MAX_USERNAME)
     display = data.get("display_name")
     if display is not None:
-        display = text(display, _join(where, "display_name"), MAX_USERNAME)
+        # "" (or blanks) is no display name, as null is: the username stands in for it
+        display = text(display, _join(where, "display_name"), MAX_USERNAME, empty=True)
     return Participant(username=name, user_id=uid, display_name=display or None)
 
 
@@ -184,13 +198,19 @@ def _status_name(data: Any, where: str) -> str:
     return text(data, where, 32)
 
 
-def _ref(data: dict[str, Any], where: str) -> str | None:
-    ref = data.get("ref")
-    if ref is None:
+def _ref(value: Any, where: str) -> Ref | None:
+    """A batch op's ``ref`` (or ``order_ref``): a string or an integer, kept as sent (a result
+    echoes it unchanged); refs match by ``ref_key``."""
+    if value is None:
         return None
-    if isinstance(ref, int) and not isinstance(ref, bool):
-        ref = str(ref)
-    return text(ref, _join(where, "ref"), MAX_REF)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if len(str(value)) > MAX_REF:
+            raise InvalidInput(where, f"must be at most {MAX_REF} characters")
+        return value
+    if not isinstance(value, str):
+        raise InvalidInput(where, "must be a string or an integer")
+    text(value, where, MAX_REF)
+    return value
 
 
 def order_id(value: Any, where: str = "id") -> str:
@@ -215,7 +235,7 @@ def create_order(data: Any, where: str = "", *, extra: frozenset[str] = frozense
         items=items(data.get("items"), _join(where, "items")),
         status=None if status is None else _status_name(status, _join(where, "status")),
         metadata=metadata(data.get("metadata"), _join(where, "metadata")),
-        ref=_ref(data, where) if "ref" in extra else None,
+        ref=_ref(data.get("ref"), _join(where, "ref")) if "ref" in extra else None,
     )
 
 
@@ -233,7 +253,7 @@ def change_status(
         if data.get("id") is not None:
             order = order_id(data["id"], _join(where, "id"))
         elif data.get("order_ref") is not None:
-            order_ref = text(str(data["order_ref"]), _join(where, "order_ref"), MAX_REF)
+            order_ref = ref_key(_ref(data["order_ref"], _join(where, "order_ref")))
         else:
             raise InvalidInput(_join(where, "id"), "is required (or order_ref)")
     return ChangeStatus(
@@ -246,7 +266,7 @@ def change_status(
         if reason is None
         else text(reason, _join(where, "reason"), MAX_NOTES, free=True),
         expected_version=version,
-        ref=_ref(data, where) if "ref" in extra else None,
+        ref=_ref(data.get("ref"), _join(where, "ref")) if "ref" in extra else None,
     )
 
 
@@ -275,12 +295,13 @@ def batch(data: Any) -> list[Command]:
                 raise InvalidInput(f"{where}.order_ref", "names no create earlier in this batch")
         else:
             raise InvalidInput(f"{where}.op", "must be 'create' or 'status'")
-        if command.ref is not None:
-            if command.ref in refs:
+        key = ref_key(command.ref)
+        if key is not None:
+            if key in refs:
                 raise InvalidInput(f"{where}.ref", "is used twice in this batch")
-            refs.add(command.ref)
+            refs.add(key)
             if isinstance(command, CreateOrder):
-                created.add(command.ref)
+                created.add(key)
         commands.append(command)
     return commands
 

@@ -10,8 +10,10 @@ Hyra Order Logging API::
     any non-terminal status -> cancelled;  nothing leaves completed or cancelled
 
 Re-sending the current status is an idempotent no-op, decided by the store (it alone knows the
-current status at the moment of the write); ``Workflow.sources`` gives it the statuses that may
-move to a target.
+current status at the moment of the write), with one exception: a status with the ``handed_to``
+role re-sent with another recipient records the new recipient (a history entry and an
+``order.updated`` event), as a correction must not be dropped silently. ``Workflow.sources``
+gives the store the statuses that may move to a target.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ ROLE_PREPARER = "preparer"
 ROLE_HANDED_TO = "handed_to"
 ROLE_CASHIER = "cashier"
 ROLES = (ROLE_CASHIER, ROLE_PREPARER, ROLE_HANDED_TO)
+
+# The largest integer a JavaScript number (a double) holds exactly: user ids beyond it go out as
+# strings, so a browser's JSON.parse keeps every digit.
+JS_SAFE_INTEGER = 2**53 - 1
 
 # Roblox system actors, as the seed module numbers them.
 SYSTEM_ACTORS = {1: "POS", 2: "Kiosk", 3: "Mobile Ordering", 4: "NPC"}
@@ -68,6 +74,9 @@ class Workflow:
     initial: frozenset[str]
     default_status: str
     custom: bool = False
+    # How many times the workspace's workflow was changed when this one was read: a write
+    # checked against it is refused by the store if it changed since (store/write.lua).
+    version: int = field(default=0, compare=False)
     _by_name: Mapping[str, Status] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -225,6 +234,46 @@ def parse_workflow(data: Any) -> Workflow:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class WorkflowChange:
+    """What replacing a workflow does to the orders. ``removed``: the statuses orders can be in
+    (the old workflow's active ones) that the new one lacks; ``moves``: where the request moves
+    the orders of each (the others must have none). Orders in a removed final status are
+    finished: they keep it."""
+
+    removed: tuple[str, ...]
+    moves: Mapping[str, str]
+
+
+def plan_change(old: Workflow, new: Workflow, migrate: Any) -> WorkflowChange:
+    """The change from ``old`` to ``new`` with a request's ``migrate`` ({removed status: status
+    of the new workflow}, or None); raises InvalidInput naming the wrong entry."""
+    removed = tuple(s.name for s in old.statuses if not s.terminal and s.name not in new.names)
+    if migrate is None or migrate == []:  # ([]: Roblox's empty table)
+        migrate = {}
+    if not isinstance(migrate, dict):
+        raise InvalidInput(
+            "migrate", "must be an object: removed status -> status of the new workflow"
+        )
+    moves: dict[str, str] = {}
+    for source, target in migrate.items():
+        where = f"migrate.{source}"
+        if source not in removed:
+            if source in new.names:
+                problem = "stays in the new workflow: its orders keep it"
+            elif source in old.names:
+                problem = "is a final status: its orders are finished and keep it"
+            else:
+                problem = "is not a status of the current workflow"
+            raise InvalidInput(where, problem)
+        if not isinstance(target, str) or target not in new.names:
+            raise InvalidInput(
+                where, f"must be a status of the new workflow: {', '.join(new.names)}"
+            )
+        moves[source] = target
+    return WorkflowChange(removed, moves)
+
+
 def tokens(texts: Iterable[str]) -> list[str]:
     """Lower-case words for the free-text index: usernames, display names, item names and
     notes."""
@@ -256,8 +305,11 @@ class Participant:
         return f"sys:{self.system_id}" if self.system_id is not None else str(self.user_id)
 
     def to_json(self) -> dict[str, Any]:
+        uid = self.user_id
+        if isinstance(uid, int) and abs(uid) > JS_SAFE_INTEGER:
+            uid = str(uid)
         out: dict[str, Any] = {
-            "user_id": self.user_id,
+            "user_id": uid,
             "username": self.username,
             "display_name": self.display_name or self.username,
         }
@@ -283,6 +335,14 @@ class Item:
 
 
 # -- commands: what a request asks the store to do (domain/inputs.py builds them) ----------------
+Ref = str | int  # a batch op's ref, as the client sent it
+
+
+def ref_key(ref: Ref | None) -> str | None:
+    """What refs match by: their text without surrounding blanks (1 and "1" are one ref)."""
+    return None if ref is None else str(ref).strip()
+
+
 @dataclass(frozen=True, slots=True)
 class CreateOrder:
     customer: Participant
@@ -290,19 +350,19 @@ class CreateOrder:
     items: tuple[Item, ...]
     status: str | None
     metadata: dict[str, Any]
-    ref: str | None = None
+    ref: Ref | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChangeStatus:
     order_id: str | None  # the order, by id ...
-    order_ref: str | None  # ... or by the ref of a create earlier in the same batch
+    order_ref: str | None  # ... or by the ref_key of a create earlier in the same batch
     status: str
     actor: Participant | None = None
     handed_to: Participant | None = None
     reason: str | None = None
     expected_version: int | None = None
-    ref: str | None = None
+    ref: Ref | None = None
     # A recall (domain/recall.py): leave only this status, whatever the workflow says, and keep
     # the order's participants (the change records no role).
     undo_of: str | None = None

@@ -5,7 +5,8 @@ arrival time (TAT) in microseconds of Redis' clock. A request is allowed when it
 earlier than ``TAT + interval - burst * interval``; so ``burst`` requests may come at once,
 then one every ``interval = 1 / rate``. One Lua call decides and updates (``gcra`` in
 store/common.lua): for writes inside write.lua, in the same round trip as the write; for every
-other authenticated request in ratelimit.lua (one extra round trip, see docs/guarantees.md).
+other authenticated request, and a write refused before it reaches write.lua, in ratelimit.lua
+(one extra round trip, see docs/guarantees.md).
 
 This module is pure: the limits, what a check returns, and its HTTP headers.
 """

@@ -58,6 +58,11 @@ def recall_command(
             f"for {window_seconds} s only."
         )
     current, previous = last["status"], last["previous_status"]
+    if current == previous:  # a new recipient (order.updated): no status to go back to
+        raise Conflict(
+            f"Order {order['order_number']}'s last change kept its status {current!r}; "
+            "there is no status change to recall."
+        )
     return ChangeStatus(
         order_id=order["id"],
         order_ref=None,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from orderlog.auth import SCREEN_SCOPES
+from orderlog.domain.model import DEFAULT_WORKFLOW, Workflow, parse_workflow, plan_change
 from orderlog.errors import InvalidInput, NotFound
 from orderlog.http.common import WORKSPACE, JSONResponse, authorize, read_json
 from orderlog.http.state import state
@@ -20,21 +23,41 @@ async def get_workflow(request: Request) -> Response:
 
 
 async def put_workflow(request: Request) -> Response:
+    """A workflow of the workspace's own; ``"migrate": {removed status: new status}`` moves the
+    orders of statuses it removes (without it, removing a status orders are in is a 409)."""
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
     data, _ = await read_json(request)
-    if not isinstance(data, dict):  # (set_workflow(None) resets: that is DELETE's job)
+    if not isinstance(data, dict):
         raise InvalidInput("", "the workflow must be a JSON object")
-    workflow = await state(request).workspaces.set_workflow(ws, data)
-    return JSONResponse(workflow.to_json())
+    migrate = data.pop("migrate", None)
+    return await _replace_workflow(request, parse_workflow(data), migrate)
 
 
 async def delete_workflow(request: Request) -> Response:
-    """Back to the default workflow."""
+    """Back to the default workflow; an optional body ``{"migrate": {...}}`` as for PUT."""
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "admin")
-    workflow = await state(request).workspaces.set_workflow(ws, None)
-    return JSONResponse(workflow.to_json())
+    migrate = None
+    has_body = request.headers.get("content-length", "0") != "0"
+    if has_body or "transfer-encoding" in request.headers:
+        data, _ = await read_json(request)
+        if not isinstance(data, dict) or set(data) - {"migrate"}:
+            raise InvalidInput("", 'the body may only be {"migrate": {...}}')
+        migrate = data.get("migrate")
+    return await _replace_workflow(request, None, migrate)
+
+
+async def _replace_workflow(request: Request, new: Workflow | None, migrate: Any) -> Response:
+    """Check the change against the workflow as it is now and make it, orders moved, in one
+    step (store/workflow.lua); the new workflow. None: back to the default."""
+    ws = request.path_params["workspace_id"]
+    st = state(request)
+    current = await st.workspaces.workflow(ws, fresh=True)
+    change = plan_change(current, new or DEFAULT_WORKFLOW, migrate)
+    await st.orders.change_workflow(ws, current, new, change)
+    st.workspaces.forget_workflow(ws)
+    return JSONResponse((await st.workspaces.workflow(ws, fresh=True)).to_json())
 
 
 async def get_workspace(request: Request) -> Response:

@@ -4,22 +4,34 @@ caller's key and its rate limit, the Idempotency-Key."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import zlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 
 from orderlog.auth import SCREEN, SCREEN_BUMP, Principal, bearer
-from orderlog.domain.inputs import parse_json
+from orderlog.domain.inputs import canonical_json, parse_json
+from orderlog.domain.model import Workflow
 from orderlog.domain.ratelimit import Limit, RateCheck
-from orderlog.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from orderlog.errors import (
+    BadRequest,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedEncoding,
+    UnsupportedMediaType,
+    WorkflowChanged,
+)
 from orderlog.http.middleware import KEY_ID, RATE
 from orderlog.http.state import state
 from orderlog.settings import Settings
 from orderlog.store.orders import Idempotency
 
 WORKSPACE = "/v1/workspaces/{workspace_id}"  # every workspace route's prefix
+DEFERRED = "orderlog.rate_deferred"  # the workspace of a write whose rate write.lua checks
+T = TypeVar("T")
 
 
 class JSONResponse(Response):
@@ -29,9 +41,45 @@ class JSONResponse(Response):
         return orjson.dumps(content)
 
 
+class Gunzip:
+    """A gzip body decoded as it arrives, never past ``limit`` bytes: a small body that inflates
+    to gigabytes (a gzip bomb) stops at ``limit + 1`` decoded bytes with a 413. Several gzip
+    members one after another decode as one body, as gzip(1) does."""
+
+    def __init__(self, limit: int) -> None:
+        self.room = limit
+        self.limit = limit
+        self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> bytes:
+        out = []
+        try:
+            while data:
+                # max_length 0 would mean "no bound": room + 1 is at least 1, and one byte past
+                # the room is enough to know the body is too large.
+                piece = self.decoder.decompress(data, self.room + 1)
+                self.room -= len(piece)
+                if self.room < 0:
+                    raise PayloadTooLarge(self.limit)
+                out.append(piece)
+                data = self.decoder.unconsumed_tail
+                if self.decoder.eof:  # the member ended: what follows is another member
+                    data = self.decoder.unused_data
+                    if data:
+                        self.decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        except zlib.error as exc:
+            raise BadRequest(f"The body is not valid gzip: {exc}") from None
+        return b"".join(out)
+
+    def close(self) -> None:
+        if not self.decoder.eof:
+            raise BadRequest("The gzip body ended before its end.")
+
+
 async def read_body(request: Request) -> bytes:
-    """The raw body; 415 unless JSON, 413 past the limit (reading stops there: a huge chunked
-    body is never buffered)."""
+    """The body (decoded when sent with ``Content-Encoding: gzip``); 415 unless JSON or for
+    another encoding, 413 past the limit, both as sent and as decoded (reading stops there: a
+    huge chunked body, or one that inflates without end, is never buffered)."""
     limit = state(request).settings.max_body_bytes
     ctype = request.headers.get("content-type", "")
     mime = ctype.split(";", 1)[0].strip().lower()
@@ -39,6 +87,10 @@ async def read_body(request: Request) -> bytes:
         mime.startswith("application/") and mime.endswith("+json")
     ):
         raise UnsupportedMediaType(ctype)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip", "x-gzip"):
+        raise UnsupportedEncoding(encoding)
+    gunzip = Gunzip(limit) if encoding != "identity" else None
     length = request.headers.get("content-length")
     if length is not None:
         try:
@@ -53,15 +105,18 @@ async def read_body(request: Request) -> bytes:
             size += len(chunk)
             if size > limit:
                 raise PayloadTooLarge(limit)
-            chunks.append(chunk)
+            chunks.append(gunzip.feed(chunk) if gunzip else chunk)
     except ClientDisconnect:
         # The client left mid-body: nothing was written; the answer reaches no one, but it
         # must not be counted (or logged) as a server bug.
         raise BadRequest("The client disconnected before the body was complete.") from None
+    if gunzip:
+        gunzip.close()
     return b"".join(chunks)
 
 
 async def read_json(request: Request) -> tuple[Any, bytes]:
+    """The body parsed (400 unless JSON), and as read (decoded from gzip)."""
     body = await read_body(request)
     if not body.strip():
         raise BadRequest("The request body is empty; a JSON object is expected.")
@@ -94,8 +149,28 @@ async def check_rate(
         return
     check = RateCheck(principal.key_id, limit)
     conn.scope[RATE] = check
-    if not deferred:
+    if deferred:
+        conn.scope[DEFERRED] = workspace_id  # for settle_rate, should the write fail before
+    else:
         await st.orders.rate_check(workspace_id, check)
+
+
+async def settle_rate(conn: HTTPConnection) -> None:
+    """Count a write whose check was left to write.lua but that failed before reaching it (a
+    400, 413, 415 or 422): its answer then carries X-RateLimit-* as every answer to a request
+    whose key was checked does, and a key past its limit gets the 429 it would have got had
+    the check come first. Only failing requests pay this round trip: a write that reaches
+    write.lua is checked there, in its one round trip.
+
+    Raises:
+        RateLimited: the key is past its limit.
+        StoreUnavailable: Redis is away.
+    """
+    check: RateCheck | None = conn.scope.get(RATE)
+    workspace_id = conn.scope.get(DEFERRED)
+    if check is None or check.quota is not None or workspace_id is None:
+        return
+    await state(conn).orders.rate_check(workspace_id, check)
 
 
 def rate_check(request: Request) -> RateCheck | None:
@@ -103,8 +178,10 @@ def rate_check(request: Request) -> RateCheck | None:
     return request.scope.get(RATE)
 
 
-def idempotency(request: Request, principal: Principal, body: bytes) -> Idempotency | None:
-    """The request's Idempotency-Key, scoped to the API key, with a hash of what it asks."""
+def idempotency(request: Request, principal: Principal, data: Any) -> Idempotency | None:
+    """The request's Idempotency-Key, scoped to the API key, with a hash of what it asks: its
+    method, path and parsed body in canonical form, so a retry that re-serialises the same JSON
+    (another key order, other whitespace or escapes) is the same request."""
     header = request.headers.get("idempotency-key")
     if header is None:
         return None
@@ -112,7 +189,7 @@ def idempotency(request: Request, principal: Principal, body: bytes) -> Idempote
         raise InvalidInput("Idempotency-Key", "must be 1 to 255 printable characters")
     digest = hashlib.sha256(f"{principal.key_id}\n{header}".encode()).hexdigest()
     body_hash = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + body
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + canonical_json(data)
     ).hexdigest()
     return Idempotency(digest, body_hash)
 
@@ -140,3 +217,16 @@ def limit_for(settings: Settings, scope: str) -> Limit | None:
     if rate <= 0:
         return None
     return Limit(rate, max(1, burst))
+
+
+async def against_workflow(
+    request: HTTPConnection, workspace_id: str, write: Callable[[Workflow], Awaitable[T]]
+) -> T:
+    """``write`` checked against the workspace's workflow (cached for a second); once more
+    against the workflow read afresh if it changed meanwhile (the store refuses a write checked
+    against another version: ``WorkflowChanged``)."""
+    workspaces = state(request).workspaces
+    try:
+        return await write(await workspaces.workflow(workspace_id))
+    except WorkflowChanged:
+        return await write(await workspaces.workflow(workspace_id, fresh=True))

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from orderlog.errors import OrderLogError, RateLimited
-from orderlog.http.common import JSONResponse
+from orderlog.errors import OrderLogError, RateLimited, StoreUnavailable
+from orderlog.http.common import JSONResponse, settle_rate
 from orderlog.http.middleware import ERROR
 
 log = logging.getLogger("orderlog.errors")
@@ -37,6 +37,13 @@ def error_response(exc: OrderLogError) -> Response:
 
 async def on_orderlog_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OrderLogError)
+    if exc.status_code < 500 and not isinstance(exc, RateLimited):
+        try:
+            await settle_rate(request)
+        except RateLimited as limited:
+            exc = limited
+        except StoreUnavailable:
+            pass  # the client's own error stands, without a quota to show
     request.scope[ERROR] = type(exc).__name__  # the access log counts Redis errors
     if exc.status_code >= 500:
         log.warning(

@@ -22,7 +22,14 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from orderlog.auth import Principal, bearer
-from orderlog.errors import Forbidden, InvalidInput, OrderLogError, StoreUnavailable, Unauthorized
+from orderlog.errors import (
+    Forbidden,
+    InvalidInput,
+    OrderLogError,
+    StoreUnavailable,
+    Unauthorized,
+    UpgradeRequired,
+)
 from orderlog.http.common import WORKSPACE, JSONResponse, authorize, check_rate
 from orderlog.http.errors import error_response
 from orderlog.http.middleware import KEY_ID
@@ -56,6 +63,36 @@ SLOW_CONSUMER = 4008
 POLICY = 1008
 TRY_AGAIN = 1013
 GOING_AWAY = 1001
+# Every code a live socket may close with: (code, meaning, what a client does). 1009 and 1012
+# come from uvicorn (a message over ops/serving.py's WS_MAX_MESSAGE; a stop without draining).
+CLOSE_CODES = (
+    (1000, "normal", "-"),
+    (
+        GOING_AWAY,
+        "server going away: it drains on SIGTERM (a deploy, a scale-down)",
+        "reconnect with your cursor",
+    ),
+    (
+        POLICY,
+        "policy: too many messages, an invalid filter after first-message auth",
+        "fix the client",
+    ),
+    (1009, "a message over 64 KiB", "fix the client"),
+    (1011, "internal error (a bug)", "reconnect with your cursor"),
+    (1012, "server restarting: it stopped without draining", "reconnect with your cursor"),
+    (TRY_AGAIN, "the store is unavailable", "reconnect with backoff, with your cursor"),
+    (
+        UNAUTHORIZED,
+        "unauthorized: bad key or ticket, no auth within 5 s, key revoked",
+        "get a valid key or ticket",
+    ),
+    (FORBIDDEN, "forbidden: not a read key of this workspace", "use the right key"),
+    (
+        SLOW_CONSUMER,
+        "slow consumer: you fell too far behind (`ORDERLOG_LIVE_QUEUE_EVENTS` / `_BYTES`)",
+        "reconnect with your cursor",
+    ),
+)
 
 
 def origin_allowed(conn: HTTPConnection, allowed: tuple[str, ...]) -> bool:
@@ -395,6 +432,19 @@ async def poll_events(request: Request) -> Response:
     return JSONResponse(body)
 
 
+async def live_over_http(request: Request) -> Response:
+    """``GET /live`` without a WebSocket upgrade: the handshake's checks (origin, cursor,
+    credentials, scope, rate, filter), then 426 naming the protocol to upgrade to."""
+    if not origin_allowed(request, state(request).settings.allowed_origins):
+        raise Forbidden("This origin may not open live connections.")
+    _cursor(request.query_params.get("cursor"))
+    principal = await _credentials(request)
+    if principal is None:
+        raise Unauthorized()
+    await _query(request, principal, None)
+    raise UpgradeRequired("websocket")
+
+
 # -- tickets -----------------------------------------------------------------------------------
 async def create_ticket(request: Request) -> Response:
     workspace_id = request.path_params["workspace_id"]
@@ -405,6 +455,7 @@ async def create_ticket(request: Request) -> Response:
 
 routes = [
     WebSocketRoute(f"{WORKSPACE}/live", live_socket, name="live"),
+    Route(f"{WORKSPACE}/live", live_over_http, methods=["GET"], name="live_upgrade_required"),
     Route(f"{WORKSPACE}/events/stream", event_stream, methods=["GET"], name="event_stream"),
     Route(f"{WORKSPACE}/events", poll_events, methods=["GET"], name="poll_events"),
     Route(f"{WORKSPACE}/tickets", create_ticket, methods=["POST"], name="create_ticket"),

@@ -8,12 +8,15 @@ responses), so a request pays for one layer here, not one per concern:
   another host (the dashboards are plain files under ``static/`` that load only same-origin
   modules, styles and API calls; ``connect-src 'self'`` also covers ``ws://``/``wss://`` to the
   same host and port in CSP Level 3 browsers); no sniffing, no referrer, no framing.
-- **X-RateLimit-*** on every response to a request whose key was checked (a 429 carries its own,
-  from http/errors.py).
+- **X-RateLimit-*** on every response to a request whose key was checked, a WebSocket
+  handshake refused after the check included (a 429 carries its own, from http/errors.py; a
+  write that fails before write.lua checks it is checked by http/errors.py).
 - **Access log**: the method, the route *template* (``/v1/workspaces/{workspace_id}/orders``,
-  never the path with its ids or the query string, which may carry a ticket), the status (for a
-  WebSocket: the close code), the duration and the id of the API key (``authorize`` puts it in
-  the scope), never a key. Plain text by default, JSON lines with ``ORDERLOG_LOG_JSON``.
+  never the path with its ids or the query string, which may carry a ticket) or, for a static
+  file and a path no route knows, the path itself (percent-encoded, shortened, any key or
+  ticket in it redacted), the status (for a WebSocket: the close code), the duration and the id
+  of the API key (``authorize`` puts it in the scope), never a key. Plain text by default, JSON
+  lines with ``ORDERLOG_LOG_JSON``.
 - **Metrics**: requests by route and status, and the live-client gauges: a WebSocket from its
   accept to its end, an SSE stream (``text/event-stream`` response) from its first byte to its
   end.
@@ -24,12 +27,15 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import quote
 
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orderlog.domain.ratelimit import RateCheck
 from orderlog.http.state import app_state
 from orderlog.ops.metrics import Metrics
+from orderlog.ops.serving import redact
 
 logger = logging.getLogger("orderlog.access")
 
@@ -58,6 +64,9 @@ SECURITY_HEADERS = [
 ]
 
 
+MAX_LOGGED_PATH = 200  # characters of a path the access log shows (a template is shorter)
+
+
 def route_name(scope: Scope) -> tuple[str, str]:
     """(route template, route name) of the matched route; bounded values for unmatched paths."""
     route = scope.get("route")
@@ -66,6 +75,20 @@ def route_name(scope: Scope) -> tuple[str, str]:
     path = getattr(route, "path", "") or "/"
     name = getattr(route, "name", None) or "static"
     return path, name
+
+
+def logged_path(scope: Scope) -> str:
+    """What the access log shows for the request's path: the route template, or where there is
+    none (a static file: the mount at "/" catches every path no route knows) the path itself,
+    fit for one log line: percent-encoded (no control characters, no spaces), cut to
+    MAX_LOGGED_PATH characters, with any key or ticket a client put in it redacted."""
+    route = scope.get("route")
+    if route is not None and not isinstance(route, Mount):
+        return route_name(scope)[0]
+    shown = redact(quote(scope.get("path") or "/", safe="/:@!$&'()*+,;=~"))
+    if len(shown) > MAX_LOGGED_PATH:
+        shown = shown[: MAX_LOGGED_PATH - 3] + "..."
+    return shown
 
 
 class Edge:
@@ -85,9 +108,9 @@ class Edge:
 
         async def observe(message: Message) -> None:
             kind = message["type"]
-            if kind == "http.response.start":
+            if kind in ("http.response.start", "websocket.http.response.start"):
                 status = message["status"]
-                seen["status"] = status
+                seen["status"] = status  # (a WebSocket: refused before the handshake)
                 headers = [*message.get("headers", ()), *SECURITY_HEADERS]
                 check: RateCheck | None = scope.get(RATE)
                 if status != 429 and check is not None and check.quota is not None:
@@ -100,8 +123,6 @@ class Edge:
                 _live(metrics, seen, "websocket")
             elif kind == "websocket.close":
                 seen["status"] = message.get("code", 1000)
-            elif kind == "websocket.http.response.start":
-                seen["status"] = message["status"]  # refused before the handshake
             await send(message)
 
         async def receive_observed() -> Message:
@@ -124,7 +145,7 @@ class Edge:
             self._record(scope, metrics, seen["status"], time.perf_counter() - start)
 
     def _record(self, scope: Scope, metrics: Metrics | None, status: int, seconds: float) -> None:
-        path, name = route_name(scope)
+        name = route_name(scope)[1]
         method = "WS" if scope["type"] == "websocket" else scope["method"]
         if metrics is not None:
             if scope["type"] == "http":
@@ -135,6 +156,7 @@ class Edge:
             return
         key_id = scope.get(KEY_ID) or "-"
         client = scope.get("client")
+        path = logged_path(scope)
         logger.info(
             "%s %s %s %d %.1fms key=%s",
             client[0] if client else "-",

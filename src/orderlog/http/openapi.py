@@ -25,6 +25,13 @@ from orderlog.domain.inputs import (
     MAX_REF,
     MAX_USERNAME,
 )
+from orderlog.domain.model import (
+    JS_SAFE_INTEGER,
+    MAX_STATUSES,
+    ROLE_HANDED_TO,
+    ROLE_PREPARER,
+)
+from orderlog.domain.model import STATUS_NAME as STATUS_NAME_PATTERN
 from orderlog.domain.search import DEFAULT_LIMIT, MAX_LIMIT
 from orderlog.http.common import WORKSPACE, JSONResponse
 from orderlog.http.live import MAX_WAIT
@@ -39,8 +46,18 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
 
 
+BODY = (
+    "JSON, optionally sent with `Content-Encoding: gzip`; the body limit holds as sent and as "
+    "decoded (413), and any other encoding is a 415"
+)
+
+
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    return {
+        "required": True,
+        "description": BODY,
+        "content": {"application/json": {"schema": schema}},
+    }
 
 
 def query_param(
@@ -61,14 +78,14 @@ def ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 
 ERRORS = {
-    "400": _error("Malformed JSON"),
+    "400": _error("Malformed JSON, or a broken gzip body"),
     "401": _error("Missing or unknown API key"),
     "403": _error("Key of another workspace, or without the scope"),
     "404": _error("Not found"),
     "409": _error("Illegal transition or version conflict"),
     "410": _error("The pairing expired or was used: start a new one"),
     "413": _error("Body too large"),
-    "415": _error("Not JSON"),
+    "415": _error("Not JSON, or a Content-Encoding other than gzip (see Accept-Encoding)"),
     "422": _error("Invalid input; `field` names it"),
     "429": _error("Rate limited"),
     "503": _error("Redis unreachable; retry after Retry-After"),
@@ -119,6 +136,7 @@ USER_ID = {
     ]
 }
 NAME = text(MAX_USERNAME)
+DISPLAY_NAME = nullable({**text(MAX_USERNAME, empty=True), "description": '"" or null: none'})
 STATUS = {"type": "string", "maxLength": 32, "pattern": "^ *[a-z][a-z0-9_]* *$"}
 
 CREATE_PROPERTIES: dict[str, Any] = {
@@ -142,11 +160,66 @@ CREATE_PROPERTIES: dict[str, Any] = {
 STATUS_PROPERTIES: dict[str, Any] = {
     "status": STATUS,
     "actor": ref("Actor"),
-    "handed_to": {"anyOf": [ref("Participant"), *EMPTY]},
+    "handed_to": {
+        "anyOf": [ref("Participant"), *EMPTY],
+        "description": "the recipient, for a status with the handed_to role; re-sent for an order "
+        "already there with another recipient, it is recorded as a change (order.updated)",
+    },
     "reason": nullable(text(MAX_NOTES, free=True)),
     "version": nullable({"type": "integer", "description": "fail with 409 unless at this version"}),
 }
-REF = {"anyOf": [text(MAX_REF), {"type": "integer"}, {"type": "null"}]}
+REF = {
+    "anyOf": [text(MAX_REF), {"type": "integer"}, {"type": "null"}],
+    "description": "echoed in this op's result exactly as sent; refs match by their text "
+    'without surrounding blanks (1 and "1" are one ref)',
+}
+BATCH = f"""Up to {MAX_BATCH} operations, applied in order in one atomic step; one result
+each, in the same order, carrying the operation's `ref` exactly as sent.
+
+- **Per operation** (the answer is 200; that op's result has `ok: false` with its `statusCode`,
+  `error` and `message`; the operations after it still apply): 404 an order that does not
+  exist, 409 an illegal transition, a `version` that does not match, or an `order_ref` whose
+  create failed.
+- **The whole batch** (nothing is written): 422 when any operation is invalid (a field, an
+  unknown status, a status an order cannot start in, an `order_ref` naming no earlier create, a
+  ref used twice; `field` names it as `operations[i]....`), and 400, 401, 403, 413, 415, 429,
+  503 as for any write."""
+
+STATUS_NAME = {"type": "string", "pattern": STATUS_NAME_PATTERN.pattern}
+WORKFLOW_FORMAT = f"""A custom workflow for `PUT /workflow`: the statuses in board order and
+the moves between them. Every other field is optional.
+
+- `statuses`: 1 to {MAX_STATUSES}, each a name (`[a-z][a-z0-9_]{{0,31}}`) or an object
+  `{{"name", "label"?, "terminal"?, "role"?}}`. At least one is terminal (`true`: the order is
+  done; nothing may leave it). `role` says what a change into the status records:
+  `{ROLE_PREPARER}` (its actor is the order's preparer) or `{ROLE_HANDED_TO}` (its `handed_to`
+  is the recipient, its actor who handed over).
+- `transitions`: `{{"status": ["status it may move to", ...]}}`; a status left out, or a
+  terminal one, has no moves. Re-sending an order's current status is always a no-op.
+- `initial`: the statuses an order may be created in (default: all); `default_status`: the one
+  it is created in when the request names none (default: the first of `initial`).
+
+- `migrate`: `{{"removed status": "status of the new workflow", ...}}`: where the orders of
+  each status the change removes move. Removing a status orders are in without moving them is
+  a 409 naming each such status and how many orders are in it; the moves happen in the same
+  atomic step as the change, each with a history entry (`reason` "workflow changed") and an
+  `order.status_changed` event, then live clients get a `workflow.changed` event (see
+  /asyncapi.json). Orders in a removed final status are finished and keep it.
+
+Anything else, an unknown status named anywhere, or a move out of a terminal status is a 422
+naming the field. `DELETE /workflow` goes back to the default workflow (its body, optional, may
+be `{{"migrate": {{...}}}}`); what `GET /workflow` answers may be sent back as is."""
+
+MIGRATE = {
+    "anyOf": [
+        *EMPTY,
+        {
+            "type": "object",
+            "description": "removed status -> the status of the new workflow its orders move to",
+            "additionalProperties": STATUS_NAME,
+        },
+    ]
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -168,14 +241,14 @@ SCHEMAS: dict[str, Any] = {
                 "properties": {
                     "user_id": USER_ID,
                     "username": NAME,
-                    "display_name": nullable(NAME),
+                    "display_name": DISPLAY_NAME,
                 },
             },
             {
                 "type": "object",
                 "required": ["UserId", "Name"],
                 "additionalProperties": False,
-                "properties": {"UserId": USER_ID, "Name": NAME, "DisplayName": nullable(NAME)},
+                "properties": {"UserId": USER_ID, "Name": NAME, "DisplayName": DISPLAY_NAME},
             },
         ]
     },
@@ -194,7 +267,16 @@ SCHEMAS: dict[str, Any] = {
     "ParticipantOut": {
         "type": ["object", "null"],
         "properties": {
-            "user_id": {"type": ["integer", "string", "null"]},
+            "user_id": {
+                "anyOf": [
+                    {"type": "integer", "minimum": 1, "maximum": JS_SAFE_INTEGER},
+                    {"type": "string"},
+                    {"type": "null"},
+                ],
+                "description": f"a number up to {JS_SAFE_INTEGER} (2^53 - 1, what JavaScript "
+                "holds exactly); larger ids, ids of 0 and below and string ids are strings; null "
+                "for a system actor",
+            },
             "username": {"type": "string"},
             "display_name": {"type": "string"},
             "system_id": {"type": "integer"},
@@ -299,7 +381,7 @@ SCHEMAS: dict[str, Any] = {
                                 "op": {"const": "status"},
                                 "ref": REF,
                                 "id": nullable({"type": "string", "pattern": "^[0-9a-f]{24}$"}),
-                                "order_ref": {},
+                                "order_ref": REF,
                                 **STATUS_PROPERTIES,
                             },
                         },
@@ -308,8 +390,145 @@ SCHEMAS: dict[str, Any] = {
             }
         },
     },
-    "Workflow": {"type": "object"},
-    "Workspace": {"type": "object"},
+    "BatchResults": {
+        "type": "object",
+        "required": ["results"],
+        "properties": {
+            "results": {
+                "type": "array",
+                "description": "one per operation, in order",
+                "items": {
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["ref", "ok", "statusCode", "error", "id", "order"],
+                            "properties": {
+                                "ref": {"type": ["string", "integer", "null"]},
+                                "ok": {"const": True},
+                                "statusCode": {"enum": [200, 201]},
+                                "error": {"type": "null"},
+                                "id": {"type": "string"},
+                                "order_number": {"type": "integer"},
+                                "order": ref("Order"),
+                                "changed": {"type": "boolean"},
+                            },
+                        },
+                        {
+                            "type": "object",
+                            "required": ["ref", "ok", "statusCode", "error", "message"],
+                            "properties": {
+                                "ref": {"type": ["string", "integer", "null"]},
+                                "ok": {"const": False},
+                                "statusCode": {"enum": [404, 409]},
+                                "error": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    ]
+                },
+            }
+        },
+    },
+    "Workflow": {
+        "type": "object",
+        "description": "A workspace's statuses in board order and the moves between them",
+        "required": ["statuses", "transitions", "initial", "default_status", "custom"],
+        "properties": {
+            "statuses": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "label", "terminal"],
+                    "properties": {
+                        "name": STATUS_NAME,
+                        "label": {"type": "string"},
+                        "terminal": {"type": "boolean"},
+                        "role": {"enum": [ROLE_PREPARER, ROLE_HANDED_TO]},
+                    },
+                },
+            },
+            "transitions": {
+                "type": "object",
+                "description": "status -> the statuses it may move to",
+                "additionalProperties": {"type": "array", "items": STATUS_NAME},
+            },
+            "initial": {
+                "type": "array",
+                "items": STATUS_NAME,
+                "description": "the statuses an order may start in",
+            },
+            "default_status": {**STATUS_NAME, "description": "where an order starts by default"},
+            "custom": {"type": "boolean", "description": "false: the default workflow"},
+        },
+    },
+    "WorkflowIn": {
+        "type": "object",
+        "description": WORKFLOW_FORMAT,
+        "required": ["statuses", "transitions"],
+        "additionalProperties": False,
+        "properties": {
+            "statuses": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_STATUSES,
+                "items": {
+                    "oneOf": [
+                        STATUS_NAME,
+                        {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {
+                                "name": STATUS_NAME,
+                                "label": {
+                                    "type": "string",
+                                    "minLength": 1,
+                                    "maxLength": 64,
+                                    "description": "default: the name, capitalised, _ as spaces",
+                                },
+                                "terminal": {"type": "boolean", "default": False},
+                                "role": {
+                                    "anyOf": [
+                                        {"enum": [ROLE_PREPARER, ROLE_HANDED_TO]},
+                                        {"type": "null"},
+                                    ],
+                                    "description": "default: the default workflow's role for "
+                                    "this name (preparing: preparer, handed_to: handed_to)",
+                                },
+                            },
+                        },
+                    ]
+                },
+            },
+            "transitions": {
+                "type": "object",
+                "description": "status -> the statuses it may move to; a terminal status has "
+                "none; a status left out has none",
+                "additionalProperties": {"type": "array", "items": STATUS_NAME},
+            },
+            "initial": {
+                "type": "array",
+                "minItems": 1,
+                "items": STATUS_NAME,
+                "description": "default: every status",
+            },
+            "default_status": {**STATUS_NAME, "description": "default: the first initial status"},
+            "custom": {"type": "boolean", "description": "ignored (a GET answer may be PUT back)"},
+            "migrate": MIGRATE,
+        },
+    },
+    "Workspace": {
+        "type": "object",
+        "required": ["id", "name", "created_at", "settings"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "created_at": {"type": ["string", "null"], "format": "date-time"},
+            "settings": {
+                **workspace.schema(),
+                "required": [setting.name for setting in workspace.SETTINGS],
+            },
+        },
+    },
 }
 
 WS_PARAM = {
@@ -328,6 +547,9 @@ IDEM = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
+    "description": "the first answer is replayed for 24 h to a retry with this key and the same "
+    "body (compared as parsed JSON: key order and whitespace do not matter); another body is a "
+    "422",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 SECURE: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -350,6 +572,14 @@ PATHS: dict[str, Any] = {
     "/openapi.json": {
         "get": {
             "summary": "This document",
+            "security": [],
+            "responses": {"200": ok({"type": "object"})},
+        }
+    },
+    "/asyncapi.json": {
+        "get": {
+            "summary": "The live protocol (WebSocket and Server-Sent Events frames, close codes) "
+            "as an AsyncAPI 3.0 document",
             "security": [],
             "responses": {"200": ok({"type": "object"})},
         }
@@ -406,11 +636,12 @@ PATHS: dict[str, Any] = {
     },
     f"{WORKSPACE}/batch": {
         "post": {
-            "summary": "Up to 100 creates and status changes, in order (write scope)",
+            "summary": f"Up to {MAX_BATCH} creates and status changes, in order (write scope)",
+            "description": BATCH,
             "parameters": [WS_PARAM, IDEM],
             "requestBody": json_body(ref("Batch")),
             "responses": {
-                "200": ok({"type": "object", "required": ["results"]}),
+                "200": ok(ref("BatchResults"), "One result per operation (404/409 per op)"),
                 **errors("400", "401", "403", "413", "415", "422", "429", "503"),
             },
         },
@@ -425,6 +656,9 @@ PATHS: dict[str, Any] = {
     f"{WORKSPACE}/settings": {
         "patch": {
             "summary": "Change workspace settings (admin)",
+            "description": "Only the settings sent change. A warning age at or after the late "
+            "age (`age_warn_seconds` >= `age_late_seconds`, counting the stored value of the "
+            "one not sent) is a 422 naming `age_warn_seconds`, and nothing changes.",
             "parameters": [WS_PARAM],
             "requestBody": json_body(workspace.schema()),
             "responses": {
@@ -442,16 +676,32 @@ PATHS: dict[str, Any] = {
         "put": {
             "summary": "Set a custom workflow (admin)",
             "parameters": [WS_PARAM],
-            "requestBody": json_body(ref("Workflow")),
+            "description": WORKFLOW_FORMAT,
+            "requestBody": json_body(ref("WorkflowIn")),
             "responses": {
                 "200": ok(ref("Workflow")),
-                **errors("400", "401", "403", "415", "422", "503"),
+                **errors("400", "401", "403", "409", "415", "422", "503"),
             },
         },
         "delete": {
             "summary": "Back to the default workflow (admin)",
             "parameters": [WS_PARAM],
-            "responses": {"200": ok(ref("Workflow")), **errors("401", "403", "503")},
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {"migrate": MIGRATE},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": ok(ref("Workflow")),
+                **errors("400", "401", "403", "409", "415", "422", "503"),
+            },
         },
     },
     f"{WORKSPACE}/keys": {
@@ -501,6 +751,29 @@ TICKET_PARAM = query_param(
 )
 LIVE_PATHS, LIVE_SCHEMAS = (
     {
+        f"{WORKSPACE}/live": {
+            "get": {
+                "summary": "The live WebSocket (read scope): a snapshot, then every change",
+                "description": "A WebSocket upgrade (`Connection: Upgrade`, `Upgrade: websocket`, "
+                "RFC 6455). Its frames, the messages a client may send and the close codes are "
+                "in the AsyncAPI document at /asyncapi.json (prose: docs/protocol.md). "
+                "Credentials: `Authorization: Bearer <read key>`, `?ticket=`, or a first "
+                '`{"type": "auth", "token"}` message. A handshake refused before the socket '
+                "opens is plain HTTP with the JSON error body; a request without the upgrade "
+                "that passes the same checks is a 426.",
+                "parameters": [
+                    WS_PARAM,
+                    query_param("cursor", "resume after this cursor"),
+                    STATUS_FILTER,
+                    TICKET_PARAM,
+                ],
+                "responses": {
+                    "101": {"description": "Switching Protocols: the WebSocket (/asyncapi.json)"},
+                    "426": _error("Upgrade Required: not a WebSocket request (Upgrade: websocket)"),
+                    **errors("401", "403", "422", "429", "503"),
+                },
+            }
+        },
         f"{WORKSPACE}/events/stream": {
             "get": {
                 "summary": "Live events as Server-Sent Events (read scope; docs/protocol.md)",
@@ -643,9 +916,21 @@ SEARCH_PATHS, SEARCH_SCHEMAS = (
         f"{WORKSPACE}/orders.csv": {
             "get": {
                 "summary": "Every order matching the filters, as CSV (read scope)",
-                "parameters": [WS_PARAM, *FILTER_PARAMS],
+                "parameters": [
+                    WS_PARAM,
+                    *FILTER_PARAMS,
+                    query_param(
+                        "bom",
+                        "1: start with a UTF-8 byte order mark, for Excel",
+                        {"enum": ["0", "1", "false", "true"]},
+                    ),
+                ],
                 "responses": {
-                    "200": {"description": "CSV, one row per order", "content": {"text/csv": {}}},
+                    "200": {
+                        "description": "CSV, one row per order, newest first (docs/search.md); "
+                        "the items column holds the order's items as a JSON array of item objects",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
                     **SEARCH_ERRORS,
                 },
             }
@@ -663,7 +948,10 @@ SEARCH_PATHS, SEARCH_SCHEMAS = (
                     query_param("to", "created before (ISO 8601; default: now)", TIME),
                 ],
                 "responses": {
-                    "200": ok({"type": "object"}, "The report"),
+                    "200": ok(
+                        {"type": "object"},
+                        "The report (docs/search.md); durations in seconds, rounded to the ms",
+                    ),
                     **SEARCH_ERRORS,
                 },
             }
@@ -691,14 +979,23 @@ RECALL_PATHS = {
             "parameters": [WS_PARAM, ORDER_PARAM],
             "requestBody": json_body(
                 {
-                    "type": "object",
-                    "properties": {
-                        "actor": ref("Participant"),
-                        "version": {
-                            "type": "integer",
-                            "description": "the version to undo; else 409 (no double undo)",
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "actor": ref("Actor"),
+                                "version": nullable(
+                                    {
+                                        "type": "integer",
+                                        "description": "the version to undo; else 409 (no "
+                                        "double undo)",
+                                    }
+                                ),
+                            },
                         },
-                    },
+                        {"type": "array", "maxItems": 0, "description": "Roblox's empty table"},
+                    ]
                 }
             ),
             "responses": {

@@ -14,6 +14,7 @@ from orderlog.errors import OrderLogError
 from orderlog.http.common import (
     WORKSPACE,
     JSONResponse,
+    against_workflow,
     authorize,
     idempotency,
     path_int,
@@ -35,13 +36,15 @@ async def _apply(
     """The shared path of every write: key, body, commands, workflow, one store call."""
     ws = request.path_params["workspace_id"]
     principal = await authorize(request, ws, action, rate_in_write=True)
-    data, body = await read_json(request)
+    data, _ = await read_json(request)
     commands = parse(data)
-    st = state(request)
-    workflow = await st.workspaces.workflow(ws)
-    key = idempotency(request, principal, body)
+    orders = state(request).orders
+    key = idempotency(request, principal, data)
     rate = rate_check(request)  # checked inside write.lua: still one round trip
-    return commands, await st.orders.apply(ws, commands, workflow, key, batch=batch, rate=rate)
+    results = await against_workflow(
+        request, ws, lambda wf: orders.apply(ws, commands, wf, key, batch=batch, rate=rate)
+    )
+    return commands, results
 
 
 async def create_order(request: Request) -> Response:

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from orderlog.domain import inputs
 from orderlog.domain.recall import recall_command
-from orderlog.http.common import WORKSPACE, JSONResponse, authorize, read_json
+from orderlog.http.common import WORKSPACE, JSONResponse, against_workflow, authorize, read_json
 from orderlog.http.state import state
 
 
@@ -26,8 +26,9 @@ async def recall(request: Request) -> Response:
     window = (await st.workspaces.workspace(ws))["settings"]["recall_window_seconds"]
     command = recall_command(order, datetime.now(UTC), window, actor, version)
     # a status since removed from a custom workflow is a 422 (the store checks it is known)
-    workflow = await st.workspaces.workflow(ws)
-    result = await st.orders.change_status(ws, command, workflow)
+    result = await against_workflow(
+        request, ws, lambda wf: st.orders.change_status(ws, command, wf)
+    )
     return JSONResponse(result.to_json() | {"changed": result.changed})
 
 

@@ -20,11 +20,15 @@ from orderlog.http.state import state
 STATS_MAX_ORDERS = 50_000  # orders one stats request reads at most (newest first)
 
 
-async def _query(request: Request, *, paging: bool) -> tuple[str, search.Query, Workflow]:
+async def _query(
+    request: Request, *, paging: bool, own: tuple[str, ...] = ()
+) -> tuple[str, search.Query, Workflow]:
+    """The filters of the query string; ``own``: parameters the route reads itself."""
     ws = request.path_params["workspace_id"]
     await authorize(request, ws, "read")
     workflow = await state(request).workspaces.workflow(ws)
-    query = search.parse(request.query_params.multi_items(), workflow.names, paging=paging)
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in own]
+    query = search.parse(pairs, workflow.names, paging=paging)
     return ws, query, workflow
 
 
@@ -40,10 +44,11 @@ async def search_orders(request: Request) -> Response:
 
 
 async def export_csv(request: Request) -> Response:
-    ws, query, workflow = await _query(request, paging=False)
+    ws, query, workflow = await _query(request, paging=False, own=("bom",))
+    bom = "bom" in request.query_params and export.wants_bom(request.query_params.getlist("bom"))
 
     async def rows() -> AsyncIterator[bytes]:
-        yield export.header(workflow)
+        yield (export.BOM if bom else b"") + export.header(workflow)
         async for orders in state(request).orders.walk(ws, query):
             yield export.rows(orders, workflow)
 

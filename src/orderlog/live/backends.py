@@ -31,11 +31,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Protocol
 
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.retry import Retry
+
+from orderlog.errors import StoreUnavailable
+from orderlog.store.client import node_client, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -106,21 +106,26 @@ class RedisPubSub:
         self.pubsub = redis.pubsub()
 
     async def connect(self) -> None:
-        await self.pubsub.connect()  # type: ignore[no-untyped-call]
+        with unavailable():
+            await self.pubsub.connect()  # type: ignore[no-untyped-call]
 
     async def subscribe(self, *channels: str) -> None:
-        await self.pubsub.subscribe(*channels)
+        with unavailable():
+            await self.pubsub.subscribe(*channels)
 
     async def unsubscribe(self, *channels: str) -> None:
-        await self.pubsub.unsubscribe(*channels)
+        with unavailable():
+            await self.pubsub.unsubscribe(*channels)
 
     async def ping(self) -> None:
-        await self.pubsub.ping()
+        with unavailable():
+            await self.pubsub.ping()
 
     async def get(self, wait: float) -> Message | None:
         if self.pubsub.connection is None:
             raise ConnectionError("pub/sub connection closed")
-        msg = await self.pubsub.get_message(timeout=wait)
+        with unavailable():
+            msg = await self.pubsub.get_message(timeout=wait)
         if msg is None:
             return None
         kind = self.KINDS.get(msg["type"], "other")
@@ -204,8 +209,9 @@ class ShardedPubSub:
                 continue
             self._leaving.add(channel)
             try:
-                await node.pubsub.sunsubscribe(channel)
-            except (RedisError, OSError):
+                with unavailable():
+                    await node.pubsub.sunsubscribe(channel)
+            except StoreUnavailable:
                 await self._node_down(node)
 
     async def ping(self) -> None:
@@ -236,17 +242,18 @@ class ShardedPubSub:
     async def _subscribe(self, channel: str) -> None:
         node: _Node | None = None
         try:
-            # The owner must serve data too: the hub reads the stream to catch up once this
-            # subscription is confirmed, and a master that has just restarted answers
-            # CLUSTERDOWN until it has rejoined (a failure there would restart every feed).
-            await self.cluster.exists(channel)
-            owner = self.cluster.get_node_from_key(channel)
-            assert owner is not None  # None only when asking for a replica
-            node = await self._connect(owner.host, int(owner.port))
-            node.channels.add(channel)
-            await node.pubsub.ssubscribe(channel)
-        except (RedisError, OSError) as exc:
-            logger.info("live: SSUBSCRIBE %s failed (%s); retrying", channel, type(exc).__name__)
+            with unavailable():
+                # The owner must serve data too: the hub reads the stream to catch up once this
+                # subscription is confirmed, and a master that has just restarted answers
+                # CLUSTERDOWN until it has rejoined (a failure there would restart every feed).
+                await self.cluster.exists(channel)
+                owner = self.cluster.get_node_from_key(channel)
+                assert owner is not None  # None only when asking for a replica
+                node = await self._connect(owner.host, int(owner.port))
+                node.channels.add(channel)
+                await node.pubsub.ssubscribe(channel)
+        except StoreUnavailable as exc:
+            logger.info("live: SSUBSCRIBE %s failed (%s); retrying", channel, exc.message)
             if node is not None:
                 await self._node_down(node)
             else:
@@ -257,21 +264,8 @@ class ShardedPubSub:
         node = self._nodes.get(name)
         if node is not None:
             return node
-        kwargs = self.cluster.get_connection_kwargs()
-        picked: dict[str, Any] = {
-            k: v
-            for k, v in kwargs.items()
-            if k in ("username", "password", "connection_class") or k.startswith("ssl_")
-        }
-        pool = ConnectionPool(
-            host=host,
-            port=port,
-            socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout,
-            retry=Retry(NoBackoff(), 0),  # a lost connection is this class's to handle
-            **picked,
-        )
-        node = _Node(name, Redis.from_pool(pool))
+        # (it never retries: a lost connection is this class's to handle)
+        node = _Node(name, node_client(self.cluster, host, port, timeout=self.timeout))
         await node.pubsub.connect()  # type: ignore[no-untyped-call]
         self._nodes[name] = node
         node.task = asyncio.get_running_loop().create_task(self._read(node), name=f"live-{name}")
@@ -337,7 +331,7 @@ class ShardedPubSub:
     async def _resubscribe(self) -> None:
         while self._pending:
             await asyncio.sleep(self.retry_every)
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(StoreUnavailable), unavailable():
                 # Re-read the slot map: the channel's slot may have a new master now.
                 await self.cluster.nodes_manager.initialize()
             channels, self._pending = self._pending & self._wanted, set()

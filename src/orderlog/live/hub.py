@@ -120,9 +120,10 @@ class Subscription:
         self.registered = hub._tick()
 
     def matches(self, frame: Frame) -> bool:
-        """Events of orders entering or leaving one of the filter's statuses."""
+        """Events of orders entering or leaving one of the filter's statuses, and every event
+        about no order (``workflow.changed``: its status is empty)."""
         s = self.statuses
-        return s is None or frame.status in s or frame.previous in s
+        return s is None or not frame.status or frame.status in s or frame.previous in s
 
     def _lose(self, reason: str) -> None:
         self.lost = reason

@@ -11,6 +11,10 @@ of them exhaust file descriptors. ``GuardedHttpToolsProtocol`` adds
 - a hard bound on open connections: past ``limit_concurrency`` a new connection is answered
   503 and closed at once, before it costs a parser or a task.
 
+``WebSocketsProtocol`` is uvicorn's own WebSocket protocol, told that a handshake refused with an
+HTTP answer (401, 403, 422: Starlette's ``send_denial_response``) is over, so it no longer logs
+each refusal as an ERROR.
+
 ``uvicorn_options(settings)`` is what ``cli.serve`` and the tests' ``running_server`` pass to
 uvicorn, so both serve with the same bounds.
 """
@@ -18,13 +22,17 @@ uvicorn, so both serve with the same bounds.
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import re
+import socket
 from typing import Any
 
 import orjson
+from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # uvicorn[standard]
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from orderlog.settings import Settings
 
@@ -46,6 +54,7 @@ TIMEOUT = _raw_response(408, "Request Timeout", "The request headers came too sl
 # httptools itself accepts headers of any size (a 10 MB header line was answered 200): past this
 # many bytes without the end of the headers, the request is refused.
 MAX_HEADER_BYTES = 65_536
+WS_MAX_MESSAGE = 65_536  # a WebSocket message from a client past this closes it with 1009
 TOO_LARGE = _raw_response(
     431,
     "Request Header Fields Too Large",
@@ -127,6 +136,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
 
 
+class WebSocketsProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's default WebSocket protocol (``ws="auto"`` picks it when websockets is
+    installed), with a refused handshake counted as a complete one.
+
+    Once a denial response's last body part is written, uvicorn 0.54's Sans-I/O protocol has
+    closed the connection but leaves ``handshake_complete`` false, so when the app returns it
+    logs "ASGI callable returned without completing handshake." at ERROR for every refused key
+    (its wsproto protocol marks the handshake complete there). A refusal is an answer, not an
+    error: alerting on ERROR lines must not fire on every bad ticket.
+    """
+
+    async def send(self, message: ASGISendEvent) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            self.handshake_complete = True
+
+
 # A live connection's ticket travels in its URL (?ticket=); the websockets library logs the
 # handshake's request line at debug level through uvicorn's logger, and uvicorn's access log (if
 # someone turns it back on) logs the query string: redact both before any handler sees them.
@@ -139,15 +165,21 @@ def _redact(match: re.Match[str]) -> str:
     return (match.group(2) or "olt_") + "[redacted]"
 
 
+def redact(text: str) -> str:
+    """``text`` with every ticket and key secret replaced by [redacted]."""
+    if "olt_" in text or "olk_" in text or "=" in text:
+        return SECRET.sub(_redact, text)
+    return text
+
+
 class RedactSecrets(logging.Filter):
     """Rewrites a record's message with every ticket and key secret replaced by [redacted]."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "olt_" in message or "olk_" in message or "=" in message:
-            cleaned = SECRET.sub(_redact, message)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 
@@ -159,17 +191,55 @@ def redact_server_logs() -> None:
             logger.addFilter(RedactSecrets())
 
 
+class CannotListen(RuntimeError):
+    """The server's address is taken (or not ours to bind)."""
+
+    def __init__(self, host: str, port: int, exc: OSError) -> None:
+        self.host = host
+        self.port = port
+        reason = exc.strerror or str(exc)
+        hint = (
+            " (another server, perhaps another orderlog, is using it: stop it, or choose another"
+            " --port / ORDERLOG_PORT)"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        super().__init__(f"cannot listen on {host}:{port}: {reason}{hint}")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound as uvicorn binds it (SO_REUSEADDR, IPv6 when the host has a
+    colon), before anything else starts: a taken port fails here, before the embedded Redis
+    starts or the first run creates its demo workspace. uvicorn listens on it once the app has
+    started (until then a connection is refused, as before uvicorn binds).
+
+    Raises:
+        CannotListen: the address is in use or cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CannotListen(host, port, exc) from exc
+    sock.set_inheritable(True)  # --workers: the worker processes serve the same socket
+    return sock
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config``: limits and timeouts."""
     options: dict[str, Any] = {
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.keepalive_timeout,
         "h11_max_incomplete_event_size": 16 * 1024,  # headers past 16 KiB: 400 (h11 fallback)
-        "ws_max_size": 65_536,  # a WebSocket message over 64 KiB closes with 1009
+        "ws_max_size": WS_MAX_MESSAGE,
         "ws_per_message_deflate": False,
     }
     # A partial of a module-level class pickles, so it reaches --workers processes too.
     options["http"] = functools.partial(
         GuardedHttpToolsProtocol, header_timeout=settings.header_timeout
     )
+    options["ws"] = WebSocketsProtocol
     return options

@@ -14,7 +14,15 @@ from typing import Any
 
 import orjson
 
-from orderlog.domain.model import ChangeStatus, Command, CreateOrder, Participant, Workflow, tokens
+from orderlog.domain.model import (
+    ChangeStatus,
+    Command,
+    CreateOrder,
+    Participant,
+    Workflow,
+    ref_key,
+    tokens,
+)
 from orderlog.errors import InvalidInput
 
 # The request: ARGV[1..] in this order.
@@ -29,6 +37,8 @@ HEAD = (
     "ops",  # how many ops follow
     "rate_interval",  # the caller's rate limit: emission interval in us (0 = none) ...
     "rate_burst",  # ... and burst
+    "confirm",  # '1': a replayed answer rewrites its record, so a WAIT after it covers the write
+    "workflow_version",  # the version of the workflow the ops were checked against
 )
 # A participant is three fields: its JSON, the id the indexes know it by, its lower-case name.
 CREATE = (
@@ -56,7 +66,8 @@ CHANGE = (
     "actor",
     "actor_id",
     "actor_name",
-    "handed_to",  # the recipient of a handed_to change
+    "handed_to",  # the recipient of a handed_to change (another one for an order already
+    # handed_to is a change of its own, not a no-op: write.lua's change())
     "handed_to_id",
     "handed_to_name",
     "reason",  # the reason's JSON string ('' none)
@@ -166,6 +177,7 @@ def encode(
             fields += encode_create(cmd, new_id(), workflow, where)
         else:
             fields += encode_change(cmd, workflow, refs, where)
-        if cmd.ref is not None:
-            refs[cmd.ref] = i + 1  # write.lua numbers ops from 1
+        key = ref_key(cmd.ref)
+        if key is not None:
+            refs[key] = i + 1  # write.lua numbers ops from 1
     return fields

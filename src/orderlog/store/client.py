@@ -7,15 +7,16 @@ pub/sub (SPUBLISH), so each event travels only to the master that owns its works
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from redis import exceptions as rx
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from orderlog.errors import StoreUnavailable
@@ -60,6 +61,30 @@ def make_redis(url: str, *, timeout: float = 2.0, max_connections: int = 64) -> 
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes its connections
 
 
+def node_client(
+    cluster: RedisCluster, host: str, port: int, *, timeout: float, max_connections: int = 64
+) -> Redis:
+    """A plain client of one node of ``cluster`` (its credentials and TLS), for what must stay
+    on one node's connection: sharded pub/sub, a write and the WAIT after it. It never retries
+    on its own either."""
+    kwargs = cluster.get_connection_kwargs()
+    picked: dict[str, Any] = {
+        k: v
+        for k, v in kwargs.items()
+        if k in ("username", "password", "connection_class") or k.startswith("ssl_")
+    }
+    pool = ConnectionPool(
+        host=host,
+        port=port,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        max_connections=max_connections,
+        retry=Retry(NoBackoff(), 0),
+        **picked,
+    )
+    return Redis.from_pool(pool)
+
+
 async def check_cluster(redis: RedisCluster) -> None:
     """Refuse a cluster whose nodes cannot run SPUBLISH (Redis < 7), at start, not on a write."""
     await redis.initialize()  # the client learns the topology lazily otherwise
@@ -73,20 +98,124 @@ async def check_cluster(redis: RedisCluster) -> None:
             )
 
 
-async def ping_nodes(redis: RedisClient) -> dict[str, bool]:
-    """Whether each master answers PING (one entry, ``redis``, for a single server)."""
-    if not isinstance(redis, RedisCluster):
+def _masters(redis: RedisClient) -> list[tuple[str, Any]]:
+    """(name, target) of each master: one, ``redis``, for a single server."""
+    if isinstance(redis, RedisCluster):
+        return [(node.name, node) for node in redis.get_primaries()]
+    return [("redis", None)]
+
+
+async def _on(redis: RedisClient, target: Any, *args: Any) -> Any:
+    """A command on one master (``target`` from ``_masters``)."""
+    if target is None:
+        return await redis.execute_command(*args)
+    return await redis.execute_command(*args, target_nodes=target)
+
+
+async def node_states(redis: RedisClient) -> dict[str, str]:
+    """Each master's state: ``ok`` (answers PING), ``loading`` (up, still reading its data into
+    memory: it answers nothing else until done) or ``down``."""
+    states = {}
+    for name, target in _masters(redis):
         try:
-            return {"redis": bool(await redis.ping())}
-        except RedisError:
-            return {"redis": False}
-    answers = {}
-    for node in redis.get_primaries():
+            with unavailable():
+                await _on(redis, target, "PING")
+            states[name] = "ok"
+        except StoreUnavailable as exc:
+            loading = isinstance(exc.__cause__, rx.BusyLoadingError)
+            states[name] = "loading" if loading else "down"
+    return states
+
+
+async def connected_replicas(redis: RedisClient) -> dict[str, int]:
+    """How many replicas each master has connected now (INFO replication).
+
+    Raises:
+        StoreUnavailable: a master did not answer.
+    """
+    counts = {}
+    for name, target in _masters(redis):
+        with unavailable():
+            info = await _on(redis, target, "INFO", "replication")
+        counts[name] = int(info.get("connected_slaves", 0))
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class Loading:
+    """A master reading its data set into memory (after a restart: its AOF or RDB file)."""
+
+    node: str
+    loaded_bytes: int
+    total_bytes: int
+    percent: float
+    eta_seconds: int  # Redis's estimate; -1 or 0 when it has none yet
+
+
+async def loading(redis: RedisClient) -> list[Loading]:
+    """The masters still loading their data ([] once every one has it), from INFO persistence,
+    which Redis answers while loading. A master that is down is not loading: it is left out.
+
+    Raises:
+        StoreUnavailable: no master answered at all.
+    """
+    found: list[Loading] = []
+    answered = False
+    for name, target in _masters(redis):
         try:
-            answers[node.name] = bool(await redis.ping(target_nodes=node))
-        except RedisError:
-            answers[node.name] = False
-    return answers
+            with unavailable():
+                info = await _on(redis, target, "INFO", "persistence")
+        except StoreUnavailable:
+            continue
+        answered = True
+        if int(info.get("loading", 0)):
+            found.append(
+                Loading(
+                    name,
+                    int(info.get("loading_loaded_bytes", 0)),
+                    int(info.get("loading_total_bytes", 0)),
+                    float(info.get("loading_loaded_perc", 0.0)),
+                    int(info.get("loading_eta_seconds", -1)),
+                )
+            )
+    if not answered:
+        raise StoreUnavailable("Redis is not reachable.")
+    return found
+
+
+def describe_loading(nodes: list[Loading]) -> str:
+    """One line for people: how far the slowest loading master has got."""
+    slowest = min(nodes, key=lambda n: n.percent)
+    eta = f", about {slowest.eta_seconds} s left" if slowest.eta_seconds > 0 else ""
+    where = f" ({len(nodes)} masters)" if len(nodes) > 1 else ""
+    size = f"{slowest.percent:.0f}% of {slowest.total_bytes / 1e6:.0f} MB"
+    return f"Redis is loading its data into memory{where}: {size}{eta}"
+
+
+async def wait_loaded(
+    redis: RedisClient,
+    progress: Callable[[list[Loading], float], object] | None = None,
+    *,
+    poll: float = 0.1,
+    first_report: float = 1.0,
+    report_every: float = 5.0,
+) -> float:
+    """Return once no master is loading its data; the seconds waited. ``progress`` hears how far
+    the load got once it has lasted ``first_report`` seconds, then every ``report_every``.
+
+    Raises:
+        StoreUnavailable: no master answers.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    due = start + first_report
+    while nodes := await loading(redis):
+        now = loop.time()
+        if progress is not None and now >= due:
+            due = now + report_every
+            progress(nodes, now - start)
+        await asyncio.sleep(poll)
+    return loop.time() - start
 
 
 async def close_redis(redis: RedisClient) -> None:
@@ -101,30 +230,74 @@ async def close_redis(redis: RedisClient) -> None:
         await redis.nodes_manager.aclose("startup_nodes")
 
 
+# Failures of the store, not of the command: the server is away, restarting, loading, failing
+# over, out of memory, refusing writes, or the connection broke. Classes redis-py makes of
+# replies (it strips their code from the message) and of connection trouble:
 UNAVAILABLE = (
-    rx.ConnectionError,  # includes BusyLoadingError: Redis is loading its AOF after a restart
+    rx.ConnectionError,  # includes BusyLoadingError (LOADING) and MaxConnectionsError
     rx.TimeoutError,
-    rx.ReadOnlyError,
-    # redis-py turns these replies into classes and strips their code from the message, so the
-    # prefix test below never sees them: CLUSTERDOWN/MASTERDOWN (a master restarting or failing
-    # over), TRYAGAIN (a slot migrating), OOM (maxmemory reached).
-    rx.ClusterError,
-    rx.TryAgainError,
-    rx.OutOfMemoryError,
+    rx.InvalidResponse,  # a reply that could not be parsed: the connection is out of step
+    rx.ReadOnlyError,  # READONLY: a master turned replica (failover) still held the slot
+    rx.ClusterError,  # CLUSTERDOWN, MASTERDOWN, "TTL exhausted" (redirected too many times)
+    rx.TryAgainError,  # TRYAGAIN: a slot migrating
+    rx.AskError,  # MOVED/ASK still coming back once redis-py's own redirections ran out
+    rx.OutOfMemoryError,  # OOM: maxmemory reached
+    rx.NoPermissionError,  # NOPERM: an ACL refusing orderlog's user (a deployment problem)
+    rx.RedisClusterException,  # no node to send to (a slot not covered, no reachable node)
 )
+# ... and codes of replies redis-py leaves as a plain ResponseError, with the code in front.
+UNAVAILABLE_CODES = ("BUSY", "MISCONF", "NOREPLICAS", "LOADING", "CLUSTERDOWN", "MASTERDOWN")
+
+
+def _raised_in_client(exc: BaseException) -> bool:
+    """True if ``exc`` was raised inside the Redis client library (a frame of ``redis``)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module == "redis" or module.startswith("redis."):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def store_failure(exc: Exception) -> StoreUnavailable | None:
+    """What an exception raised inside a Redis call means for the caller: a StoreUnavailable
+    (503, retry) when the store failed, None when the command was wrong (a bug of ours: a 500).
+
+    The client library's failures are the store's whatever their type: redis-py's asyncio
+    cluster client has raised ``AttributeError: 'NoneType' object has no attribute 'writelines'``
+    when a failover closed a connection in the middle of a command. (redis-py drops such a
+    connection itself: a send or read that raises anything disconnects it, and the pool makes
+    a new one.) The command's own errors stay errors: a reply saying the command was wrong
+    (WRONGTYPE, a Lua error) or an argument redis-py could not encode (DataError)."""
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    if isinstance(exc, UNAVAILABLE):
+        reason = type(exc).__name__
+    elif isinstance(exc, rx.ResponseError):
+        reason = str(exc).split(" ", 1)[0]
+        if reason not in UNAVAILABLE_CODES:
+            return None
+    elif isinstance(exc, rx.RedisError):
+        return None  # DataError, NoScriptError, WatchError...: the command, not the store
+    elif _raised_in_client(exc):
+        reason = f"{type(exc).__name__} in the Redis client"
+    else:
+        return None
+    failure = StoreUnavailable(f"The order store is unavailable ({reason}).")
+    failure.__cause__ = exc
+    return failure
 
 
 @contextmanager
 def unavailable() -> Iterator[None]:
-    """Map Redis being away (down, loading, out of memory, failing over) to StoreUnavailable."""
+    """The store boundary: every Redis call runs inside it. The store failing (down, loading,
+    failing over, out of memory, a connection broken in any way) leaves as StoreUnavailable
+    (503 with Retry-After); see ``store_failure``."""
     try:
         yield
-    except UNAVAILABLE as exc:
-        raise StoreUnavailable(f"The order store is unavailable ({type(exc).__name__}).") from exc
-    except rx.ResponseError as exc:
-        text = str(exc)
-        if text.startswith(("OOM", "MISCONF", "LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")):
-            raise StoreUnavailable(f"The order store is unavailable ({text.split()[0]}).") from exc
-        raise
-    except rx.RedisClusterException as exc:
-        raise StoreUnavailable("The order store cluster is unavailable.") from exc
+    except Exception as exc:
+        failure = store_failure(exc)
+        if failure is None or failure is exc:
+            raise
+        raise failure from exc

@@ -89,10 +89,12 @@ local function ensure_epoch(key)
 end
 
 -- {first id or '', last id ('0-0' when empty), intact} of a stream; intact is '1' if no entry
--- was ever removed (Redis >= 7: XINFO STREAM's entries-added = length), '0' if some were, ''
--- if Redis cannot say (6.2). Trimming removes the oldest entries, so a cursor at or after the
--- first entry, or any cursor of an intact stream, misses nothing.
-local function stream_bounds(key)
+-- was ever removed, '0' if some were, '' if it cannot be told. Redis >= 7 says it (XINFO
+-- STREAM's entries-added = length); before 7, the stream was never trimmed if its first entry
+-- is still the first it ever had (first_key, written by write.lua when it made the stream).
+-- Trimming removes the oldest entries, so a cursor at or after the first entry, or any cursor
+-- of an intact stream, misses nothing.
+local function stream_bounds(key, first_key)
   local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
   local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
   local intact = '1'  -- a stream never written (or lost: the epoch tells that apart)
@@ -107,8 +109,34 @@ local function stream_bounds(key)
       end
       if added then intact = (added == length) and '1' or '0' end
     end
+    if intact == '' and first[1] and redis.call('GET', first_key) == first[1][1] then
+      intact = '1'
+    end
   end
   return {first[1] and first[1][1] or '', last[1] and last[1][1] or '0-0', intact}
+end
+
+-- Append an event to a workspace's stream and publish its wake-up, the same bytes both ways
+-- (store/events.py, live/frames.py): ``st`` is the status it is about ('' for an event about no
+-- order: every live client gets it), ``rest`` the tail of its frame. The stream's first event
+-- is remembered in first_key (stream_bounds says why). Returns the event's id.
+local function append_event(stream, first_key, channel, publish, epoch, maxlen, st, rest)
+  local fresh = redis.call('EXISTS', stream) == 0
+  local id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 's', st, 'f', rest)
+  if fresh then redis.call('SET', first_key, id) end
+  redis.call(publish, channel, id .. '\n' .. st .. '\n' .. epoch .. '\n' .. rest)
+  return id
+end
+
+-- The order hash ``h`` (at its new status and version) with one more history entry: the change
+-- from ``prev`` (nil: the creation) at ``at``, by ``actor`` (JSON or ''), with ``extra``
+-- (',"reason":...' and the like, or '').
+local function add_history(h, prev, actor, extra, at)
+  local entry = '{"version":' .. h.v .. ',"status":"' .. h.st .. '","previous_status":'
+    .. (prev and ('"' .. prev .. '"') or 'null') .. ',"at":"' .. at .. '","actor":'
+    .. json_or_null(actor) .. extra .. '}'
+  if h.h == nil or h.h == '' then return entry end
+  return h.h .. ',' .. entry
 end
 
 local IX_ALL = '{{SUFFIX_all}}'

@@ -138,7 +138,8 @@ class DeliveryQueue:
 
     async def read(self, workspace_id: str, webhook_id: str, me: str, count: int) -> list[Entry]:
         """Up to ``count`` entries the group has not handed out yet (they become ``me``'s
-        pending entries). A group lost with the stream is made again from the stream's start."""
+        pending entries). A webhook without a group (its workspace had no stream yet) gets one
+        from the stream's start once the stream exists (webhook_group.lua)."""
         stream = self.keys.events(workspace_id)
         group = self.keys.webhook_group(webhook_id)
         with unavailable():
@@ -147,9 +148,9 @@ class DeliveryQueue:
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
-                if not await self.redis.exists(self.keys.webhook(workspace_id, webhook_id)):
-                    return []
-                await self.redis.xgroup_create(stream, group, id="0", mkstream=True)
+                await scripts.WEBHOOK_GROUP(
+                    self.redis, [self.keys.webhook(workspace_id, webhook_id), stream], [group]
+                )
                 return []
         if not reply:
             return []

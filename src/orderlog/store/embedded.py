@@ -47,10 +47,34 @@ def find_binary() -> str:
     )
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports: held open together while chosen, so that none
+    comes up twice (ports picked one by one and released may repeat)."""
+    held: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def server_pid(url: str, timeout: float = 0.5) -> int | None:
+    """The process id of the Redis answering at ``url`` (INFO answers while it loads too)."""
+    import redis as sync_redis
+
+    try:
+        with sync_redis.Redis.from_url(url, socket_timeout=timeout) as client:
+            return int(client.info("server")["process_id"])
+    except (sync_redis.RedisError, OSError, KeyError, ValueError):
+        return None
 
 
 def _parent_death_signal() -> None:  # pragma: no cover - runs in the child
@@ -185,7 +209,11 @@ class EmbeddedRedis:
                 log = self.data_dir / "redis.log"
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 raise EmbeddedError(f"redis-server exited at start: {err}{tail}")
-            if ping(self.url, timeout=0.2):
+            # On a TCP port, the server that answers must be this one: a port chosen free a moment
+            # ago may have been taken since, and then ours exits (bind failed) and is reported.
+            if ping(self.url, timeout=0.2) and (
+                self.url.startswith("unix://") or server_pid(self.url) == self.process.pid
+            ):
                 (self.data_dir / "embedded.url").write_text(self.url)
                 return self.url
             time.sleep(0.05)

@@ -112,10 +112,11 @@ class EventStream:
         return bounds, [Entry(sid, _field(f, b"s"), _field(f, b"f")) for sid, f in reply[4]]
 
     async def _run(self, script: scripts.Script, workspace_id: str, args: list[Any]) -> Any:
-        """Run a read script on the workspace's stream and epoch keys."""
+        """Run a read script on the workspace's stream, its epoch and its first event's id."""
         k = self.keys
         with unavailable():
-            return await script(self.redis, [k.events(workspace_id), k.epoch(workspace_id)], args)
+            keys = [k.events(workspace_id), k.epoch(workspace_id), k.events_first(workspace_id)]
+            return await script(self.redis, keys, args)
 
 
 def _field(flat: list[bytes], name: bytes) -> bytes:

@@ -14,7 +14,14 @@ from typing import Any
 
 import orjson
 
-from orderlog.domain.model import ChangeStatus, Command, CreateOrder, Workflow
+from orderlog.domain.model import (
+    DEFAULT_WORKFLOW,
+    ChangeStatus,
+    Command,
+    CreateOrder,
+    Workflow,
+    WorkflowChange,
+)
 from orderlog.domain.ratelimit import OFF, Quota, RateCheck
 from orderlog.domain.search import (
     MAX_PREFIX_VALUES,
@@ -29,11 +36,15 @@ from orderlog.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    NotReplicated,
     OrderLogError,
+    StatusesInUse,
+    WorkflowChanged,
 )
 from orderlog.keys import Keys
 from orderlog.store import argv, scripts
 from orderlog.store.client import RedisClient, text, unavailable
+from orderlog.store.replication import Replicated
 
 SCAN_BUDGET = 3_000  # orders one search script call may examine (how long it holds Redis)
 MAX_CALLS = 8  # script calls one search page may make before answering a short page
@@ -94,8 +105,13 @@ class OrderStore:
         publish_command: str = "PUBLISH",
         on_events: Callable[[int], object] | None = None,
         on_write: Callable[[str], object] | None = None,
+        replicated: Replicated | None = None,
     ) -> None:
+        """Args:
+        replicated: writes wait for replicas (``WAIT``) before they are acknowledged.
+        """
         self.redis = redis
+        self.replicated = replicated
         self.on_events = on_events  # told how many events each write published (metrics)
         self.on_write = on_write  # told the workspace a write added events to (webhooks)
         self.keys = keys or Keys()
@@ -121,6 +137,9 @@ class OrderStore:
         Raises:
             InvalidInput: a command does not fit the workflow (nothing was written).
             RateLimited: the key is over its rate (nothing was written).
+            NotReplicated: written on the master, but on fewer replicas than asked in time.
+            WorkflowChanged: the workspace's workflow is no longer ``workflow`` (nothing was
+                written): check the commands against the current one.
             StoreUnavailable: Redis is away; nothing is acknowledged.
         """
         fields = argv.encode(commands, workflow, new_order_id, batch=batch)
@@ -133,6 +152,8 @@ class OrderStore:
             k.channel(workspace_id),
             k.idempotency(workspace_id, idempotency.digest if idempotency else "-"),
             k.rate_limit(workspace_id, rate.key_id if rate else "-"),
+            k.events_first(workspace_id),
+            k.workflow_version(workspace_id),
         ]
         rate_interval, rate_burst = rate.limit.args() if rate else OFF
         args = argv.request(
@@ -147,14 +168,22 @@ class OrderStore:
             ops=len(commands),
             rate_interval=rate_interval,
             rate_burst=rate_burst,
+            confirm=int(self.replicated is not None),
+            workflow_version=workflow.version,
         )
-        with unavailable():
-            raw, *quota = await scripts.WRITE(self.redis, keys, args)
+        acked = None
+        if self.replicated is None:
+            with unavailable():
+                raw, *quota = await scripts.WRITE(self.redis, keys, args)
+        else:
+            (raw, *quota), acked = await self.replicated.run(scripts.WRITE, keys, args)
         if rate is not None:
             rate.quota = Quota.from_script(rate.limit, *quota)
             if not rate.quota.allowed:
                 raise rate.quota.error()
         reply = orjson.loads(raw)
+        if reply[0] == "workflow":
+            raise WorkflowChanged()
         if reply[0] == "idem":
             if reply[1] == "mismatch":
                 raise InvalidInput(
@@ -168,6 +197,8 @@ class OrderStore:
                 self.on_events(written)
             if written and self.on_write is not None:
                 self.on_write(workspace_id)
+        if self.replicated is not None and acked is not None and acked < self.replicated.replicas:
+            raise NotReplicated(acked, self.replicated.replicas, self.replicated.timeout)
         return [_result(r, cmd) for r, cmd in zip(reply, commands, strict=True)]
 
     async def create(
@@ -189,6 +220,73 @@ class OrderStore:
         rate: RateCheck | None = None,
     ) -> OrderResult:
         return only(await self.apply(workspace_id, [command], workflow, idempotency, rate=rate))
+
+    async def change_workflow(
+        self, workspace_id: str, current: Workflow, new: Workflow | None, change: WorkflowChange
+    ) -> int:
+        """Replace the workflow ``current`` (as read, with its version) by ``new`` (None: the
+        default), moving the orders of each removed status where ``change`` says, in one
+        script: each moved order gets a history entry and an event, then live clients get a
+        ``workflow.changed`` event. Returns the number of orders moved.
+
+        Raises:
+            StatusesInUse: orders are in removed statuses ``change`` does not move (nothing
+                was done).
+            WorkflowChanged: the workflow is no longer ``current`` (nothing was done).
+            StoreUnavailable, NotReplicated: as for ``apply``.
+        """
+        k = self.keys
+        keys = [
+            k.workflow(workspace_id),
+            k.workflow_version(workspace_id),
+            k.epoch(workspace_id),
+            k.events(workspace_id),
+            k.channel(workspace_id),
+            k.events_first(workspace_id),
+        ]
+        shown = new or DEFAULT_WORKFLOW
+        args: list[Any] = [
+            current.version,
+            orjson.dumps(new.to_json()) if new is not None else "",
+            orjson.dumps(shown.to_json()),
+            workspace_id,
+            k.order_prefix(workspace_id),
+            k.index_prefix(workspace_id),
+            self.stream_maxlen,
+            self.publish_command,
+        ]
+        for status in change.removed:
+            args += [status, change.moves.get(status, "")]
+        reply = await self._write(scripts.WORKFLOW, keys, args)
+        kind = text(reply[0])
+        if kind == "stale":
+            raise WorkflowChanged()
+        if kind == "held":
+            pairs = reply[1:]
+            raise StatusesInUse(
+                {text(pairs[i]): int(pairs[i + 1]) for i in range(0, len(pairs), 2)}
+            )
+        moved = int(reply[2])
+        if self.on_events is not None:
+            self.on_events(moved + 1)
+        if self.on_write is not None:
+            self.on_write(workspace_id)
+        return moved
+
+    async def _write(self, script: scripts.Script, keys: list[str], args: list[Any]) -> Any:
+        """Run a write script; with ``replicated``, acknowledged once enough replicas have it.
+
+        Raises:
+            NotReplicated: written on the master, on too few replicas in time.
+            StoreUnavailable: Redis is away.
+        """
+        if self.replicated is None:
+            with unavailable():
+                return await script(self.redis, keys, args)
+        reply, acked = await self.replicated.run(script, keys, args)
+        if acked < self.replicated.replicas:
+            raise NotReplicated(acked, self.replicated.replicas, self.replicated.timeout)
+        return reply
 
     # -- reads ---------------------------------------------------------------------------------
     async def get(self, workspace_id: str, order_id: str) -> dict[str, Any]:
@@ -381,7 +479,8 @@ def _result(r: list[Any], cmd: Command) -> Result:
     if kind == "version":
         return Conflict(f"Order {r[2]} is at version {r[3]}, not {r[4]}.")
     if kind == "ref":
-        return Conflict(f"The operation this one refers to ({cmd.ref or r[2]}) failed.")
+        named = cmd.order_ref if isinstance(cmd, ChangeStatus) else None
+        return Conflict(f"The create this operation names ({named or r[2]}) failed.")
     if kind == "exists":
         return Conflict(f"Order id {r[2]} exists already.")
     raise RuntimeError(f"write.lua answered {r!r}")

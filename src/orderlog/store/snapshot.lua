@@ -2,7 +2,7 @@
 -- ids, and the JSON of every order now in the given statuses, read atomically (no write can
 -- fall between them, so "the snapshot, then every event after last id" misses nothing).
 --
--- KEYS: 1 events stream, 2 epoch
+-- KEYS: 1 events stream, 2 epoch, 3 the stream's first event id
 -- ARGV: 1 workspace id, 2 order key prefix, 3 index key prefix, 4.. statuses (none: bounds only)
 -- Returns {epoch, first id or '', last id ('0-0' when empty), intact ('1', '0' or ''),
 --          number1, json1, number2, json2, ...}
@@ -12,7 +12,7 @@ local order_prefix = ARGV[2]
 local ix = ARGV[3]
 
 local epoch = ensure_epoch(KEYS[2])
-local bounds = stream_bounds(KEYS[1])
+local bounds = stream_bounds(KEYS[1], KEYS[3])
 local out = {epoch, bounds[1], bounds[2], bounds[3]}
 
 for i = 4, #ARGV do

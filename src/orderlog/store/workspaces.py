@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,9 @@ from orderlog.keys import Keys
 from orderlog.store.client import RedisClient, text, unavailable
 
 TICKET_TTL_MS = 60_000
+# A field of the meta hash: the workspace `serve` made on its first run (or `orderlog demo` made
+# when there was none), which `orderlog demo` fills. Found by this mark, never by its name.
+DEMO_MARK = "demo"
 
 
 def now_iso() -> str:
@@ -33,15 +37,23 @@ class WorkspaceStore:
         self._workflows: dict[str, tuple[float, Workflow]] = {}
 
     # -- workspaces ------------------------------------------------------------------------------
-    async def create_workspace(self, name: str) -> tuple[str, dict[str, str]]:
-        """A new workspace with one key of each scope: (workspace id, {scope: raw key})."""
+    async def create_workspace(
+        self, name: str, *, demo: bool = False
+    ) -> tuple[str, dict[str, str]]:
+        """A new workspace with one key of each scope: (workspace id, {scope: raw key}).
+
+        Args:
+            demo: mark it as the demo workspace (the one ``demo_workspace`` finds).
+        """
         name = name.strip()
         if not name or len(name) > 100:
             raise InvalidInput("name", "must be 1 to 100 characters")
         workspace_id = secrets.token_hex(8)
         with unavailable():
             await self.redis.hset(
-                self.keys.meta(workspace_id), mapping={"name": name, "created_at": now_iso()}
+                self.keys.meta(workspace_id),
+                mapping={"name": name, "created_at": now_iso()},
+                items=[DEMO_MARK, "1"] if demo else None,
             )
             await self.redis.sadd(self.keys.workspaces, workspace_id)
         created = {}
@@ -49,6 +61,24 @@ class WorkspaceStore:
             _, raw = await self.create_key(workspace_id, scope, f"first {scope} key")
             created[scope] = raw
         return workspace_id, created
+
+    async def any_workspace(self) -> bool:
+        """False on an empty store (a first run)."""
+        with unavailable():
+            return bool(await self.redis.exists(self.keys.workspaces))
+
+    async def demo_workspace(self) -> str | None:
+        """The id of the demo workspace (the oldest, should there be several), or None."""
+        marked: list[tuple[str, str]] = []
+        with unavailable():
+            for member in await self.redis.smembers(self.keys.workspaces):
+                ws = text(member)
+                mark, created = await self.redis.hmget(
+                    self.keys.meta(ws), [DEMO_MARK, "created_at"]
+                )
+                if mark:
+                    marked.append((text(created or b""), ws))
+        return min(marked)[1] if marked else None
 
     async def list_workspaces(self) -> list[dict[str, Any]]:
         with unavailable():
@@ -137,32 +167,27 @@ class WorkspaceStore:
         return {"key_id": key_id, "workspace_id": record["workspace"], "revoked": True}
 
     # -- workflow --------------------------------------------------------------------------------
-    async def workflow(self, workspace_id: str) -> Workflow:
-        """The workspace's workflow, cached for a second (a change applies within that time)."""
+    async def workflow(self, workspace_id: str, *, fresh: bool = False) -> Workflow:
+        """The workspace's workflow with its version, cached for a second (``fresh``: read now).
+        A write checked against a cached one that has changed since is refused by the store
+        (``WorkflowChanged``): the caller reads it fresh and checks again."""
         now = time.monotonic()
         hit = self._workflows.get(workspace_id)
-        if hit is not None and hit[0] > now:
+        if not fresh and hit is not None and hit[0] > now:
             return hit[1]
+        k = self.keys
         with unavailable():
-            raw = await self.redis.get(self.keys.workflow(workspace_id))
+            raw, version = await self.redis.mget(
+                k.workflow(workspace_id), k.workflow_version(workspace_id)
+            )
         workflow = parse_workflow(orjson.loads(raw)) if raw else DEFAULT_WORKFLOW
+        workflow = replace(workflow, version=int(version or 0))
         self._workflows[workspace_id] = (now + self.workflow_cache_seconds, workflow)
         return workflow
 
-    async def set_workflow(self, workspace_id: str, data: Any) -> Workflow:
-        await self.workspace(workspace_id)
-        if data is None:
-            with unavailable():
-                await self.redis.delete(self.keys.workflow(workspace_id))
-            workflow = DEFAULT_WORKFLOW
-        else:
-            workflow = parse_workflow(data)
-            with unavailable():
-                await self.redis.set(
-                    self.keys.workflow(workspace_id), orjson.dumps(workflow.to_json())
-                )
+    def forget_workflow(self, workspace_id: str) -> None:
+        """Drop the cached workflow (this process changed it)."""
         self._workflows.pop(workspace_id, None)
-        return workflow
 
     # -- tickets ---------------------------------------------------------------------------------
     async def issue_ticket(self, principal: Principal, ttl_ms: int = TICKET_TTL_MS) -> str:

@@ -3,15 +3,19 @@
 -- search indexes, XADD the event and PUBLISH the wake-up. Publish order = commit order.
 --
 -- KEYS: 1 seq, 2 epoch, 3 ids, 4 events stream, 5 live channel, 6 idempotency record,
---       7 rate-limit state of the caller's API key
+--       7 rate-limit state of the caller's API key, 8 the stream's first event id,
+--       9 the workflow's version
 -- ARGV: the request's fields, then OPW fields per op; store/argv.py names them all (HEAD,
 --       CREATE, CHANGE), and its names are rendered here as the tables H, C and S.
 -- Returns {reply, rate remaining, rate reset (us), rate retry-after (us)}: a refused write
 -- (retry-after > 0) has reply '' and changed nothing. Else reply is a JSON array, one result
 -- per op:
---   ["ok", id, number, version, changed(0|1), order_json]
+--   ["ok", id, number, version, changed(0|1), order_json]  (re-sending the current status is
+--   changed 0, unless it is a handed_to status with another recipient: see change())
 --   ["err", "notfound" | "transition" | "version" | "ref" | "exists", detail...]
--- or ["idem", "replay", stored] / ["idem", "mismatch"] when the idempotency key was seen.
+-- or ["idem", "replay", stored] / ["idem", "mismatch"] when the idempotency key was seen, or
+-- ["workflow", version] (and nothing done) when the workflow the ops were checked against is
+-- no longer the workspace's.
 
 local OPW = {{OPW}}
 local H = {{ARGV_HEAD}}  -- positions in ARGV
@@ -23,6 +27,12 @@ local order_prefix = ARGV[H.order_prefix]
 local ix = ARGV[H.index_prefix]
 local maxlen = ARGV[H.maxlen]
 local idem_hash = ARGV[H.idem_hash]
+
+-- The ops were checked against a workflow (transitions, roles): a change of it since (another
+-- process may have cached the old one) could move an order into a status it removed.
+if (redis.call('GET', KEYS[9]) or '0') ~= ARGV[H.workflow_version] then
+  return {cjson.encode({'workflow', redis.call('GET', KEYS[9]) or '0'}), -1, 0, 0}
+end
 
 -- The rate limit comes first: a refused request costs one GET and changes nothing.
 local rl = {-1, 0, 0}
@@ -38,6 +48,11 @@ if idem_hash ~= '' then
     local sep = string.find(seen, '|', 1, true)
     if string.sub(seen, 1, sep - 1) ~= idem_hash then
       return reply(cjson.encode({'idem', 'mismatch'}))
+    end
+    if ARGV[H.confirm] == '1' then
+      -- A WAIT follows (store/replication.py): this write puts the connection's replication
+      -- position past the original write's, so replicas confirming it have that write too.
+      redis.call('SET', KEYS[6], seen, 'KEEPTTL')
     end
     return reply(cjson.encode({'idem', 'replay', string.sub(seen, sep + 1)}))
   end
@@ -81,16 +96,7 @@ local function emit(h, event, prev)
   local prev_json = prev and ('"' .. prev .. '"') or 'null'
   local rest = '"event":"' .. event .. '","previous_status":' .. prev_json .. ',"order":'
     .. order_json(h, ws) .. '}'
-  local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', 's', h.st, 'f', rest)
-  redis.call(ARGV[H.publish], KEYS[5], id .. '\n' .. h.st .. '\n' .. epoch .. '\n' .. rest)
-end
-
-local function history(h, prev, actor, extra)
-  local entry = '{"version":' .. h.v .. ',"status":"' .. h.st .. '","previous_status":'
-    .. (prev and ('"' .. prev .. '"') or 'null') .. ',"at":"' .. at .. '","actor":'
-    .. json_or_null(actor) .. extra .. '}'
-  if h.h == nil or h.h == '' then return entry end
-  return h.h .. ',' .. entry
+  append_event(KEYS[4], KEYS[8], KEYS[5], ARGV[H.publish], epoch, maxlen, h.st, rest)
 end
 
 local function create(o)
@@ -104,7 +110,7 @@ local function create(o)
     ua = at, items = ARGV[o + C.items], cust = ARGV[o + C.customer], cash = ARGV[o + C.actor],
     prep = '', hto = '', hby = '', meta = ARGV[o + C.metadata],
   }
-  h.h = history(h, nil, ARGV[o + C.actor], '')
+  h.h = add_history(h, nil, ARGV[o + C.actor], '', at)
   redis.call('HSET', KEYS[3], id, n)
   redis.call('ZADD', ix .. IX_ALL, n, n)
   redis.call('ZADD', ix .. IX_CREATED, ms, n)
@@ -138,17 +144,23 @@ local function change(o, created)
   if expected ~= '' and expected ~= h.v then
     return {'err', 'version', id, h.v, expected}
   end
+  local role = ARGV[o + S.role]
+  local recipient = ARGV[o + S.handed_to]
   if h.st == target then
-    return {'ok', id, tonumber(n), tonumber(h.v), 0, order_json(h, ws)}
+    -- Re-sending the current status changes nothing, except a handed_to status naming another
+    -- recipient: that is recorded (history entry, 'order.updated' event), never dropped.
+    if role ~= 'handed_to' or recipient == '' or recipient == h.hto then
+      return {'ok', id, tonumber(n), tonumber(h.v), 0, order_json(h, ws)}
+    end
+  else
+    local allowed = false
+    for _, src in ipairs(split(ARGV[o + S.sources])) do
+      if src == h.st then allowed = true break end
+    end
+    if not allowed then return {'err', 'transition', id, h.st, target} end
   end
-  local allowed = false
-  for _, src in ipairs(split(ARGV[o + S.sources])) do
-    if src == h.st then allowed = true break end
-  end
-  if not allowed then return {'err', 'transition', id, h.st, target} end
 
   local prev = h.st
-  local role = ARGV[o + S.role]
   local actor = ARGV[o + S.actor]
   h.st = target
   h.v = tostring(tonumber(h.v) + 1)
@@ -158,8 +170,8 @@ local function change(o, created)
     h.prep = actor
     add_staff(h, 'preparer', ARGV[o + S.actor_id], ARGV[o + S.actor_name])
   elseif role == 'handed_to' then
-    if ARGV[o + S.handed_to] ~= '' then
-      h.hto = ARGV[o + S.handed_to]
+    if recipient ~= '' then
+      h.hto = recipient
       extra = ',"handed_to":' .. h.hto
       add_staff(h, 'handed_to', ARGV[o + S.handed_to_id], ARGV[o + S.handed_to_name])
     end
@@ -169,13 +181,15 @@ local function change(o, created)
     end
   end
   if ARGV[o + S.reason] ~= '' then extra = extra .. ',"reason":' .. ARGV[o + S.reason] end
-  h.h = history(h, prev, actor, extra)
-  redis.call('ZREM', ix .. IX_STATUS .. prev, n)
-  redis.call('ZADD', ix .. IX_STATUS .. target, n, n)
+  h.h = add_history(h, prev, actor, extra, at)
+  if prev ~= target then
+    redis.call('ZREM', ix .. IX_STATUS .. prev, n)
+    redis.call('ZADD', ix .. IX_STATUS .. target, n, n)
+  end
   add_tokens(h, ARGV[o + S.words])
   redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'prep', h.prep, 'hto', h.hto,
     'hby', h.hby, 'h', h.h, 'ixk', h.ixk or '')
-  emit(h, 'order.status_changed', prev)
+  emit(h, prev ~= target and 'order.status_changed' or 'order.updated', prev)
   return {'ok', id, tonumber(n), tonumber(h.v), 1, order_json(h, ws)}
 end
 
