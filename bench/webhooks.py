@@ -98,7 +98,9 @@ class Bench:
         self.ports: list[int] = []
 
     def added(self) -> int:
-        """Entries ever added to the workspace's stream (Redis >= 7)."""
+        """Entries ever added to the workspace's stream (Redis >= 7; 0 before the first)."""
+        if not self.redis.exists(self.stream):
+            return 0
         return int(self.redis.xinfo_stream(self.stream)["entries-added"])
 
     def run(
