@@ -98,6 +98,7 @@ export default {
   "hooks.events": "Events",
   "hooks.event_created": "New orders",
   "hooks.event_changed": "Status changes",
+  "hooks.event_updated": "Other changes (the status stayed)",
   "hooks.statuses": "Only orders moving to (none ticked: all)",
   "hooks.label": "Name in the list (optional)",
   "hooks.add": "Add webhook",

@@ -96,6 +96,7 @@ export default {
   "hooks.events": "Eventos",
   "hooks.event_created": "Novos pedidos",
   "hooks.event_changed": "Mudanças de status",
+  "hooks.event_updated": "Outras mudanças (o status ficou)",
   "hooks.statuses": "Só pedidos que passam para (nenhum marcado: todos)",
   "hooks.label": "Nome na lista (opcional)",
   "hooks.add": "Adicionar webhook",

@@ -1,20 +1,30 @@
 // Status board: one column per active status of the workspace's workflow, cards moving live.
-import { ageBadge, clear, el, header, itemList, loadWorkspace, requireSession, showError, tickAges, who } from "./common.js";
+// Each column is a keyed list (keyed.js): a change re-renders the one card it touches, so
+// focus on a card's link and the board's scroll position survive every update.
+import { ageAttrs, ageBadge, el, header, itemList, loadWorkspace, requireSession, showError, tickAges, who } from "./common.js";
+import { KeyedList } from "./keyed.js";
+import { ScreenSettings, sizeControl } from "./screen.js";
+import { isRush, sortTickets } from "./tickets.js";
 import { watch } from "./watch.js";
 
 requireSession();
 header({ live: true });
 
 const board = document.getElementById("board");
+const screen = new ScreenSettings("board");
+document.getElementById("board-bar").append(sizeControl(screen));
 
+let settings = null;
 function card(order) {
+  const { cls, age } = ageAttrs(order.created_at, settings);
   return el(
     "article",
-    { class: "card", dataset: { order: order.id, number: order.order_number, status: order.status } },
+    { class: `card ${cls}${isRush(order) ? " rush" : ""}`, dataset: { order: order.id, number: order.order_number, status: order.status, age } },
     el(
       "div",
       { class: "head" },
-      el("a", { class: "num", href: `/order.html?id=${order.id}` }, `#${order.order_number}`),
+      el("a", { class: "num", href: `/order.html?id=${order.id}`, dataset: { focus: "link" } }, `#${order.order_number}`),
+      isRush(order) ? el("span", { class: "rush-flag" }, "RUSH") : null,
       ageBadge(order.created_at)
     ),
     itemList(order),
@@ -30,33 +40,40 @@ function card(order) {
 
 async function start() {
   const ws = await loadWorkspace();
+  settings = ws.settings;
   const columns = new Map();
   for (const status of ws.workflow.statuses.filter((s) => !s.terminal)) {
-    const list = el("div", { class: "cards" });
+    const box = el("div", { class: "cards" });
     const count = el("span", { class: "count" });
     board.append(
-      el("section", { class: "column", dataset: { status: status.name } }, el("h2", {}, status.label, count), list)
+      el("section", { class: "column", dataset: { status: status.name }, "aria-label": status.label },
+        el("h2", {}, status.label, count), box)
     );
+    const list = new KeyedList(box, { key: (o) => o.id, stamp: (o) => o.version, render: card });
     columns.set(status.name, { list, count });
   }
   let pending = false;
-  const render = (orders) => {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => {
-      pending = false;
-      const byStatus = new Map([...columns.keys()].map((s) => [s, []]));
-      for (const order of orders.values()) byStatus.get(order.status)?.push(order);
-      for (const [status, { list, count }] of columns) {
-        const cards = byStatus.get(status).sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
-        clear(list, cards.map(card));
-        count.textContent = String(cards.length);
-      }
-      tick();
-    });
+  let current = new Map();
+  const render = () => {
+    pending = false;
+    const byStatus = new Map([...columns.keys()].map((s) => [s, []]));
+    for (const order of current.values()) byStatus.get(order.status)?.push(order);
+    for (const [status, { list, count }] of columns) {
+      const cards = sortTickets(byStatus.get(status));
+      list.update(cards);
+      count.textContent = String(cards.length);
+    }
   };
-  const tick = tickAges(ws.settings);
-  watch({ statuses: [...columns.keys()], onUpdate: render });
+  tickAges(ws.settings);
+  watch({
+    statuses: [...columns.keys()],
+    onUpdate: (orders) => {
+      current = orders;
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(render);
+    },
+  });
 }
 
 start().catch((exc) => showError(`Cannot start the board: ${exc.message}`));

@@ -100,7 +100,11 @@ let checking = false;
 function checkScreen() {
   if (checking || !pairedScreen()) return;
   checking = true;
-  fetch("/v1/me", { headers: { Authorization: `Bearer ${session().readKey}` }, cache: "no-store" })
+  fetch("/v1/me", {
+    headers: { Authorization: `Bearer ${session().readKey}` },
+    cache: "no-store",
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), // a silent link must not block later checks
+  })
     .then((resp) => resp.status === 401 && backToPairing())
     .catch(() => {}) // the network is down: the live client retries, and so will this
     .finally(() => (checking = false));
@@ -114,17 +118,24 @@ export class ApiError extends Error {
   }
 }
 
-/** fetch() under /v1/workspaces/{w}; the key goes in the Authorization header, never the URL. */
-export async function api(path, { method = "GET", body, write = false, raw = false } = {}) {
+// A request the network swallowed (a dead Wi-Fi link sends no reset) would otherwise hang for
+// minutes; after this long it fails like any network error and the caller may retry.
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** fetch() under /v1/workspaces/{w}; the key goes in the Authorization header, never the URL.
+ * `idempotencyKey` makes a write safe to retry (the server replays its first result). */
+export async function api(path, { method = "GET", body, write = false, raw = false, idempotencyKey } = {}) {
   const s = session();
   const key = write ? s.writeKey : s.readKey;
   const headers = { Authorization: `Bearer ${key}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   const resp = await fetch(`/v1/workspaces/${encodeURIComponent(s.workspace)}${path}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
+    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
   });
   learnClock(resp);
   if (!resp.ok) {
@@ -199,6 +210,11 @@ function append(node, children) {
   }
 }
 
+/** Set a node's text only when it differs (a write of the same text still costs a restyle). */
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 export function clear(node, ...children) {
   node.replaceChildren();
   append(node, children);
@@ -214,7 +230,8 @@ const PAGES = [
   ["/index.html", "Sign-in"],
 ];
 
-/** The page header: title, navigation, and (on live pages) the connection indicator. */
+/** The page header: title, navigation, and (on live pages) the connection indicator and the
+ * full-width banner shown whenever the page is not live. */
 export function header({ live = false } = {}) {
   const nav = el(
     "nav",
@@ -228,27 +245,73 @@ export function header({ live = false } = {}) {
   top.append(name, nav);
   if (live) top.append(el("span", { id: "conn", class: "conn offline", role: "status" }, "offline"));
   document.body.prepend(top);
+  if (live) {
+    top.after(
+      el("div", { id: "outage", class: "outage connecting", role: "alert" },
+        el("span", { class: "outage-text" }, OUTAGE.connecting),
+        el("span", { class: "outage-since", "aria-hidden": "true" }))
+    );
+    document.body.classList.add("not-live");
+    setInterval(showOutageTime, 1000);
+  }
   loadWorkspace()
     .then((ws) => (name.textContent = ws.name))
     .catch(() => {});
 }
 
-/** Show live / reconnecting / offline in the header. */
-export function showConnection(state) {
+// What the banner says, for people at the screen (not for engineers).
+const OUTAGE = {
+  connecting: "Connecting to the server…",
+  reconnecting: "Connection lost: retrying…",
+  offline: "No network: retrying as soon as it is back…",
+  store: "The server lost its database: waiting for it to come back…",
+};
+let notLiveSince = null;
+
+/** Show the connection: the header's indicator, and while not live a full-width banner and
+ * dimmed tickets (what is on screen may be out of date). Back to live clears the errors the
+ * outage caused. `detail` is live.js's reason ("server: store reconnecting", a close reason). */
+export function showConnection(state, detail = "") {
   if (state !== "live") checkScreen();
   const node = document.getElementById("conn");
   if (!node) return;
   node.className = `conn ${state}`;
   node.textContent = state;
+  const live = state === "live";
+  const banner = document.getElementById("outage");
+  const was = !document.body.classList.contains("not-live");
+  document.body.classList.toggle("not-live", !live);
+  if (live) {
+    if (!was) showError("");
+    notLiveSince = null;
+    banner.hidden = true;
+    return;
+  }
+  if (notLiveSince === null && state !== "connecting") notLiveSince = Date.now();
+  const kind = String(detail).startsWith("server: store") ? "store" : state;
+  banner.className = `outage ${state === "connecting" ? "connecting" : "lost"}`;
+  banner.querySelector(".outage-text").textContent = OUTAGE[kind] || OUTAGE.reconnecting;
+  banner.hidden = false;
+  showOutageTime();
 }
 
+function showOutageTime() {
+  const since = document.querySelector("#outage .outage-since");
+  const text = notLiveSince === null ? "" : `for ${duration((Date.now() - notLiveSince) / 1000)}`;
+  if (since) setText(since, text);
+}
+
+/** A message for the people at the screen, with a button to dismiss it ("" hides it). */
 export function showError(message) {
   let box = document.getElementById("error");
   if (!box) {
-    box = el("div", { id: "error", class: "error", role: "alert" });
+    if (!message) return;
+    box = el("div", { id: "error", class: "error", role: "alert" },
+      el("span", { class: "error-text" }),
+      el("button", { type: "button", class: "dismiss", "aria-label": "Dismiss message", onclick: () => showError("") }, "×"));
     document.querySelector("main").prepend(box);
   }
-  box.textContent = message;
+  box.querySelector(".error-text").textContent = message;
   box.hidden = !message;
 }
 
@@ -263,12 +326,18 @@ export function itemText(item) {
   return item.quantity > 1 ? `${item.quantity}× ${item.name}` : item.name;
 }
 
+/** The items of an order: the quantity in bold before the name, notes under it, a done item
+ * (`item.done`, when the server keeps done marks) struck through. */
 export function itemList(order, cls = "items") {
   return el(
     "ul",
     { class: cls },
-    order.items.map((item) =>
-      el("li", {}, itemText(item), item.notes ? el("span", { class: "notes" }, item.notes) : null)
+    order.items.map((item, index) =>
+      el("li", { class: item.done === true ? "done" : undefined, dataset: { index } },
+        el("b", { class: "qty" }, `${item.quantity ?? 1}×`), " ",
+        el("span", { class: "name" }, item.name),
+        item.done === true ? el("span", { class: "visually-hidden" }, " (done)") : null,
+        item.notes ? el("span", { class: "notes" }, item.notes) : null)
     )
   );
 }
@@ -292,22 +361,42 @@ export function ageClass(seconds, settings) {
   return "fresh";
 }
 
-/** An element showing the time since `iso`, refreshed every second and coloured by age. */
-export function ageBadge(iso) {
-  return el("span", { class: "age", dataset: { since: since(iso) } });
+/** A ticket's age as its badge shows it: "m:ss" below an hour, then "1h02" (it stays short). */
+export function ageText(seconds) {
+  if (seconds < 3600) return duration(seconds);
+  const minutes = Math.floor(seconds / 60);
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, "0")}`;
 }
 
-/** Refresh every age badge once a second; returns nothing (runs for the page's life). */
-export function tickAges(settings, onLate) {
+/** An element showing the time since `iso`, refreshed every second and coloured by age
+ * (tickAges); it starts with the right text, so a new card needs no refresh to show it. */
+export function ageBadge(iso) {
+  const t = since(iso);
+  return el("span", { class: "age", dataset: { since: t } }, ageText((now() - t) / 1000));
+}
+
+/** The age class attributes of a card created at `iso` (as tickAges keeps them). */
+export function ageAttrs(iso, settings) {
+  const age = ageClass((now() - since(iso)) / 1000, settings);
+  return { cls: `age-${age}`, age };
+}
+
+/** Refresh every age badge in `root` once a second (and when the returned function is called,
+ * after a render); a badge's text and its card's age class are written only when they change. */
+export function tickAges(settings, root = document) {
   const tick = () => {
     const at = now();
-    for (const node of document.querySelectorAll("[data-since]")) {
-      const seconds = (at - Number(node.dataset.since)) / 1000;
-      node.textContent = duration(seconds);
-      const cls = ageClass(seconds, settings);
+    for (const node of root.querySelectorAll("[data-since]")) {
       const card = node.closest("[data-order]") || node;
-      for (const c of ["fresh", "warn", "late"]) card.classList.toggle(`age-${c}`, c === cls);
-      if (cls === "late" && onLate && card.dataset.order) onLate(card.dataset.order);
+      if (card.classList.contains("overflow")) continue; // a kitchen tile off this page
+      const seconds = (at - Number(node.dataset.since)) / 1000;
+      const text = ageText(seconds);
+      setText(node, text);
+      const cls = ageClass(seconds, settings);
+      if (card.dataset.age !== cls) {
+        card.dataset.age = cls;
+        for (const c of ["fresh", "warn", "late"]) card.classList.toggle(`age-${c}`, c === cls);
+      }
     }
   };
   tick();

@@ -140,9 +140,11 @@ unlock.addEventListener("submit", async (event) => {
     document.getElementById("owner-tools").hidden = false;
     unlock.hidden = true;
     status("unlock-status", "");
+    // focus moves as the tools appear, never after the list's round trip (that would pull the
+    // cursor out of a field the owner has started typing in)
+    document.getElementById("pair-form").code.focus();
     await listScreens();
     await offerWebhooks();
-    document.getElementById("pair-form").code.focus();
   } catch (exc) {
     status("unlock-status", exc.message);
   }

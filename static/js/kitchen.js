@@ -1,95 +1,104 @@
-// Kitchen display: waiting and preparing tickets as large tiles, oldest first; a sound on a new
-// ticket and on a late one (mutable, remembered); with a write key: bump, recall and cancel.
-import { ageBadge, api, clear, duration, el, header, itemList, loadWorkspace, now, requireSession, showError, tickAges, who } from "./common.js";
+// Kitchen display: the open tickets of the kitchen's statuses as tiles, rush first then oldest
+// first, one screenful per page; the all-day item counts; sounds for a new and a late ticket;
+// with a write key: bump, recall and cancel, by touch or by bump bar (bumpbar.js's key map).
+//
+// Rendering is keyed (keyed.js): a live change re-renders only the tiles it touches, so focus,
+// the selected ticket and the page stay put. Only the current page's tiles (and a row or two
+// more) are in the DOM.
+// Every staff action goes through the outbox (outbox.js): queued while the link is down, sent
+// in order with an Idempotency-Key once it is back.
+import { ACTIONS, actionFor, keyLabel, keyMap, keysDialog } from "./bumpbar.js";
+import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, requireSession, setText, showError, tickAges, who } from "./common.js";
 import { nextStatus } from "./flow.js";
+import { KeyedList } from "./keyed.js";
+import { masonry } from "./masonry.js";
+import { Outbox } from "./outbox.js";
+import { ScreenSettings, secondsControl, sizeControl } from "./screen.js";
+import { Sounds } from "./sound.js";
+import { allDayCounts, createdAt, isRush, sortTickets } from "./tickets.js";
 import { watch } from "./watch.js";
 
-const session = requireSession();
+const me = requireSession();
 header({ live: true });
 
 const KITCHEN = ["waiting_for_preparation", "preparing", "finding_new_colleague"];
-const tiles = document.getElementById("tiles");
-const recalls = document.getElementById("recalls");
-const stats = document.getElementById("kitchen-stats");
-const staff = Boolean(session.writeKey);
+let kitchenStatuses = new Set(KITCHEN); // the ones this workspace's workflow has (start())
+const CANCEL_CONFIRM_MS = 4000;
+const tilesBox = document.getElementById("tiles");
+const statsBox = document.getElementById("kitchen-stats");
+const pendingBox = document.getElementById("pending");
+const staff = Boolean(me.writeKey);
+document.body.classList.toggle("staff", staff);
+const screen = new ScreenSettings("kitchen");
+let ws = null;
 
-// -- sound -----------------------------------------------------------------------------------------
+// -- what this screen shows -------------------------------------------------------------------------
+let orders = new Map(); // the live map (live.js keeps it; results of our own writes go in too)
+let list = []; // every open ticket, in display order
+let shown = []; // the tickets on the current page
+let pageStart = 0; // index into `list` of the page's first ticket
+const pageStarts = []; // where the earlier pages began (PageUp)
+let columns = 1;
+let selectedId = null;
+let selectedIndex = 0;
+let live = false;
+const armed = new Map(); // order id -> until when a second cancel press confirms
+const recent = new Map(); // order id -> {number, version, until, at}: what this screen may recall
+const versions = new Map(); // order id -> the newest version this screen has seen
+
+// Items this screen prepares. Every item until the workspace maps items to stations (then the
+// station of ?station= picks its own).
+const onThisScreen = () => true;
+
+// -- sound -----------------------------------------------------------------------------------------------
 const MUTE = "orderlog.muted";
 const soundButton = document.getElementById("sound");
-let audio = null;
-const muted = () => localStorage.getItem(MUTE) === "1";
+const sounds = new Sounds({ muted: () => localStorage.getItem(MUTE) === "1", onState: showSound });
 function showSound() {
-  soundButton.textContent = muted() ? "Sound: off" : "Sound: on";
-  soundButton.setAttribute("aria-pressed", String(!muted()));
-  // Browsers keep audio off until the page gets a tap or a key (a kiosk can start Chromium
-  // with --autoplay-policy=no-user-gesture-required instead).
-  document.getElementById("sound-hint").hidden = muted() || (audio !== null && audio.state === "running");
+  const state = sounds.state;
+  soundButton.textContent = { on: "Sound: on", off: "Sound: off", blocked: "Sound: blocked (tap to allow)" }[state];
+  soundButton.setAttribute("aria-pressed", String(state !== "off"));
+  soundButton.dataset.state = state;
 }
 soundButton.addEventListener("click", () => {
-  localStorage.setItem(MUTE, muted() ? "0" : "1");
+  if (sounds.state !== "blocked") localStorage.setItem(MUTE, sounds.state === "off" ? "0" : "1");
+  sounds.unlock();
   showSound();
-  unlockAudio();
 });
-// Browsers start an AudioContext suspended until the page gets a gesture.
-function unlockAudio() {
-  if (!audio) {
-    audio = new AudioContext();
-    audio.addEventListener("statechange", showSound);
-  }
-  if (audio.state === "suspended") audio.resume().catch(() => {});
+document.addEventListener("pointerdown", () => sounds.unlock(), { once: true });
+document.addEventListener("keydown", () => sounds.unlock(), { once: true });
+function play(name) {
+  if (!sounds.play(name)) return;
+  document.body.dataset.lastSound = name;
+  document.body.dataset.sounds = String(Number(document.body.dataset.sounds || 0) + 1);
+  if (name === "late") lastLateBeep = Date.now();
 }
-document.addEventListener("pointerdown", unlockAudio, { once: true });
-document.addEventListener("keydown", unlockAudio, { once: true });
-
-function play(notes) {
-  if (muted()) return;
-  unlockAudio();
-  let t = audio.currentTime;
-  for (const [freq, length] of notes) {
-    const osc = audio.createOscillator();
-    const gain = audio.createGain();
-    osc.frequency.value = freq;
-    gain.gain.setValueAtTime(0.0001, t);
-    gain.gain.exponentialRampToValueAtTime(0.4, t + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, t + length);
-    osc.connect(gain).connect(audio.destination);
-    osc.start(t);
-    osc.stop(t + length);
-    t += length + 0.05;
-  }
-  document.body.dataset.lastSound = notes === NEW_TICKET ? "new" : "late";
-}
-const NEW_TICKET = [[660, 0.15], [880, 0.25]];
-const LATE_TICKET = [[330, 0.3], [330, 0.3], [330, 0.3]];
+sounds.unlock(); // a kiosk started with autoplay allowed is "on" at once; a browser says "blocked"
 showSound();
 
-// -- staff actions -----------------------------------------------------------------------------------
-let ws = null;
-const recent = new Map(); // order id -> {number, until}: bumps this screen may recall
-
-// Tiles are redrawn on every change in the kitchen, so what a tile's buttons are doing lives
-// here, by order id, not in the buttons: an action in flight keeps them disabled (no double
-// bump), and a first tap on Cancel waits a few seconds for its confirmation.
-const busy = new Set();
-const armed = new Map(); // order id -> until when Cancel means "confirm"
-let draw = () => {};
-
-async function act(order, path, body) {
-  busy.add(order.id);
-  draw();
-  try {
-    return await api(`/orders/${order.id}${path}`, { method: "POST", body, write: true });
-  } catch (exc) {
-    showError(`#${order.order_number}: ${exc.message}`);
-    return null;
-  } finally {
-    busy.delete(order.id);
-    draw();
+// Late tickets: a beep when a ticket turns late, again every lateRepeatSeconds while any open
+// ticket of this screen is late (tunes never overlap: sound.js queues them).
+const lateSeen = new Set();
+let lastLateBeep = 0;
+function checkLate() {
+  if (!ws) return;
+  const limit = ws.settings.age_late_seconds * 1000;
+  const t = now();
+  let anyLate = false;
+  let newlyLate = false;
+  for (const order of list) {
+    if (t - createdAt(order) < limit) continue;
+    anyLate = true;
+    if (!lateSeen.has(order.id)) {
+      lateSeen.add(order.id);
+      newlyLate = true;
+    }
   }
+  const repeat = screen.get("lateRepeatSeconds") * 1000;
+  if (newlyLate || (anyLate && repeat > 0 && Date.now() - lastLateBeep >= repeat)) play("late");
 }
 
-// Who bumps: a cook may name themselves once on this screen (kept in localStorage), so the
-// order records its preparer; without a name the change is recorded without an actor.
+// -- staff actions: the outbox -----------------------------------------------------------------
 const COOK = "orderlog.cook";
 const cookForm = document.getElementById("cook");
 function cook() {
@@ -111,88 +120,524 @@ if (staff) {
   cookForm.addEventListener("submit", (e) => e.preventDefault());
 }
 
-async function bump(order, target) {
-  const body = { status: target, version: order.version, actor: cook() };
-  const result = await act(order, "/status", body);
-  if (result) recallable(result.order);
+const outbox = new Outbox({
+  storageKey: `orderlog.outbox.${me.workspace}`,
+  canSend: () => live,
+  build: (action) => {
+    // An action queued behind one on the same order that was already sent takes the version
+    // that one produced (a recall of a bump whose reply is still awaited).
+    const version = action.chained ? versions.get(action.orderId) : action.version;
+    if (action.kind === "recall") return { path: `/orders/${action.orderId}/recall`, body: { actor: action.actor, version } };
+    if (action.kind === "item") return { path: itemDonePath(action.orderId, action.index), body: { done: action.done, actor: action.actor, version } };
+    const body = { status: action.status, version, actor: action.actor };
+    if (action.kind === "cancel") body.reason = "cancelled at the kitchen display";
+    return { path: `/orders/${action.orderId}/status`, body };
+  },
+  send: async (request, action) => {
+    // recall takes no Idempotency-Key: the version it carries makes a retry a 409, never a
+    // second undo, and a retry's 409 is checked against the order below.
+    const key = action.kind === "recall" ? undefined : action.idempotencyKey;
+    try {
+      return await api(request.path, { method: "POST", body: request.body, write: true, idempotencyKey: key });
+    } catch (error) {
+      if (action.kind === "recall" && action.attempts > 1 && error.status === 409) {
+        const order = await api(`/orders/${action.orderId}`);
+        const last = order.history[order.history.length - 1];
+        if (order.version === request.body.version + 1 && String(last.reason || "").startsWith("recall:")) return { order };
+      }
+      throw error;
+    }
+  },
+  onResult: (action, result, error) => {
+    if (error) {
+      showError(refusal(action, error));
+    } else {
+      applyOrder(result.order);
+      if (action.kind === "bump" || action.kind === "cancel") recallable(result.order);
+      if (action.kind === "recall") recent.delete(action.orderId);
+    }
+    draw();
+  },
+  onChange: () => {
+    showPending();
+    draw();
+  },
+});
+
+const VERB = { bump: "bumped", cancel: "cancelled", recall: "recalled", item: "marked" };
+function refusal(action, error) {
+  const what = `#${action.number} was not ${VERB[action.kind]}`;
+  if (error instanceof ApiError && error.status === 409) return `${what}: it was changed on another screen meanwhile.`;
+  if (error instanceof ApiError && error.status === 403) return `${what}: this screen's key may not change orders.`;
+  if (error instanceof ApiError && error.status === 404) return `${what}: the order no longer exists.`;
+  return `${what}: ${error.message}`;
+}
+
+function showPending() {
+  const n = outbox.pending.length;
+  pendingBox.hidden = n === 0;
+  setText(pendingBox, n === 1 ? "1 action waiting to send" : `${n} actions waiting to send`);
+}
+
+/** An order this screen just wrote: shown at once (the live event with the same version that
+ * follows changes nothing), or taken off when it left the kitchen's statuses. */
+function applyOrder(order) {
+  versions.set(order.id, Math.max(order.version, versions.get(order.id) || 0));
+  const known = orders.get(order.id);
+  if (known && known.version >= order.version) return;
+  if (kitchenStatuses.has(order.status)) orders.set(order.id, order);
+  else orders.delete(order.id);
+}
+
+function pendingFor(order) {
+  return outbox.pendingFor(order.id);
+}
+
+function bump(order) {
+  if (!staff || pendingFor(order).length) return;
+  const target = nextStatus(ws.workflow, order.status);
+  if (!target) return;
+  outbox.add({ kind: "bump", orderId: order.id, number: order.order_number, status: target, version: order.version, actor: cook() });
+}
+
+function cancel(order) {
+  if (!staff || pendingFor(order).length) return;
+  if ((armed.get(order.id) || 0) <= Date.now()) {
+    armed.set(order.id, Date.now() + CANCEL_CONFIRM_MS);
+    setTimeout(draw, CANCEL_CONFIRM_MS + 100);
+    draw();
+    return;
+  }
+  armed.delete(order.id);
+  outbox.add({ kind: "cancel", orderId: order.id, number: order.order_number, status: "cancelled", version: order.version, actor: cook() });
 }
 
 /** The order just changed from this screen: offer its recall while the window lasts. */
 function recallable(order) {
   const until = Date.now() + ws.settings.recall_window_seconds * 1000;
-  recent.set(order.id, { number: order.order_number, version: order.version, until });
+  recent.set(order.id, { number: order.order_number, version: order.version, until, at: Date.now() });
   showRecalls();
 }
 
-async function recall(id) {
+function recall(id) {
   const entry = recent.get(id);
-  const body = { actor: cook(), version: entry.version }; // undo exactly this change, once
-  const result = await act({ id, order_number: entry.number }, "/recall", body);
-  if (result) {
-    recent.delete(id);
-    showRecalls();
+  if (!entry) return;
+  outbox.add({ kind: "recall", orderId: id, number: entry.number, version: entry.version, actor: cook() });
+  recent.delete(id);
+  showRecalls();
+}
+
+/** R: take back this screen's last bump or cancel: still queued, it is simply not sent. */
+function recallLast() {
+  const queued = [...outbox.pending].reverse().find((a) => a.kind === "bump" || a.kind === "cancel");
+  if (queued && outbox.remove(queued.id)) return;
+  if (queued) {
+    // already on its way: recall it with the version its reply brings
+    outbox.add({ kind: "recall", orderId: queued.orderId, number: queued.number, chained: true, actor: cook() });
+    return;
+  }
+  const last = [...recent].sort((a, b) => b[1].at - a[1].at)[0];
+  if (last) recall(last[0]);
+}
+
+// -- item done marks ------------------------------------------------------------------------------
+// A server that keeps item done marks lists this route in its API description; until it does,
+// Space and taps on items only say so. (The write: {done, version, actor} with an
+// Idempotency-Key; the order's items then carry `done`, which itemList strikes through.)
+const ITEM_DONE_ROUTE = "/v1/workspaces/{workspace_id}/orders/{order_id}/items/{index}/done";
+let itemDone = false;
+const itemDonePath = (orderId, index) => `/orders/${orderId}/items/${index}/done`;
+async function probeItemDone() {
+  try {
+    const resp = await fetch("/openapi.json", { cache: "no-store" });
+    itemDone = Boolean((await resp.json()).paths?.[ITEM_DONE_ROUTE]?.post);
+  } catch {
+    itemDone = false;
+  }
+  document.body.dataset.itemDone = String(itemDone);
+}
+
+function markNextItem(order) {
+  if (!staff) return;
+  if (!itemDone) {
+    showError("Marking items done needs a newer orderlog server: bump the whole ticket instead.");
+    return;
+  }
+  const index = order.items.findIndex((item) => item.done !== true);
+  toggleItem(order, index < 0 ? order.items.length - 1 : index);
+}
+
+function toggleItem(order, index) {
+  if (!staff || !itemDone || pendingFor(order).length) return;
+  const done = order.items[index].done !== true;
+  outbox.add({ kind: "item", orderId: order.id, number: order.order_number, index, done, version: order.version, actor: cook() });
+}
+
+// -- tiles ----------------------------------------------------------------------------------------------
+const STATE_CLASS = { waiting_for_preparation: "state-waiting", preparing: "state-preparing", finding_new_colleague: "state-help" };
+
+// A tile is rendered anew when its order, the status a bump is moving it to, or its cancel
+// confirmation changes; whether its action is queued or on its way only patches the tile in
+// place (pendingPatch).
+function tileStamp(order) {
+  return `${order.version}|${order.status}|${(armed.get(order.id) || 0) > Date.now()}|${itemDone}`;
+}
+
+function tile(order) {
+  const target = nextStatus(ws.workflow, order.status);
+  const confirming = (armed.get(order.id) || 0) > Date.now();
+  const { cls: ageCls, age } = ageAttrs(order.created_at, ws.settings);
+  const items = itemList(order);
+  if (staff && itemDone) {
+    for (const li of items.children) {
+      const index = Number(li.dataset.index);
+      li.replaceChildren(el("button", {
+        type: "button", class: "item-toggle", "aria-pressed": String(order.items[index].done === true),
+        onclick: () => toggleItem(order, index),
+      }, ...li.childNodes));
+    }
+  }
+  return el(
+    "article",
+    {
+      class: `card tile ${ageCls}${isRush(order) ? " rush" : ""}`,
+      dataset: { order: order.id, number: order.order_number, status: order.status, age },
+      tabindex: "-1",
+      "aria-labelledby": `t-${order.id}`,
+    },
+    el("div", { class: `tile-head ${STATE_CLASS[order.status] || "state-other"}` },
+      el("span", { class: "pos", "aria-hidden": "true" }),
+      el("span", { class: "num", id: `t-${order.id}` }, `#${order.order_number}`),
+      el("span", { class: "state" }, ws.label(order.status)),
+      ageBadge(order.created_at)),
+    isRush(order) ? el("div", { class: "rush-flag" }, "RUSH") : null,
+    items,
+    el("div", { class: "people" },
+      el("span", {}, "For ", el("b", {}, who(order.customer))),
+      order.preparer ? el("span", {}, "Preparer ", el("b", {}, who(order.preparer))) : null),
+    el("div", { class: "queued-note", hidden: true }),
+    staff
+      ? el("div", { class: "actions" },
+          target
+            ? el("button", { type: "button", class: "primary bump", dataset: { focus: "bump" }, onclick: () => bump(order) },
+                `→ ${ws.label(target)}`)
+            : null,
+          el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, onclick: () => cancel(order) },
+            confirming ? "Confirm cancel" : "Cancel"),
+          confirming ? el("span", { class: "confirm-hint", role: "status" }, `Press ${keyLabel(keys().cancel)} again to cancel`) : null)
+      : null
+  );
+}
+
+// The tile's "Queued…" / "Sending…" note and disabled buttons while an action of it is pending,
+// written only when that changes (or the element is new).
+const patched = new WeakMap(); // tile -> the pending state it shows
+function pendingPatch(order) {
+  const node = tiles.node(order.id);
+  const pending = pendingFor(order);
+  const text = !pending.length ? "" : live ? "Sending…" : `Queued: ${pending.map(describe).join(", ")}`;
+  if (patched.get(node) === text) return;
+  patched.set(node, text);
+  node.classList.toggle("queued", pending.length > 0);
+  const note = node.querySelector(".queued-note");
+  note.textContent = text;
+  note.hidden = !text;
+  for (const button of node.querySelectorAll(".actions button, .item-toggle")) button.disabled = pending.length > 0;
+}
+
+function describe(action) {
+  if (action.kind === "bump") return `→ ${ws.label(action.status)}`;
+  if (action.kind === "item") return action.done ? "item done" : "item not done";
+  return action.kind;
+}
+
+const tiles = new KeyedList(tilesBox, {
+  key: (order) => order.id,
+  stamp: tileStamp,
+  render: tile,
+  empty: () => el("div", { class: "empty" }, "No open tickets"),
+});
+
+const alldayBox = document.getElementById("allday");
+const allday = new KeyedList(alldayBox, {
+  key: (entry) => entry.name.toLowerCase(),
+  stamp: (entry) => `${entry.name}|${entry.quantity}`,
+  render: (entry) => el("li", { dataset: { item: entry.name } }, el("span", { class: "name" }, entry.name), " ", el("b", { class: "qty" }, `×${entry.quantity}`)),
+  empty: () => el("li", { class: "muted" }, "nothing to make"),
+});
+
+// -- drawing: at most once per animation frame ----------------------------------------------------
+let queued = false;
+let tick = () => {};
+function draw() {
+  if (queued || !ws) return;
+  queued = true;
+  requestAnimationFrame(() => {
+    queued = false;
+    render();
+  });
+}
+
+// A bump or cancel shows at once, before the server answers: the ticket is drawn in the status
+// it is moving to (or leaves the screen), marked "Sending…" or "Queued" until the answer; a
+// refusal puts it back as it was, with the reason. (A cook pressing a key must see it move.)
+function projected(order) {
+  const moves = pendingFor(order).filter((a) => a.kind === "bump" || a.kind === "cancel");
+  return moves.length ? { ...order, status: moves[moves.length - 1].status } : order;
+}
+
+function render() {
+  list = sortTickets([...orders.values()].map(projected).filter((o) => kitchenStatuses.has(o.status)));
+  if (pageStart >= list.length) {
+    pageStarts.length = 0;
+    pageStart = 0;
+  }
+  if (!geometry) measureBox();
+  const candidates = list.slice(pageStart, pageStart + geometry.capacity);
+  tiles.update(candidates);
+  for (const order of candidates) pendingPatch(order);
+  shown = fit(candidates);
+  allday.update(allDayCounts(list, onThisScreen));
+  const oldest = Math.min(...list.map(createdAt));
+  setText(statsBox, list.length ? `${list.length} open · oldest ${duration((now() - oldest) / 1000)}` : "0 open");
+  showPages();
+  select(selectedId, selectedIndex);
+  showRecalls();
+}
+
+
+// The geometry of the tiles box, read again only when the window or the text size changes (a
+// style read after DOM writes would force the browser to recompute styles on every render).
+let geometry = null;
+function measureBox() {
+  const style = getComputedStyle(tilesBox);
+  const rem = parseFloat(getComputedStyle(document.documentElement).fontSize) || 16;
+  const pad = parseFloat(style.paddingLeft) || 0;
+  const gap = parseFloat(style.columnGap) || 0;
+  const width = tilesBox.clientWidth - 2 * pad;
+  const height = tilesBox.clientHeight;
+  const columns = Math.max(1, Math.floor((width + gap) / (18 * rem + gap)));
+  const colWidth = (width - gap * (columns - 1)) / columns;
+  tilesBox.style.setProperty("--col-w", `${colWidth}px`);
+  heightOf = new WeakMap();
+  // A first guess of how many tiles a page holds (rows of the smallest tile), corrected by
+  // every render's layout (fit): the DOM holds the page and about one row more.
+  const guess = columns * (Math.ceil(height / (8 * rem)) + 1);
+  geometry = { rem, pad, gap, width, height, columns, colWidth, capacity: guess };
+}
+// The box changes size with the window, the text size, or a line above it appearing (a message):
+// measure again then.
+let boxSize = "";
+new ResizeObserver(([entry]) => {
+  const size = `${entry.contentRect.width}x${entry.contentRect.height}`;
+  if (size === boxSize) return;
+  boxSize = size;
+  geometry = null;
+  draw();
+}).observe(tilesBox);
+
+// The page is a masonry (masonry.js) of the candidates; the page ends before the first tile
+// that does not fit the box (those after it are hidden, kept in the DOM for the next render). A tile's height is read once, when it is new (a changed ticket is a new
+// element, and the column width only changes with the window or the text size), so a render
+// that adds no tile reads no layout at all; positions are transforms, written when they change.
+const stacks = new Map(); // order id -> [column, index in column]: for the up and down keys
+let columnTiles = []; // per column, the order ids from top to bottom
+const placed = new WeakMap(); // tile -> the transform it has
+let heightOf = new WeakMap(); // tile -> its height at the current column width
+function fit(candidates) {
+  const { pad, gap, height, colWidth } = geometry;
+  columns = geometry.columns;
+  const nodes = candidates.map((order) => tiles.node(order.id));
+  const heights = nodes.map((node) => {
+    let h = heightOf.get(node);
+    if (h === undefined) {
+      h = node.offsetHeight; // the first read forces one layout; the others reuse it
+      heightOf.set(node, h);
+    }
+    return h;
+  });
+  // A ticket taller than the whole box (a phone, a huge order) grows the box: never cut a ticket.
+  const tallest = heights.length ? heights[0] + 2 * pad : 0;
+  const minHeight = tallest > height ? `${tallest}px` : "";
+  if (tilesBox.style.minHeight !== minHeight) tilesBox.style.minHeight = minHeight;
+  const { count, places } = masonry(heights, { columns, height: Math.max(height, tallest), pad, gap });
+  columnTiles = Array.from({ length: columns }, () => []);
+  stacks.clear();
+  let revealed = false;
+  nodes.forEach((node, i) => {
+    const hidden = i >= count;
+    if (node.classList.contains("overflow") !== hidden) {
+      node.classList.toggle("overflow", hidden);
+      revealed ||= !hidden; // its age was not ticked while hidden
+    }
+    const [c, top] = hidden ? [0, height] : places[i];
+    const transform = `translate(${pad + c * (colWidth + gap)}px, ${top}px)`;
+    if (placed.get(node) !== transform) {
+      node.style.transform = transform;
+      placed.set(node, transform);
+    }
+    // the number key that bumps it (1-9, staff only), written only when it changes
+    setText(node.firstChild.firstChild, staff && !hidden && i < 9 ? String(i + 1) : "");
+    if (hidden) return;
+    stacks.set(candidates[i].id, [c, columnTiles[c].length]);
+    columnTiles[c].push(candidates[i].id);
+  });
+  // Next time, ask for this page and two rows more (more if all fitted and more are waiting).
+  geometry.capacity = count < candidates.length ? count + 2 * columns : candidates.length + 2 * columns;
+  if (revealed) queueMicrotask(tick);
+  return candidates.slice(0, count);
+}
+
+const pager = Object.fromEntries(["before", "more", "page-up", "page-down", "page-info"].map((id) => [id, document.getElementById(id)]));
+function showPages() {
+  const more = list.length - pageStart - shown.length;
+  setText(pager.before, pageStart ? `${pageStart} earlier` : "earlier");
+  setText(pager.more, more > 0 ? `${more} more` : "no more");
+  if (pager["page-up"].disabled !== (pageStart === 0)) pager["page-up"].disabled = pageStart === 0;
+  if (pager["page-down"].disabled !== more <= 0) pager["page-down"].disabled = more <= 0;
+  setText(pager["page-info"],
+    list.length ? `Page ${pageStarts.length + 1} · tickets ${pageStart + 1}–${pageStart + shown.length} of ${list.length}` : "");
+}
+
+function pageDown() {
+  if (pageStart + shown.length >= list.length) return false;
+  pageStarts.push(pageStart);
+  pageStart += shown.length;
+  selectedId = null;
+  selectedIndex = 0;
+  render();
+  return true;
+}
+
+function pageUp() {
+  if (!pageStart) return false;
+  pageStart = Math.min(pageStarts.pop() ?? 0, pageStart);
+  selectedId = null;
+  selectedIndex = 0;
+  render();
+  return true;
+}
+
+// Auto-advance: every autoPageSeconds the next page (after the last, the first), paused for a
+// while after any key or tap so it never pulls a page away from someone using it.
+let lastUse = 0;
+function autoPage() {
+  const every = screen.get("autoPageSeconds") * 1000;
+  if (!every || Date.now() - lastUse < Math.max(every, 30_000)) return;
+  if (!pageDown() && pageStart) {
+    pageStarts.length = 0;
+    pageStart = 0;
+    render();
   }
 }
 
+// -- selection and keys -------------------------------------------------------------------------------
+function select(id, fallbackIndex = 0) {
+  if (!staff) return;
+  let index = shown.findIndex((o) => o.id === id);
+  if (index < 0) index = Math.min(Math.max(0, fallbackIndex), shown.length - 1);
+  const order = shown[index];
+  const before = selectedId;
+  selectedId = order ? order.id : null;
+  selectedIndex = Math.max(0, index);
+  if (before && before !== selectedId) {
+    tiles.node(before)?.classList.remove("selected");
+    tiles.node(before)?.removeAttribute("aria-current");
+  }
+  const node = selectedId && tiles.node(selectedId);
+  if (node) {
+    node.classList.add("selected");
+    node.setAttribute("aria-current", "true");
+  }
+}
+
+function move(delta) {
+  if (!shown.length) return;
+  const index = shown.findIndex((o) => o.id === selectedId);
+  const next = Math.min(Math.max(0, index + delta), shown.length - 1);
+  if (delta > 0 && index + delta >= shown.length && pageDown()) return;
+  if (delta < 0 && index + delta < 0 && pageUp()) return;
+  select(shown[next].id, next);
+  tiles.node(selectedId)?.scrollIntoView({ block: "nearest" });
+}
+
+// Up and down stay in the selected tile's column; past its top or bottom, the page turns.
+function vertical(delta) {
+  const at = stacks.get(selectedId);
+  if (!at) return move(delta);
+  const [c, index] = at;
+  const id = columnTiles[c][index + delta];
+  if (id) {
+    select(id, selectedIndex);
+    return;
+  }
+  if (delta > 0) pageDown();
+  else pageUp();
+}
+
+const keys = () => keyMap(screen.get("keys"));
+const dialog = keysDialog(keys, (map) => screen.set("keys", map), [
+  sizeControl(screen, () => {
+    geometry = null;
+    draw();
+  }),
+  secondsControl(screen, "lateRepeatSeconds", "Late beep every", [0, 30, 60, 120, 300]),
+  secondsControl(screen, "autoPageSeconds", "Next page every", [0, 10, 20, 30, 60]),
+]);
+document.querySelector("main").append(dialog);
+document.getElementById("keys-button").addEventListener("click", () => dialog.toggle());
+
+const selected = () => list.find((o) => o.id === selectedId);
+const HANDLERS = {
+  left: () => move(-1),
+  right: () => move(1),
+  up: () => vertical(-1),
+  down: () => vertical(1),
+  bump: () => selected() && bump(selected()),
+  recall: () => recallLast(),
+  cancel: () => selected() && cancel(selected()),
+  done: () => selected() && markNextItem(selected()),
+  pageUp: () => pageUp(),
+  pageDown: () => pageDown(),
+  help: () => dialog.toggle(),
+};
+for (const [action] of ACTIONS) {
+  const n = /^pos(\d)$/.exec(action);
+  if (n) HANDLERS[action] = () => shown[Number(n[1]) - 1] && bump(shown[Number(n[1]) - 1]);
+}
+const STAFF_ONLY = new Set(["left", "right", "up", "down", "bump", "recall", "cancel", "done", ...ACTIONS.filter(([a]) => a.startsWith("pos")).map(([a]) => a)]);
+
+document.addEventListener("keydown", (event) => {
+  lastUse = Date.now();
+  const action = actionFor(keys(), event);
+  if (!action || (STAFF_ONLY.has(action) && !staff)) return;
+  event.preventDefault();
+  HANDLERS[action]();
+});
+document.addEventListener("pointerdown", () => (lastUse = Date.now()));
+document.getElementById("page-up").addEventListener("click", pageUp);
+document.getElementById("page-down").addEventListener("click", pageDown);
+tilesBox.addEventListener("click", (event) => {
+  const node = event.target.closest(".tile");
+  if (node) select(node.dataset.order, selectedIndex);
+});
+
+// -- recall buttons: keyed too, so a focused one keeps its focus as the seconds count down -----
+const recallsBox = document.getElementById("recalls");
+const recallButtons = new KeyedList(recallsBox, {
+  key: ([id]) => id,
+  stamp: ([id, entry]) => entry.version,
+  render: ([id, entry]) =>
+    el("button", { type: "button", class: "recall", dataset: { order: id, focus: "recall" }, onclick: () => recall(id) },
+      `Recall #${entry.number} `, el("span", { class: "left" })),
+});
 function showRecalls() {
   const t = Date.now();
   for (const [id, entry] of recent) if (entry.until <= t) recent.delete(id);
-  clear(
-    recalls,
-    [...recent].map(([id, entry]) =>
-      el("button", { type: "button", class: "recall", dataset: { order: id }, disabled: busy.has(id), onclick: () => recall(id) },
-        `Recall #${entry.number} (${Math.ceil((entry.until - t) / 1000)} s)`)
-    )
-  );
-}
-
-function cancelButton(order) {
-  const confirming = (armed.get(order.id) || 0) > Date.now();
-  const click = () => {
-    if ((armed.get(order.id) || 0) <= Date.now()) {
-      armed.set(order.id, Date.now() + 4000);
-      setTimeout(draw, 4100);
-      draw();
-      return;
-    }
-    armed.delete(order.id);
-    const body = { status: "cancelled", reason: "cancelled at the kitchen display", actor: cook() };
-    act(order, "/status", body).then((result) => result && recallable(result.order));
-  };
-  return el(
-    "button",
-    { type: "button", class: "danger cancel", disabled: busy.has(order.id), onclick: click },
-    confirming ? "Confirm cancel" : "Cancel"
-  );
-}
-
-// -- tiles -------------------------------------------------------------------------------------------
-function tile(order) {
-  const target = nextStatus(ws.workflow, order.status);
-  return el(
-    "article",
-    { class: "card tile", dataset: { order: order.id, number: order.order_number, status: order.status } },
-    el("div", { class: "head" }, el("span", { class: "num" }, `#${order.order_number}`), ageBadge(order.created_at)),
-    el("div", { class: "status" }, ws.label(order.status)),
-    itemList(order),
-    el(
-      "div",
-      { class: "people" },
-      el("span", {}, "For ", el("b", {}, who(order.customer))),
-      order.preparer ? el("span", {}, "Preparer ", el("b", {}, who(order.preparer))) : null
-    ),
-    staff
-      ? el(
-          "div",
-          { class: "actions" },
-          target
-            ? el("button", { type: "button", class: "primary bump", disabled: busy.has(order.id), onclick: () => bump(order, target) },
-                `→ ${ws.label(target)}`)
-            : null,
-          cancelButton(order)
-        )
-      : null
-  );
+  recallButtons.update([...recent]);
+  for (const [id, entry] of recent) {
+    setText(recallButtons.node(id).querySelector(".left"), `(${Math.ceil((entry.until - t) / 1000)} s)`);
+  }
 }
 
 // Speed of service on screen, like a KDS's "average ticket time": the median time from order to
@@ -214,42 +659,43 @@ async function start() {
   const names = ws.workflow.statuses.map((s) => s.name);
   let statuses = KITCHEN.filter((s) => names.includes(s));
   if (!statuses.length) statuses = ws.workflow.statuses.filter((s) => !s.terminal).map((s) => s.name);
+  kitchenStatuses = new Set(statuses);
+  await probeItemDone();
   const seen = new Set();
-  const late = new Set();
   let first = true;
-  let current = new Map();
-  let queued = false;
-  draw = () => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => {
-      queued = false;
-      const list = [...current.values()].sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at));
-      clear(tiles, list.length ? list.map(tile) : el("div", { class: "empty" }, "No open tickets"));
-      stats.textContent = list.length
-        ? `${list.length} open · oldest ${duration((now() - Date.parse(list[0].created_at)) / 1000)}`
-        : "0 open";
-      showRecalls();
-      tick();
-    });
-  };
-  const render = (orders, events) => {
-    const fresh = [...orders.keys()].filter((id) => !seen.has(id));
+  const onUpdate = (current, events) => {
+    orders = current;
+    const changed = events.length ? events.map((e) => e.order) : current.values();
+    for (const order of changed) versions.set(order.id, Math.max(order.version, versions.get(order.id) || 0));
+    const fresh = [...current.keys()].filter((id) => !seen.has(id));
     fresh.forEach((id) => seen.add(id));
-    if (fresh.length && !first && events.length) play(NEW_TICKET);
+    if (fresh.length && !first && events.length) play("new");
     first = false;
-    current = orders;
     draw();
   };
-  const tick = tickAges(ws.settings, (id) => {
-    if (late.has(id)) return;
-    late.add(id);
-    play(LATE_TICKET);
-  });
-  setInterval(showRecalls, 1000);
+  tick = tickAges(ws.settings, tilesBox);
+  setInterval(() => {
+    showRecalls();
+    checkLate();
+    autoPage();
+    if ([...armed.values()].some((until) => until <= Date.now())) {
+      for (const [id, until] of armed) if (until <= Date.now()) armed.delete(id);
+      draw();
+    }
+  }, 1000);
+  showPending();
   showTicketTime();
   setInterval(showTicketTime, 60_000);
-  watch({ statuses, onUpdate: render });
+  watch({
+    statuses,
+    onUpdate,
+    onState: (state) => {
+      const was = live;
+      live = state === "live";
+      if (live !== was) draw(); // "Sending…" / "Queued" notes
+      if (live) outbox.drain();
+    },
+  });
 }
 
 start().catch((exc) => showError(`Cannot start the kitchen display: ${exc.message}`));

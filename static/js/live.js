@@ -23,18 +23,24 @@
  *
  * Options: `baseUrl` (default: this page's origin), `terminal` (statuses an order leaves the
  * board in; default ["completed", "cancelled"]), `maxDelay` (reconnect backoff cap in ms,
- * default 30000), `WebSocket` and `fetch` (for tests).
+ * default 30000), `pingEvery` and `deadAfter` (ms, defaults 2000 and 6000: see below),
+ * `WebSocket` and `fetch` (for tests).
  *
  * What it does: gets a single-use ticket (POST /tickets with the key), opens the socket with
  * `?ticket=`, keeps the last cursor, and on any close reconnects forever with full-jitter
  * backoff, resuming from the cursor (the server replays what was missed, or sends `reset` and a
- * fresh snapshot). It pings every 25 s and reconnects if no pong comes within 10 s (a laptop
- * waking from sleep, a silent network drop), and reconnects at once when the browser comes
- * back online. A screen left open for days recovers by itself.
+ * fresh snapshot). A link that goes silent (a pulled cable, a dead Wi-Fi access point, a laptop
+ * waking from sleep: no close ever arrives) is found by the application-level ping: after
+ * `pingEvery` ms without a frame it sends {"type":"ping"}, and after `deadAfter` ms without any
+ * frame it drops the socket and reconnects, so a dead link shows within deadAfter + pingEvery
+ * (8 s by default). A ticket request or a socket that does not open within 5 s is retried the
+ * same way. It reconnects at once when the browser comes back online. A screen left open for
+ * days recovers by itself.
  */
 
-const PING_EVERY = 25_000;
-const PONG_WITHIN = 10_000;
+const PING_EVERY = 2_000;
+const DEAD_AFTER = 6_000;
+const CONNECT_WITHIN = 5_000;
 const FATAL = new Set([4001, 4003]); // the key is wrong or revoked: keep trying, but slowly
 
 export class LiveOrders {
@@ -47,6 +53,9 @@ export class LiveOrders {
     this.statuses = options.statuses ?? null;
     this.terminal = new Set(options.terminal ?? ["completed", "cancelled"]);
     this.maxDelay = options.maxDelay ?? 30_000;
+    this.pingEvery = options.pingEvery ?? PING_EVERY;
+    this.deadAfter = options.deadAfter ?? DEAD_AFTER;
+    this.heard = 0; // when the socket last received anything (ms, Date.now())
     this.WebSocket = options.WebSocket ?? globalThis.WebSocket;
     this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.orders = new Map();
@@ -57,12 +66,14 @@ export class LiveOrders {
     this.running = false;
     this.timers = {};
     this.onOnline = () => this.running && this.state !== "live" && this.reconnectNow();
+    this.onOffline = () => this.running && this.ping(); // prove the link, or find it dead soon
   }
 
   start() {
     if (this.running) return this;
     this.running = true;
     globalThis.addEventListener?.("online", this.onOnline);
+    globalThis.addEventListener?.("offline", this.onOffline);
     this.connect();
     return this;
   }
@@ -70,6 +81,7 @@ export class LiveOrders {
   stop() {
     this.running = false;
     globalThis.removeEventListener?.("online", this.onOnline);
+    globalThis.removeEventListener?.("offline", this.onOffline);
     this.clearTimers();
     if (this.socket) this.socket.close(1000, "bye");
     this.socket = null;
@@ -95,11 +107,19 @@ export class LiveOrders {
       `/v1/workspaces/${encodeURIComponent(this.workspace)}/live?${params}`;
     const socket = new this.WebSocket(url);
     this.socket = socket;
+    this.timers.open = setTimeout(() => {
+      if (socket !== this.socket) return;
+      this.socket = null;
+      socket.close();
+      this.scheduleReconnect(false, "the server did not answer");
+    }, CONNECT_WITHIN);
     socket.onopen = () => {
       if (socket !== this.socket) return;
+      clearTimeout(this.timers.open);
       this.attempt = 0;
+      this.heard = Date.now();
       this.setState("live");
-      this.timers.ping = setInterval(() => this.ping(), PING_EVERY);
+      this.timers.ping = setInterval(() => this.watchdog(), this.pingEvery);
     };
     socket.onmessage = (msg) => socket === this.socket && this.receive(msg.data);
     socket.onclose = (ev) => {
@@ -114,7 +134,11 @@ export class LiveOrders {
     if (this.options.getTicket) return await this.options.getTicket();
     const resp = await this.fetch(
       `${this.baseUrl}/v1/workspaces/${encodeURIComponent(this.workspace)}/tickets`,
-      { method: "POST", headers: { Authorization: `Bearer ${this.options.key}` } },
+      {
+        method: "POST",
+        headers: { Authorization: `Bearer ${this.options.key}` },
+        signal: AbortSignal.timeout(CONNECT_WITHIN),
+      },
     );
     if (!resp.ok) {
       let message = `ticket: HTTP ${resp.status}`;
@@ -145,16 +169,21 @@ export class LiveOrders {
     this.connect();
   }
 
+  // Every pingEvery ms: a link silent for deadAfter is dead; one silent for pingEvery is asked.
+  watchdog() {
+    const silent = Date.now() - this.heard;
+    if (silent >= this.deadAfter) this.reconnectNow();
+    else if (silent >= this.pingEvery) this.ping();
+  }
+
   ping() {
     if (!this.socket || this.socket.readyState !== 1) return;
     this.socket.send('{"type":"ping"}');
-    clearTimeout(this.timers.pong);
-    this.timers.pong = setTimeout(() => this.reconnectNow(), PONG_WITHIN);
   }
 
   clearTimers() {
     clearInterval(this.timers.ping);
-    clearTimeout(this.timers.pong);
+    clearTimeout(this.timers.open);
     clearTimeout(this.timers.retry);
     this.timers = {};
   }
@@ -167,7 +196,7 @@ export class LiveOrders {
 
   // -- frames -----------------------------------------------------------------------------
   receive(data) {
-    clearTimeout(this.timers.pong); // anything from the server proves the link is alive
+    this.heard = Date.now(); // anything from the server proves the link is alive
     let frame;
     try { frame = JSON.parse(data); } catch { return; }
     switch (frame.type) {

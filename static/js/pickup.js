@@ -1,8 +1,12 @@
 // Pickup screen (customer-facing): "Preparing" and "Ready" order numbers in very large type.
 // A ready number stays pickup_linger_seconds after its order completes, so a customer who looks
 // up a moment late still sees it.
-import { api, clear, el, header, loadWorkspace, now, requireSession, showError } from "./common.js";
+//
+// Both columns are keyed lists (keyed.js): a number already on screen is never redrawn, so the
+// "Ready" live region announces only the numbers that just became ready.
+import { api, el, header, loadWorkspace, now, requireSession, showError } from "./common.js";
 import { readyStatuses } from "./flow.js";
+import { KeyedList } from "./keyed.js";
 import { watch } from "./watch.js";
 
 requireSession();
@@ -34,6 +38,9 @@ async function start() {
   const done = new Set(ws.workflow.statuses.filter((s) => s.terminal && !/cancel/.test(s.name)).map((s) => s.name));
   const lingerMs = ws.settings.pickup_linger_seconds * 1000;
   let current = new Map();
+  const number = { key: (n) => n, stamp: () => "", render: (n) => el("span", { dataset: { number: n } }, n) };
+  const preparingList = new KeyedList(preparingBox, number);
+  const readyList = new KeyedList(readyBox, number);
   const render = () => {
     const t = now();
     for (const [id, entry] of lingering) if (entry.until <= t || current.has(id)) lingering.delete(id);
@@ -41,8 +48,8 @@ async function start() {
     const preparing = [...current.values()].filter((o) => !ready.has(o.status)).map((o) => o.order_number);
     const readyNow = [...current.values()].filter((o) => ready.has(o.status)).map((o) => o.order_number);
     const shown = [...readyNow, ...[...lingering.values()].map((e) => e.number)];
-    clear(preparingBox, preparing.sort(byNumber).map((n) => el("span", { dataset: { number: n } }, n)));
-    clear(readyBox, shown.sort(byNumber).map((n) => el("span", { dataset: { number: n } }, n)));
+    preparingList.update(preparing.sort(byNumber));
+    readyList.update(shown.sort(byNumber));
   };
   await recentlyCompleted(lingerMs);
   setInterval(render, 1000);

@@ -28,8 +28,9 @@ def test_webhooks_spec_defaults_and_filters() -> None:
     """No events: all of them; no statuses: every status; ``wants`` applies both (a test event
     always passes)."""
     every = spec()
-    assert every.events == webhooks.EVENTS
+    assert every.events == ("order.created", "order.status_changed", "order.updated")
     assert every.wants("order.created", "submitted")
+    assert every.wants("order.updated", "handed_to")
     ready = spec(events=["order.status_changed"], statuses=["waiting_for_pickup"])
     assert ready.wants("order.status_changed", "waiting_for_pickup")
     assert not ready.wants("order.status_changed", "preparing")
@@ -193,6 +194,9 @@ def test_discord_embed_shows_the_order() -> None:
     assert fields == {"From": "Preparing", "Customer": "Ally (@\u200balice)", "Preparer": "bob"}
     assert e["footer"]["text"] == "Bloxy Cafe · orderlog"
     assert e["timestamp"] == "2026-11-20T10:00:00.000Z"
+    updated = order_event(status="handed_to") | {"event": "order.updated"}
+    shown = discord.embed(updated, lambda s: DEFAULT_WORKFLOW.status(s).label, "Bloxy Cafe")
+    assert shown["title"] == "Updated order #42 · Handed over"
 
 
 def test_discord_limits_hold_for_huge_orders() -> None:

@@ -266,13 +266,16 @@ async def test_csp_allows_the_same_origin_websocket(site: Any, workspace: Worksp
 async def test_kitchen_sounds_on_a_new_ticket_and_mute_is_remembered(
     site: Any, workspace: Workspace
 ) -> None:
-    """A ticket arriving live plays the new-ticket sound; the mute choice survives a reload."""
+    """A ticket arriving live plays the new-ticket sound (once a tap let the browser start
+    audio); the mute choice survives a reload."""
     from playwright.async_api import expect
 
     base, api = site
     async with browser(base) as b:
         await open_page(b, workspace, "kitchen.html")
         await wait_live(b)
+        await b.page.locator("#kitchen-stats").click()  # the gesture browsers want for audio
+        await expect(b.page.locator("#sound")).to_have_text("Sound: on")
         order = await api.create(status="waiting_for_preparation")
         await expect(b.page.locator(f'.tile[data-order="{order["id"]}"]')).to_be_visible()
         await expect(b.page.locator("body")).to_have_attribute("data-last-sound", "new")

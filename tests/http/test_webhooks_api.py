@@ -28,7 +28,7 @@ async def test_webhooks_api_create_shows_the_secret_once(client: Any, workspace:
     assert made["secret"].startswith("whsec_")
     assert made["id"].startswith("wh_")
     assert made["url"] == "https://hooks.example.com/orders?…"
-    assert made["events"] == ["order.created", "order.status_changed"]
+    assert made["events"] == ["order.created", "order.status_changed", "order.updated"]
     assert made["statuses"] == ["completed"]
     assert made["health"]["state"] == "pending"
     assert made["health"]["undelivered"] == 0

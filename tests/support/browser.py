@@ -1,7 +1,8 @@
 """What the browser tests share: Debian's Chromium (where it is, the flags it runs with here: no
 sandbox as root, no background network on a closed machine; the skip, a failure under
 ORDERLOG_REQUIRE_ALL=1, where it is missing), driven by Playwright; a page signed in by a kiosk
-link; the running server's HTTP API as a till calls it. scripts/screenshots.py uses the first.
+link; the running server's HTTP API as a till calls it; axe-core's accessibility check.
+scripts/screenshots.py uses the first.
 
 Every wait is Playwright's ``expect`` with a timeout (a bound, not a timed assertion) or a polling
 loop under ``asyncio.timeout``.
@@ -60,12 +61,17 @@ class Browser:
 
 @contextlib.asynccontextmanager
 async def browser(
-    base: str, *, viewport: dict[str, int] | None = None, locale: str = "en-US"
+    base: str,
+    *,
+    viewport: dict[str, int] | None = None,
+    locale: str = "en-US",
+    args: list[str] | None = None,
 ) -> AsyncIterator[Browser]:
+    """Chromium with one page on ``base``; ``args`` are extra Chromium flags."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, *(args or [])])
         try:
             context = await chromium.new_context(
                 base_url=base, viewport=viewport or {"width": 1280, "height": 800}, locale=locale
@@ -83,10 +89,10 @@ async def open_page(b: Browser, ws: Workspace, page: str, *, write: bool = False
     return await b.page.goto(f"/{page}#{fragment}")
 
 
-async def wait_live(b: Browser) -> None:
+async def wait_live(b: Browser, within_ms: float = 5000) -> None:
     from playwright.async_api import expect
 
-    await expect(b.page.locator("#conn")).to_have_text("live", timeout=5000)
+    await expect(b.page.locator("#conn")).to_have_text("live", timeout=within_ms)
 
 
 class Api:
@@ -102,12 +108,25 @@ class Api:
         assert resp.status_code == 201, resp.text
         return resp.json()["order"]  # type: ignore[no-any-return]
 
+    async def create_many(self, count: int, **body: Any) -> list[dict[str, Any]]:
+        """``count`` orders in one /batch, oldest first."""
+        op = {"op": "create", "customer": CUSTOMER, "items": ["Latte"], **body}
+        resp = await self.http.post(
+            "/batch", json={"operations": [op] * count}, headers=self.ws.auth()
+        )
+        assert resp.status_code == 200, resp.text
+        return [r["order"] for r in resp.json()["results"]]
+
     async def move(self, order_id: str, status: str, **body: Any) -> dict[str, Any]:
         resp = await self.http.post(
             f"/orders/{order_id}/status", json={"status": status, **body}, headers=self.ws.auth()
         )
         assert resp.status_code == 200, resp.text
         return resp.json()["order"]  # type: ignore[no-any-return]
+
+    async def settings(self, **changes: int) -> None:
+        resp = await self.http.patch("/settings", json=changes, headers=self.ws.auth("admin"))
+        assert resp.status_code == 200, resp.text
 
     async def get(self, order_id: str) -> dict[str, Any]:
         resp = await self.http.get(f"/orders/{order_id}", headers=self.ws.auth("read"))
@@ -130,3 +149,18 @@ async def served_site(settings: Any, workspace: Workspace) -> AsyncIterator[tupl
             yield base, api
         finally:
             await api.http.aclose()
+
+
+# WCAG 2.1 A and AA: what axe-core checks under these tags (its best-practice rules are not
+# asked for; the one of them the pages keep, a single top-level heading, is checked directly).
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+async def assert_accessible(page: Any) -> None:
+    """axe-core (the copy bundled in axe-playwright-python: nothing is fetched) finds no WCAG
+    2.1 A/AA violation on the page as it is now, and the page has one <h1>."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}})
+    assert results.violations_count == 0, results.generate_report()
+    assert await page.locator("h1").count() == 1, "one top-level heading per page"

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from orderlog.domain.webhooks import CREATED, TEST
+from orderlog.domain.webhooks import CREATED, TEST, UPDATED
 
 MAX_EMBEDS = 10
 MAX_TOTAL = 6000
@@ -114,7 +114,8 @@ def embed(
     order = event["order"]
     status = str(order["status"])
     number = order["order_number"]
-    head = "New order" if event.get("event") == CREATED else "Order"
+    kind = event.get("event")
+    head = {CREATED: "New order", UPDATED: "Updated order"}.get(str(kind), "Order")
     fields = []
     previous = event.get("previous_status")
     if previous:

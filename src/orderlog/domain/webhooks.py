@@ -26,8 +26,9 @@ from orderlog.errors import InvalidInput
 
 CREATED = "order.created"
 STATUS_CHANGED = "order.status_changed"
+UPDATED = "order.updated"  # the status stayed, something else changed (write.lua)
 TEST = "webhook.test"  # POST /webhooks/{id}/test; never filtered out
-EVENTS = (CREATED, STATUS_CHANGED)
+EVENTS = (CREATED, STATUS_CHANGED, UPDATED)
 FORMATS = ("json", "discord")
 MAX_URL = 2048
 MAX_LABEL = 100
