@@ -13,6 +13,7 @@ import pytest
 
 from orderlog.settings import Settings
 from support import hooks
+from support.api import CUSTOMER
 from support.faultproxy import FaultProxy
 from support.live import create, http, move
 from support.metrics import samples
@@ -333,7 +334,7 @@ async def test_delivery_redis_connection_reset_mid_delivery_loses_nothing(
             receiver.gate.set()  # the answer arrives while Redis is unreachable
             await asyncio.sleep(1.5)
             proxy.set_mode("pass")
-            await create(client, workspace, 5)
+            await _write_retrying(client, workspace, 5)
             truth = [e["id"] for e in await hooks.stream(redis, workspace)]
 
             def all_arrived() -> bool:
@@ -345,3 +346,17 @@ async def test_delivery_redis_connection_reset_mid_delivery_loses_nothing(
     arrived = [hooks.stream_id(e) for e in receiver.events]
     assert arrived == truth
     assert receiver.attempts[0][1] == 500
+
+
+async def _write_retrying(client: Any, ws: Workspace, n: int) -> None:
+    """``n`` creates in one batch, retried with one Idempotency-Key while the server answers 503
+    (its pool still meeting connections the reset broke), as a client is told to."""
+    ops = [{"op": "create", "customer": CUSTOMER, "items": ["Latte"]}] * n
+    headers = {**ws.auth(), "Idempotency-Key": "after-the-reset"}
+    async with asyncio.timeout(10):
+        while True:
+            resp = await client.post(f"{ws.base}/batch", headers=headers, json={"operations": ops})
+            if resp.status_code != 503:
+                break
+            await asyncio.sleep(0.1)
+    assert resp.status_code == 200, resp.text
