@@ -171,9 +171,11 @@ def orderlog_command(url: str, port: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def orderlog_servers(url: str, count: int, logdir: Path) -> Iterator[list[tuple[int, int]]]:
+def orderlog_servers(
+    url: str, count: int, logdir: Path, env: dict[str, str] | None = None
+) -> Iterator[list[tuple[int, int]]]:
     """``count`` ``orderlog serve`` processes on their own ports: [(port, pid)]; the first on
-    the server core, a second on the other core."""
+    the server core, a second on the other core. ``env``: more environment variables."""
     with contextlib.ExitStack() as stack:
         out = []
         for i in range(count):
@@ -183,7 +185,7 @@ def orderlog_servers(url: str, count: int, logdir: Path) -> Iterator[list[tuple[
                     orderlog_command(url, port),
                     SERVER_CORE if i == 0 else LOAD_CORE,
                     logdir / f"orderlog-{i}.log",
-                    env={"PYTHONPATH": str(SRC), **UNLIMITED},
+                    env={"PYTHONPATH": str(SRC), **UNLIMITED, **(env or {})},
                 )
             )
             out.append((port, proc.pid))

@@ -79,6 +79,7 @@ async def state(settings: Settings, redis: Any) -> AsyncIterator[Any]:
     await built.hub.close()  # its listener task, if a live route started it
     await built.auth.close()  # its watch of live connections' keys, if one started
     await built.orders.aclose()
+    await built.outbound.close()  # (never started here; its resolver threads, if a test used it)
 
 
 @pytest.fixture

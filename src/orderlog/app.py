@@ -35,6 +35,7 @@ from orderlog.http import (
     recall,
     screens,
     search,
+    webhooks,
 )
 from orderlog.http.errors import HANDLERS
 from orderlog.http.hot import HotRoutes
@@ -47,6 +48,9 @@ from orderlog.ops import drain
 from orderlog.ops.metrics import Metrics, mark_process_dead
 from orderlog.ops.runtime import tune_gc
 from orderlog.ops.serving import redact_server_logs
+from orderlog.outbound.client import Client
+from orderlog.outbound.engine import Config, Engine
+from orderlog.sealing import server_sealer
 from orderlog.settings import Settings
 from orderlog.store import retention
 from orderlog.store.client import (
@@ -56,11 +60,13 @@ from orderlog.store.client import (
     make_redis,
     publish_command,
 )
+from orderlog.store.delivery import DeliveryQueue
 from orderlog.store.embedded import store_url
 from orderlog.store.multiplex import Multiplexed
 from orderlog.store.orders import OrderStore
 from orderlog.store.replication import Replicated, warn_short_of_replicas
 from orderlog.store.screens import ScreenStore
+from orderlog.store.webhooks import WebhookStore
 from orderlog.store.workspaces import WorkspaceStore
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
@@ -81,6 +87,17 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
     workspaces = WorkspaceStore(redis, keys)
     screen_store = ScreenStore(redis, keys, workspaces)
     measures = Metrics()
+    hooks = WebhookStore(redis, keys, server_sealer(settings))
+    outbound = Engine(
+        webhooks=hooks,
+        queue=DeliveryQueue(redis, keys),
+        workspaces=workspaces,
+        client=Client(
+            allow_private=settings.webhook_allow_private, timeout=settings.webhook_timeout
+        ),
+        config=Config.from_settings(settings),
+        observer=measures,
+    )
     return State(
         settings=settings,
         redis=redis,
@@ -91,6 +108,7 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             idempotency_ttl=settings.idempotency_ttl,
             publish_command=publish_command(settings.redis_url),
             on_events=measures.events_published.inc,
+            on_write=outbound.wake,
             replicated=replicated(settings, redis),
             pipelined=Multiplexed.beside(redis),
         ),
@@ -107,6 +125,8 @@ def build_state(settings: Settings, redis: RedisClient) -> State:
             on_reconnect=measures.redis_reconnects.inc,
         ),
         metrics=measures,
+        webhooks=hooks,
+        outbound=outbound,
     )
 
 
@@ -158,10 +178,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                         state.orders, state.workspaces, interval=settings.retention_interval
                     )
                 )
+            state.outbound.start()
             try:
                 yield {KEY: state}
             finally:
                 uninstall()
+                await state.outbound.close()
                 if sweeper is not None:
                     sweeper.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -183,6 +205,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *live.routes,
         *search.routes,
         *metrics.routes,
+        *webhooks.routes,
     ]
     if STATIC_DIR.is_dir():
         routes.append(Mount("/", Dashboards(directory=STATIC_DIR, html=True), name="static"))

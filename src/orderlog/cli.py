@@ -1,4 +1,4 @@
-"""``orderlog serve | workspace | key | screen | demo``.
+"""``orderlog serve | workspace | key | screen | webhook | demo``.
 
 Admin commands work against the same store as ``serve`` (same ``--data-dir`` or ``REDIS_URL``),
 whether the server is running or not: with an embedded store they use the running instance, or
@@ -21,15 +21,17 @@ from typing import Any
 
 import orjson
 
-from orderlog.domain import screens
+from orderlog.domain import screens, webhooks
 from orderlog.errors import OrderLogError
 from orderlog.keys import Keys
 from orderlog.ops.logging import log_config
 from orderlog.ops.serving import CannotListen, listen, uvicorn_options
+from orderlog.sealing import server_sealer
 from orderlog.settings import SECRETS, Flag, Settings, flags, markdown_table
 from orderlog.store.client import Loading, describe_loading, loading, make_redis, wait_loaded
 from orderlog.store.embedded import EmbeddedError, store_url
 from orderlog.store.screens import ScreenStore
+from orderlog.store.webhooks import WebhookStore
 from orderlog.store.workspaces import WorkspaceStore
 
 STARTUP_FAILURE = 3  # uvicorn's exit status when the app could not start
@@ -68,6 +70,22 @@ def _with_screens(settings: Settings, fn: Callable[[ScreenStore], Awaitable[Any]
         try:
             await wait_loaded(redis, _loading_progress)
             return await fn(ScreenStore(redis, keys, WorkspaceStore(redis, keys)))
+        finally:
+            await redis.aclose()
+
+    with store_url(settings.redis_url, settings.data_dir, settings.appendfsync, share=True) as url:
+        return asyncio.run(run(url))
+
+
+def _with_webhooks(
+    settings: Settings, fn: Callable[[WorkspaceStore, WebhookStore], Awaitable[Any]]
+) -> Any:
+    async def run(url: str) -> Any:
+        redis = make_redis(url, timeout=settings.redis_timeout)
+        keys = Keys(settings.key_prefix)
+        try:
+            hooks = WebhookStore(redis, keys, server_sealer(settings))
+            return await fn(WorkspaceStore(redis, keys), hooks)
         finally:
             await redis.aclose()
 
@@ -127,6 +145,60 @@ def cmd_key_list(args: argparse.Namespace) -> None:
 def cmd_key_revoke(args: argparse.Namespace) -> None:
     result = _with_workspaces(_settings(args), lambda s: s.revoke_key(args.key_id))
     _print(args, result, f"key {args.key_id} revoked")
+
+
+# -- webhook -----------------------------------------------------------------------------------
+def _csv(raw: str | None) -> list[str] | None:
+    return None if raw is None else [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def cmd_webhook_add(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+    body: dict[str, Any] = {"url": args.url, "format": args.format, "label": args.label or ""}
+    if args.events is not None:
+        body["events"] = _csv(args.events)
+    if args.statuses is not None:
+        body["statuses"] = _csv(args.statuses)
+
+    async def add(workspaces: WorkspaceStore, store: WebhookStore) -> dict[str, Any]:
+        await workspaces.workspace(args.workspace)
+        workflow = await workspaces.workflow(args.workspace)
+        spec = webhooks.parse_spec(
+            body, workflow.names, allow_private=settings.webhook_allow_private
+        )
+        hook, secret = await store.create(args.workspace, spec)
+        return {**hook.to_json(), "workspace_id": args.workspace, "secret": secret}
+
+    made = _with_webhooks(settings, add)
+    lines = [f"webhook {made['id']} ({made['format']}) -> {made['url']}"]
+    if made["secret"]:
+        lines += [f"  signing secret: {made['secret']}", "Shown once; keep it with the receiver."]
+    _print(args, made, "\n".join(lines))
+
+
+def cmd_webhook_list(args: argparse.Namespace) -> None:
+    async def listing(workspaces: WorkspaceStore, store: WebhookStore) -> list[dict[str, Any]]:
+        await workspaces.workspace(args.workspace)
+        return [
+            {**h.to_json(), "health": await store.health(h)}
+            for h in await store.all(args.workspace)
+        ]
+
+    items = _with_webhooks(_settings(args), listing)
+    text = "\n".join(
+        f"{w['id']}  {w['format']:7}  {w['health']['state']:8}  {w['url']}"
+        + (f"  ({w['label']})" if w["label"] else "")
+        for w in items
+    )
+    _print(args, {"webhooks": items}, text or "no webhooks")
+
+
+def cmd_webhook_remove(args: argparse.Namespace) -> None:
+    async def remove(workspaces: WorkspaceStore, store: WebhookStore) -> None:
+        await store.delete(args.workspace, args.webhook_id)
+
+    _with_webhooks(_settings(args), remove)
+    _print(args, {"id": args.webhook_id, "deleted": True}, f"webhook {args.webhook_id} removed")
 
 
 # -- screens -----------------------------------------------------------------------------------
@@ -428,6 +500,29 @@ def parser() -> argparse.ArgumentParser:
     kr.add_argument("key_id")
     store_opts(kr)
     kr.set_defaults(func=cmd_key_revoke)
+    hook = sub.add_parser(
+        "webhook", help="add, list or remove webhooks (Discord channels, signed callbacks)"
+    ).add_subparsers(dest="action", required=True)
+    ha = hook.add_parser("add", help="a new webhook; its signing secret is shown once")
+    ha.add_argument("workspace")
+    ha.add_argument("url")
+    ha.add_argument("--format", choices=list(webhooks.FORMATS), default="json")
+    ha.add_argument(
+        "--events", help=f"comma-separated: {', '.join(webhooks.EVENTS)} (default: all)"
+    )
+    ha.add_argument("--statuses", help="comma-separated statuses an event must move an order to")
+    ha.add_argument("--label")
+    store_opts(ha)
+    ha.set_defaults(func=cmd_webhook_add)
+    hl = hook.add_parser("list", help="the workspace's webhooks and their health")
+    hl.add_argument("workspace")
+    store_opts(hl)
+    hl.set_defaults(func=cmd_webhook_list)
+    hr = hook.add_parser("remove", help="delete a webhook (and what it had not delivered)")
+    hr.add_argument("workspace")
+    hr.add_argument("webhook_id")
+    store_opts(hr)
+    hr.set_defaults(func=cmd_webhook_remove)
     scr = sub.add_parser(
         "screen", help="pair, list or revoke screens (a screen shows a code to pair)"
     ).add_subparsers(dest="action", required=True)

@@ -18,6 +18,8 @@
      +-- UpgradeRequired         426  a plain HTTP request to a WebSocket-only route
      +-- RateLimited             429  over the key's rate; carries retry_after
      +-- StoreUnavailable        503  Redis unreachable or timing out; carries retry_after
+     +-- ServerKeyUnavailable    503  the server key (sealing.py) is missing, unreadable or not
+                                      the one that sealed a value
           +-- NotReplicated      503  written on the master, on too few replicas in time
 
 Each carries data and builds its message from it. ``routes/errors.py`` maps the tree to
@@ -188,6 +190,13 @@ class StoreUnavailable(OrderLogError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class ServerKeyUnavailable(OrderLogError):
+    """The server key that seals secrets at rest cannot be had (a configuration problem of this
+    server, not of the request)."""
+
+    status_code = 503
 
 
 class NotReplicated(StoreUnavailable):

@@ -35,6 +35,16 @@ Layout (``P`` is the configurable prefix, ``W`` a workspace id)::
                                        (``ix:created`` alone scores by created time in ms)
     P:{W}:ix:v:<kind>            ZSET  every value a text index holds (score 0, by value), for
                                        prefix search: kind = cname:, sname:, item:, tok:
+    P:{W}:webhooks               SET   ids of the workspace's webhooks
+    P:{W}:wh:H                   HASH  webhook H: its settings (URL and secrets sealed) and its
+                                       delivery state (the event being retried, failures, ...)
+    P:{W}:wh:H:lease             STR   the process delivering H now (its consumer name), PX
+    P:{W}:wh:H:log               LIST  H's last 100 delivery attempts (JSON), newest first
+    P:{W}:wh:H:dead              HASH  H's dead letters: stream id -> the event and why it died
+    P:{W}:wh:H:redrive           LIST  stream ids an admin asked to send again
+    (group) wh:H on P:{W}:events       the consumer group H is delivered from (in stream order)
+    P:webhook-workspaces         SET   ids of workspaces that have (or had) a webhook
+    P:webhook-processes          ZSET  server processes delivering webhooks, by last heartbeat
 
 Every workspace key carries the ``{W}`` hash tag, so a workspace lives on one Redis Cluster slot
 and one Lua script may touch all of its keys. API key ids and ticket tags are drawn so that their
@@ -77,6 +87,7 @@ VOCABULARIES = ("customer", "staff", "item", "token")
 # built (``Keys.ws``), whatever a route checked before.
 WORKSPACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _checked: set[str] = set()  # ids that passed WORKSPACE_ID (a write builds ~8 keys of its one)
+WEBHOOK_ID = re.compile(r"wh_[0-9a-f]{16}")  # store/webhooks.py draws them
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +187,40 @@ class Keys:
 
     def rate_limit(self, workspace_id: str, key_id: str) -> str:
         return self.ws(workspace_id) + "rl:" + key_id
+
+    # -- outbound webhooks -------------------------------------------------------------------
+    @property
+    def webhook_workspaces(self) -> str:
+        return f"{self.prefix}:webhook-workspaces"
+
+    @property
+    def webhook_processes(self) -> str:
+        return f"{self.prefix}:webhook-processes"
+
+    def webhooks(self, workspace_id: str) -> str:
+        return self.ws(workspace_id) + "webhooks"
+
+    def webhook(self, workspace_id: str, webhook_id: str) -> str:
+        if not WEBHOOK_ID.fullmatch(webhook_id):
+            raise ValueError(f"not a valid webhook id: {webhook_id[:80]!r}")
+        return self.ws(workspace_id) + "wh:" + webhook_id
+
+    def webhook_lease(self, workspace_id: str, webhook_id: str) -> str:
+        return self.webhook(workspace_id, webhook_id) + ":lease"
+
+    def webhook_log(self, workspace_id: str, webhook_id: str) -> str:
+        return self.webhook(workspace_id, webhook_id) + ":log"
+
+    def webhook_dead(self, workspace_id: str, webhook_id: str) -> str:
+        return self.webhook(workspace_id, webhook_id) + ":dead"
+
+    def webhook_redrive(self, workspace_id: str, webhook_id: str) -> str:
+        return self.webhook(workspace_id, webhook_id) + ":redrive"
+
+    @staticmethod
+    def webhook_group(webhook_id: str) -> str:
+        """The consumer group of a webhook on its workspace's event stream."""
+        return "wh:" + webhook_id
 
     def index_prefix(self, workspace_id: str) -> str:
         return self.ws(workspace_id) + "ix:"

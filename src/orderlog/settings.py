@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-SECRETS = frozenset({"metrics_token", "redis_url"})  # never printed (a URL may hold a password)
+# never printed (a URL may hold a password)
+SECRETS = frozenset({"metrics_token", "redis_url", "secret_key"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,8 @@ class Settings:
         metadata={
             "env": "ORDERLOG_DATA_DIR",
             "cli": "--data-dir",
-            "help": "where the embedded Redis keeps its AOF",
+            "help": "where the embedded Redis keeps its AOF (and the server key, `secret.key`, "
+            "unless ORDERLOG_SECRET_KEY is set)",
         },
     )
     host: str = field(
@@ -225,6 +227,74 @@ class Settings:
         metadata={
             "env": "ORDERLOG_SHUTDOWN_TIMEOUT",
             "help": "seconds a stopping process (SIGTERM) waits for requests and sockets",
+        },
+    )
+
+    # -- outbound webhooks (outbound/, docs/webhooks.md) --
+    secret_key: str | None = field(
+        default=None,
+        metadata={
+            "env": "ORDERLOG_SECRET_KEY",
+            "help": "the server key (32 bytes, url-safe base64) sealing webhook secrets and URLs "
+            "at rest; the same on every server of one Redis. Unset: generated into "
+            "`<data dir>/secret.key` (0600) on first use",
+        },
+    )
+    webhook_allow_private: bool = field(
+        default=False,
+        metadata={
+            "env": "ORDERLOG_WEBHOOK_ALLOW_PRIVATE",
+            "help": "allow webhooks to loopback, private, link-local and metadata addresses",
+        },
+    )
+    webhook_concurrency: int = field(
+        default=64,
+        metadata={
+            "env": "ORDERLOG_WEBHOOK_CONCURRENCY",
+            "help": "webhooks one process delivers to at once (0: this process delivers none)",
+        },
+    )
+    webhook_timeout: float = field(
+        default=10.0,
+        metadata={
+            "env": "ORDERLOG_WEBHOOK_TIMEOUT",
+            "help": "seconds a delivery may take (connect, send, answer) before it has failed",
+        },
+    )
+    webhook_retry_base: float = field(
+        default=5.0,
+        metadata={
+            "env": "ORDERLOG_WEBHOOK_RETRY_BASE",
+            "help": "seconds before the first retry; each next one waits twice as long (+-25%)",
+        },
+    )
+    webhook_retry_max_interval: float = field(
+        default=3600.0,
+        metadata={
+            "env": "ORDERLOG_WEBHOOK_RETRY_MAX_INTERVAL",
+            "help": "the longest wait between two attempts (and the most Retry-After honoured)",
+        },
+    )
+    webhook_retry_for: float = field(
+        default=86_400.0,
+        metadata={
+            "env": "ORDERLOG_WEBHOOK_RETRY_FOR",
+            "help": "seconds an event is retried before it becomes a dead letter",
+        },
+    )
+    webhook_disable_after: float = field(
+        default=86_400.0,
+        metadata={
+            "env": "ORDERLOG_WEBHOOK_DISABLE_AFTER",
+            "help": "seconds of failing without a single success before a webhook is disabled",
+        },
+    )
+    webhook_lease: float = field(
+        default=15.0,
+        metadata={
+            "env": "ORDERLOG_WEBHOOK_LEASE",
+            "help": "seconds before another process takes over the webhooks of a process that "
+            "stopped without handing them back (crashed)",
         },
     )
 

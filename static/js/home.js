@@ -5,8 +5,8 @@
 // nothing is stored. A kiosk link's #key=...&workspace=... fragment still signs in.
 //
 // Owner tools: an admin key, checked the same way and kept in this page's memory only, unlocks
-// pairing a screen (the code it shows), the list of paired screens (revoke), and the workspace
-// settings.
+// pairing a screen (the code it shows), the list of paired screens (revoke), the webhooks (with
+// their health: add, disable, test, remove) and the workspace settings.
 import { clear, el, header, loadWorkspace, saveSession, session, signOut, takeFragment } from "./common.js";
 import { formatDateTime, languagePicker, t, translatePage } from "./i18n.js";
 
@@ -144,6 +144,7 @@ unlock.addEventListener("submit", async (event) => {
     // cursor out of a field the owner has started typing in)
     document.getElementById("pair-form").code.focus();
     await listScreens();
+    await offerWebhooks();
   } catch (exc) {
     status("unlock-status", exc.message);
   }
@@ -224,6 +225,87 @@ async function revoke(screen) {
   }
   await listScreens();
 }
+
+// -- webhooks --------------------------------------------------------------------------------------
+const hookForm = document.getElementById("webhook-add");
+
+async function offerWebhooks() {
+  const workflow = await ownerApi("/workflow");
+  clear(
+    document.getElementById("webhook-statuses"),
+    el("legend", {}, t("hooks.statuses")),
+    workflow.statuses.map((s) => el("label", {}, el("input", { type: "checkbox", name: "statuses", value: s.name }), s.label))
+  );
+  await listWebhooks();
+}
+
+function healthCell(w) {
+  const h = w.health;
+  const lines = [];
+  if (w.disabled_reason) lines.push(w.disabled_reason);
+  else if (h.state === "failing" && h.last_error) lines.push(t("hooks.last_error", { error: h.last_error }));
+  if (h.undelivered) lines.push(t("hooks.waiting", { count: h.undelivered, seconds: Math.round(h.lag_seconds) }));
+  if (h.dead_letters) lines.push(t("hooks.dead", { count: h.dead_letters }));
+  if (h.last_success_at) lines.push(t("hooks.last_ok", { time: formatDateTime(h.last_success_at) }));
+  return el("td", {}, el("span", { class: `health ${h.state}` }, t(`hooks.state_${h.state}`)), lines.map((line) => el("div", { class: "muted" }, line)));
+}
+
+function webhookRow(w) {
+  const name = w.label || w.url;
+  const act = (text, run, cls) => el("button", { type: "button", class: cls, onclick: () => hookAction(run) }, text);
+  return el(
+    "tr",
+    { dataset: { webhook: w.id } },
+    el("td", {}, name, w.label ? el("div", { class: "muted" }, w.url) : null),
+    el("td", {}, t(w.format === "discord" ? "hooks.discord" : "hooks.json")),
+    el("td", {}, w.events.join(", "), w.statuses.length ? el("div", { class: "muted" }, t("hooks.to", { statuses: w.statuses.join(", ") })) : null),
+    healthCell(w),
+    el(
+      "td",
+      { class: "row-actions" },
+      act(t(w.enabled ? "hooks.disable" : "hooks.enable"), () => ownerApi(`/webhooks/${w.id}`, { method: "PATCH", body: { enabled: !w.enabled } })),
+      act(t("hooks.test"), async () => {
+        const r = await ownerApi(`/webhooks/${w.id}/test`, { method: "POST" });
+        const ok = r.outcome === "delivered";
+        status("webhooks-status", ok ? t("hooks.tested", { status: r.status_code, ms: r.latency_ms }) : t("hooks.test_failed", { error: r.error }), ok);
+      }),
+      act(t("hooks.remove"), async () => {
+        await ownerApi(`/webhooks/${w.id}`, { method: "DELETE" });
+        status("webhooks-status", t("hooks.removed", { name }), true);
+      }, "danger")
+    )
+  );
+}
+
+async function listWebhooks() {
+  const { webhooks } = await ownerApi("/webhooks");
+  clear(document.querySelector("#webhooks-table tbody"), webhooks.map(webhookRow));
+  document.getElementById("webhooks-empty").hidden = webhooks.length > 0;
+}
+
+async function hookAction(run) {
+  try {
+    await run();
+  } catch (exc) {
+    status("webhooks-status", exc.message);
+  }
+  await listWebhooks();
+}
+
+hookForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const ticked = (name) => [...hookForm.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+  const body = { url: hookForm.url.value.trim(), format: hookForm.format.value, events: ticked("events"), label: hookForm.label.value.trim() };
+  if (ticked("statuses").length) body.statuses = ticked("statuses");
+  await hookAction(async () => {
+    const made = await ownerApi("/webhooks", { method: "POST", body });
+    const secret = document.getElementById("webhook-secret");
+    secret.hidden = !made.secret;
+    secret.textContent = made.secret ? t("hooks.secret", { name: made.label || made.url, secret: made.secret }) : "";
+    status("webhooks-status", t("hooks.added"), true);
+    hookForm.reset();
+  });
+});
 
 // -- settings --------------------------------------------------------------------------------------
 const settingsForm = document.getElementById("settings");

@@ -262,6 +262,30 @@ def test_bench_audit_floors_command_runs() -> None:
 
 
 @pytest.mark.slow
+def test_bench_webhooks_command_delivers_everything(tmp_path: Path) -> None:
+    """bench.webhooks: both loads with and without webhooks answered without an error, every
+    delivery made (nothing left, nothing twice), the ratio rows there, and the profiled run's
+    share of webhook code."""
+    out = bench_command(
+        *("-m", "bench.webhooks", "--duration", "0.5", "--warmup", "0.2", "--runs", "1"),
+        *("--profile", str(tmp_path)),
+    )
+    rows = table(out, "load")
+    assert [(r["load"].split(",")[0], r["webhooks"]) for r in rows] == [
+        ("max", "none"),
+        ("max", "3 active"),
+        ("fixed 1000/s", "none"),
+        ("fixed 1000/s", "3 active"),
+    ]
+    assert all(r["errors"] == "0" for r in rows), rows
+    assert all(float(r["of deliveries due"].replace(",", "")) > 0 for r in rows[1::2]), rows
+    assert "NOT every delivery" not in out
+    ratios = table(out.split("run by run")[1], "load")
+    assert all(r["ratio"].endswith("x") for r in ratios), ratios
+    assert "webhook code in " in out
+    assert (tmp_path / "webhooks-three-max.folded").stat().st_size > 0
+
+
 def test_bench_wait_command_measures_both_modes() -> None:
     """bench.wait: writes without WAIT and with WAIT 1 against a real replica, both measured in
     the same round, at each concurrency."""

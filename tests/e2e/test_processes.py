@@ -8,72 +8,29 @@ import asyncio
 import contextlib
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from orderlog.store.embedded import free_port
 from support.live import create, events, http, move, recv, socket
 from support.metrics import samples
-from support.processes import env
+from support.processes import Served
 from support.server import Workspace
 
 SHUTDOWN_TIMEOUT = 5
 
 
-class Workers:
+def serve(redis_url: str, workers: int) -> Served:
     """`orderlog serve --workers N` on a free port against the suite's Redis."""
-
-    def __init__(self, redis_url: str, workers: int) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        extra = {
-            "REDIS_URL": redis_url,
-            "ORDERLOG_DEMO_WORKSPACE": "0",
-            "ORDERLOG_SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT),
-        }
-        self.proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "orderlog", "serve"),
-                *("--port", str(self.port), "--workers", str(workers)),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={k: v for k, v in env().items() if k != "PROMETHEUS_MULTIPROC_DIR"} | extra,
-        )
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.output()
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("serve did not become ready in 30 s")
-
-    def output(self) -> str:
-        out, _ = self.proc.communicate(timeout=30)
-        return out
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate(timeout=30)
+    return Served(redis_url, workers=workers, ORDERLOG_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT))
 
 
 @pytest.fixture
-def workers(redis_url: str, redis: Any) -> Iterator[Workers]:
-    server = Workers(redis_url, 2)
+def workers(redis_url: str, redis: Any) -> Iterator[Served]:
+    server = serve(redis_url, 2)
     try:
         server.wait_ready()
         yield server
@@ -100,7 +57,7 @@ async def test_processes_separate_servers_share_writes_and_cursors(
 ) -> None:
     """Two servers (as on two hosts) on one Redis: writes through one reach sockets on the
     other, and a cursor from one resumes on the other."""
-    one, two = Workers(redis_url, 1), Workers(redis_url, 1)
+    one, two = serve(redis_url, 1), serve(redis_url, 1)
     try:
         one.wait_ready()
         two.wait_ready()
@@ -121,7 +78,7 @@ async def test_processes_separate_servers_share_writes_and_cursors(
 
 @pytest.mark.slow
 async def test_processes_share_writes_cursors_metrics_and_leave_with_1001(
-    workers: Workers, workspace: Workspace
+    workers: Served, workspace: Workspace
 ) -> None:
     """Two workers: each socket sees every write whichever worker took it; a cursor resumes on
     any worker; /metrics sums both; SIGTERM closes sockets with 1001 and the server exits."""
@@ -176,7 +133,7 @@ async def test_processes_sigterm_finishes_inflight_write_after_closing_sockets(
 ) -> None:
     """One process: SIGTERM while a write waits on Redis (CLIENT PAUSE WRITE) closes the socket
     with 1001 at once, still answers the write 201 (it is in Redis), and exits cleanly."""
-    server = Workers(redis_url, 1)
+    server = serve(redis_url, 1)
     try:
         server.wait_ready()
         async with http(server.base) as client, socket(server.base, workspace) as conn:

@@ -98,3 +98,52 @@ class Serve:
         out = self.read()
         assert self.proc.returncode == 0, out
         return out
+
+
+class Served:
+    """``orderlog serve [--workers N]`` on a free port against a given Redis, with extra
+    environment variables; killed, not stopped, when a test wants a crash."""
+
+    def __init__(self, redis_url: str, workers: int = 1, **environ: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        extra = {"REDIS_URL": redis_url, "ORDERLOG_DEMO_WORKSPACE": "0", **environ}
+        self.proc = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "orderlog", "serve"),
+                *("--port", str(self.port), "--workers", str(workers)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={k: v for k, v in env().items() if k != "PROMETHEUS_MULTIPROC_DIR"} | extra,
+        )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.output()
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("serve did not become ready in 30 s")
+
+    def output(self) -> str:
+        out, _ = self.proc.communicate(timeout=30)
+        return out
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no handing back of anything."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=30)
+
+    def stop(self) -> str:
+        """SIGINT (a clean stop); its output."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=30)
+        return out

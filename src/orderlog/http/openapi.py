@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from orderlog import __version__
-from orderlog.domain import screens, workspace
+from orderlog.domain import screens, webhooks, workspace
 from orderlog.domain.inputs import (
     MAX_BATCH,
     MAX_ITEMS,
@@ -1335,6 +1335,299 @@ METRICS_PATHS = {
 }
 
 
+# -- webhooks (http/webhooks.py; delivery: outbound/, docs/webhooks.md) -------------------------
+WEBHOOK_PARAM = {
+    "name": "webhook_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^wh_[0-9a-f]{16}$"},
+}
+DELIVERY_PARAM = {
+    "name": "delivery_id",
+    "in": "path",
+    "required": True,
+    "description": "the event's stream id (a delivery's or dead letter's `delivery_id`)",
+    "schema": {"type": "string", "pattern": "^[0-9]{1,20}-[0-9]{1,20}$"},
+}
+WEBHOOK_FIELDS: dict[str, Any] = {
+    "url": {
+        "type": "string",
+        "maxLength": webhooks.MAX_URL,
+        "description": "http(s) URL; a Discord webhook URL with format discord. Public "
+        "addresses only unless ORDERLOG_WEBHOOK_ALLOW_PRIVATE",
+    },
+    "events": {
+        "type": "array",
+        "minItems": 1,
+        "items": {"enum": list(webhooks.EVENTS)},
+        "description": "event types delivered (default: all)",
+    },
+    "statuses": {
+        "type": "array",
+        "items": STATUS,
+        "description": "only events moving an order to one of these statuses (empty: all)",
+    },
+    "label": text(webhooks.MAX_LABEL, empty=True),
+    "enabled": {"type": "boolean"},
+}
+WHEN = {"type": ["string", "null"], "format": "date-time"}
+WEBHOOK_SCHEMAS: dict[str, Any] = {
+    "WebhookCreate": {
+        "type": "object",
+        "required": ["url"],
+        "additionalProperties": False,
+        "properties": {**WEBHOOK_FIELDS, "format": {"enum": list(webhooks.FORMATS)}},
+    },
+    "WebhookChange": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            **WEBHOOK_FIELDS,
+            "format": {"enum": list(webhooks.FORMATS), "description": "cannot change"},
+        },
+    },
+    "Webhook": {
+        "type": "object",
+        "required": ["id", "url", "events", "statuses", "format", "enabled", "health"],
+        "properties": {
+            "id": {"type": "string"},
+            "url": {"type": "string", "description": "query and long path segments masked"},
+            "events": {"type": "array", "items": {"type": "string"}},
+            "statuses": {"type": "array", "items": {"type": "string"}},
+            "format": {"enum": list(webhooks.FORMATS)},
+            "label": {"type": "string"},
+            "enabled": {"type": "boolean"},
+            "created_at": {"type": "string"},
+            "updated_at": {"type": "string"},
+            "has_secret": {"type": "boolean"},
+            "secret_rotated_at": WHEN,
+            "previous_secret_expires_at": WHEN,
+            "disabled_reason": {"type": ["string", "null"]},
+            "disabled_at": WHEN,
+            "health": ref("WebhookHealth"),
+        },
+    },
+    "WebhookWithSecret": {
+        "allOf": [ref("Webhook")],
+        "type": "object",
+        "required": ["secret"],
+        "properties": {
+            "secret": {
+                "type": ["string", "null"],
+                "description": "whsec_...: shown only now (null for Discord)",
+            }
+        },
+    },
+    "WebhookHealth": {
+        "type": "object",
+        "required": ["state", "undelivered", "lag_seconds", "dead_letters"],
+        "properties": {
+            "state": {"enum": ["pending", "healthy", "failing", "disabled"]},
+            "last_success_at": WHEN,
+            "last_failure_at": WHEN,
+            "last_error": {"type": ["string", "null"]},
+            "last_status_code": {"type": ["integer", "null"]},
+            "failing_since": WHEN,
+            "next_retry_at": WHEN,
+            "retrying": {"type": ["string", "null"], "description": "the event being retried"},
+            "undelivered": {"type": "integer"},
+            "lag_seconds": {"type": "number", "description": "age of the oldest undelivered"},
+            "dead_letters": {"type": "integer"},
+        },
+    },
+    "DeliveryAttempt": {
+        "type": "object",
+        "required": ["outcome", "at"],
+        "properties": {
+            "delivery_id": {"type": ["string", "null"]},
+            "events": {"type": "array", "items": {"type": "string"}},
+            "event": {"type": ["string", "null"]},
+            "order_number": {"type": ["integer", "null"]},
+            "attempt": {"type": "integer"},
+            "at": {"type": "string", "format": "date-time"},
+            "outcome": {"enum": ["delivered", "retrying", "dead", "disabled", "failed", "lost"]},
+            "status_code": {"type": ["integer", "null"]},
+            "latency_ms": {"type": ["number", "null"]},
+            "error": {"type": ["string", "null"]},
+            "next_retry_at": WHEN,
+            "manual": {"type": "boolean"},
+        },
+    },
+    "DeadLetter": {
+        "type": "object",
+        "required": ["delivery_id", "error", "dead_at"],
+        "properties": {
+            "delivery_id": {"type": "string"},
+            "event": {"type": "string"},
+            "order_number": {"type": ["integer", "null"]},
+            "attempts": {"type": "integer"},
+            "error": {"type": "string"},
+            "dead_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "WebhookEvent": {
+        "type": "object",
+        "description": "The body of a JSON webhook delivery: the live feed's event frame "
+        "(docs/protocol.md); `webhook.test` from POST .../test has no cursor and no order",
+        "required": ["type", "cursor", "event", "previous_status", "order"],
+        "properties": {
+            "type": {"const": "event"},
+            "cursor": {"type": ["string", "null"]},
+            "event": {"enum": [*webhooks.EVENTS, webhooks.TEST]},
+            "previous_status": {"type": ["string", "null"]},
+            "order": {"anyOf": [ref("Order"), {"type": "null"}]},
+        },
+    },
+}
+ADMIN_ERRORS = ("401", "403", "404", "429", "503")
+WEBHOOK_PATHS: dict[str, Any] = {
+    f"{WORKSPACE}/webhooks": {
+        "get": {
+            "summary": "The workspace's webhooks with their health (admin)",
+            "parameters": [WS_PARAM],
+            "responses": {
+                "200": ok(
+                    {
+                        "type": "object",
+                        "required": ["webhooks"],
+                        "properties": {"webhooks": {"type": "array", "items": ref("Webhook")}},
+                    }
+                ),
+                **errors("401", "403", "429", "503"),
+            },
+        },
+        "post": {
+            "summary": "Create a webhook (admin); its signing secret is shown once",
+            "parameters": [WS_PARAM],
+            "requestBody": json_body(ref("WebhookCreate")),
+            "responses": {
+                "201": ok(ref("WebhookWithSecret"), "Created"),
+                **errors("400", "401", "403", "409", "413", "415", "422", "429", "503"),
+            },
+        },
+    },
+    f"{WORKSPACE}/webhooks/{{webhook_id}}": {
+        "get": {
+            "summary": "One webhook with its health (admin)",
+            "parameters": [WS_PARAM, WEBHOOK_PARAM],
+            "responses": {"200": ok(ref("Webhook")), **errors(*ADMIN_ERRORS)},
+        },
+        "patch": {
+            "summary": "Change a webhook: URL, filters, label, enabled (admin)",
+            "parameters": [WS_PARAM, WEBHOOK_PARAM],
+            "requestBody": json_body(ref("WebhookChange")),
+            "responses": {
+                "200": ok(ref("Webhook")),
+                **errors("400", "413", "415", "422", *ADMIN_ERRORS),
+            },
+        },
+        "delete": {
+            "summary": "Delete a webhook and what it had not delivered (admin)",
+            "parameters": [WS_PARAM, WEBHOOK_PARAM],
+            "responses": {"200": ok({"type": "object"}), **errors(*ADMIN_ERRORS)},
+        },
+    },
+    f"{WORKSPACE}/webhooks/{{webhook_id}}/rotate-secret": {
+        "post": {
+            "summary": "A new signing secret, shown once; the old one signs too for 24 h (admin)",
+            "parameters": [WS_PARAM, WEBHOOK_PARAM],
+            "responses": {
+                "200": ok(ref("WebhookWithSecret")),
+                **errors("422", *ADMIN_ERRORS),
+            },
+        },
+    },
+    f"{WORKSPACE}/webhooks/{{webhook_id}}/test": {
+        "post": {
+            "summary": "Send a `webhook.test` event now and say how it went (admin)",
+            "parameters": [WS_PARAM, WEBHOOK_PARAM],
+            "responses": {"200": ok(ref("DeliveryAttempt")), **errors(*ADMIN_ERRORS)},
+        },
+    },
+    f"{WORKSPACE}/webhooks/{{webhook_id}}/deliveries": {
+        "get": {
+            "summary": "The last 100 delivery attempts and the dead letters (admin)",
+            "parameters": [WS_PARAM, WEBHOOK_PARAM],
+            "responses": {
+                "200": ok(
+                    {
+                        "type": "object",
+                        "required": ["deliveries", "dead_letters"],
+                        "properties": {
+                            "deliveries": {"type": "array", "items": ref("DeliveryAttempt")},
+                            "dead_letters": {"type": "array", "items": ref("DeadLetter")},
+                        },
+                    }
+                ),
+                **errors(*ADMIN_ERRORS),
+            },
+        },
+    },
+    f"{WORKSPACE}/webhooks/{{webhook_id}}/deliveries/{{delivery_id}}/retry": {
+        "post": {
+            "summary": "Send an event again: a dead letter, the one waiting to be retried "
+            "(now), or any still in the stream (admin)",
+            "parameters": [WS_PARAM, WEBHOOK_PARAM, DELIVERY_PARAM],
+            "responses": {
+                "202": ok(
+                    {
+                        "type": "object",
+                        "required": ["delivery_id", "queued"],
+                        "properties": {
+                            "delivery_id": {"type": "string"},
+                            "queued": {"enum": ["dead", "due", "again"]},
+                        },
+                    },
+                    "Accepted",
+                ),
+                **errors(*ADMIN_ERRORS),
+            },
+        },
+    },
+}
+SIGNATURE_HEADERS = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "description": "the event's id, the same on every retry: de-duplicate by it",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "description": "Unix seconds of this attempt",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "description": "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per valid secret, "
+        "space-separated (Standard Webhooks)",
+        "schema": {"type": "string"},
+    },
+]
+# OpenAPI 3.1's top-level `webhooks`: what orderlog sends to receivers.
+OUTBOUND = {
+    "orderEvent": {
+        "post": {
+            "summary": "An order event, to a webhook of format json",
+            "description": "Signed per the Standard Webhooks specification. Answer 2xx within "
+            "10 s; anything else is retried with backoff for 24 h, in order. docs/webhooks.md",
+            "parameters": SIGNATURE_HEADERS,
+            "requestBody": json_body(ref("WebhookEvent")),
+            "responses": {
+                "200": {"description": "Delivered (any 2xx)"},
+                "410": {"description": "Gone: orderlog disables the webhook"},
+                "429": {"description": "Throttled: retried after Retry-After"},
+            },
+        }
+    }
+}
+
+
 def _rate_limited(paths: dict[str, Any]) -> dict[str, Any]:
     """Every operation that takes a key may answer 429 (domain/ratelimit.py): the document says
     so even where a route's own list forgot it."""
@@ -1348,7 +1641,14 @@ def _rate_limited(paths: dict[str, Any]) -> dict[str, Any]:
 @cache
 def document() -> dict[str, Any]:
     paths = {**PATHS}
-    for more in (LIVE_PATHS, SEARCH_PATHS, RECALL_PATHS, SCREEN_PATHS, METRICS_PATHS):
+    for more in (
+        LIVE_PATHS,
+        SEARCH_PATHS,
+        RECALL_PATHS,
+        SCREEN_PATHS,
+        METRICS_PATHS,
+        WEBHOOK_PATHS,
+    ):
         for path, operations in more.items():
             paths[path] = {**paths.get(path, {}), **operations}
     return {
@@ -1359,8 +1659,15 @@ def document() -> dict[str, Any]:
             "description": "A real-time order log; the Hyra Order Logging API and beyond.",
         },
         "paths": _rate_limited(paths),
+        "webhooks": OUTBOUND,
         "components": {
-            "schemas": {**SCHEMAS, **LIVE_SCHEMAS, **SEARCH_SCHEMAS, **SCREEN_SCHEMAS},
+            "schemas": {
+                **SCHEMAS,
+                **LIVE_SCHEMAS,
+                **SEARCH_SCHEMAS,
+                **SCREEN_SCHEMAS,
+                **WEBHOOK_SCHEMAS,
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": SECURE,

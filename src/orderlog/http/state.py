@@ -11,10 +11,12 @@ from starlette.types import Scope
 from orderlog.auth import Authenticator
 from orderlog.live.hub import Hub
 from orderlog.ops.metrics import Metrics
+from orderlog.outbound.engine import Engine
 from orderlog.settings import Settings
 from orderlog.store.client import RedisClient
 from orderlog.store.orders import OrderStore
 from orderlog.store.screens import ScreenStore
+from orderlog.store.webhooks import WebhookStore
 from orderlog.store.workspaces import WorkspaceStore
 
 KEY = "orderlog"  # the lifespan state's key (``scope["state"]``)
@@ -30,6 +32,8 @@ class State:
     auth: Authenticator
     hub: Hub  # live delivery: one pub/sub listener per process
     metrics: Metrics
+    webhooks: WebhookStore
+    outbound: Engine  # webhook deliveries of this process (started by the lifespan)
 
 
 def app_state(scope: Scope) -> State | None:

@@ -17,6 +17,7 @@ set the token there): http/metrics.py serves them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -107,6 +108,45 @@ class Metrics:
             "Pub/sub listener reconnections to Redis",
             registry=r,
         )
+        # Webhooks (outbound/): labelled by webhook id, a bounded set (at most 20 per workspace).
+        self.webhook_deliveries = Counter(
+            "orderlog_webhook_deliveries",
+            "Events delivered to a webhook (answered 2xx), by webhook",
+            ["webhook"],
+            registry=r,
+        )
+        self.webhook_failures = Counter(
+            "orderlog_webhook_failures",
+            "Failed delivery attempts (no 2xx: error, timeout, refused), by webhook",
+            ["webhook"],
+            registry=r,
+        )
+        self.webhook_retries = Counter(
+            "orderlog_webhook_retries",
+            "Delivery attempts that were retries of a failed one, by webhook",
+            ["webhook"],
+            registry=r,
+        )
+        self.webhook_dead_letters = Counter(
+            "orderlog_webhook_dead_letters",
+            "Events given up after retrying for ORDERLOG_WEBHOOK_RETRY_FOR, by webhook",
+            ["webhook"],
+            registry=r,
+        )
+        self.webhook_seconds = Histogram(
+            "orderlog_webhook_request_duration_seconds",
+            "Time a receiver took to answer a successful delivery",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=r,
+        )
+        self.webhook_lag_seconds = Gauge(
+            "orderlog_webhook_lag_seconds",
+            "Age of the oldest event not yet delivered to a webhook (0: caught up), as seen "
+            "by the process delivering it",
+            ["webhook"],
+            multiprocess_mode="livemostrecent",
+            registry=r,
+        )
 
     # -- recording ---------------------------------------------------------------------------
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -131,6 +171,28 @@ class Metrics:
     def resumed(self, outcome: str) -> None:
         """A client with a cursor was ``replayed`` from it, or needed a ``reset``."""
         self.resumes.labels(outcome).inc()
+
+    # -- webhooks (outbound/engine.py's Observer) ----------------------------------------------
+    def webhook_delivered(self, webhook_id: str, events: int, seconds: float) -> None:
+        self.webhook_deliveries.labels(webhook_id).inc(events)
+        self.webhook_seconds.observe(seconds)
+
+    def webhook_failed(self, webhook_id: str) -> None:
+        self.webhook_failures.labels(webhook_id).inc()
+
+    def webhook_retried(self, webhook_id: str) -> None:
+        self.webhook_retries.labels(webhook_id).inc()
+
+    def webhook_dead(self, webhook_id: str) -> None:
+        self.webhook_dead_letters.labels(webhook_id).inc()
+
+    def webhook_lag(self, webhook_id: str, seconds: float | None) -> None:
+        """The lag seen now; None: this process no longer delivers the webhook."""
+        if seconds is None:
+            with contextlib.suppress(KeyError):
+                self.webhook_lag_seconds.remove(webhook_id)
+            return
+        self.webhook_lag_seconds.labels(webhook_id).set(seconds)
 
     # -- exposition --------------------------------------------------------------------------
     def render(self) -> bytes:

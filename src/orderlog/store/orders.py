@@ -127,6 +127,7 @@ class OrderStore:
         idempotency_ttl: int = 24 * 3600,
         publish_command: str = "PUBLISH",
         on_events: Callable[[int], object] | None = None,
+        on_write: Callable[[str], object] | None = None,
         replicated: Replicated | None = None,
         pipelined: Multiplexed | None = None,
     ) -> None:
@@ -142,6 +143,7 @@ class OrderStore:
         self.pipelined = pipelined
         self.calls: Any = pipelined or redis
         self.on_events = on_events  # told how many events each write published (metrics)
+        self.on_write = on_write  # told the workspace a write added events to (webhooks)
         self.keys = keys or Keys()
         self.stream_maxlen = stream_maxlen
         self.idempotency_ttl = idempotency_ttl
@@ -218,9 +220,13 @@ class OrderStore:
                     "Idempotency-Key", "was already used with a different request body"
                 )
             reply = orjson.loads(reply[2])
-        elif self.on_events is not None:
+        else:
             # Each op that changed an order wrote one event (a replay above wrote none).
-            self.on_events(sum(1 for r in reply if r[0] == "ok" and r[4]))
+            written = sum(1 for r in reply if r[0] == "ok" and r[4])
+            if self.on_events is not None:
+                self.on_events(written)
+            if written and self.on_write is not None:
+                self.on_write(workspace_id)
         if self.replicated is not None and acked is not None and acked < self.replicated.replicas:
             raise NotReplicated(acked, self.replicated.replicas, self.replicated.timeout)
         return [_result(r, cmd) for r, cmd in zip(reply, commands, strict=True)]
@@ -293,6 +299,8 @@ class OrderStore:
         moved = int(reply[2])
         if self.on_events is not None:
             self.on_events(moved + 1)
+        if self.on_write is not None:
+            self.on_write(workspace_id)
         return moved
 
     async def _write(self, script: scripts.Script, keys: list[str], args: list[Any]) -> Any:
