@@ -828,8 +828,10 @@ async def test_station_and_allergen_matching_pure_parts(site: Any, workspace: Wo
                 return {
                     stations: names.map((n) => t.stationOf(n, stations)),
                     fallback: t.stationOf("Burger", { default: "grill", items: {} }),
-                    order: t.orderStations(order, { default: "grill", items: { drinks: ["latte", "mocha"] } }),
-                    allergens: notes.map((n) => t.allergenItems({ items: [{ name: "x", notes: n }] }, words).length),
+                    order: t.orderStations(
+                        order, { default: "grill", items: { drinks: ["latte", "mocha"] } }),
+                    allergens: notes.map(
+                        (n) => t.allergenItems({ items: [{ name: "x", notes: n }] }, words).length),
                     none: t.allergenItems({ items: [{ name: "x", notes: "nut" }] }, []).length,
                     same: t.sameStation(" Drinks", "drinks"),
                 };
