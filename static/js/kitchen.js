@@ -154,9 +154,12 @@ const outbox = new Outbox({
       return await api(request.path, { method: "POST", body: request.body, write: true, idempotencyKey: key });
     } catch (error) {
       if (action.kind === "recall" && action.attempts > 1 && error.status === 409) {
+        // the retry's first try may have landed: the last status change is then a recall made
+        // after the version this one named (item marks and priority changes pass over)
         const order = await api(`/orders/${action.orderId}`);
-        const last = order.history[order.history.length - 1];
-        if (order.version === request.body.version + 1 && String(last.reason || "").startsWith("recall:")) return { order };
+        const changes = order.history.filter((e) => !("item" in e) && !("priority" in e));
+        const last = changes[changes.length - 1];
+        if (last && last.version > request.body.version && String(last.reason || "").startsWith("recall:")) return { order };
       }
       throw error;
     }

@@ -237,6 +237,28 @@ async def test_recall_clears_item_marks_and_passes_over_them(client: Any, worksp
     assert (last["previous_status"], last["status"]) == ("preparing", WAITING)
 
 
+async def test_recall_names_the_bump_and_other_stations_marks_do_not_stale_it(
+    client: Any, workspace: Any
+) -> None:
+    """A recall naming the version its bump produced still undoes the bump after other
+    stations marked items and changed the priority; a status change after it makes it a 409,
+    and so does the recall repeated."""
+    oid = (await new_order(client, workspace, status=WAITING, items=["Bagel", "Tea"]))["id"]
+    bumped = (await set_status(client, workspace, oid, "preparing", actor=CHEF)).json()["order"]
+    await mark(client, workspace, oid, 1, done=True)
+    await prioritise(client, workspace, oid, priority="rush")
+    url = f"{workspace.base}/orders/{oid}/recall"
+    first = await client.post(url, headers=workspace.auth(), json={"version": bumped["version"]})
+    assert first.status_code == 200, first.text
+    assert first.json()["order"]["status"] == WAITING
+    again = await client.post(url, headers=workspace.auth(), json={"version": bumped["version"]})
+    assert_error(again, 409)
+    moved = (await set_status(client, workspace, oid, "preparing")).json()["order"]
+    await set_status(client, workspace, oid, "waiting_for_pickup")
+    stale = await client.post(url, headers=workspace.auth(), json={"version": moved["version"]})
+    assert "not " + str(moved["version"]) in assert_error(stale, 409)["message"]
+
+
 async def test_kitchen_writes_need_a_key_that_may_change_orders(
     client: Any, workspace: Any
 ) -> None:

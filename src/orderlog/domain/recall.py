@@ -8,8 +8,10 @@ own command, allowed only when
 - the order's last status change (its history's last entry other than item done marks and
   priority changes, which a recall passes over) is not its creation,
 - made at most ``recall_window_seconds`` ago (a workspace setting),
-- and nothing changed since: the write carries the version read here, so a change racing the
-  recall makes it a 409 instead of undoing the wrong thing.
+- and nothing changed since but marks: a caller's ``version`` may be the version the change
+  being undone produced or any later one reached by marks alone (a bump's recall stays valid
+  when another station marks its items), and the write carries the version read here, so a
+  change racing the recall makes it a 409 instead of undoing the wrong thing.
 
 (The window is measured with the server process's clock against the history's time, which
 Redis's clock wrote; on one host, or with NTP, they agree to well under a second.)
@@ -44,18 +46,23 @@ def recall_command(
 ) -> ChangeStatus:
     """The change that undoes ``order``'s last status change (``order`` has its history).
 
-    ``version``, if given, is the order's version the caller means to undo: a retried or
-    double-tapped recall then fails instead of undoing the recall itself.
+    ``version``, if given, is the order's version the caller means to undo: the version the
+    status change produced, or a later one that only marks and priority changes followed. A
+    retried or double-tapped recall then fails instead of undoing the recall itself.
 
     Raises:
-        Conflict: nothing to recall, the window has passed, or the order is not at ``version``.
+        Conflict: nothing to recall, the window has passed, or a status change came after
+            ``version``.
     """
-    if version is not None and version != int(order["version"]):
-        raise Conflict(
-            f"Order {order['order_number']} is at version {order['version']}, not {version}."
-        )
     history = [e for e in order.get("history") or () if not is_mark(e)]
     last = history[-1] if history else None
+    current_version = int(order["version"])
+    if version is not None and version != current_version:
+        since = last.get("version") if last else None
+        if not isinstance(since, int) or not since <= version <= current_version:
+            raise Conflict(
+                f"Order {order['order_number']} is at version {current_version}, not {version}."
+            )
     if last is None or last.get("previous_status") is None:
         raise Conflict(f"Order {order['order_number']} has no status change to recall.")
     at = datetime.fromisoformat(last["at"])
@@ -77,6 +84,6 @@ def recall_command(
         status=previous,
         actor=actor,
         reason=f"recall: undo of {previous} -> {current}",
-        expected_version=int(order["version"]),
+        expected_version=current_version,
         undo_of=current,
     )
