@@ -58,7 +58,15 @@ def shape(resp: httpx.Response, ids: list[str]) -> tuple[int, list[tuple[str, st
 def _mask(value: Any) -> None:
     if isinstance(value, dict):
         for k in list(value):
-            if k in ("order_number", "created_at", "updated_at", "at", "version", "id"):
+            if k in (
+                "order_number",
+                "created_at",
+                "updated_at",
+                "status_since",
+                "at",
+                "version",
+                "id",
+            ):
                 value[k] = "*"
             else:
                 _mask(value[k])

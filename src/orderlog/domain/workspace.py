@@ -98,7 +98,7 @@ class StationsSetting:
             if key not in ("default", "items"):
                 raise InvalidInput(f"{self.name}.{key}", "unknown field")
         default = self._station(value.get("default", self.default["default"]), "default")
-        items = value.get("items") or {}
+        items = value.get("items", {})
         if not isinstance(items, dict):
             raise InvalidInput(f"{self.name}.items", "must be an object: station -> [items]")
         if len(items) > MAX_STATIONS:
@@ -298,13 +298,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
-DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+# Each default as a stored value reads (JSON's shapes: a list, not the tuple it is declared as).
+DEFAULTS: dict[str, Any] = {s.name: s.decode(s.encode(s.default)) for s in SETTINGS}
 
 
 def read(stored: Mapping[str, str]) -> dict[str, Any]:
     """Every setting: the stored value, else (a copy of) its default."""
     return {
-        s.name: s.decode(stored[s.name]) if s.name in stored else copy.deepcopy(s.default)
+        s.name: s.decode(stored[s.name]) if s.name in stored else copy.deepcopy(DEFAULTS[s.name])
         for s in SETTINGS
     }
 
