@@ -508,7 +508,9 @@ def parser() -> argparse.ArgumentParser:
     ha.add_argument("url")
     ha.add_argument("--format", choices=list(webhooks.FORMATS), default="json")
     ha.add_argument(
-        "--events", help=f"comma-separated: {', '.join(webhooks.EVENTS)} (default: all)"
+        "--events",
+        help=f"comma-separated, of {', '.join(webhooks.EVENTS)} "
+        f"(default: {', '.join(webhooks.DEFAULT_EVENTS)})",
     )
     ha.add_argument("--statuses", help="comma-separated statuses an event must move an order to")
     ha.add_argument("--label")

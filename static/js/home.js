@@ -229,6 +229,8 @@ async function revoke(screen) {
 // -- webhooks --------------------------------------------------------------------------------------
 const hookForm = document.getElementById("webhook-add");
 
+const eventLabel = (name) => t(`hooks.event.${name}`);
+
 async function offerWebhooks() {
   const workflow = await ownerApi("/workflow");
   clear(
@@ -236,7 +238,16 @@ async function offerWebhooks() {
     el("legend", {}, t("hooks.statuses")),
     workflow.statuses.map((s) => el("label", {}, el("input", { type: "checkbox", name: "statuses", value: s.name }), s.label))
   );
-  await listWebhooks();
+  // The events the server offers; the ones a webhook gets by default are ticked (an attribute,
+  // so the form's reset ticks them again).
+  const { events, default_events: defaults } = await listWebhooks();
+  clear(
+    document.getElementById("webhook-events"),
+    el("legend", {}, t("hooks.events")),
+    events.map((name) =>
+      el("label", {}, el("input", { type: "checkbox", name: "events", value: name, checked: defaults.includes(name) }), " ", eventLabel(name))
+    )
+  );
 }
 
 function healthCell(w) {
@@ -258,7 +269,7 @@ function webhookRow(w) {
     { dataset: { webhook: w.id } },
     el("td", {}, name, w.label ? el("div", { class: "muted" }, w.url) : null),
     el("td", {}, t(w.format === "discord" ? "hooks.discord" : "hooks.json")),
-    el("td", {}, w.events.join(", "), w.statuses.length ? el("div", { class: "muted" }, t("hooks.to", { statuses: w.statuses.join(", ") })) : null),
+    el("td", {}, w.events.map(eventLabel).join(", "), w.statuses.length ? el("div", { class: "muted" }, t("hooks.to", { statuses: w.statuses.join(", ") })) : null),
     healthCell(w),
     el(
       "td",
@@ -278,9 +289,10 @@ function webhookRow(w) {
 }
 
 async function listWebhooks() {
-  const { webhooks } = await ownerApi("/webhooks");
-  clear(document.querySelector("#webhooks-table tbody"), webhooks.map(webhookRow));
-  document.getElementById("webhooks-empty").hidden = webhooks.length > 0;
+  const listing = await ownerApi("/webhooks");
+  clear(document.querySelector("#webhooks-table tbody"), listing.webhooks.map(webhookRow));
+  document.getElementById("webhooks-empty").hidden = listing.webhooks.length > 0;
+  return listing;
 }
 
 async function hookAction(run) {

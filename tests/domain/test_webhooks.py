@@ -3,7 +3,9 @@ Standard Webhooks signature (checked with the reference library), Discord messag
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,6 +18,7 @@ from orderlog.domain.model import DEFAULT_WORKFLOW
 from orderlog.errors import InvalidInput
 
 STATUSES = DEFAULT_WORKFLOW.names
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 
 
 def spec(**data: Any) -> webhooks.Spec:
@@ -25,17 +28,60 @@ def spec(**data: Any) -> webhooks.Spec:
 
 
 def test_webhooks_spec_defaults_and_filters() -> None:
-    """No events: all of them; no statuses: every status; ``wants`` applies both (a test event
-    always passes)."""
+    """No events: the default three (not the kitchen's priority and item events); no statuses:
+    every status; ``wants`` applies both (a test event always passes)."""
     every = spec()
     assert every.events == ("order.created", "order.status_changed", "order.updated")
     assert every.wants("order.created", "submitted")
     assert every.wants("order.updated", "handed_to")
+    assert not every.wants("order.item_done", "preparing")
+    assert not every.wants("order.priority_changed", "preparing")
     ready = spec(events=["order.status_changed"], statuses=["waiting_for_pickup"])
     assert ready.wants("order.status_changed", "waiting_for_pickup")
     assert not ready.wants("order.status_changed", "preparing")
     assert not ready.wants("order.created", "waiting_for_pickup")
     assert ready.wants(webhooks.TEST, "")
+
+
+def test_webhooks_spec_kitchen_events_are_opt_in() -> None:
+    """The priority and item events are chosen by name, kept in the one order of EVENTS, and
+    filtered by the status the order stays in."""
+    kitchen = spec(
+        events=["order.item_done", "order.status_changed", "order.priority_changed"],
+        statuses=["preparing"],
+    )
+    assert kitchen.events == (
+        "order.status_changed",
+        "order.priority_changed",
+        "order.item_done",
+    )
+    assert kitchen.wants("order.item_done", "preparing")
+    assert kitchen.wants("order.priority_changed", "preparing")
+    assert not kitchen.wants("order.item_done", "waiting_for_preparation")
+    assert not kitchen.wants("order.created", "preparing")
+    assert set(webhooks.DEFAULT_EVENTS) < set(webhooks.EVENTS)
+    assert set(webhooks.EVENT_FIELDS) <= set(webhooks.EVENTS)
+
+
+def test_webhooks_spec_unknown_event_lists_the_known_ones() -> None:
+    """An unknown event is refused with every event a webhook may ask for."""
+    with pytest.raises(InvalidInput) as caught:
+        spec(events=["order.created", "order.eaten"])
+    assert caught.value.field == "events[1]"
+    assert caught.value.problem == (
+        "must be one of order.created, order.status_changed, order.updated, "
+        "order.priority_changed, order.item_done"
+    )
+
+
+def test_webhooks_docs_table_lists_every_event() -> None:
+    """docs/webhooks.md's events table has a row per event, saying which are the default."""
+    rows = {}
+    for line in DOCS.read_text().splitlines():
+        match = re.match(r"^\| `([a-z_.]+)` \|.*\| (yes|no) \|$", line)
+        if match:
+            rows[match[1]] = match[2] == "yes"
+    assert rows == {e: e in webhooks.DEFAULT_EVENTS for e in webhooks.EVENTS}
 
 
 @pytest.mark.parametrize(
@@ -197,6 +243,44 @@ def test_discord_embed_shows_the_order() -> None:
     updated = order_event(status="handed_to") | {"event": "order.updated"}
     shown = discord.embed(updated, lambda s: DEFAULT_WORKFLOW.status(s).label, "Bloxy Cafe")
     assert shown["title"] == "Updated order #42 · Handed over"
+
+
+def test_discord_embed_titles_the_kitchen_events() -> None:
+    """A rush mark and an item tick say so in the title (the item's name escaped), the status
+    moves to a field, ticked items get a check mark, and no "From" repeats the status."""
+
+    def label(status: str) -> str:
+        return DEFAULT_WORKFLOW.status(status).label
+
+    items = [{"name": "Latte", "quantity": 2, "done": True}, {"name": "**Pie** @everyone"}]
+    kept = {"previous_status": "preparing"}
+
+    def shown(event: str, **members: Any) -> dict[str, Any]:
+        """The embed of ``event`` with its own ``members`` (the order's priority follows)."""
+        priority = members.get("priority", "normal")
+        made = order_event(status="preparing", items=items, priority=priority)
+        return discord.embed(made | kept | {"event": event} | members, label, "Cafe")
+
+    rush = shown("order.priority_changed", priority="rush")
+    assert rush["title"] == "Rush: order #42 · Preparing"
+    assert shown("order.priority_changed", priority="normal")["title"] == (
+        "No longer rush: order #42 · Preparing"
+    )
+    tick = shown("order.item_done", item=1, done=True)
+    assert tick["title"] == "Item done on order #42: \\*\\*Pie\\*\\* @\u200beveryone"
+    assert tick["color"] == discord.COLOURS["preparing"]
+    assert tick["description"] == "✓ 2× Latte\n• \\*\\*Pie\\*\\* @\u200beveryone"
+    fields = {f["name"]: f["value"] for f in tick["fields"]}
+    assert fields == {"Status": "Preparing", "Customer": "Ally (@\u200balice)", "Preparer": "bob"}
+    assert "From" not in {f["name"] for f in rush["fields"]}
+    assert shown("order.item_done", item=0, done=False)["title"] == (
+        "Item not done on order #42: 2× Latte"
+    )
+    # an event without the item (or naming none the order has) still says what it is
+    for extra in ({}, {"item": 5, "done": True}, {"item": "0", "done": True}):
+        assert shown("order.item_done", **extra)["title"] == "Items marked on order #42"
+    heads = {e: shown(e, item=0, done=True, priority="rush")["title"] for e in webhooks.EVENTS}
+    assert len({t.split("#")[0] for t in heads.values()}) == len(webhooks.EVENTS)  # each its own
 
 
 def test_discord_limits_hold_for_huge_orders() -> None:

@@ -12,8 +12,8 @@ import httpx
 import orjson
 from websockets.asyncio.client import ClientConnection
 
+from orderlog.domain.webhooks import EVENTS
 from orderlog.http.asyncapi import CLOSE_TABLE, document
-from orderlog.live.frames import EVENTS
 from support.api import BAKERY, CASHIER, CUSTOMER
 from support.live import create, http, move, socket, sse_frames
 from support.schemas import asyncapi_document_schema, component, errors

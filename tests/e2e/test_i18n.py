@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from orderlog.domain import webhooks
 from support.browser import browser, open_page
 from support.server import Workspace
 
@@ -55,6 +56,14 @@ def test_every_key_the_pages_use_is_defined() -> None:
     assert used, "no keys found: the patterns are stale"
     missing = sorted(used - set(english))
     assert missing == [], missing
+
+
+def test_every_webhook_event_has_a_label() -> None:
+    """The settings page labels each event the server offers (home.js ``hooks.event.<name>``),
+    in every language (the catalogs agree: above), and no event it does not offer."""
+    prefix = "hooks.event."
+    labelled = {k.removeprefix(prefix) for k in catalog("en") if k.startswith(prefix)}
+    assert labelled == set(webhooks.EVENTS)
 
 
 @pytest.mark.browser

@@ -10,15 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from orderlog.cli import main
+from orderlog.domain import webhooks
 from orderlog.sealing import KEY_FILE
 from support.processes import cli, env
 
 
 @pytest.mark.slow
 def test_webhook_cli_add_list_remove(tmp_path: Path) -> None:
-    """add prints the secret once, list shows the webhooks and their health (never a secret or
-    a token), a private address is refused with the reason, remove deletes; the server key is
-    created in the data directory, readable by its owner only."""
+    """add prints the secret once (with the events chosen, a kitchen one among them), list
+    shows the webhooks and their health (never a secret or a token), a private address is
+    refused with the reason, remove deletes; the server key is created in the data directory,
+    readable by its owner only."""
     ws = cli("workspace", "create", "Bloxy Cafe", data_dir=tmp_path)["workspace_id"]
     made = cli(
         "webhook",
@@ -26,13 +29,13 @@ def test_webhook_cli_add_list_remove(tmp_path: Path) -> None:
         ws,
         "https://hooks.example.com/orders",
         "--events",
-        "order.created",
+        "order.item_done,order.created",
         "--label",
         "sheet",
         data_dir=tmp_path,
     )
     assert made["secret"].startswith("whsec_")
-    assert made["events"] == ["order.created"]
+    assert made["events"] == ["order.created", "order.item_done"]
     token = "k" * 68
     discord = cli(
         "webhook",
@@ -76,3 +79,12 @@ def test_webhook_cli_add_list_remove(tmp_path: Path) -> None:
     ]
     key = tmp_path / KEY_FILE
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+
+
+def test_webhook_cli_help_lists_every_event(capsys: pytest.CaptureFixture[str]) -> None:
+    """``webhook add --help`` names every event a webhook may ask for and the default ones."""
+    with pytest.raises(SystemExit):
+        main(["webhook", "add", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert all(name in shown for name in webhooks.EVENTS)
+    assert "(default: order.created, order.status_changed, order.updated)" in shown

@@ -22,8 +22,9 @@ async def test_webhooks_page_lists_adds_disables_tests_and_removes(
     settings: Settings, redis: Any, workspace: Workspace
 ) -> None:
     """Unlocked with the admin key: an existing webhook shows as healthy after a
-    delivery; a new Discord one is added from the form; a JSON one shows its secret once;
-    Disable, Send test and Remove act on the server."""
+    delivery; the form offers every event (the default ones ticked); a new Discord one is added
+    with the events ticked; a JSON one shows its secret once; Disable, Send test and Remove act
+    on the server."""
     from playwright.async_api import expect
 
     receiver = SignedReceiver()
@@ -49,10 +50,22 @@ async def test_webhooks_page_lists_adds_disables_tests_and_removes(
             assert await page.locator("#webhooks-table b").count() == 0
 
             form = page.locator("#webhook-add")
+            boxes = form.locator('input[name="events"]')
+            await expect(boxes).to_have_count(5)
+            assert await boxes.evaluate_all("(all) => all.map((b) => [b.value, b.checked])") == [
+                ["order.created", True],
+                ["order.status_changed", True],
+                ["order.updated", True],
+                ["order.priority_changed", False],
+                ["order.item_done", False],
+            ]
+            await expect(form.locator("#webhook-events")).to_contain_text("Rush marks")
             await form.locator('input[name="url"]').fill(
                 "https://discord.com/api/webhooks/123456/" + "z" * 68
             )
             await form.locator('select[name="format"]').select_option("discord")
+            await form.locator('input[value="order.created"]').uncheck()
+            await form.locator('input[value="order.item_done"]').check()
             await form.locator('input[value="waiting_for_pickup"]').check()
             await form.locator('input[name="label"]').fill("pickup channel")
             await form.locator('button[type="submit"]').click()
@@ -60,6 +73,9 @@ async def test_webhooks_page_lists_adds_disables_tests_and_removes(
             discord = page.locator("tr", has_text="pickup channel")
             await expect(discord).to_contain_text("Discord")
             await expect(discord).to_contain_text("to waiting_for_pickup")
+            await expect(discord).to_contain_text("Items ticked done at a kitchen")
+            await expect(form.locator('input[value="order.created"]')).to_be_checked()
+            await expect(form.locator('input[value="order.item_done"]')).not_to_be_checked()
             await expect(discord.locator(".health")).to_have_text("pending")
             await expect(page.locator("#webhook-secret")).to_be_hidden()
 
@@ -82,4 +98,7 @@ async def test_webhooks_page_lists_adds_disables_tests_and_removes(
             await client.get(f"{workspace.base}/webhooks", headers=workspace.auth("admin"))
         ).json()["webhooks"]
     assert sorted(w["format"] for w in listed) == ["discord", "json"]
+    events = {w["format"]: w["events"] for w in listed}
+    assert events["discord"] == ["order.status_changed", "order.updated", "order.item_done"]
+    assert events["json"] == ["order.created", "order.status_changed", "order.updated"]
     assert receiver.events[-1]["event"] == "webhook.test"

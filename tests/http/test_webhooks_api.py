@@ -79,6 +79,44 @@ async def test_webhooks_api_refuses_bad_fields(
     assert assert_error(await create(client, workspace, **body), 422)["field"] == field
 
 
+async def test_webhooks_api_kitchen_events_are_opt_in(client: Any, workspace: Workspace) -> None:
+    """The priority and item events may be named (at creation, by PATCH); a webhook created
+    without events does not get them; the listing offers every event and the default ones, as
+    the OpenAPI document does; an unknown event is a 422 listing the known ones."""
+    admin = workspace.auth("admin")
+    kitchen = await create(client, workspace, events=["order.item_done", "order.priority_changed"])
+    assert kitchen.status_code == 201, kitchen.text
+    assert kitchen.json()["events"] == ["order.priority_changed", "order.item_done"]
+    plain = (await create(client, workspace)).json()
+    assert plain["events"] == ["order.created", "order.status_changed", "order.updated"]
+    patched = await client.patch(
+        f"{workspace.base}/webhooks/{plain['id']}",
+        headers=admin,
+        json={"events": ["order.item_done", "order.created"]},
+    )
+    assert patched.json()["events"] == ["order.created", "order.item_done"]
+    listing = (await client.get(f"{workspace.base}/webhooks", headers=admin)).json()
+    assert listing["events"] == [
+        "order.created",
+        "order.status_changed",
+        "order.updated",
+        "order.priority_changed",
+        "order.item_done",
+    ]
+    assert listing["default_events"] == plain["events"]
+    doc = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    for schema in ("WebhookCreate", "WebhookChange"):
+        events = doc[schema]["properties"]["events"]
+        assert events["items"]["enum"] == listing["events"]
+        assert events["default"] == listing["default_events"]
+        assert all(f"`{name}`" in events["description"] for name in listing["events"])
+    delivered = doc["WebhookEvent"]["properties"]["event"]["enum"]
+    assert delivered == [*listing["events"], "webhook.test"]
+    refused = assert_error(await create(client, workspace, events=["order.created", "eaten"]), 422)
+    assert refused["field"] == "events[1]"
+    assert refused["message"].endswith(", ".join(listing["events"]))
+
+
 async def test_webhooks_api_patch_delete_and_404s(client: Any, workspace: Workspace) -> None:
     """PATCH changes filters and enabled; the format cannot change; DELETE removes the webhook
     (then every route of it is a 404), and an unknown or malformed id is a 404 too."""

@@ -11,13 +11,15 @@ from typing import Any
 
 import pytest
 
+from orderlog.domain import webhooks
 from orderlog.settings import Settings
 from support import hooks
 from support.api import CUSTOMER
 from support.faultproxy import FaultProxy
-from support.live import create, http, move
+from support.live import KITCHEN_ROUND, create, http, kitchen_round, move
 from support.metrics import samples
 from support.receivers import SignedReceiver, until
+from support.schemas import component, errors
 from support.server import Workspace, running_server
 
 
@@ -76,6 +78,62 @@ async def test_delivery_every_event_once_in_order_to_two_filtered_webhooks(
     assert {e["order"]["status"] for e in got_ready} == {"waiting_for_pickup", "cancelled"}
     assert every.received[0].headers["webhook-id"].startswith("msg_")
     assert every.received[0].headers["content-type"] == "application/json"
+
+
+async def test_delivery_kitchen_events_only_to_the_webhook_that_asked(
+    fast: Settings, redis: Any, workspace: Workspace
+) -> None:
+    """A webhook naming every event gets the kitchen's rush marks and item ticks too, in stream
+    order among the others, each saying what changed (``priority``; ``item`` and ``done``) and
+    valid against the OpenAPI document's WebhookEvent; a webhook created without events gets
+    only the default ones."""
+    kitchen, plain = SignedReceiver(), SignedReceiver()
+    every = {"events": list(webhooks.EVENTS)}
+    async with hooks.delivering_each(fast, workspace, (kitchen, every), (plain, {})) as (
+        client,
+        (_, made),
+    ):
+        assert made["events"] == list(webhooks.DEFAULT_EVENTS)
+        items = ["Latte", {"name": "Pie", "quantity": 2}]
+        (oid,) = await create(client, workspace, 1, items=items)
+        await kitchen_round(client, workspace, oid)
+        truth = await hooks.stream(redis, workspace)
+        await kitchen.wait_for(len(truth))
+        await plain.wait_for(3)
+        await asyncio.sleep(0.5)  # nothing more arrives
+        doc = (await client.get("/openapi.json")).json()
+    assert [e["event"] for e in truth] == ["order.created", *KITCHEN_ROUND]
+    got = kitchen.events
+    assert [hooks.stream_id(e) for e in got] == [e["id"] for e in truth]
+    assert kitchen.rejected == 0
+    members = [(e["event"], e.get("priority"), e.get("item"), e.get("done")) for e in got]
+    assert members == [
+        ("order.created", None, None, None),
+        ("order.status_changed", None, None, None),
+        ("order.priority_changed", "rush", None, None),
+        ("order.item_done", None, 1, True),
+        ("order.item_done", None, 0, True),
+        ("order.item_done", None, 1, False),
+        ("order.priority_changed", "normal", None, None),
+        ("order.status_changed", None, None, None),
+    ]
+    ticks = [e for e in got if e["event"] == "order.item_done"]
+    assert [[i["done"] for i in e["order"]["items"]] for e in ticks] == [
+        [False, True],
+        [True, True],
+        [True, False],
+    ]
+    assert {e["previous_status"] for e in ticks} == {"preparing"}
+    assert [e["order"]["priority"] for e in got] == ["normal"] * 2 + ["rush"] * 4 + ["normal"] * 2
+    validator = component(doc, "/components/schemas/WebhookEvent")
+    assert [errors(validator, e) for e in got] == [[]] * len(truth)
+    wanted = [e["id"] for e in truth if e["event"] in webhooks.DEFAULT_EVENTS]
+    assert [hooks.stream_id(e) for e in plain.events] == wanted
+    assert [e["event"] for e in plain.events] == [
+        "order.created",
+        "order.status_changed",
+        "order.status_changed",
+    ]
 
 
 async def test_delivery_receiver_down_then_back_gets_everything_in_order(

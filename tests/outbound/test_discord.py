@@ -3,6 +3,7 @@ and rate-limit headers (support/receivers.py DiscordReceiver)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from orderlog.settings import Settings
 from support import hooks
-from support.live import create, http, move
+from support.live import create, http, kitchen_round, move
 from support.receivers import DiscordReceiver
 from support.server import Workspace, running_server
 
@@ -63,6 +64,47 @@ async def test_discord_burst_coalesced_within_limits_and_rate_headers(
     starts = [at for at, status in discord.requests if status == 200]
     if len(starts) > 5:
         assert starts[5] - starts[0] >= 1.9
+
+
+async def test_discord_kitchen_events_titled_by_what_happened(
+    fast: Settings, workspace: Workspace
+) -> None:
+    """A Discord webhook asking for the priority and item events gets an embed for each, in
+    order and within Discord's limits, titled by what happened (the ticked item's name escaped:
+    no Markdown, no ``@everyone``); a Discord webhook created without events gets none."""
+    kitchen, pickup = DiscordReceiver(), DiscordReceiver()
+    chosen = ["order.status_changed", "order.priority_changed", "order.item_done"]
+    async with (
+        running_server(kitchen.app) as kitchen_url,
+        running_server(pickup.app) as pickup_url,
+        running_server(fast) as base,
+        http(base) as client,
+    ):
+        await hooks.add(
+            client, workspace, kitchen_url + DISCORD_PATH, format="discord", events=chosen
+        )
+        await hooks.add(client, workspace, pickup_url + DISCORD_PATH, format="discord")
+        (oid,) = await create(client, workspace, 1, items=["Latte", "**Pie** @everyone"])
+        await kitchen_round(client, workspace, oid)
+        await kitchen.wait_for(7)
+        await pickup.wait_for(3)
+        await asyncio.sleep(0.5)  # nothing more arrives
+    embeds = kitchen.embeds
+    n = embeds[0]["title"].split("#")[1].split(" ")[0]
+    assert [e["title"] for e in embeds] == [
+        f"Order #{n} · Preparing",
+        f"Rush: order #{n} · Preparing",
+        f"Item done on order #{n}: \\*\\*Pie\\*\\* @\u200beveryone",
+        f"Item done on order #{n}: Latte",
+        f"Item not done on order #{n}: \\*\\*Pie\\*\\* @\u200beveryone",
+        f"No longer rush: order #{n} · Preparing",
+        f"Order #{n} · Ready for pickup",
+    ]
+    assert embeds[3]["description"] == "✓ Latte\n✓ \\*\\*Pie\\*\\* @\u200beveryone"
+    assert all(m["allowed_mentions"] == {"parse": []} for m in kitchen.messages)
+    assert kitchen.invalid == []
+    assert kitchen.violations == 0
+    assert [e["title"].split(" #")[0] for e in pickup.embeds] == ["New order", "Order", "Order"]
 
 
 async def test_discord_hostile_username_rendered_harmlessly(

@@ -71,18 +71,25 @@ def stream_id(event: dict[str, Any]) -> str:
     return str(event["cursor"]).split(":", 1)[1]
 
 
-@contextlib.asynccontextmanager
-async def delivering(
+def delivering(
     settings: Settings, ws: Workspace, *receivers: SignedReceiver, **spec: Any
-) -> AsyncIterator[tuple[httpx.AsyncClient, list[dict[str, Any]]]]:
+) -> contextlib.AbstractAsyncContextManager[tuple[httpx.AsyncClient, list[dict[str, Any]]]]:
     """orderlog (``settings``) and each receiver served, a webhook (``spec``) to each receiver,
     its secret given to it: (an API client of the server, the webhooks as created)."""
+    return delivering_each(settings, ws, *((r, spec) for r in receivers))
+
+
+@contextlib.asynccontextmanager
+async def delivering_each(
+    settings: Settings, ws: Workspace, *webhooks: tuple[SignedReceiver, dict[str, Any]]
+) -> AsyncIterator[tuple[httpx.AsyncClient, list[dict[str, Any]]]]:
+    """As ``delivering``, a webhook of its own ``spec`` to each (receiver, spec)."""
     async with contextlib.AsyncExitStack() as stack:
-        urls = [await stack.enter_async_context(running_server(r.app)) for r in receivers]
+        urls = [await stack.enter_async_context(running_server(r.app)) for r, _ in webhooks]
         base = await stack.enter_async_context(running_server(settings))
         client = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=10))
         made = []
-        for receiver, url in zip(receivers, urls, strict=True):
+        for (receiver, spec), url in zip(webhooks, urls, strict=True):
             made.append(await add(client, ws, url, **spec))
             receiver.secrets.append(made[-1]["secret"])
         yield client, made

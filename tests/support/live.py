@@ -113,6 +113,49 @@ async def move(client: httpx.AsyncClient, ws: Workspace, order_id: str, status: 
     assert resp.status_code == 200, resp.text
 
 
+async def prioritise(
+    client: httpx.AsyncClient, ws: Workspace, order_id: str, priority: str
+) -> None:
+    resp = await client.post(
+        f"{ws.base}/orders/{order_id}/priority", headers=ws.auth(), json={"priority": priority}
+    )
+    assert resp.status_code == 200, resp.text
+
+
+async def mark(
+    client: httpx.AsyncClient, ws: Workspace, order_id: str, index: int, done: bool = True
+) -> None:
+    """Tick (or untick) item ``index`` of an order done, as a kitchen does."""
+    resp = await client.post(
+        f"{ws.base}/orders/{order_id}/items/{index}/done", headers=ws.auth(), json={"done": done}
+    )
+    assert resp.status_code == 200, resp.text
+
+
+# The events kitchen_round writes, in order.
+KITCHEN_ROUND = (
+    "order.status_changed",
+    "order.priority_changed",
+    "order.item_done",
+    "order.item_done",
+    "order.item_done",
+    "order.priority_changed",
+    "order.status_changed",
+)
+
+
+async def kitchen_round(client: httpx.AsyncClient, ws: Workspace, order_id: str) -> None:
+    """An order (of two items or more) through a kitchen: preparing, marked rush, item 1 then
+    item 0 ticked done, item 1 unticked, back to normal, waiting for pickup (KITCHEN_ROUND)."""
+    await move(client, ws, order_id, "preparing")
+    await prioritise(client, ws, order_id, "rush")
+    await mark(client, ws, order_id, 1)
+    await mark(client, ws, order_id, 0)
+    await mark(client, ws, order_id, 1, done=False)
+    await prioritise(client, ws, order_id, "normal")
+    await move(client, ws, order_id, "waiting_for_pickup")
+
+
 def sid(cursor: str) -> tuple[int, int]:
     ms, seq = cursor.split(":")[1].split("-")
     return int(ms), int(seq)

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from orderlog.domain.webhooks import CREATED, TEST, UPDATED
+from orderlog.domain.webhooks import CREATED, ITEM_DONE, PRIORITY_CHANGED, TEST, UPDATED
 
 MAX_EMBEDS = 10
 MAX_TOTAL = 6000
@@ -88,15 +88,40 @@ def who(p: Mapping[str, Any] | None) -> str | None:
     return escape(name) or None
 
 
-def item_line(item: Mapping[str, Any]) -> str:
+def item_name(item: Mapping[str, Any]) -> str:
+    """``2× Latte``, escaped."""
     quantity = item.get("quantity") or 1
-    line = escape(str(item.get("name", "")))
-    if quantity > 1:
-        line = f"{quantity}× {line}"
+    name = escape(str(item.get("name", "")))
+    return f"{quantity}× {name}" if quantity > 1 else name
+
+
+def item_line(item: Mapping[str, Any]) -> str:
+    """An item of the description: done ones (ticked at a kitchen) get a check mark."""
+    line = item_name(item)
     notes = item.get("notes")
     if notes:
         line += f" — {escape(str(notes), multiline=True)}"
-    return "• " + line
+    return ("✓ " if item.get("done") is True else "• ") + line
+
+
+def title(event: Mapping[str, Any], status_label: str) -> str:
+    """What happened, in the title: ``New order #42 · Waiting``, ``Order #42 · Ready``,
+    ``Rush: order #42 · Preparing``, ``Item done on order #42: 2× Latte``; user text escaped."""
+    order = event["order"]
+    number = order["order_number"]
+    kind = event.get("event")
+    if kind == PRIORITY_CHANGED:
+        head = "Rush: order" if order.get("priority") == "rush" else "No longer rush: order"
+    elif kind == ITEM_DONE:
+        items = order.get("items") or []
+        index, done = event.get("item"), event.get("done")
+        if not isinstance(index, int) or not 0 <= index < len(items) or not isinstance(done, bool):
+            return f"Items marked on order #{number}"  # an event without them
+        what = "Item done" if done else "Item not done"
+        return f"{what} on order #{number}: {item_name(items[index])}"
+    else:
+        head = {CREATED: "New order", UPDATED: "Updated order"}.get(str(kind), "Order")
+    return f"{head} #{number} · {status_label}"
 
 
 def embed(
@@ -113,13 +138,12 @@ def embed(
         }
     order = event["order"]
     status = str(order["status"])
-    number = order["order_number"]
-    kind = event.get("event")
-    head = {CREATED: "New order", UPDATED: "Updated order"}.get(str(kind), "Order")
     fields = []
     previous = event.get("previous_status")
-    if previous:
+    if previous and previous != status:
         fields.append(_field("From", escape(label(str(previous))), inline=True))
+    if event.get("event") == ITEM_DONE:  # the title names the item, not the status
+        fields.append(_field("Status", escape(label(status)), inline=True))
     for name, key in (
         ("Customer", "customer"),
         ("Cashier", "cashier"),
@@ -132,7 +156,7 @@ def embed(
             fields.append(_field(name, shown, inline=True))
     items = "\n".join(item_line(i) for i in order.get("items") or []) or "(no items)"
     out: dict[str, Any] = {
-        "title": clip(f"{head} #{number} · {escape(label(status))}", MAX_TITLE),
+        "title": clip(title(event, escape(label(status))), MAX_TITLE),
         "color": COLOURS.get(status, ACTIVE_COLOUR),
         "fields": fields[:MAX_FIELDS],
         "footer": footer,

@@ -26,9 +26,29 @@ from orderlog.errors import InvalidInput
 
 CREATED = "order.created"
 STATUS_CHANGED = "order.status_changed"
-UPDATED = "order.updated"  # the status stayed, something else changed (write.lua)
+UPDATED = "order.updated"
+PRIORITY_CHANGED = "order.priority_changed"
+ITEM_DONE = "order.item_done"
 TEST = "webhook.test"  # POST /webhooks/{id}/test; never filtered out
-EVENTS = (CREATED, STATUS_CHANGED, UPDATED)
+# The order events write.lua emits, in one place with what each means: the live feed's frames
+# and a webhook's deliveries carry them, and the validation messages, the API documents
+# (OpenAPI, AsyncAPI), the CLI's help and the settings page's choices are built from these.
+EVENT_MEANINGS = {
+    CREATED: "a new order (previous_status null)",
+    STATUS_CHANGED: "an order moved to another status",
+    UPDATED: "the status stayed and something else changed (a handed_to order's new recipient)",
+    PRIORITY_CHANGED: "an open order's priority changed (`priority`: normal or rush)",
+    ITEM_DONE: "an item of an open order was marked done or not done (`item`: its index in "
+    "`order.items`, from 0; `done`)",
+}
+EVENTS = tuple(EVENT_MEANINGS)
+# What a webhook created without ``events`` gets. The kitchen's rush marks and item ticks are
+# asked for by name: a Discord channel does not want a message per item ticked.
+DEFAULT_EVENTS = (CREATED, STATUS_CHANGED, UPDATED)
+# The fields an event carries besides type, cursor, event, previous_status and order: a change
+# that keeps the status carries its history entry's own fields (write.lua ``update``), so a
+# receiver knows which item was ticked without keeping the order.
+EVENT_FIELDS = {PRIORITY_CHANGED: ("priority",), ITEM_DONE: ("item", "done")}
 FORMATS = ("json", "discord")
 MAX_URL = 2048
 MAX_LABEL = 100
@@ -166,7 +186,8 @@ class Spec:
     enabled: bool = True
 
     def wants(self, event: str, status: str) -> bool:
-        """Whether an event of type ``event`` that moved an order to ``status`` is delivered."""
+        """Whether an event of type ``event`` after which the order is in ``status`` (the one
+        it moved to, or stays in) is delivered."""
         if event == TEST:
             return True
         return event in self.events and (not self.statuses or status in self.statuses)
@@ -259,7 +280,7 @@ def _format(value: Any) -> str:
 
 def _events(value: Any) -> tuple[str, ...]:
     if value is None:
-        return EVENTS
+        return DEFAULT_EVENTS
     if not isinstance(value, list) or not value:
         raise InvalidInput("events", f"must be a non-empty list of {', '.join(EVENTS)}")
     for i, name in enumerate(value):

@@ -1,8 +1,9 @@
 """The AsyncAPI 3.0 description of the live protocol (the WebSocket and Server-Sent Events frames,
 what a client may send, the close codes), built here in one place from the real constants
-(live/frames.py, http/live.py, ops/serving.py) and the order schema of the OpenAPI document, and
-``GET /asyncapi.json`` serving it. docs/protocol.md is the prose; tests/e2e/test_asyncapi.py
-validates frames captured from a running server against these schemas.
+(domain/webhooks.py, live/frames.py, http/live.py, ops/serving.py) and the order and event
+schemas of the OpenAPI document, and ``GET /asyncapi.json`` serving it. docs/protocol.md is
+the prose; tests/e2e/test_asyncapi.py validates frames captured from a running server against
+these schemas.
 
 The document describes the server: it *sends* frames and *receives* a client's messages.
 """
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from orderlog import __version__
+from orderlog.domain.webhooks import EVENTS
 from orderlog.http.common import WORKSPACE, JSONResponse
 from orderlog.http.live import (
     AUTH_TIMEOUT,
@@ -26,8 +28,8 @@ from orderlog.http.live import (
     MAX_WAIT,
     SSE_HEARTBEAT,
 )
-from orderlog.http.openapi import SCHEMAS
-from orderlog.live.frames import EVENTS, RESET_REASONS, STATES
+from orderlog.http.openapi import EVENT_MEMBER_RULES, EVENT_MEMBERS, EVENT_TYPES, SCHEMAS
+from orderlog.live.frames import RESET_REASONS, STATES
 from orderlog.ops.serving import WS_MAX_MESSAGE
 from orderlog.store.workspaces import TICKET_TTL_MS
 
@@ -40,15 +42,21 @@ def message(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/messages/{name}"}
 
 
-def frame(kind: str, properties: dict[str, Any], description: str) -> dict[str, Any]:
-    """A frame's payload schema: a JSON object whose ``type`` is ``kind``; every property named
-    is always present (orderlog never leaves one out), and nothing else is."""
+def frame(
+    kind: str,
+    properties: dict[str, Any],
+    description: str,
+    optional: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A frame's payload schema: a JSON object whose ``type`` is ``kind``; every property of
+    ``properties`` is always present (orderlog never leaves one out), those of ``optional`` in
+    some frames, and nothing else is."""
     return {
         "type": "object",
         "description": description,
         "required": ["type", *properties],
         "additionalProperties": False,
-        "properties": {"type": {"const": kind}, **properties},
+        "properties": {"type": {"const": kind}, **properties, **(optional or {})},
     }
 
 
@@ -65,23 +73,24 @@ FRAMES: dict[str, Any] = {
         {"cursor": CURSOR, "orders": {"type": "array", "items": schema("Order")}},
         "Every non-terminal order (matching the filter), by number: replace your state with it.",
     ),
-    "Event": frame(
-        "event",
-        {
-            "cursor": CURSOR,
-            "event": {
-                "enum": list(EVENTS),
-                "description": "order.created (previous_status null); order.status_changed; "
-                "order.updated: the status stayed, something else changed (a handed_to order's "
-                "new recipient); order.priority_changed: its priority (normal, rush); "
-                "order.item_done: an item was marked done or not done (`order.items[i].done`). "
-                "In the last three previous_status is the order's status.",
+    "Event": {
+        **frame(
+            "event",
+            {
+                "cursor": CURSOR,
+                "event": {
+                    "enum": list(EVENTS),
+                    "description": f"{EVENT_TYPES}. In an event that keeps the status, "
+                    "previous_status is the order's status.",
+                },
+                "previous_status": {"anyOf": [STATUS_NAME, {"type": "null"}]},
+                "order": schema("Order"),
             },
-            "previous_status": {"anyOf": [STATUS_NAME, {"type": "null"}]},
-            "order": schema("Order"),
-        },
-        "One change of one order, in commit order; `order.version` only grows.",
-    ),
+            "One change of one order, in commit order; `order.version` only grows.",
+            optional=EVENT_MEMBERS,
+        ),
+        "allOf": EVENT_MEMBER_RULES,
+    },
     "WorkflowChanged": frame(
         "event",
         {

@@ -1349,6 +1349,9 @@ DELIVERY_PARAM = {
     "description": "the event's stream id (a delivery's or dead letter's `delivery_id`)",
     "schema": {"type": "string", "pattern": "^[0-9]{1,20}-[0-9]{1,20}$"},
 }
+# Every order event with what it means (webhooks.EVENT_MEANINGS), for descriptions.
+EVENT_TYPES = "; ".join(f"`{name}`: {what}" for name, what in webhooks.EVENT_MEANINGS.items())
+EVENT_NAME = {"enum": list(webhooks.EVENTS)}
 WEBHOOK_FIELDS: dict[str, Any] = {
     "url": {
         "type": "string",
@@ -1359,18 +1362,36 @@ WEBHOOK_FIELDS: dict[str, Any] = {
     "events": {
         "type": "array",
         "minItems": 1,
-        "items": {"enum": list(webhooks.EVENTS)},
-        "description": "event types delivered (default: all)",
+        "items": EVENT_NAME,
+        "default": list(webhooks.DEFAULT_EVENTS),
+        "description": f"the event types delivered: {EVENT_TYPES}. Without it: "
+        f"{', '.join(webhooks.DEFAULT_EVENTS)} (the others are asked for by name)",
     },
     "statuses": {
         "type": "array",
         "items": STATUS,
-        "description": "only events moving an order to one of these statuses (empty: all)",
+        "description": "only events after which the order is in one of these statuses (the "
+        "status it moved to, or the one it stays in); empty: all",
     },
     "label": text(webhooks.MAX_LABEL, empty=True),
     "enabled": {"type": "boolean"},
 }
 WHEN = {"type": ["string", "null"], "format": "date-time"}
+# What an event carries besides type, cursor, event, previous_status and order
+# (webhooks.EVENT_FIELDS names them by event), and the rules saying which events carry which:
+# the live feed's frames (http/asyncapi.py) and a webhook's body alike.
+EVENT_MEMBERS: dict[str, Any] = {
+    "priority": {"enum": list(PRIORITIES), "description": "the order's priority now"},
+    "item": {"type": "integer", "minimum": 0, "description": "the item's index in order.items"},
+    "done": {"type": "boolean", "description": "the item's mark now"},
+}
+EVENT_MEMBER_RULES = [
+    {
+        "if": {"required": ["event"], "properties": {"event": {"const": name}}},
+        "then": {"required": list(members)},
+    }
+    for name, members in webhooks.EVENT_FIELDS.items()
+]
 WEBHOOK_SCHEMAS: dict[str, Any] = {
     "WebhookCreate": {
         "type": "object",
@@ -1473,10 +1494,15 @@ WEBHOOK_SCHEMAS: dict[str, Any] = {
         "properties": {
             "type": {"const": "event"},
             "cursor": {"type": ["string", "null"]},
-            "event": {"enum": [*webhooks.EVENTS, webhooks.TEST]},
+            "event": {
+                "enum": [*webhooks.EVENTS, webhooks.TEST],
+                "description": EVENT_TYPES,
+            },
             "previous_status": {"type": ["string", "null"]},
             "order": {"anyOf": [ref("Order"), {"type": "null"}]},
+            **EVENT_MEMBERS,
         },
+        "allOf": EVENT_MEMBER_RULES,
     },
 }
 ADMIN_ERRORS = ("401", "403", "404", "429", "503")
@@ -1489,8 +1515,20 @@ WEBHOOK_PATHS: dict[str, Any] = {
                 "200": ok(
                     {
                         "type": "object",
-                        "required": ["webhooks"],
-                        "properties": {"webhooks": {"type": "array", "items": ref("Webhook")}},
+                        "required": ["webhooks", "events", "default_events"],
+                        "properties": {
+                            "webhooks": {"type": "array", "items": ref("Webhook")},
+                            "events": {
+                                "type": "array",
+                                "items": EVENT_NAME,
+                                "description": "every event type a webhook may ask for",
+                            },
+                            "default_events": {
+                                "type": "array",
+                                "items": EVENT_NAME,
+                                "description": "what a webhook created without events gets",
+                            },
+                        },
                     }
                 ),
                 **errors("401", "403", "429", "503"),

@@ -30,8 +30,15 @@ async def _shown(st: State, hook: Webhook) -> dict[str, Any]:
 
 
 async def list_webhooks(request: Request) -> Response:
+    """The webhooks, and the events one may ask for (the settings page offers these)."""
     st, ws = await _admin(request)
-    return JSONResponse({"webhooks": [await _shown(st, h) for h in await st.webhooks.all(ws)]})
+    return JSONResponse(
+        {
+            "webhooks": [await _shown(st, h) for h in await st.webhooks.all(ws)],
+            "events": list(webhooks.EVENTS),
+            "default_events": list(webhooks.DEFAULT_EVENTS),
+        }
+    )
 
 
 async def create_webhook(request: Request) -> Response:

@@ -19,15 +19,9 @@ from orderlog.store.events import Bounds, Entry, StreamId, format_id, parse_id
 
 CURSOR = re.compile(r"^([0-9a-f]{1,32}):(\d{1,20})-(\d{1,20})$")
 PREVIOUS = b'"previous_status":'
-# What frames say (http/asyncapi.py documents them from these): the events write.lua emits, the
-# states of a status frame, the reasons of a reset (store/events.py's Bounds.problem).
-EVENTS = (
-    "order.created",
-    "order.status_changed",
-    "order.updated",
-    "order.priority_changed",
-    "order.item_done",
-)
+# What frames say (http/asyncapi.py documents them from these, and the events write.lua emits
+# from domain/webhooks.py): the states of a status frame, the reasons of a reset
+# (store/events.py's Bounds.problem).
 STATES = ("reconnecting", "live")
 RESET_REASONS = ("expired", "epoch", "unknown_cursor")
 

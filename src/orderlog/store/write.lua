@@ -98,10 +98,11 @@ local function add_tokens(h, joined)
   for _, tok in ipairs(split(joined)) do index_text(h, IX_TOKEN, tok) end
 end
 
-local function emit(h, event, prev)
+-- ``members``: JSON members the event carries before its order (',"k":v...'), or nil.
+local function emit(h, event, prev, members)
   local prev_json = prev and ('"' .. prev .. '"') or 'null'
-  local rest = '"event":"' .. event .. '","previous_status":' .. prev_json .. ',"order":'
-    .. order_json(h, ws) .. '}'
+  local rest = '"event":"' .. event .. '","previous_status":' .. prev_json .. (members or '')
+    .. ',"order":' .. order_json(h, ws) .. '}'
   append_event(KEYS[4], KEYS[8], KEYS[5], ARGV[H.publish], epoch, maxlen, h.st, rest)
 end
 
@@ -215,14 +216,15 @@ end
 
 -- A change of an open order that keeps its status (its priority, an item's done mark): a new
 -- version, a history entry (previous_status is the status) and an event. ``fields`` are the
--- changed fields (names and values, for HSET), ``extra`` the history entry's own fields.
+-- changed fields (names and values, for HSET), ``extra`` the history entry's own fields, which
+-- the event carries too (which item was ticked: a webhook receiver keeps no copy of the order).
 local function update(found, actor, event, fields, extra)
   local h = found.h
   h.v = tostring(tonumber(h.v) + 1)
   h.ua = at
   h.h = add_history(h, h.st, actor, extra, at)
   redis.call('HSET', found.key, 'v', h.v, 'ua', h.ua, 'h', h.h, unpack(fields))
-  emit(h, event, h.st)
+  emit(h, event, h.st, extra)
   return {'ok', found.id, tonumber(found.n), tonumber(h.v), 1, order_json(h, ws)}
 end
 
