@@ -275,7 +275,6 @@ export default {
   "kitchen.previous_page": "Previous page",
   "kitchen.more": "{count} more",
   "kitchen.item_done": "(done)",
-  "kitchen.items_done_needs_server": "Marking items done needs a newer orderlog server: bump the whole ticket instead.",
   "kitchen.cannot_start": "Cannot start the kitchen display: {message}",
   "kitchen.settings": "Settings and keys (?)",
   "kitchen.this_screen": "This screen",

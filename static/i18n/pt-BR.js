@@ -273,7 +273,6 @@ export default {
   "kitchen.previous_page": "Página anterior",
   "kitchen.more": "mais {count}",
   "kitchen.item_done": "(pronto)",
-  "kitchen.items_done_needs_server": "Marcar itens como prontos precisa de um servidor orderlog mais novo: avance o pedido inteiro.",
   "kitchen.cannot_start": "Não foi possível abrir a tela da cozinha: {message}",
   "kitchen.settings": "Configurações e teclas (?)",
   "kitchen.this_screen": "Esta tela",

@@ -44,9 +44,9 @@ export function actionFor(map, event) {
 const NAMES = { " ": "Space", ArrowUp: "↑", ArrowDown: "↓", ArrowLeft: "←", ArrowRight: "→" };
 export const keyLabel = (key) => NAMES[key] || (key.length === 1 ? key.toUpperCase() : key);
 
-/** The screen's dialog: its settings (`settings`, form controls), then every action and its key,
- * with a button to change it (the next key pressed) and one to restore the defaults.
- * `save(map)` stores a changed map. */
+/** The screen's dialog: its settings (`settings`, form controls), then every action of the map
+ * `getMap()` returns (a screen may leave some out) and its key, with a button to change it (the
+ * next key pressed) and one to restore the defaults. `save(map)` stores a changed map. */
 export function keysDialog(getMap, save, settings = []) {
   const body = el("tbody");
   const status = el("p", { class: "muted", role: "status" });
@@ -79,7 +79,7 @@ export function keysDialog(getMap, save, settings = []) {
   function fill() {
     const map = getMap();
     body.replaceChildren(
-      ...ACTIONS.map(([action, text]) =>
+      ...ACTIONS.filter(([action]) => action in map).map(([action, text]) =>
         el("tr", { dataset: { action } },
           el("td", {}, el("kbd", {}, keyLabel(map[action]))),
           el("td", {}, text),

@@ -167,20 +167,33 @@ export function now() {
 }
 
 let workspaceInfo = null;
+const SETTINGS_EVERY_MS = 300_000;
+const settingsListeners = new Set();
+
 /** The workspace (name, settings) and its workflow, fetched once per page. */
 export async function loadWorkspace() {
   if (!workspaceInfo) {
     const [ws, workflow] = await Promise.all([api(""), api("/workflow")]);
     workspaceInfo = { ...ws, workflow, label: labeller(workflow) };
     // A screen stays open for days: pick up changed settings (ticket colours, linger, recall
-    // window) in place, every few minutes.
-    setInterval(() => {
-      api("")
-        .then((fresh) => Object.assign(workspaceInfo.settings, fresh.settings))
-        .catch(() => {});
-    }, 300_000);
+    // window, stations) every few minutes.
+    setInterval(() => refreshSettings().catch(() => {}), SETTINGS_EVERY_MS);
   }
   return workspaceInfo;
+}
+
+/** Read the workspace's settings again, into the same settings object (so whoever holds it sees
+ * them), then call every onSettings listener. */
+export async function refreshSettings() {
+  const fresh = await api("");
+  Object.assign(workspaceInfo.settings, fresh.settings);
+  for (const listener of settingsListeners) listener(workspaceInfo.settings);
+}
+
+/** Call `listener(settings)` each time the settings were read again (a quiet screen has no
+ * other reason to redraw). */
+export function onSettings(listener) {
+  settingsListeners.add(listener);
 }
 
 function labeller(workflow) {

@@ -11,7 +11,7 @@
 // Every staff action goes through the outbox (outbox.js): queued while the link is down, sent
 // in order with an Idempotency-Key once it is back.
 import { ACTIONS, actionFor, keyLabel, keyMap, keysDialog } from "./bumpbar.js";
-import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, pairedScreen, requireSession, setText, showError, tickAges, who } from "./common.js";
+import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, onSettings, pairedScreen, requireSession, setText, showError, tickAges, who } from "./common.js";
 import { nextStatus } from "./flow.js";
 import { KeyedList } from "./keyed.js";
 import { masonry } from "./masonry.js";
@@ -220,8 +220,9 @@ function bump(order) {
   outbox.add({ kind: "bump", orderId: order.id, number: order.order_number, status: target, version: order.version, actor: cook() });
 }
 
+// A station's screen never cancels: a cancel ends the whole order, for every station.
 function cancel(order) {
-  if (!staff || pendingFor(order).length) return;
+  if (!staff || station || pendingFor(order).length) return;
   if ((armed.get(order.id) || 0) <= Date.now()) {
     armed.set(order.id, Date.now() + CANCEL_CONFIRM_MS);
     setTimeout(draw, CANCEL_CONFIRM_MS + 100);
@@ -294,28 +295,12 @@ function recallLast() {
 }
 
 // -- item done marks ------------------------------------------------------------------------------
-// A server that keeps item done marks lists this route in its API description; until it does,
-// Space and taps on items only say so. (The write: {done, version, actor} with an
-// Idempotency-Key; the order's items then carry `done`, which itemList strikes through.)
-const ITEM_DONE_ROUTE = "/v1/workspaces/{workspace_id}/orders/{order_id}/items/{index}/done";
-let itemDone = false;
+// POST .../items/{index}/done with {done, actor} and an Idempotency-Key (no version: see the
+// outbox's build above); the order's items then carry `done`, which itemList strikes through.
 const itemDonePath = (orderId, index) => `/orders/${orderId}/items/${index}/done`;
-async function probeItemDone() {
-  try {
-    const resp = await fetch("/openapi.json", { cache: "no-store" });
-    itemDone = Boolean((await resp.json()).paths?.[ITEM_DONE_ROUTE]?.post);
-  } catch {
-    itemDone = false;
-  }
-  document.body.dataset.itemDone = String(itemDone);
-}
 
 function markNextItem(order) {
   if (!staff) return;
-  if (!itemDone) {
-    showError("Marking items done needs a newer orderlog server: bump the whole ticket instead.");
-    return;
-  }
   const mine = order.items.map((item, index) => [item, index]).filter(([item]) => onThisScreen(item));
   if (!mine.length) return;
   const next = mine.find(([item]) => item.done !== true);
@@ -323,9 +308,9 @@ function markNextItem(order) {
 }
 
 function toggleItem(order, index) {
-  if (!staff || !itemDone || pendingFor(order).length) return;
+  if (!staff || pendingFor(order).length) return;
   const done = order.items[index].done !== true;
-  outbox.add({ kind: "item", orderId: order.id, number: order.order_number, index, done, version: order.version, actor: cook() });
+  outbox.add({ kind: "item", orderId: order.id, number: order.order_number, index, done, actor: cook() });
 }
 
 // -- tiles ----------------------------------------------------------------------------------------------
@@ -335,15 +320,17 @@ const STATE_CLASS = { waiting_for_preparation: "state-waiting", preparing: "stat
 // confirmation changes; whether its action is queued or on its way only patches the tile in
 // place (pendingPatch).
 function tileStamp(order) {
-  return `${order.version}|${order.status}|${order.marks || ""}|${(armed.get(order.id) || 0) > Date.now()}|${itemDone}|${settingsSeen}`;
+  return `${order.version}|${order.status}|${order.marks || ""}|${(armed.get(order.id) || 0) > Date.now()}|${settingsSeen}`;
 }
 
-// The workspace's settings are read again every few minutes (loadWorkspace): tiles drawn with
-// an older station map or allergen list are drawn again.
+// The workspace's settings are read again every few minutes (common.js refreshSettings), and the
+// screen is drawn then (onSettings in start()), busy or not: tiles drawn with an older station
+// map, allergen list or age thresholds are drawn again.
 let settingsSeen = 0;
 let settingsFor = null;
 function checkSettings() {
-  const now = `${JSON.stringify(ws.settings.stations)}|${JSON.stringify(ws.settings.allergen_words)}`;
+  const { stations, allergen_words: words, age_warn_seconds: warn, age_late_seconds: late } = ws.settings;
+  const now = JSON.stringify([stations, words, warn, late]);
   if (now !== settingsFor) {
     settingsFor = now;
     settingsSeen++;
@@ -373,7 +360,7 @@ function tile(order) {
   const confirming = (armed.get(order.id) || 0) > Date.now();
   const { cls: ageCls, age } = ageAttrs(order.created_at, ws.settings);
   const items = itemList(order, "items", station ? onThisScreen : null);
-  if (staff && itemDone) {
+  if (staff) {
     for (const li of items.children) {
       const index = Number(li.dataset.index);
       li.replaceChildren(el("button", {
@@ -409,8 +396,10 @@ function tile(order) {
             ? el("button", { type: "button", class: "primary bump", dataset: { focus: "bump" }, onclick: () => bump(order) },
                 station ? `✓ Done (${station})` : `→ ${ws.label(target)}`)
             : null,
-          el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, onclick: () => cancel(order) },
-            confirming ? "Confirm cancel" : "Cancel"),
+          station
+            ? null
+            : el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, onclick: () => cancel(order) },
+                confirming ? "Confirm cancel" : "Cancel"),
           confirming ? el("span", { class: "confirm-hint", role: "status" }, `Press ${keyLabel(keys().cancel)} again to cancel`) : null)
       : null
   );
@@ -675,7 +664,13 @@ function vertical(delta) {
   else pageUp();
 }
 
-const keys = () => keyMap(screen.get("keys"));
+// The screen's key map; a station's screen has no cancel (see cancel()), so neither its key nor
+// its line in the `?` list.
+const keys = () => {
+  const map = keyMap(screen.get("keys"));
+  if (station) delete map.cancel;
+  return map;
+};
 const dialog = keysDialog(keys, (map) => screen.set("keys", map), [
   sizeControl(screen, () => {
     geometry = null;
@@ -760,7 +755,6 @@ async function start() {
   let statuses = KITCHEN.filter((s) => names.includes(s));
   if (!statuses.length) statuses = ws.workflow.statuses.filter((s) => !s.terminal).map((s) => s.name);
   kitchenStatuses = new Set(statuses);
-  await probeItemDone();
   const seen = new Set();
   let first = true;
   const onUpdate = (current, events) => {
@@ -775,6 +769,7 @@ async function start() {
     draw();
   };
   tick = tickAges(ws.settings, tilesBox);
+  onSettings(draw);
   setInterval(() => {
     showRecalls();
     checkLate();
