@@ -9,7 +9,7 @@
 // their health: add, disable, test, remove) and the workspace settings, the kitchen's allergen
 // words and stations included.
 import { clear, el, header, loadWorkspace, saveSession, session, signOut, takeFragment } from "./common.js";
-import { formatDateTime, languagePicker, t, translatePage } from "./i18n.js";
+import { formatDateTime, languagePicker, statusLabel, t, translatePage } from "./i18n.js";
 
 takeFragment();
 header();
@@ -235,7 +235,7 @@ async function offerWebhooks() {
   clear(
     document.getElementById("webhook-statuses"),
     el("legend", {}, t("hooks.statuses")),
-    workflow.statuses.map((s) => el("label", {}, el("input", { type: "checkbox", name: "statuses", value: s.name }), s.label))
+    workflow.statuses.map((s) => el("label", {}, el("input", { type: "checkbox", name: "statuses", value: s.name }), statusLabel(s)))
   );
   await listWebhooks();
 }

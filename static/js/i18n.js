@@ -67,6 +67,14 @@ export function t(key, params = {}) {
   });
 }
 
+/** A workflow status's label in this language: a status of the default workflow that still has
+ * its default label is a catalog message (`status.<name>`); a label the owner wrote is shown as
+ * written. */
+export function statusLabel({ name, label }) {
+  const key = `status.${name}`;
+  return en[key] === label ? t(key) : label;
+}
+
 /** Whether `key` has a message (in English, the reference catalog). */
 export function has(key) {
   return key in en;
