@@ -44,10 +44,14 @@ export function language() {
   return current;
 }
 
-/** Choose this screen's language (kept in localStorage) and reload the page in it. */
+/** Choose this screen's language (kept in localStorage) and reload the page in it (without the
+ * address's ?lang=, which would choose again on the reload). */
 export function setLanguage(code) {
   if (!byCode.has(code) || code === current) return;
   localStorage.setItem(STORE, code);
+  const url = new URL(location.href);
+  url.searchParams.delete("lang");
+  history.replaceState(history.state, "", url);
   location.reload();
 }
 

@@ -14,7 +14,7 @@
 import { ACTIONS, actionFor, keyLabel, keyMap, keysDialog } from "./bumpbar.js";
 import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, onSettings, pairedScreen, requireSession, setText, showError, tickAges, who } from "./common.js";
 import { nextStatus } from "./flow.js";
-import { formatNumber, t, translatePage } from "./i18n.js";
+import { formatNumber, languagePicker, t, translatePage } from "./i18n.js";
 import { KeyedList } from "./keyed.js";
 import { masonry } from "./masonry.js";
 import { Outbox } from "./outbox.js";
@@ -688,6 +688,8 @@ const dialog = keysDialog(keys, (map) => screen.set("keys", map), [
   }),
   secondsControl(screen, "lateRepeatSeconds", t("kitchen.late_beep"), [0, 30, 60, 120, 300]),
   secondsControl(screen, "autoPageSeconds", t("kitchen.next_page_every"), [0, 10, 20, 30, 60]),
+  // a kitchen TV has no address bar to type ?lang= into: its language is a screen setting too
+  el("label", { class: "setting" }, t("common.language"), " ", languagePicker()),
 ]);
 document.querySelector("main").append(dialog);
 document.getElementById("keys-button").addEventListener("click", () => dialog.toggle());

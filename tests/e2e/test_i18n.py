@@ -138,7 +138,8 @@ async def test_kitchen_speaks_the_screens_language(
 ) -> None:
     """A kitchen screen set to Português shows its header, a ticket (the default workflow's
     statuses, rush flag, allergen banner, buttons), the counts (numbers written the Brazilian
-    way), the key help, the outage banner and the queued action's count in it."""
+    way), the key help, the outage banner and the queued action's count in it; its `?` dialog
+    switches it back to English."""
     from playwright.async_api import expect
 
     async with running_server(settings) as base:
@@ -205,6 +206,12 @@ async def test_kitchen_speaks_the_screens_language(
                 await expect(banner).to_be_hidden(timeout=15_000)
                 await expect(page.locator("#pending")).to_be_hidden(timeout=10_000)
                 await api.until_status(order["id"], "preparing")
+                # the screen's own settings choose its language too (a TV has no address bar)
+                await page.keyboard.press("?")
+                await dialog.locator("select.language").select_option("en")
+                await expect(page.locator("h1")).to_have_text("Kitchen")
+                await expect(page.locator("#conn")).to_have_text("live", timeout=5000)
+                await expect(ticket.locator(".state")).to_have_text("Preparing")
                 assert b.errors == []
         finally:
             await proxy.stop()
