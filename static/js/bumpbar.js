@@ -32,10 +32,12 @@ export function keyMap(saved) {
 const norm = (key) => (key.length === 1 ? key.toLowerCase() : key);
 
 /** The action a key event asks for, or null. Keys typed into a field, with Ctrl/Alt/Meta, or
- * Enter/Space on a focused button or link (which activate it) are not bump-bar keys. */
+ * Enter/Space on a focused button or link (which activate it) are not bump-bar keys. A control
+ * of a closed dialog is no target: the browser may leave focus there for a moment after the
+ * dialog closes (Escape then Enter must bump). */
 export function actionFor(map, event) {
   if (event.ctrlKey || event.altKey || event.metaKey || event.isComposing) return null;
-  const target = event.target;
+  const target = event.target?.closest?.("dialog:not([open])") ? null : event.target;
   if (target && target.closest?.("input, textarea, select, [contenteditable], dialog")) return null;
   if ((event.key === "Enter" || event.key === " ") && target?.closest?.("button, a[href], summary")) return null;
   const pressed = norm(event.key);
@@ -98,6 +100,11 @@ export function keysDialog(getMap, save, settings = []) {
       )
     );
   }
+  // Closed, the dialog may keep focus on the control used last (the size select) until the
+  // browser's next focus fix-up (see actionFor): let it go.
+  dialog.addEventListener("close", () => {
+    if (dialog.contains(document.activeElement)) document.activeElement.blur();
+  });
   dialog.toggle = () => {
     if (dialog.open) dialog.close();
     else {

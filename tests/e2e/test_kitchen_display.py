@@ -350,6 +350,7 @@ async def test_kitchen_station_screen_shows_and_finishes_its_items(
         await expect(page.locator('#keys tr[data-action="cancel"]')).to_have_count(0)
         await expect(page.locator('#keys tr[data-action="bump"]')).to_have_count(1)
         await page.keyboard.press("Escape")
+        await expect(page.locator("#keys")).to_be_hidden()
         await page.keyboard.press("Enter")
         await expect(tile(page, both)).to_have_count(0)
         drinks = tile(expo, both).locator('.station[data-station="drinks"]')
