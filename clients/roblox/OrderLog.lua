@@ -1202,7 +1202,7 @@ local function createEntry(customer: any, actor: any, opts: CreateOptions?): (En
 			error("customer is required", 0)
 		end
 		if type(o) ~= "table" then
-			error("the third argument must be a table {items=, status=, metadata=}", 0)
+			error("the third argument must be a table {items=, status=, metadata=, priority=}", 0)
 		end
 		if o.status ~= nil and type(o.status) ~= "string" then
 			error("status must be a string", 0)

@@ -1,8 +1,10 @@
 // What every dashboard page shares: the session (workspace and keys), API calls, safe DOM
 // building, the page header with its connection indicator, ticket ages and workspace settings.
+// Its text is in the screen's language (i18n.js), as the pages' is.
 //
 // Safety: user data (usernames, items, notes) only ever reaches the page through textContent
 // (el() below); no page uses innerHTML. The server's CSP forbids inline script.
+import { formatNumber, statusLabel, t } from "./i18n.js";
 
 const STORE = {
   workspace: "orderlog.workspace",
@@ -146,7 +148,7 @@ export async function api(path, { method = "GET", body, write = false, raw = fal
       // not JSON: keep the status line
     }
     if (resp.status === 401 && pairedScreen()) backToPairing();
-    if (resp.status === 401) message += " Sign in again (Sign-in in the menu).";
+    if (resp.status === 401) message += ` ${t("common.sign_in_again")}`;
     throw new ApiError(resp.status, message);
   }
   return raw ? resp : resp.json();
@@ -167,20 +169,34 @@ export function now() {
 }
 
 let workspaceInfo = null;
+const SETTINGS_EVERY_MS = 300_000;
+const settingsListeners = new Set();
+
 /** The workspace (name, settings) and its workflow, fetched once per page. */
 export async function loadWorkspace() {
   if (!workspaceInfo) {
-    const [ws, workflow] = await Promise.all([api(""), api("/workflow")]);
+    const [ws, fetched] = await Promise.all([api(""), api("/workflow")]);
+    const workflow = { ...fetched, statuses: fetched.statuses.map((s) => ({ ...s, label: statusLabel(s) })) };
     workspaceInfo = { ...ws, workflow, label: labeller(workflow) };
     // A screen stays open for days: pick up changed settings (ticket colours, linger, recall
-    // window) in place, every few minutes.
-    setInterval(() => {
-      api("")
-        .then((fresh) => Object.assign(workspaceInfo.settings, fresh.settings))
-        .catch(() => {});
-    }, 300_000);
+    // window, stations) every few minutes.
+    setInterval(() => refreshSettings().catch(() => {}), SETTINGS_EVERY_MS);
   }
   return workspaceInfo;
+}
+
+/** Read the workspace's settings again, into the same settings object (so whoever holds it sees
+ * them), then call every onSettings listener. */
+export async function refreshSettings() {
+  const fresh = await api("");
+  Object.assign(workspaceInfo.settings, fresh.settings);
+  for (const listener of settingsListeners) listener(workspaceInfo.settings);
+}
+
+/** Call `listener(settings)` each time the settings were read again (a quiet screen has no
+ * other reason to redraw). */
+export function onSettings(listener) {
+  settingsListeners.add(listener);
 }
 
 function labeller(workflow) {
@@ -222,12 +238,12 @@ export function clear(node, ...children) {
 }
 
 const PAGES = [
-  ["/board.html", "Board"],
-  ["/kitchen.html", "Kitchen"],
-  ["/pickup.html", "Pickup"],
-  ["/orders.html", "Orders"],
-  ["/staff.html", "Staff"],
-  ["/index.html", "Sign-in"],
+  ["/board.html", t("menu.board")],
+  ["/kitchen.html", t("menu.kitchen")],
+  ["/pickup.html", t("menu.pickup")],
+  ["/orders.html", t("menu.orders")],
+  ["/staff.html", t("menu.staff")],
+  ["/index.html", t("nav.signin")],
 ];
 
 /** The page header: title, navigation, and (on live pages) the connection indicator and the
@@ -243,7 +259,7 @@ export function header({ live = false } = {}) {
   const top = el("header", { class: "top" }, el("a", { href: "/", class: "brand" }, "orderlog"));
   const name = el("span", { class: "ws-name", id: "ws-name" });
   top.append(name, nav);
-  if (live) top.append(el("span", { id: "conn", class: "conn offline", role: "status" }, "offline"));
+  if (live) top.append(el("span", { id: "conn", class: "conn offline", role: "status" }, t("live.state_offline")));
   document.body.prepend(top);
   if (live) {
     top.after(
@@ -261,10 +277,16 @@ export function header({ live = false } = {}) {
 
 // What the banner says, for people at the screen (not for engineers).
 const OUTAGE = {
-  connecting: "Connecting to the server…",
-  reconnecting: "Connection lost: retrying…",
-  offline: "No network: retrying as soon as it is back…",
-  store: "The server lost its database: waiting for it to come back…",
+  connecting: t("live.connecting"),
+  reconnecting: t("live.reconnecting"),
+  offline: t("live.offline"),
+  store: t("live.store"),
+};
+const STATE = {
+  connecting: t("live.state_connecting"),
+  live: t("live.state_live"),
+  reconnecting: t("live.state_reconnecting"),
+  offline: t("live.state_offline"),
 };
 let notLiveSince = null;
 
@@ -276,7 +298,7 @@ export function showConnection(state, detail = "") {
   const node = document.getElementById("conn");
   if (!node) return;
   node.className = `conn ${state}`;
-  node.textContent = state;
+  node.textContent = STATE[state] || state;
   const live = state === "live";
   const banner = document.getElementById("outage");
   const was = !document.body.classList.contains("not-live");
@@ -297,7 +319,7 @@ export function showConnection(state, detail = "") {
 
 function showOutageTime() {
   const since = document.querySelector("#outage .outage-since");
-  const text = notLiveSince === null ? "" : `for ${duration((Date.now() - notLiveSince) / 1000)}`;
+  const text = notLiveSince === null ? "" : t("live.for", { time: duration((Date.now() - notLiveSince) / 1000) });
   if (since) setText(since, text);
 }
 
@@ -308,7 +330,7 @@ export function showError(message) {
     if (!message) return;
     box = el("div", { id: "error", class: "error", role: "alert" },
       el("span", { class: "error-text" }),
-      el("button", { type: "button", class: "dismiss", "aria-label": "Dismiss message", onclick: () => showError("") }, "×"));
+      el("button", { type: "button", class: "dismiss", "aria-label": t("live.dismiss"), onclick: () => showError("") }, "×"));
     document.querySelector("main").prepend(box);
   }
   box.querySelector(".error-text").textContent = message;
@@ -323,21 +345,20 @@ export function who(p) {
 }
 
 export function itemText(item) {
-  return item.quantity > 1 ? `${item.quantity}× ${item.name}` : item.name;
+  return item.quantity > 1 ? `${formatNumber(item.quantity)}× ${item.name}` : item.name;
 }
 
-/** The items of an order: the quantity in bold before the name, notes under it, a done item
- * (`item.done`, when the server keeps done marks) struck through. */
-/** The order's items as a list (those `include` accepts: a kitchen station's); each keeps its
- * index in the order (data-index), and a done one is struck through. */
+/** The order's items as a list (those `include` accepts: a kitchen station's): the quantity in
+ * bold before the name, notes under it; each keeps its index in the order (data-index), and a
+ * done one is struck through. */
 export function itemList(order, cls = "items", include = null) {
   const rows = [];
   order.items.forEach((item, index) => {
     if (include && !include(item, order)) return;
     rows.push(el("li", { class: item.done === true ? "done" : undefined, dataset: { index } },
-      el("b", { class: "qty" }, `${item.quantity ?? 1}×`), " ",
+      el("b", { class: "qty" }, `${formatNumber(item.quantity ?? 1)}×`), " ",
       el("span", { class: "name" }, item.name),
-      item.done === true ? el("span", { class: "visually-hidden" }, " (done)") : null,
+      item.done === true ? el("span", { class: "visually-hidden" }, ` ${t("common.item_done")}`) : null,
       item.notes ? el("span", { class: "notes" }, item.notes) : null));
   });
   return el("ul", { class: cls }, rows);
@@ -373,9 +394,9 @@ export function ageText(seconds) {
  * age (tickAges); it starts with the right text, so a new card needs no refresh to show it.
  * A `plain` badge only counts (a second age on a card, which the first one colours). */
 export function ageBadge(iso, { plain = false } = {}) {
-  const t = since(iso);
-  const dataset = plain ? { since: t, plain: "1" } : { since: t };
-  return el("span", { class: plain ? "age plain" : "age", dataset }, ageText((now() - t) / 1000));
+  const start = since(iso);
+  const dataset = plain ? { since: start, plain: "1" } : { since: start };
+  return el("span", { class: plain ? "age plain" : "age", dataset }, ageText((now() - start) / 1000));
 }
 
 /** The age class attributes of a card created at `iso` (as tickAges keeps them). */
@@ -406,8 +427,4 @@ export function tickAges(settings, root = document) {
   tick();
   setInterval(tick, 1000);
   return tick;
-}
-
-export function localTime(iso) {
-  return new Date(iso).toLocaleString();
 }

@@ -6,9 +6,10 @@
 //
 // Owner tools: an admin key, checked the same way and kept in this page's memory only, unlocks
 // pairing a screen (the code it shows), the list of paired screens (revoke), the webhooks (with
-// their health: add, disable, test, remove) and the workspace settings.
+// their health: add, disable, test, remove) and the workspace settings, the kitchen's allergen
+// words and stations included.
 import { clear, el, header, loadWorkspace, saveSession, session, signOut, takeFragment } from "./common.js";
-import { formatDateTime, languagePicker, t, translatePage } from "./i18n.js";
+import { formatDateTime, languagePicker, statusLabel, t, translatePage } from "./i18n.js";
 
 takeFragment();
 header();
@@ -236,7 +237,7 @@ async function offerWebhooks() {
   clear(
     document.getElementById("webhook-statuses"),
     el("legend", {}, t("hooks.statuses")),
-    workflow.statuses.map((s) => el("label", {}, el("input", { type: "checkbox", name: "statuses", value: s.name }), s.label))
+    workflow.statuses.map((s) => el("label", {}, el("input", { type: "checkbox", name: "statuses", value: s.name }), statusLabel(s)))
   );
   // The events the server offers; the ones a webhook gets by default are ticked (an attribute,
   // so the form's reset ticks them again).
@@ -338,39 +339,139 @@ const CHOICES = ["pickup_names"];
 
 function fillSettings(settings) {
   for (const name of [...SETTINGS, ...CHOICES]) settingsForm[name].value = settings[name];
+  settingsForm.allergen_words.value = settings.allergen_words.join(", ");
+  fillStations(settings.stations);
+}
+
+/** The entries of a text field separated by `separator`, trimmed, without empty ones. */
+const entries = (text, separator) => text.split(separator).map((s) => s.trim()).filter(Boolean);
+
+// The stations setting ({"default": station, "items": {station: [name or pattern]}}) as rows: a
+// station's name and its items and patterns, comma separated; then the default station.
+const stationRows = document.getElementById("station-rows");
+
+function stationRow(name = "", items = []) {
+  const input = (cls, value, max) =>
+    el("input", { class: cls, value, maxlength: max, autocomplete: "off", spellcheck: "false", "aria-describedby": "stations-error" });
+  const row = el(
+    "tr",
+    { class: "station-row" },
+    el("td", {}, input("station-name", name, 32)),
+    el("td", {}, input("station-items", items.join(", "))),
+    el("td", {}, el("button", { type: "button", class: "station-remove", onclick: () => removeStation(row) }, t("settings.station_remove")))
+  );
+  return row;
+}
+
+/** Each row's fields and button are named by its position ("Station 2: items"). */
+function nameRows() {
+  [...stationRows.rows].forEach((row, i) => {
+    const n = i + 1;
+    row.querySelector(".station-name").setAttribute("aria-label", t("settings.station_row_name", { n }));
+    row.querySelector(".station-items").setAttribute("aria-label", t("settings.station_row_items", { n }));
+    row.querySelector(".station-remove").setAttribute("aria-label", t("settings.station_remove_n", { n }));
+  });
+}
+
+function fillStations(stations) {
+  const rows = Object.entries(stations.items).map(([name, items]) => stationRow(name, items));
+  clear(stationRows, rows.length ? rows : stationRow());
+  settingsForm.stations_default.value = stations.default;
+  nameRows();
+}
+
+function removeStation(row) {
+  const next = row.nextElementSibling || row.previousElementSibling;
+  row.remove();
+  if (!stationRows.rows.length) stationRows.append(stationRow());
+  nameRows();
+  (next || stationRows.rows[0]).querySelector(".station-name").focus();
+}
+
+document.getElementById("station-add").addEventListener("click", () => {
+  const row = stationRow();
+  stationRows.append(row);
+  nameRows();
+  row.querySelector(".station-name").focus();
+});
+
+/** The stations setting the rows say, or [field, message] when a row cannot be sent (two rows
+ * of one station would be one JSON key: the second would silently win). Empty rows are left
+ * out; a blank default leaves the server's default station. */
+function stationsValue() {
+  const items = {};
+  const seen = new Set();
+  for (const row of stationRows.rows) {
+    const field = row.querySelector(".station-name");
+    const name = field.value.trim();
+    const list = entries(row.querySelector(".station-items").value, ",");
+    if (!name && !list.length) continue;
+    if (!name) return { problem: [field, t("settings.station_unnamed")] };
+    if (seen.has(name.toLowerCase())) return { problem: [field, t("settings.station_twice", { station: name })] };
+    seen.add(name.toLowerCase());
+    items[name] = list;
+  }
+  const fallback = settingsForm.stations_default.value.trim();
+  return { value: fallback ? { default: fallback, items } : { items } };
+}
+
+/** The form field a refusal names: a setting's name, or the server's path into one
+ * ("stations.items.drinks[2]": that station's items; "allergen_words[3]"). */
+function fieldFor(path) {
+  if (!path) return null;
+  if (path.startsWith("allergen_words")) return settingsForm.allergen_words;
+  if (path === "stations.default") return settingsForm.stations_default;
+  const station = /^stations\.items\.(.*?)(\[\d+\])?$/.exec(path);
+  const row = station && [...stationRows.rows].find((r) => r.querySelector(".station-name").value.trim() === station[1]);
+  if (row) return row.querySelector(station[2] ? ".station-items" : ".station-name");
+  if (path.startsWith("stations")) return stationRows.querySelector("input");
+  return settingsForm[path] || null;
 }
 
 /** What is wrong with the form, in words, before asking the server (which checks it again). */
 function invalid(body) {
   for (const name of SETTINGS) {
-    if (!Number.isInteger(body[name]) || body[name] < 1) return [name, t("settings.whole_number")];
+    if (!Number.isInteger(body[name]) || body[name] < 1) return [settingsForm[name], t("settings.whole_number")];
   }
-  if (body.age_warn_seconds >= body.age_late_seconds) return ["age_warn_seconds", t("settings.warn_before_late")];
+  if (body.age_warn_seconds >= body.age_late_seconds) return [settingsForm.age_warn_seconds, t("settings.warn_before_late")];
   return null;
+}
+
+/** Show why the settings were not saved: on the status line, and on the field (marked invalid,
+ * focused; its own message under it where it has a place for one). */
+function refuse(field, message) {
+  status("settings-status", t("settings.not_saved", { message }));
+  if (!field) return;
+  field.setAttribute("aria-invalid", "true");
+  field.focus();
+  for (const id of (field.getAttribute("aria-describedby") || "").split(" ")) {
+    const box = document.getElementById(id);
+    if (box && box.classList.contains("field-error")) {
+      box.textContent = message;
+      box.hidden = false;
+    }
+  }
 }
 
 settingsForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  for (const name of SETTINGS) settingsForm[name].removeAttribute("aria-invalid");
+  for (const node of settingsForm.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+  for (const node of settingsForm.querySelectorAll(".field-error")) node.hidden = true;
+  const stations = stationsValue();
   const body = Object.fromEntries([
     ...SETTINGS.map((n) => [n, Number(settingsForm[n].value)]),
     ...CHOICES.map((n) => [n, settingsForm[n].value]),
+    ["allergen_words", entries(settingsForm.allergen_words.value, /[,\n]/)],
+    ["stations", stations.value],
   ]);
-  const problem = invalid(body);
-  const refuse = (field, message) => {
-    if (settingsForm[field]) {
-      settingsForm[field].setAttribute("aria-invalid", "true");
-      settingsForm[field].focus();
-    }
-    status("settings-status", t("settings.not_saved", { message }));
-  };
+  const problem = invalid(body) || stations.problem;
   if (problem) return refuse(...problem);
   try {
     const ws = await ownerApi("/settings", { method: "PATCH", body });
     fillSettings(ws.settings);
     status("settings-status", t("settings.saved"), true);
   } catch (exc) {
-    refuse(exc.field, exc.message);
+    refuse(fieldFor(exc.field), exc.message);
   }
 });
 

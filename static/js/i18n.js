@@ -44,10 +44,14 @@ export function language() {
   return current;
 }
 
-/** Choose this screen's language (kept in localStorage) and reload the page in it. */
+/** Choose this screen's language (kept in localStorage) and reload the page in it (without the
+ * address's ?lang=, which would choose again on the reload). */
 export function setLanguage(code) {
   if (!byCode.has(code) || code === current) return;
   localStorage.setItem(STORE, code);
+  const url = new URL(location.href);
+  url.searchParams.delete("lang");
+  history.replaceState(history.state, "", url);
   location.reload();
 }
 
@@ -65,6 +69,14 @@ export function t(key, params = {}) {
     const value = params[name];
     return typeof value === "number" ? formatNumber(value) : String(value);
   });
+}
+
+/** A workflow status's label in this language: a status of the default workflow that still has
+ * its default label is a catalog message (`status.<name>`); a label the owner wrote is shown as
+ * written. */
+export function statusLabel({ name, label }) {
+  const key = `status.${name}`;
+  return en[key] === label ? t(key) : label;
 }
 
 /** Whether `key` has a message (in English, the reference catalog). */

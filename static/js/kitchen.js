@@ -10,9 +10,11 @@
 // more) are in the DOM.
 // Every staff action goes through the outbox (outbox.js): queued while the link is down, sent
 // in order with an Idempotency-Key once it is back.
+// Text is in the screen's language (i18n.js: ?lang=, kept by the screen), numbers by its locale.
 import { ACTIONS, actionFor, keyLabel, keyMap, keysDialog } from "./bumpbar.js";
-import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, pairedScreen, requireSession, setText, showError, tickAges, who } from "./common.js";
+import { ageAttrs, ageBadge, ApiError, api, duration, el, header, itemList, loadWorkspace, now, onSettings, pairedScreen, requireSession, setText, showError, tickAges, who } from "./common.js";
 import { nextStatus } from "./flow.js";
+import { formatNumber, languagePicker, t, translatePage } from "./i18n.js";
 import { KeyedList } from "./keyed.js";
 import { masonry } from "./masonry.js";
 import { Outbox } from "./outbox.js";
@@ -22,6 +24,7 @@ import { allDayCounts, allergenItems, createdAt, hasStations, isRush, orderStati
 import { watch } from "./watch.js";
 
 const me = requireSession();
+translatePage();
 header({ live: true });
 
 const KITCHEN = ["waiting_for_preparation", "preparing", "finding_new_colleague"];
@@ -36,7 +39,7 @@ document.body.classList.toggle("staff", staff);
 const station = (new URLSearchParams(location.search).get("station") || pairedScreen()?.station || "").trim();
 if (station) {
   document.body.dataset.station = station;
-  document.getElementById("kitchen-title").textContent = `Kitchen · ${station}`;
+  document.getElementById("kitchen-title").textContent = t("kitchen.station_title", { station });
 }
 // Each station's screen keeps its own size and keys.
 const screen = new ScreenSettings(station ? `kitchen.${station.toLowerCase()}` : "kitchen");
@@ -67,7 +70,7 @@ const soundButton = document.getElementById("sound");
 const sounds = new Sounds({ muted: () => localStorage.getItem(MUTE) === "1", onState: showSound });
 function showSound() {
   const state = sounds.state;
-  soundButton.textContent = { on: "Sound: on", off: "Sound: off", blocked: "Sound: blocked (tap to allow)" }[state];
+  soundButton.textContent = { on: t("kitchen.sound_on"), off: t("kitchen.sound_off"), blocked: t("kitchen.sound_blocked") }[state];
   soundButton.setAttribute("aria-pressed", String(state !== "off"));
   soundButton.dataset.state = state;
 }
@@ -94,11 +97,11 @@ let lastLateBeep = 0;
 function checkLate() {
   if (!ws) return;
   const limit = ws.settings.age_late_seconds * 1000;
-  const t = now();
+  const at = now();
   let anyLate = false;
   let newlyLate = false;
   for (const order of list) {
-    if (t - createdAt(order) < limit) continue;
+    if (at - createdAt(order) < limit) continue;
     anyLate = true;
     if (!lateSeen.has(order.id)) {
       lateSeen.add(order.id);
@@ -183,19 +186,26 @@ const outbox = new Outbox({
   },
 });
 
-const VERB = { bump: "bumped", cancel: "cancelled", recall: "recalled", item: "marked" };
+// Order numbers are names, not amounts: passed as text, never written with a thousands separator.
+const NOT_DONE = {
+  bump: (number) => t("kitchen.refused_bump", { number }),
+  cancel: (number) => t("kitchen.refused_cancel", { number }),
+  recall: (number) => t("kitchen.refused_recall", { number }),
+  item: (number) => t("kitchen.refused_item", { number }),
+};
 function refusal(action, error) {
-  const what = `#${action.number} was not ${VERB[action.kind]}`;
-  if (error instanceof ApiError && error.status === 409) return `${what}: it was changed on another screen meanwhile.`;
-  if (error instanceof ApiError && error.status === 403) return `${what}: this screen's key may not change orders.`;
-  if (error instanceof ApiError && error.status === 404) return `${what}: the order no longer exists.`;
-  return `${what}: ${error.message}`;
+  const what = NOT_DONE[action.kind](String(action.number));
+  const status = error instanceof ApiError ? error.status : 0;
+  if (status === 409) return t("kitchen.refused_conflict", { what });
+  if (status === 403) return t("kitchen.refused_forbidden", { what });
+  if (status === 404) return t("kitchen.refused_gone", { what });
+  return t("kitchen.refused_other", { what, message: error.message });
 }
 
 function showPending() {
   const n = outbox.pending.length;
   pendingBox.hidden = n === 0;
-  setText(pendingBox, n === 1 ? "1 action waiting to send" : `${n} actions waiting to send`);
+  setText(pendingBox, t("kitchen.waiting_to_send", { count: n }));
 }
 
 /** An order this screen just wrote: shown at once (the live event with the same version that
@@ -220,8 +230,9 @@ function bump(order) {
   outbox.add({ kind: "bump", orderId: order.id, number: order.order_number, status: target, version: order.version, actor: cook() });
 }
 
+// A station's screen never cancels: a cancel ends the whole order, for every station.
 function cancel(order) {
-  if (!staff || pendingFor(order).length) return;
+  if (!staff || station || pendingFor(order).length) return;
   if ((armed.get(order.id) || 0) <= Date.now()) {
     armed.set(order.id, Date.now() + CANCEL_CONFIRM_MS);
     setTimeout(draw, CANCEL_CONFIRM_MS + 100);
@@ -294,28 +305,12 @@ function recallLast() {
 }
 
 // -- item done marks ------------------------------------------------------------------------------
-// A server that keeps item done marks lists this route in its API description; until it does,
-// Space and taps on items only say so. (The write: {done, version, actor} with an
-// Idempotency-Key; the order's items then carry `done`, which itemList strikes through.)
-const ITEM_DONE_ROUTE = "/v1/workspaces/{workspace_id}/orders/{order_id}/items/{index}/done";
-let itemDone = false;
+// POST .../items/{index}/done with {done, actor} and an Idempotency-Key (no version: see the
+// outbox's build above); the order's items then carry `done`, which itemList strikes through.
 const itemDonePath = (orderId, index) => `/orders/${orderId}/items/${index}/done`;
-async function probeItemDone() {
-  try {
-    const resp = await fetch("/openapi.json", { cache: "no-store" });
-    itemDone = Boolean((await resp.json()).paths?.[ITEM_DONE_ROUTE]?.post);
-  } catch {
-    itemDone = false;
-  }
-  document.body.dataset.itemDone = String(itemDone);
-}
 
 function markNextItem(order) {
   if (!staff) return;
-  if (!itemDone) {
-    showError("Marking items done needs a newer orderlog server: bump the whole ticket instead.");
-    return;
-  }
   const mine = order.items.map((item, index) => [item, index]).filter(([item]) => onThisScreen(item));
   if (!mine.length) return;
   const next = mine.find(([item]) => item.done !== true);
@@ -323,9 +318,9 @@ function markNextItem(order) {
 }
 
 function toggleItem(order, index) {
-  if (!staff || !itemDone || pendingFor(order).length) return;
+  if (!staff || pendingFor(order).length) return;
   const done = order.items[index].done !== true;
-  outbox.add({ kind: "item", orderId: order.id, number: order.order_number, index, done, version: order.version, actor: cook() });
+  outbox.add({ kind: "item", orderId: order.id, number: order.order_number, index, done, actor: cook() });
 }
 
 // -- tiles ----------------------------------------------------------------------------------------------
@@ -335,15 +330,17 @@ const STATE_CLASS = { waiting_for_preparation: "state-waiting", preparing: "stat
 // confirmation changes; whether its action is queued or on its way only patches the tile in
 // place (pendingPatch).
 function tileStamp(order) {
-  return `${order.version}|${order.status}|${order.marks || ""}|${(armed.get(order.id) || 0) > Date.now()}|${itemDone}|${settingsSeen}`;
+  return `${order.version}|${order.status}|${order.marks || ""}|${(armed.get(order.id) || 0) > Date.now()}|${settingsSeen}`;
 }
 
-// The workspace's settings are read again every few minutes (loadWorkspace): tiles drawn with
-// an older station map or allergen list are drawn again.
+// The workspace's settings are read again every few minutes (common.js refreshSettings), and the
+// screen is drawn then (onSettings in start()), busy or not: tiles drawn with an older station
+// map, allergen list or age thresholds are drawn again.
 let settingsSeen = 0;
 let settingsFor = null;
 function checkSettings() {
-  const now = `${JSON.stringify(ws.settings.stations)}|${JSON.stringify(ws.settings.allergen_words)}`;
+  const { stations, allergen_words: words, age_warn_seconds: warn, age_late_seconds: late } = ws.settings;
+  const now = JSON.stringify([stations, words, warn, late]);
   if (now !== settingsFor) {
     settingsFor = now;
     settingsSeen++;
@@ -356,7 +353,7 @@ function stationsLine(order) {
   return el("div", { class: "stations" },
     orderStations(order, ws.settings.stations).map(({ station: name, done }) =>
       el("span", { class: done ? "station done" : "station", dataset: { station: name } },
-        done ? "✓ " : "", name, done ? el("span", { class: "visually-hidden" }, " (done)") : null)));
+        done ? "✓ " : "", name, done ? el("span", { class: "visually-hidden" }, ` ${t("common.item_done")}`) : null)));
 }
 
 /** A red banner with the item notes that mention an allergen (the workspace's words). */
@@ -364,7 +361,7 @@ function allergenBanner(order) {
   const found = allergenItems(order, ws.settings.allergen_words, onThisScreen);
   if (!found.length) return null;
   return el("div", { class: "allergen", role: "note" },
-    el("b", {}, "⚠ Allergy: "),
+    el("b", {}, `${t("kitchen.allergy")} `),
     found.flatMap(([, item], i) => [i ? " · " : "", `${item.name}: ${item.notes}`]));
 }
 
@@ -373,7 +370,7 @@ function tile(order) {
   const confirming = (armed.get(order.id) || 0) > Date.now();
   const { cls: ageCls, age } = ageAttrs(order.created_at, ws.settings);
   const items = itemList(order, "items", station ? onThisScreen : null);
-  if (staff && itemDone) {
+  if (staff) {
     for (const li of items.children) {
       const index = Number(li.dataset.index);
       li.replaceChildren(el("button", {
@@ -395,23 +392,25 @@ function tile(order) {
       el("span", { class: "num", id: `t-${order.id}` }, `#${order.order_number}`),
       el("span", { class: "state" }, ws.label(order.status)),
       ageBadge(order.created_at)),
-    isRush(order) ? el("div", { class: "rush-flag" }, "RUSH") : null,
+    isRush(order) ? el("div", { class: "rush-flag" }, t("kitchen.rush")) : null,
     allergenBanner(order),
     items,
     stationsLine(order),
     el("div", { class: "people" },
-      el("span", {}, "For ", el("b", {}, who(order.customer))),
-      order.preparer ? el("span", {}, "Preparer ", el("b", {}, who(order.preparer))) : null),
+      el("span", {}, t("kitchen.customer"), " ", el("b", {}, who(order.customer))),
+      order.preparer ? el("span", {}, t("kitchen.preparer"), " ", el("b", {}, who(order.preparer))) : null),
     el("div", { class: "queued-note", hidden: true }),
     staff
       ? el("div", { class: "actions" },
           station || target
             ? el("button", { type: "button", class: "primary bump", dataset: { focus: "bump" }, onclick: () => bump(order) },
-                station ? `✓ Done (${station})` : `→ ${ws.label(target)}`)
+                station ? t("kitchen.station_done", { station }) : `→ ${ws.label(target)}`)
             : null,
-          el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, onclick: () => cancel(order) },
-            confirming ? "Confirm cancel" : "Cancel"),
-          confirming ? el("span", { class: "confirm-hint", role: "status" }, `Press ${keyLabel(keys().cancel)} again to cancel`) : null)
+          station
+            ? null
+            : el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, onclick: () => cancel(order) },
+                confirming ? t("kitchen.confirm_cancel") : t("kitchen.cancel")),
+          confirming ? el("span", { class: "confirm-hint", role: "status" }, t("kitchen.press_again", { key: keyLabel(keys().cancel) })) : null)
       : null
   );
 }
@@ -422,7 +421,7 @@ const patched = new WeakMap(); // tile -> the pending state it shows
 function pendingPatch(order) {
   const node = tiles.node(order.id);
   const pending = pendingFor(order);
-  const text = !pending.length ? "" : live ? "Sending…" : `Queued: ${pending.map(describe).join(", ")}`;
+  const text = !pending.length ? "" : live ? t("kitchen.sending") : t("kitchen.queued", { actions: pending.map(describe).join(", ") });
   if (patched.get(node) === text) return;
   patched.set(node, text);
   node.classList.toggle("queued", pending.length > 0);
@@ -434,24 +433,24 @@ function pendingPatch(order) {
 
 function describe(action) {
   if (action.kind === "bump") return `→ ${ws.label(action.status)}`;
-  if (action.kind === "item" && action.group) return "done";
-  if (action.kind === "item") return action.done ? "item done" : "item not done";
-  return action.kind;
+  if (action.kind === "item" && action.group) return t("kitchen.station_bumped");
+  if (action.kind === "item") return action.done ? t("kitchen.queued_item_done") : t("kitchen.queued_item_not_done");
+  return action.kind === "cancel" ? t("kitchen.queued_cancel") : t("kitchen.queued_recall");
 }
 
 const tiles = new KeyedList(tilesBox, {
   key: (order) => order.id,
   stamp: tileStamp,
   render: tile,
-  empty: () => el("div", { class: "empty" }, "No open tickets"),
+  empty: () => el("div", { class: "empty" }, t("kitchen.no_tickets")),
 });
 
 const alldayBox = document.getElementById("allday");
 const allday = new KeyedList(alldayBox, {
   key: (entry) => entry.name.toLowerCase(),
   stamp: (entry) => `${entry.name}|${entry.quantity}`,
-  render: (entry) => el("li", { dataset: { item: entry.name } }, el("span", { class: "name" }, entry.name), " ", el("b", { class: "qty" }, `×${entry.quantity}`)),
-  empty: () => el("li", { class: "muted" }, "nothing to make"),
+  render: (entry) => el("li", { dataset: { item: entry.name } }, el("span", { class: "name" }, entry.name), " ", el("b", { class: "qty" }, `×${formatNumber(entry.quantity)}`)),
+  empty: () => el("li", { class: "muted" }, t("kitchen.nothing_to_make")),
 });
 
 // -- drawing: at most once per animation frame ----------------------------------------------------
@@ -499,7 +498,7 @@ function render() {
   shown = fit(candidates);
   allday.update(allDayCounts(list, onThisScreen));
   const oldest = Math.min(...list.map(createdAt));
-  setText(statsBox, list.length ? `${list.length} open · oldest ${duration((now() - oldest) / 1000)}` : "0 open");
+  setText(statsBox, list.length ? t("kitchen.open_stats", { count: list.length, age: duration((now() - oldest) / 1000) }) : t("kitchen.open_none"));
   showPages();
   select(selectedId, selectedIndex);
   showRecalls();
@@ -591,12 +590,12 @@ function fit(candidates) {
 const pager = Object.fromEntries(["before", "more", "page-up", "page-down", "page-info"].map((id) => [id, document.getElementById(id)]));
 function showPages() {
   const more = list.length - pageStart - shown.length;
-  setText(pager.before, pageStart ? `${pageStart} earlier` : "earlier");
-  setText(pager.more, more > 0 ? `${more} more` : "no more");
+  setText(pager.before, pageStart ? t("kitchen.earlier_count", { count: pageStart }) : t("kitchen.earlier"));
+  setText(pager.more, more > 0 ? t("kitchen.more", { count: more }) : t("kitchen.no_more"));
   if (pager["page-up"].disabled !== (pageStart === 0)) pager["page-up"].disabled = pageStart === 0;
   if (pager["page-down"].disabled !== more <= 0) pager["page-down"].disabled = more <= 0;
   setText(pager["page-info"],
-    list.length ? `Page ${pageStarts.length + 1} · tickets ${pageStart + 1}–${pageStart + shown.length} of ${list.length}` : "");
+    list.length ? t("kitchen.page", { page: pageStarts.length + 1, first: pageStart + 1, last: pageStart + shown.length, total: list.length }) : "");
 }
 
 function pageDown() {
@@ -675,14 +674,22 @@ function vertical(delta) {
   else pageUp();
 }
 
-const keys = () => keyMap(screen.get("keys"));
+// The screen's key map; a station's screen has no cancel (see cancel()), so neither its key nor
+// its line in the `?` list.
+const keys = () => {
+  const map = keyMap(screen.get("keys"));
+  if (station) delete map.cancel;
+  return map;
+};
 const dialog = keysDialog(keys, (map) => screen.set("keys", map), [
   sizeControl(screen, () => {
     geometry = null;
     draw();
   }),
-  secondsControl(screen, "lateRepeatSeconds", "Late beep every", [0, 30, 60, 120, 300]),
-  secondsControl(screen, "autoPageSeconds", "Next page every", [0, 10, 20, 30, 60]),
+  secondsControl(screen, "lateRepeatSeconds", t("kitchen.late_beep"), [0, 30, 60, 120, 300]),
+  secondsControl(screen, "autoPageSeconds", t("kitchen.next_page_every"), [0, 10, 20, 30, 60]),
+  // a kitchen TV has no address bar to type ?lang= into: its language is a screen setting too
+  el("label", { class: "setting" }, t("common.language"), " ", languagePicker()),
 ]);
 document.querySelector("main").append(dialog);
 document.getElementById("keys-button").addEventListener("click", () => dialog.toggle());
@@ -729,14 +736,14 @@ const recallButtons = new KeyedList(recallsBox, {
   stamp: ([id, entry]) => `${entry.version}|${entry.group || ""}`,
   render: ([id, entry]) =>
     el("button", { type: "button", class: "recall", dataset: { order: id, focus: "recall" }, onclick: () => recall(id) },
-      `Recall #${entry.number} `, el("span", { class: "left" })),
+      `${t("kitchen.recall", { number: String(entry.number) })} `, el("span", { class: "left" })),
 });
 function showRecalls() {
-  const t = Date.now();
-  for (const [id, entry] of recent) if (entry.until <= t) recent.delete(id);
+  const at = Date.now();
+  for (const [id, entry] of recent) if (entry.until <= at) recent.delete(id);
   recallButtons.update([...recent]);
   for (const [id, entry] of recent) {
-    setText(recallButtons.node(id).querySelector(".left"), `(${Math.ceil((entry.until - t) / 1000)} s)`);
+    setText(recallButtons.node(id).querySelector(".left"), t("kitchen.seconds_left", { seconds: Math.ceil((entry.until - at) / 1000) }));
   }
 }
 
@@ -748,7 +755,7 @@ async function showTicketTime() {
     const s = await api(`/stats?from=${encodeURIComponent(from)}`);
     const median = s.created_to_ready_seconds && s.created_to_ready_seconds.median;
     document.getElementById("ticket-time").textContent =
-      median === null || median === undefined ? "" : `median ticket time (3 h): ${duration(median)}`;
+      median === null || median === undefined ? "" : t("kitchen.ticket_time", { time: duration(median) });
   } catch {
     // no stats API or no permission: the screen works without it
   }
@@ -760,7 +767,6 @@ async function start() {
   let statuses = KITCHEN.filter((s) => names.includes(s));
   if (!statuses.length) statuses = ws.workflow.statuses.filter((s) => !s.terminal).map((s) => s.name);
   kitchenStatuses = new Set(statuses);
-  await probeItemDone();
   const seen = new Set();
   let first = true;
   const onUpdate = (current, events) => {
@@ -775,6 +781,7 @@ async function start() {
     draw();
   };
   tick = tickAges(ws.settings, tilesBox);
+  onSettings(draw);
   setInterval(() => {
     showRecalls();
     checkLate();
@@ -799,4 +806,4 @@ async function start() {
   });
 }
 
-start().catch((exc) => showError(`Cannot start the kitchen display: ${exc.message}`));
+start().catch((exc) => showError(t("kitchen.cannot_start", { message: exc.message })));

@@ -2,6 +2,7 @@
 // settings they differ between the grill's display and the drinks tablet. Text size, the
 // bump-bar key map, how often a late ticket beeps again, automatic paging.
 import { el } from "./common.js";
+import { t } from "./i18n.js";
 
 export const SIZES = ["S", "M", "L", "XL"];
 
@@ -40,7 +41,7 @@ export function applySize(size) {
 }
 
 /** A labelled select that changes this screen's text size and remembers it. */
-export function sizeControl(settings, onChange = () => {}, label = "Text size") {
+export function sizeControl(settings, onChange = () => {}, label = t("kitchen.text_size")) {
   applySize(settings.get("size"));
   const select = el(
     "select",
@@ -60,7 +61,7 @@ export function secondsControl(settings, name, label, choices, onChange = () => 
   const select = el(
     "select",
     { id: name, name },
-    choices.map((s) => el("option", { value: s, selected: s === settings.get(name) }, s ? `${s} s` : "off"))
+    choices.map((s) => el("option", { value: s, selected: s === settings.get(name) }, s ? t("screen.seconds", { seconds: s }) : t("screen.off")))
   );
   select.addEventListener("change", () => {
     settings.set(name, Number(select.value));

@@ -1,8 +1,8 @@
 // What the live pages compute from open orders, kept pure (no DOM, no I/O) so a test can call it
 // with any orders: the order tickets are shown in, and the all-day item counts.
 //
-// Fields a newer server may add are read when present and ignored when absent:
-// `order.priority` ("rush" sorts first) and `item.done` (a done item no longer counts).
+// Besides its status, an order says its `priority` ("rush" sorts first) and each item whether
+// it is `done` (a done item no longer counts).
 
 export const isRush = (order) => order.priority === "rush";
 

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from orderlog.domain import webhooks
-from support.browser import browser, open_page
-from support.server import Workspace
+from orderlog.domain.model import DEFAULT_WORKFLOW
+from support.browser import Api, browser, open_page
+from support.faultproxy import FaultProxy
+from support.server import Workspace, running_server
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 CATALOGS = ("en", "pt-BR")
@@ -41,6 +43,14 @@ def test_catalogs_have_the_same_keys_and_placeholders() -> None:
             assert set(re.findall(r"\{(\w+)\}", other[key])) == set(
                 re.findall(r"\{(\w+)\}", line)
             ), key
+
+
+def test_status_messages_are_the_default_workflows_labels() -> None:
+    """The catalog names each status of the default workflow by the label the server gives it
+    (a screen translates a label only while it is that default)."""
+    english = catalog("en")
+    for status in DEFAULT_WORKFLOW.statuses:
+        assert english[f"status.{status.name}"].strip(' ",') == status.label
 
 
 def test_every_key_the_pages_use_is_defined() -> None:
@@ -129,3 +139,89 @@ async def test_board_and_pickup_speak_the_screens_language(site: Any, workspace:
             f"Pronto: número {order['order_number']}"
         )
         assert b.errors == []
+
+
+@pytest.mark.browser
+async def test_kitchen_speaks_the_screens_language(
+    settings: Any, redis: Any, workspace: Workspace
+) -> None:
+    """A kitchen screen set to Português shows its header, a ticket (the default workflow's
+    statuses, rush flag, allergen banner, buttons), the counts (numbers written the Brazilian
+    way), the key help, the outage banner and the queued action's count in it; its `?` dialog
+    switches it back to English."""
+    from playwright.async_api import expect
+
+    async with running_server(settings) as base:
+        proxy = await FaultProxy("127.0.0.1", int(base.rsplit(":", 1)[1])).start()
+        api = Api(base, workspace)
+        await api.settings(allergen_words=["amendoim"])
+        order = await api.create(
+            status="waiting_for_preparation",
+            priority="rush",
+            items=[{"name": "Brigadeiro", "quantity": 1200, "notes": "alergia a amendoim"}],
+        )
+        keys = workspace.keys
+        try:
+            async with browser(f"http://127.0.0.1:{proxy.port}") as b:
+                page = b.page
+                await page.goto(
+                    f"/kitchen.html?lang=pt-BR#key={keys['read']}&workspace={workspace.id}"
+                    f"&write={keys['write']}"
+                )
+                await expect(page.locator("#conn")).to_have_text("ao vivo", timeout=5000)
+                assert await page.get_attribute("html", "lang") == "pt-BR"
+                await expect(page.locator("h1")).to_have_text("Cozinha")
+                await expect(page.locator("header nav a.current")).to_have_text("Cozinha")
+                ticket = page.locator(f'.tile[data-order="{order["id"]}"]')
+                await expect(ticket.locator(".state")).to_have_text("Aguardando")
+                await expect(ticket.locator(".rush-flag")).to_have_text("URGENTE")
+                await expect(ticket.locator(".allergen")).to_have_text(
+                    "⚠ Alergia: Brigadeiro: alergia a amendoim"
+                )
+                await expect(ticket.locator(".items .qty")).to_have_text("1.200×")
+                await expect(ticket.locator("button.bump")).to_have_text("→ Preparando")
+                await expect(ticket.locator("button.cancel")).to_have_text("Cancelar")
+                await expect(ticket.locator(".people")).to_contain_text("Para")
+                await expect(page.locator("#allday li")).to_have_text(["Brigadeiro ×1.200"])
+                await expect(page.locator("#kitchen-stats")).to_contain_text(
+                    "1 aberto · o mais antigo há"
+                )
+                await expect(page.locator("#page-info")).to_have_text("Página 1 · pedidos 1–1 de 1")
+                await expect(page.locator("#sound")).to_contain_text("Som:")
+                await page.keyboard.press("?")
+                dialog = page.locator("#keys")
+                await expect(dialog.locator("h2")).to_have_text("Esta tela")
+                await expect(dialog.locator('tr[data-action="bump"] td').nth(1)).to_have_text(
+                    "Avançar o pedido selecionado"
+                )
+                await expect(dialog.locator('tr[data-action="done"] kbd')).to_have_text("Espaço")
+                await expect(dialog.locator("label:has(#size)")).to_contain_text("Tamanho do texto")
+                await expect(dialog.locator("#lateRepeatSeconds option").first).to_have_text(
+                    "desligado"
+                )
+                await page.keyboard.press("Escape")
+                await expect(dialog).to_be_hidden()
+
+                proxy.set_mode("blackhole")
+                banner = page.locator("#outage")
+                await expect(banner).to_contain_text(
+                    "Conexão perdida: tentando de novo", timeout=10_000
+                )
+                await expect(page.locator("#conn")).to_have_text("reconectando")
+                await page.keyboard.press("Enter")
+                await expect(page.locator("#pending")).to_have_text("1 ação aguardando envio")
+                await expect(ticket.locator(".queued-note")).to_have_text("Na fila: → Preparando")
+                proxy.set_mode("pass")
+                await expect(banner).to_be_hidden(timeout=15_000)
+                await expect(page.locator("#pending")).to_be_hidden(timeout=10_000)
+                await api.until_status(order["id"], "preparing")
+                # the screen's own settings choose its language too (a TV has no address bar)
+                await page.keyboard.press("?")
+                await dialog.locator("select.language").select_option("en")
+                await expect(page.locator("h1")).to_have_text("Kitchen")
+                await expect(page.locator("#conn")).to_have_text("live", timeout=5000)
+                await expect(ticket.locator(".state")).to_have_text("Preparing")
+                assert b.errors == []
+        finally:
+            await proxy.stop()
+            await api.http.aclose()

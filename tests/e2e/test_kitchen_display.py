@@ -267,7 +267,6 @@ async def test_kitchen_item_done_marks_show_on_every_screen(
         await wait_live(br)
         other = await another_screen(br, workspace, "kitchen.html", write=True)
         board = await another_screen(br, workspace, "board.html")
-        await expect(page.locator("body")).to_have_attribute("data-item-done", "true")
         await expect(tile(page, order)).to_have_class(re.compile(r"\bselected\b"))
         await page.keyboard.press(" ")
         await expect(tile(other, order).locator("li").first).to_have_class("done")
@@ -316,7 +315,8 @@ async def test_kitchen_station_screen_shows_and_finishes_its_items(
     """With drinks mapped to a station, kitchen.html?station=drinks shows only the tickets with
     drinks, only their drinks, and counts only those; each ticket says which stations it needs;
     the station's bump marks the ticket's drinks done (it leaves the drinks screen, the screen of
-    every station ticks drinks), and R takes that back."""
+    every station ticks drinks), and R takes that back. It offers no cancel (that would end the
+    order for every station): no button, C does nothing, and `?` does not list it."""
     from playwright.async_api import expect
 
     base, api = site
@@ -340,6 +340,17 @@ async def test_kitchen_station_screen_shows_and_finishes_its_items(
         expo = await another_screen(br, workspace, "kitchen.html")
         await expect(expo.locator(".tile")).to_have_count(3)
         await expect(tile(page, both)).to_have_class(re.compile(r"\bselected\b"))
+        await expect(page.locator("button.cancel")).to_have_count(0)
+        await expect(tile(page, both).locator("button.bump")).to_have_text("✓ Done (drinks)")
+        await page.keyboard.press("c")
+        await page.keyboard.press("c")
+        await expect(tile(page, both).locator(".confirm-hint")).to_have_count(0)
+        await page.keyboard.press("?")
+        await expect(page.locator("#keys tr[data-action]").first).to_be_visible()
+        await expect(page.locator('#keys tr[data-action="cancel"]')).to_have_count(0)
+        await expect(page.locator('#keys tr[data-action="bump"]')).to_have_count(1)
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#keys")).to_be_hidden()
         await page.keyboard.press("Enter")
         await expect(tile(page, both)).to_have_count(0)
         drinks = tile(expo, both).locator('.station[data-station="drinks"]')
@@ -424,7 +435,8 @@ async def test_kitchen_station_chimes_only_for_its_new_tickets(
 async def test_kitchen_allergen_notes_in_a_red_banner(site: Any, workspace: Workspace) -> None:
     """Item notes that mention one of the workspace's allergen words (a plural too, never a
     word inside another: "nutmeg") are shown in a red banner on the ticket, apart from ordinary
-    notes; the words are the workspace's setting."""
+    notes; the words are the workspace's setting, and a quiet screen redraws by new words when
+    it reads the settings again."""
     from playwright.async_api import expect
 
     base, api = site
@@ -441,9 +453,10 @@ async def test_kitchen_allergen_notes_in_a_red_banner(site: Any, workspace: Work
         await expect(tile(page, plain).locator(".notes")).to_have_text("oat, nutmeg")
         await expect(tile(page, plain).locator(".allergen")).to_have_count(0)
         await assert_accessible(page)
+        # the screen reads the settings again every five minutes; with no order changing, that
+        # read alone redraws the tiles by the new words
         await api.settings(allergen_words=["oat"])
-        await page.reload()
-        await wait_live(br)
+        await page.evaluate("import('/js/common.js').then((m) => m.refreshSettings())")
         await expect(tile(page, plain).locator(".allergen")).to_have_text(
             "⚠ Allergy: Latte: oat, nutmeg"
         )

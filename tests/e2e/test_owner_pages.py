@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from support.browser import CASHIER, browser, open_page
+from support.browser import CASHIER, assert_accessible, browser, open_page
 from support.server import Workspace
 
 pytestmark = pytest.mark.browser
@@ -196,3 +196,103 @@ async def test_settings_form_chooses_pickup_names(site: Any, workspace: Workspac
         await expect(b.page.locator("#settings-status")).to_have_text("Saved.")
     resp = await api.http.get(base + workspace.base, headers=workspace.auth("read"))
     assert resp.json()["settings"]["pickup_names"] == "first_letters"
+
+
+async def test_settings_edit_allergen_words_and_stations(site: Any, workspace: Workspace) -> None:
+    """The owner tools edit the allergen words (comma or line separated) and the stations (a row
+    per station, its items comma separated, and the default station): saved, they come back on
+    a reload as the server keeps them; a row removed is gone; two rows of one station are
+    refused on the page; a value the server refuses shows its message beside the field."""
+    from playwright.async_api import expect
+
+    base, api = site
+    async with browser(base) as b:
+        page = b.page
+        await open_page(b, workspace, "index.html")
+
+        async def unlock() -> None:
+            await page.fill('#unlock input[name="adminKey"]', workspace.keys["admin"])
+            await page.click('#unlock button[type="submit"]')
+            await expect(page.locator("#owner-tools")).to_be_visible()
+
+        await unlock()
+        form = page.locator("#settings")
+        status = page.locator("#settings-status")
+        words = form.locator('textarea[name="allergen_words"]')
+        names = form.locator(".station-name")
+        items = form.locator(".station-items")
+        await expect(words).to_have_value(re.compile(r"^allergy, allergic, .*sulfite$"))
+        await expect(names).to_have_count(1)  # no stations yet: one empty row
+        await words.fill("Peanut, sesame\nshellfish,\n tree nut ")
+        await names.nth(0).fill("drinks")
+        await items.nth(0).fill("Latte, *tea")
+        await page.click("#station-add")
+        await expect(names.nth(1)).to_be_focused()
+        await names.nth(1).fill("bakery")
+        await items.nth(1).fill("cookie*, Brownie")
+        await page.click("#station-add")
+        await names.nth(2).fill("cold")
+        await items.nth(2).fill("ice cream")
+        await form.locator('input[name="stations_default"]').fill("grill")
+        await form.locator('button[type="submit"]').click()
+        await expect(status).to_have_text("Saved.")
+        await assert_accessible(page)
+        settings = (
+            await api.http.get(base + workspace.base, headers=workspace.auth("read"))
+        ).json()["settings"]
+        assert settings["allergen_words"] == ["peanut", "sesame", "shellfish", "tree nut"]
+        assert settings["stations"] == {
+            "default": "grill",
+            "items": {
+                "drinks": ["latte", "*tea"],
+                "bakery": ["cookie*", "brownie"],
+                "cold": ["ice cream"],
+            },
+        }
+
+        await page.reload()
+        await unlock()
+        await expect(words).to_have_value("peanut, sesame, shellfish, tree nut")
+        await expect(names).to_have_count(3)
+        await expect(items.nth(1)).to_have_value("cookie*, brownie")
+        await expect(form.locator('input[name="stations_default"]')).to_have_value("grill")
+        await expect(names.nth(2)).to_have_attribute("aria-label", "Station 3: name")
+        await form.locator(".station-remove").nth(2).click()
+        await expect(names).to_have_count(2)
+
+        # two rows of one station: refused here, nothing sent
+        await names.nth(1).fill("Drinks")
+        await form.locator('button[type="submit"]').click()
+        await expect(status).to_contain_text("the station Drinks is listed twice")
+        await expect(names.nth(1)).to_have_attribute("aria-invalid", "true")
+        await names.nth(1).fill("bakery")
+
+        # refused by the server: shown beside the field it names
+        await items.nth(1).fill("cookie*, latte")
+        await form.locator('button[type="submit"]').click()
+        error = page.locator("#stations-error")
+        await expect(error).to_be_visible()
+        await expect(error).to_contain_text("'latte' is listed for 'drinks' too")
+        await expect(status).to_contain_text("Not saved: ")
+        await expect(items.nth(1)).to_have_attribute("aria-invalid", "true")
+        await expect(items.nth(1)).to_be_focused()
+        await assert_accessible(page)
+        await items.nth(1).fill("cookie*")
+        await words.fill("nut, " + "x" * 41)
+        await form.locator('button[type="submit"]').click()
+        await expect(page.locator("#allergen_words-error")).to_contain_text("1 to 40 characters")
+        await expect(error).to_be_hidden()
+        await expect(words).to_have_attribute("aria-invalid", "true")
+        await words.fill("nut")
+        await form.locator('button[type="submit"]').click()
+        await expect(status).to_have_text("Saved.")
+        await expect(page.locator("#allergen_words-error")).to_be_hidden()
+        assert b.errors == []
+    settings = (await api.http.get(base + workspace.base, headers=workspace.auth("read"))).json()[
+        "settings"
+    ]
+    assert settings["allergen_words"] == ["nut"]
+    assert settings["stations"] == {
+        "default": "grill",
+        "items": {"drinks": ["latte", "*tea"], "bakery": ["cookie*"]},
+    }
