@@ -185,6 +185,25 @@ REF = {
     "description": "echoed in this op's result exactly as sent; refs match by their text "
     'without surrounding blanks (1 and "1" are one ref)',
 }
+
+
+def batch_change(op: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A batch operation on an existing order, named by ``id`` or by an earlier op's ``ref``."""
+    return {
+        "type": "object",
+        "required": ["op", op],
+        "anyOf": [{"required": ["id"]}, {"required": ["order_ref"]}],
+        "additionalProperties": False,
+        "properties": {
+            "op": {"const": op},
+            "ref": REF,
+            "id": nullable({"type": "string", "pattern": "^[0-9a-f]{24}$"}),
+            "order_ref": REF,
+            **properties,
+        },
+    }
+
+
 BATCH = f"""Up to {MAX_BATCH} operations, applied in order in one atomic step; one result
 each, in the same order, carrying the operation's `ref` exactly as sent.
 
@@ -427,32 +446,8 @@ SCHEMAS: dict[str, Any] = {
                                 **CREATE_PROPERTIES,
                             },
                         },
-                        {
-                            "type": "object",
-                            "required": ["op", "status"],
-                            "anyOf": [{"required": ["id"]}, {"required": ["order_ref"]}],
-                            "additionalProperties": False,
-                            "properties": {
-                                "op": {"const": "status"},
-                                "ref": REF,
-                                "id": nullable({"type": "string", "pattern": "^[0-9a-f]{24}$"}),
-                                "order_ref": REF,
-                                **STATUS_PROPERTIES,
-                            },
-                        },
-                        {
-                            "type": "object",
-                            "required": ["op", "priority"],
-                            "anyOf": [{"required": ["id"]}, {"required": ["order_ref"]}],
-                            "additionalProperties": False,
-                            "properties": {
-                                "op": {"const": "priority"},
-                                "ref": REF,
-                                "id": nullable({"type": "string", "pattern": "^[0-9a-f]{24}$"}),
-                                "order_ref": REF,
-                                **PRIORITY_PROPERTIES,
-                            },
-                        },
+                        batch_change("status", STATUS_PROPERTIES),
+                        batch_change("priority", PRIORITY_PROPERTIES),
                     ]
                 },
             }
