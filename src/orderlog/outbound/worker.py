@@ -49,6 +49,7 @@ log = logging.getLogger("orderlog.outbound")
 FLUSH_EVERY = 64
 FLUSH_AFTER = 0.2
 RECHECK = 2.0  # seconds between re-reads of the record while waiting or idle
+REDRIVE_PAGE = 10  # "send again" requests taken at a time
 ERROR_SHOWN = 300  # characters of an answer's body kept as its error
 ORDER_NUMBER = re.compile(rb'"order_number":(\d+)')
 
@@ -75,6 +76,7 @@ class Worker:
         self.epoch = b""
         self.webhook: Webhook | None = None
         self.read_at = 0.0
+        self.redrive_due = True
         self.bucket_until = 0.0  # Discord: the bucket is empty until then (monotonic)
         self.idle = False
         self.targets: dict[str, Target] = {}
@@ -117,7 +119,9 @@ class Worker:
 
     async def step(self) -> None:
         hook = await self.current()
-        await self.redrive(hook)
+        if self.redrive_due:
+            self.redrive_due = False
+            await self.redrive(hook)
         if not self.backlog:
             await self.flush()
             self.backlog.extend(await self.queue.read(self.ws, self.id, self.engine.me, 100))
@@ -142,6 +146,9 @@ class Worker:
         if force or self.webhook is None or time.monotonic() - self.read_at > RECHECK:
             found = await self.engine.webhooks.find(self.ws, self.id)
             self.read_at = time.monotonic()
+            # An admin's "send again" is looked for as often as the record is read (every
+            # RECHECK s, at once in the process the request came to), not before every event.
+            self.redrive_due = True
             if found is None or not found.spec.enabled:
                 raise Stop
             self.webhook = found
@@ -382,7 +389,10 @@ class Worker:
     # -- manual re-sends -----------------------------------------------------------------------
     async def redrive(self, hook: Webhook) -> None:
         """Send each event an admin asked for once more, out of band (not in stream order)."""
-        for sid in await self.queue.redrive(self.ws, self.id):
+        asked = await self.queue.redrive(self.ws, self.id, REDRIVE_PAGE)
+        if len(asked) == REDRIVE_PAGE:
+            self.redrive_due = True  # more may be waiting: the next step takes them
+        for sid in asked:
             letter = await self.queue.dead_letter(self.ws, self.id, sid)
             if letter is not None:
                 entry: Entry | None = Entry(sid, letter["status"], letter["rest"].encode())
