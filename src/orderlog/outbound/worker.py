@@ -95,9 +95,7 @@ class Worker:
                     await self.step()
                 except StoreUnavailable as exc:
                     log.warning("webhook %s: %s", self.id, exc.message)
-                    await self.pause(1.0)
-                    with contextlib.suppress(StoreUnavailable):
-                        await self.adopt()
+                    await self.readopt()
         except Stop:
             pass
         finally:
@@ -107,6 +105,16 @@ class Worker:
             with contextlib.suppress(StoreUnavailable):
                 await self.queue.release(self.ws, self.id, me)
             self.engine.observer.webhook_lag(self.id, None)
+
+    async def readopt(self) -> None:
+        """After Redis went away: wait until it answers, then start again from what it holds
+        pending. Nothing is sent meanwhile: the event in flight when Redis went away is no
+        longer in the backlog, so sending on from the backlog would overtake it."""
+        while not self.stopping:
+            await self.pause(1.0)
+            with contextlib.suppress(StoreUnavailable):
+                await self.adopt()
+                return
 
     async def adopt(self) -> None:
         """Start (again) from what Redis says is pending: the events in flight when Redis went
@@ -193,9 +201,16 @@ class Worker:
         state = {"last_ok": str(now_ms())} if self.delivered_ok else {}
         acks, logs = self.acks, self.logs
         self.acks, self.logs, self.delivered_ok = [], [], False
-        held = await self.queue.settle(
-            self.ws, self.id, self.engine.me, acks=acks, logs=logs, state=state
-        )
+        try:
+            held = await self.queue.settle(
+                self.ws, self.id, self.engine.me, acks=acks, logs=logs, state=state
+            )
+        except StoreUnavailable:
+            # Not known to be written: kept, so adopt() does not send these events again and
+            # the next flush writes them (acknowledging twice is harmless).
+            self.acks[:0], self.logs[:0] = acks, logs
+            self.delivered_ok = self.delivered_ok or bool(state)
+            raise
         if not held:
             raise Stop
 
