@@ -11,7 +11,10 @@ fresh webhooks receiving every event: the most writes/s the process accepts (off
 64 connections), then a fixed 1,000 writes/s (latency). After each run with webhooks it waits
 until the receivers have every event and reports how many deliveries were still to make when
 the load stopped and how long catching up took: under saturation deliveries yield to ingest
-(outbound/governor.py) and catch up afterwards. Ratios pair each round's two runs.
+(outbound/governor.py) and catch up afterwards. Ratios pair each round's two runs. Each run's
+line also says where the CPU went: each core's busy share, the CPU of Redis, the receivers and
+the load generator (the core-1 processes), the deliveries made during the run, and the Redis
+commands per write (and per delivery in the catch-up) from ``INFO commandstats``.
 
 ``--profile DIR``: after the rounds, one more saturating run with three webhooks under py-spy
 (not counted in the figures), and the share of the server's samples spent in webhook code: what
