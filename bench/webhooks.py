@@ -11,7 +11,10 @@ fresh webhooks receiving every event: the most writes/s the process accepts (off
 64 connections), then a fixed 1,000 writes/s (latency). After each run with webhooks it waits
 until the receivers have every event and reports how many deliveries were still to make when
 the load stopped and how long catching up took: under saturation deliveries yield to ingest
-(outbound/governor.py) and catch up afterwards. Ratios pair each round's two runs.
+(outbound/governor.py) and catch up afterwards. Ratios pair each round's two runs. Each run's
+line also says where the CPU went: each core's busy share, the CPU of Redis, the receivers and
+the load generator (the core-1 processes), the deliveries made during the run, and the Redis
+commands per write (and per delivery in the catch-up) from ``INFO commandstats``.
 
 ``--profile DIR``: after the rounds, one more saturating run with three webhooks under py-spy
 (not counted in the figures), and the share of the server's samples spent in webhook code: what
@@ -24,6 +27,7 @@ import argparse
 import contextlib
 import functools
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -50,13 +54,31 @@ WEBHOOK_CODE = (
 
 
 @contextlib.contextmanager
-def receivers(count: int, logdir: Path) -> Iterator[list[int]]:
+def receivers(count: int, logdir: Path) -> Iterator[tuple[list[int], int]]:
+    """([ports], pid) of one receiver process listening on ``count`` ports."""
     ports = [harness.free_port() for _ in range(count)]
     args = [sys.executable, "-m", "bench.peers.receiver", *map(str, ports)]
-    with harness.process(args, harness.LOAD_CORE, logdir / "receivers.log"):
+    with harness.process(args, harness.LOAD_CORE, logdir / "receivers.log") as proc:
         for port in ports:
             harness.wait_http(port, "/")
-        yield ports
+        yield ports, proc.pid
+
+
+def core_busy() -> list[float]:
+    """Each core's busy time so far, in seconds (/proc/stat: all but idle and iowait)."""
+    out = []
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *ticks = line.split()
+        if name.startswith("cpu") and name != "cpu":
+            values = [int(t) for t in ticks]
+            out.append((sum(values[:8]) - values[3] - values[4]) / harness.TICK)
+    return out
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children (the load generator's runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def api(port: int, method: str, path: str, key: str, body: Any = None) -> Any:
@@ -96,12 +118,50 @@ class Bench:
         self.keys = keys
         self.loader = harness.build("ingest_load")
         self.ports: list[int] = []
+        self.redis_pid = int(self.redis.info("server")["process_id"])
+        self.receivers_pid = 0
 
     def added(self) -> int:
         """Entries ever added to the workspace's stream (Redis >= 7; 0 before the first)."""
         if not self.redis.exists(self.stream):
             return 0
         return int(self.redis.xinfo_stream(self.stream)["entries-added"])
+
+    def commands(self) -> dict[str, int]:
+        stats = self.redis.info("commandstats")
+        return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+    def commands_since(self, before: dict[str, int]) -> dict[str, int]:
+        now = self.commands()
+        moved = {name: calls - before.get(name, 0) for name, calls in now.items()}
+        return {name: n for name, n in sorted(moved.items(), key=lambda i: -i[1]) if n}
+
+    def usage(self) -> dict[str, Any]:
+        """What the core-1 processes, the cores and Redis have done so far."""
+        return {
+            "at": time.monotonic(),
+            "redis": harness.cpu_seconds(self.redis_pid),
+            "receivers": harness.cpu_seconds(self.receivers_pid),
+            "loader": children_cpu(),
+            "cores": core_busy(),
+            "commands": self.commands(),
+        }
+
+    def used(self, seen: dict[str, Any], writes: float) -> dict[str, Any]:
+        """CPU % of each core-1 process and of each core since ``seen``; Redis commands."""
+        now = self.usage()
+        wall = now["at"] - seen["at"]
+
+        def pct(a: float, b: float) -> float:
+            return round(100 * (b - a) / wall, 1)
+
+        commands = self.commands_since(seen["commands"])
+        return {
+            **{f"{p}_cpu": pct(seen[p], now[p]) for p in ("redis", "receivers", "loader")},
+            "cores": [pct(a, b) for a, b in zip(seen["cores"], now["cores"], strict=True)],
+            "run_commands": commands,
+            "commands_per_write": round(sum(commands.values()) / writes, 2) if writes else 0,
+        }
 
     def run(
         self, kind: str, load: Load, window: tuple[float, float], spy: Path | None = None
@@ -113,8 +173,12 @@ class Bench:
                 hook = {"url": f"http://127.0.0.1:{p}/"}
                 made.append(api(port, "POST", base, self.keys["admin"], hook))
         first, before = self.added(), received(self.ports)
+        seen = self.usage()
         row = measure(self.loader, [self.server], self.ws, self.keys["write"], load, window, spy)
+        row |= self.used(seen, self.added() - first)
+        after_run = self.commands()
         row |= {"deliveries": None, "behind_at_end": None, "catch_up_s": None}
+        row["delivered_during"] = received(self.ports) - before
         if made:
             # Writes in flight when the loader stopped land a moment later: re-read each time.
             def behind() -> int:
@@ -128,6 +192,7 @@ class Bench:
             time.sleep(0.5)
             row["still_behind"] = behind()  # < 0 would be an event delivered twice
             row["deliveries"] = (self.added() - first) * len(made)
+            row["catch_up_commands"] = self.commands_since(after_run)
             for hook in made:
                 api(port, "DELETE", f"{base}/{hook['id']}", self.keys["admin"])
         return row
@@ -157,12 +222,12 @@ def run(
     env = {"ORDERLOG_WEBHOOK_ALLOW_PRIVATE": "1", "ORDERLOG_SECRET_KEY": new_key()}
     with (
         harness.redis_server("always") as url,
-        receivers(WEBHOOKS, logdir) as ports,
+        receivers(WEBHOOKS, logdir) as (ports, receivers_pid),
         harness.orderlog_servers(url, 1, logdir, env=env) as served,
     ):
         ws, keys = harness.create_workspace(url)
         bench = Bench(url, served[0], ws, keys)
-        bench.ports = ports
+        bench.ports, bench.receivers_pid = ports, receivers_pid
         # a short warm-up fills caches (auth, workflow, scripts) and imports
         bench.run("three", WARM_UP, (min(1.0, window[0]), 0))
         for i in range(runs):
@@ -195,10 +260,19 @@ def format_row(run: int, load: Load, kind: str, r: dict[str, Any]) -> str:
             f"; {r['behind_at_end']} of {r['deliveries']} deliveries to make when it stopped, "
             f"caught up in {r['catch_up_s']} s ({r['still_behind']} left)"
         )
+        if r["behind_at_end"]:
+            moved = r["catch_up_commands"]
+            per = sum(moved.values()) / r["behind_at_end"]
+            top = ", ".join(f"{n} {c}" for n, c in list(moved.items())[:10])
+            extra += f"\n    catch-up: Redis {per:.2f} commands per delivery ({top})"
+    top = ", ".join(f"{n} {c}" for n, c in list(r["run_commands"].items())[:8])
     return (
         f"  run {run} (load before {r['load']:.2f}): {load.label}, {kind} webhooks: "
         f"{r['ok_per_s']:.0f} writes/s{latency}, errors {r['errors']}, server CPU "
-        f"{r['server_cpu_each']}, {r['per_cpu_s']:.0f} writes per server CPU-s{extra}"
+        f"{r['server_cpu_each']}, {r['per_cpu_s']:.0f} writes per server CPU-s{extra}\n"
+        f"    cores busy {r['cores']} %; core 1: redis {r['redis_cpu']}%, receivers "
+        f"{r['receivers_cpu']}%, loader {r['loader_cpu']}%; {r['delivered_during']} delivered "
+        f"during the run; Redis {r['commands_per_write']} commands per write ({top})"
     )
 
 

@@ -47,6 +47,8 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._requests: dict[tuple[str, str, int], Counter] = {}
         self._ingest: dict[str, Histogram] = {}
+        self._delivered: dict[str, Counter] = {}  # by webhook id, bounded as the labels are
+        self._lag: dict[str, Gauge] = {}
         r = self.registry
         self.requests = Counter(
             "orderlog_http_requests",
@@ -174,7 +176,11 @@ class Metrics:
 
     # -- webhooks (outbound/engine.py's Observer) ----------------------------------------------
     def webhook_delivered(self, webhook_id: str, events: int, seconds: float) -> None:
-        self.webhook_deliveries.labels(webhook_id).inc(events)
+        # Once per delivery: keep the labelled child (as request() does).
+        counted = self._delivered.get(webhook_id)
+        if counted is None:
+            counted = self._delivered[webhook_id] = self.webhook_deliveries.labels(webhook_id)
+        counted.inc(events)
         self.webhook_seconds.observe(seconds)
 
     def webhook_failed(self, webhook_id: str) -> None:
@@ -189,10 +195,14 @@ class Metrics:
     def webhook_lag(self, webhook_id: str, seconds: float | None) -> None:
         """The lag seen now; None: this process no longer delivers the webhook."""
         if seconds is None:
+            self._lag.pop(webhook_id, None)
             with contextlib.suppress(KeyError):
                 self.webhook_lag_seconds.remove(webhook_id)
             return
-        self.webhook_lag_seconds.labels(webhook_id).set(seconds)
+        gauge = self._lag.get(webhook_id)
+        if gauge is None:
+            gauge = self._lag[webhook_id] = self.webhook_lag_seconds.labels(webhook_id)
+        gauge.set(seconds)
 
     # -- exposition --------------------------------------------------------------------------
     def render(self) -> bytes:

@@ -49,6 +49,7 @@ log = logging.getLogger("orderlog.outbound")
 FLUSH_EVERY = 64
 FLUSH_AFTER = 0.2
 RECHECK = 2.0  # seconds between re-reads of the record while waiting or idle
+REDRIVE_PAGE = 10  # "send again" requests taken at a time
 ERROR_SHOWN = 300  # characters of an answer's body kept as its error
 ORDER_NUMBER = re.compile(rb'"order_number":(\d+)')
 
@@ -75,6 +76,7 @@ class Worker:
         self.epoch = b""
         self.webhook: Webhook | None = None
         self.read_at = 0.0
+        self.redrive_due = True
         self.bucket_until = 0.0  # Discord: the bucket is empty until then (monotonic)
         self.idle = False
         self.targets: dict[str, Target] = {}
@@ -93,9 +95,7 @@ class Worker:
                     await self.step()
                 except StoreUnavailable as exc:
                     log.warning("webhook %s: %s", self.id, exc.message)
-                    await self.pause(1.0)
-                    with contextlib.suppress(StoreUnavailable):
-                        await self.adopt()
+                    await self.readopt()
         except Stop:
             pass
         finally:
@@ -105,6 +105,16 @@ class Worker:
             with contextlib.suppress(StoreUnavailable):
                 await self.queue.release(self.ws, self.id, me)
             self.engine.observer.webhook_lag(self.id, None)
+
+    async def readopt(self) -> None:
+        """After Redis went away: wait until it answers, then start again from what it holds
+        pending. Nothing is sent meanwhile: the event in flight when Redis went away is no
+        longer in the backlog, so sending on from the backlog would overtake it."""
+        while not self.stopping:
+            await self.pause(1.0)
+            with contextlib.suppress(StoreUnavailable):
+                await self.adopt()
+                return
 
     async def adopt(self) -> None:
         """Start (again) from what Redis says is pending: the events in flight when Redis went
@@ -117,7 +127,9 @@ class Worker:
 
     async def step(self) -> None:
         hook = await self.current()
-        await self.redrive(hook)
+        if self.redrive_due:
+            self.redrive_due = False
+            await self.redrive(hook)
         if not self.backlog:
             await self.flush()
             self.backlog.extend(await self.queue.read(self.ws, self.id, self.engine.me, 100))
@@ -142,6 +154,9 @@ class Worker:
         if force or self.webhook is None or time.monotonic() - self.read_at > RECHECK:
             found = await self.engine.webhooks.find(self.ws, self.id)
             self.read_at = time.monotonic()
+            # An admin's "send again" is looked for as often as the record is read (every
+            # RECHECK s, at once in the process the request came to), not before every event.
+            self.redrive_due = True
             if found is None or not found.spec.enabled:
                 raise Stop
             self.webhook = found
@@ -186,9 +201,16 @@ class Worker:
         state = {"last_ok": str(now_ms())} if self.delivered_ok else {}
         acks, logs = self.acks, self.logs
         self.acks, self.logs, self.delivered_ok = [], [], False
-        held = await self.queue.settle(
-            self.ws, self.id, self.engine.me, acks=acks, logs=logs, state=state
-        )
+        try:
+            held = await self.queue.settle(
+                self.ws, self.id, self.engine.me, acks=acks, logs=logs, state=state
+            )
+        except StoreUnavailable:
+            # Not known to be written: kept, so adopt() does not send these events again and
+            # the next flush writes them (acknowledging twice is harmless).
+            self.acks[:0], self.logs[:0] = acks, logs
+            self.delivered_ok = self.delivered_ok or bool(state)
+            raise
         if not held:
             raise Stop
 
@@ -382,7 +404,10 @@ class Worker:
     # -- manual re-sends -----------------------------------------------------------------------
     async def redrive(self, hook: Webhook) -> None:
         """Send each event an admin asked for once more, out of band (not in stream order)."""
-        for sid in await self.queue.redrive(self.ws, self.id):
+        asked = await self.queue.redrive(self.ws, self.id, REDRIVE_PAGE)
+        if len(asked) == REDRIVE_PAGE:
+            self.redrive_due = True  # more may be waiting: the next step takes them
+        for sid in asked:
             letter = await self.queue.dead_letter(self.ws, self.id, sid)
             if letter is not None:
                 entry: Entry | None = Entry(sid, letter["status"], letter["rest"].encode())

@@ -24,6 +24,7 @@ be sent again after the stream has trimmed it.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -48,11 +49,17 @@ def now_ms() -> int:
 
 
 def iso(ms: int | str | None) -> str | None:
-    """Epoch ms -> ISO 8601 (None for none)."""
+    """Epoch ms -> ISO 8601 with milliseconds, UTC (None for none)."""
     if ms in (None, "", 0, "0"):
         return None
-    moment = datetime.fromtimestamp(int(ms) / 1000, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seconds, millis = divmod(int(ms), 1000)
+    return f"{_iso_second(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _iso_second(seconds: int) -> str:
+    # Every delivery log entry is stamped: the seconds part is formatted once per second.
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def stream_ms(stream_id: str) -> int:
