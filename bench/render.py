@@ -2,6 +2,7 @@
 (the old page that rebuilt every tile on every change), in the same run.
 
     python -m bench.render [--tickets 200] [--rate 10] [--seconds 10] [--runs 3] [--throttle 1,4]
+                           [--trace DIR]
 
 1. Starts a private Redis and ``orderlog serve`` (bench/soak.py's ``served_workspace``).
 2. For each run, each CPU throttling rate (Chrome DevTools Protocol
@@ -55,6 +56,14 @@ ARGS = [
 ]
 LONG_TASK_BUDGET_MS = 50
 BUMP_BUDGET_MS = 100
+# A Chrome trace of the measured seconds (--trace DIR, one JSON file per page, rate and run): the
+# main thread's tasks and what they did (script with its CPU samples, style, layout, paint,
+# commit), to open in DevTools' Performance panel. Tracing slows the page: the run's figures
+# are for diagnosis, not for the table of record.
+TRACE_CATEGORIES = [
+    "devtools.timeline", "disabled-by-default-devtools.timeline", "blink", "v8.execute",
+    "disabled-by-default-v8.cpu_profiler", "toplevel",
+]  # fmt: skip
 PAGES = {"reference": "/bench-ref/kitchen.html", "keyed": "/kitchen.html"}
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
@@ -115,6 +124,7 @@ class Kitchen:
         self.waiting: list[str] = []
         self.preparing: list[str] = []
         self.step = 0
+        self.traces = 0  # traces written (--trace)
 
     async def batch(self, operations: list[dict[str, Any]]) -> list[dict[str, Any]]:
         results: list[dict[str, Any]] = []
@@ -193,6 +203,8 @@ async def measure(
         await expect(page.locator("#conn")).to_have_text("live", timeout=60_000)
         await expect(page.locator(".tile button.bump").first).to_be_visible(timeout=60_000)
         await page.wait_for_timeout(1000)  # the first render is done: measure the rush only
+        if args.trace:
+            await chromium.start_tracing(page=page, categories=TRACE_CATEGORIES)
         start = await page.evaluate("performance.now()")
         sample = Sample()
         stop = time.monotonic() + args.seconds
@@ -220,11 +232,22 @@ async def measure(
 
         await asyncio.gather(rush(), bumps())
         end = await page.evaluate("performance.now()")
+        if args.trace:
+            trace = await chromium.stop_tracing()
+            name = f"{page_name}-{throttle:g}x-{kitchen.traces}.json"
+            kitchen.traces += 1
+            await asyncio.to_thread(write_trace, Path(args.trace) / name, trace)
         tasks = await page.evaluate("window.__bench.longTasks")
         sample.long_tasks = [d for t, d in tasks if start <= t <= end]
         return sample
     finally:
         await context.close()
+
+
+def write_trace(path: Path, trace: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(trace)
+    print(f"trace: {path}", flush=True)
 
 
 def summary(values: list[float]) -> str:
@@ -316,6 +339,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--throttle", default="1,4", help="CPU throttling rates, comma-separated")
     p.add_argument("--pages", default=",".join(PAGES), help="pages to measure, comma-separated")
+    p.add_argument("--trace", metavar="DIR", help="write a Chrome trace of each measured window")
     sys.exit(asyncio.run(run(p.parse_args())))
 
 

@@ -226,9 +226,17 @@ function append(node, children) {
   }
 }
 
-/** Set a node's text only when it differs (a write of the same text still costs a restyle). */
+/** Set a node's text only when it differs (a write of the same text still costs a restyle). A
+ * node holding one text node keeps it and changes its data: replacing the text node would make
+ * the browser restyle and rebuild the layout of the element too (a live page's ages and counts
+ * change every second). */
 export function setText(node, text) {
-  if (node.textContent !== text) node.textContent = text;
+  const only = node.firstChild;
+  if (text && only && only === node.lastChild && only.nodeType === Node.TEXT_NODE) {
+    if (only.data !== text) only.data = text;
+  } else if (node.textContent !== text) {
+    node.textContent = text;
+  }
 }
 
 export function clear(node, ...children) {
@@ -405,12 +413,15 @@ export function ageAttrs(iso, settings) {
   return { cls: `age-${age}`, age };
 }
 
-/** Refresh every age badge in `root` once a second (and when the returned function is called,
- * after a render); a badge's text and its card's age class are written only when they change. */
-export function tickAges(settings, root = document) {
-  const tick = () => {
+/** Refresh every age badge in `root` once a second (and when the returned function is called:
+ * with cards, only theirs); a badge's text and its card's age class are written only when they
+ * change. `every` (ms, 0: never) is how often; a page that times its own frames passes 0 and
+ * calls the function. */
+export function tickAges(settings, root = document, { every = 1000 } = {}) {
+  const tick = (cards = null) => {
     const at = now();
-    for (const node of root.querySelectorAll("[data-since]")) {
+    const badges = cards ? cards.flatMap((card) => [...card.querySelectorAll("[data-since]")]) : root.querySelectorAll("[data-since]");
+    for (const node of badges) {
       const card = node.closest("[data-order]") || node;
       if (card.classList.contains("overflow")) continue; // a kitchen tile off this page
       const seconds = (at - Number(node.dataset.since)) / 1000;
@@ -425,6 +436,6 @@ export function tickAges(settings, root = document) {
     }
   };
   tick();
-  setInterval(tick, 1000);
+  if (every) setInterval(tick, every);
   return tick;
 }

@@ -84,13 +84,23 @@ export function has(key) {
   return key in en;
 }
 
+// Formatters are made once per set of options: making an Intl.NumberFormat costs far more than
+// using one, and a kitchen formats every quantity and count of every change.
+const numberFormats = new Map();
 export function formatNumber(value, options = {}) {
-  return new Intl.NumberFormat(current, options).format(value);
+  const key = JSON.stringify(options);
+  let format = numberFormats.get(key);
+  if (format === undefined) {
+    format = new Intl.NumberFormat(current, options);
+    numberFormats.set(key, format);
+  }
+  return format.format(value);
 }
 
+const listFormat = new Intl.ListFormat(current, { type: "conjunction" });
 /** A list in this language's words: ["41", "42", "43"] -> "41, 42, and 43" / "41, 42 e 43". */
 export function formatList(items) {
-  return new Intl.ListFormat(current, { type: "conjunction" }).format(items);
+  return listFormat.format(items);
 }
 
 /** A percentage from a ratio: 0.125 -> "12.5%" / "12,5%". */

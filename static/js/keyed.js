@@ -13,7 +13,9 @@
 //
 // A re-rendered element replaces the old one; if keyboard focus was inside it, focus moves to
 // the element of the new one with the same `data-focus` name (or to the new element itself), so
-// a live update never throws a cook's focus to the top of the page.
+// a live update never throws a cook's focus to the top of the page. That hand-over waits for a
+// microtask, or for `list.settleFocus()`: focus() brings styles and layout up to date, so a page
+// that reads its new elements' geometry calls it right after that read, while layout is clean.
 
 /** The indexes (into `seq`) of one longest strictly increasing subsequence of `seq`. */
 export function longestIncreasing(seq) {
@@ -45,6 +47,7 @@ export class KeyedList {
     this.nodes = new Map(); // key -> element
     this.stamps = new Map(); // key -> stamp of the item the element shows
     this.placeholder = null;
+    this.handOver = null; // the focus hand-over still to do (replaceKeepingFocus)
     // What the last update did, for the page's own bookkeeping and for tests.
     this.last = { added: 0, changed: 0, removed: 0, moved: 0 };
   }
@@ -77,7 +80,7 @@ export class KeyedList {
         last.added++;
       } else if (this.stamps.get(k) !== stamp) {
         const fresh = this.render(item);
-        replaceKeepingFocus(old, fresh);
+        this.replaceKeepingFocus(old, fresh);
         this.nodes.set(k, fresh);
         last.changed++;
       }
@@ -113,6 +116,30 @@ export class KeyedList {
     return moved;
   }
 
+  replaceKeepingFocus(old, fresh) {
+    const active = document.activeElement;
+    const inside = active && old.contains(active);
+    const name = inside ? active.dataset?.focus : undefined;
+    old.replaceWith(fresh);
+    if (!inside) return;
+    this.handOver = () => {
+      if (!fresh.isConnected || (document.activeElement && document.activeElement !== document.body)) return;
+      const named = name && fresh.querySelector(`[data-focus="${CSS.escape(name)}"]`);
+      // A button disabled while its action is in flight cannot hold focus: the element takes it.
+      const target = named && !named.matches(":disabled") ? named : fresh;
+      if (target === fresh && !fresh.hasAttribute("tabindex")) return;
+      target.focus({ preventScroll: true });
+    };
+    queueMicrotask(() => this.settleFocus());
+  }
+
+  /** Hand focus over to a re-rendered element now (see the top of this file). */
+  settleFocus() {
+    const handOver = this.handOver;
+    this.handOver = null;
+    if (handOver) handOver();
+  }
+
   showEmpty(isEmpty) {
     if (!this.empty) return;
     if (isEmpty && !this.placeholder) {
@@ -135,23 +162,4 @@ function moveBefore(parent, node, next) {
   const focused = node.contains(document.activeElement) ? document.activeElement : null;
   parent.insertBefore(node, next);
   if (focused && document.activeElement !== focused) focused.focus({ preventScroll: true });
-}
-
-// Focus is handed over in a microtask: after the caller's own work of this task (a page that
-// measures its new elements lays them out anyway), since focus() makes the browser bring styles
-// and layout up to date at once.
-function replaceKeepingFocus(old, fresh) {
-  const active = document.activeElement;
-  const inside = active && old.contains(active);
-  const name = inside ? active.dataset?.focus : undefined;
-  old.replaceWith(fresh);
-  if (!inside) return;
-  queueMicrotask(() => {
-    if (!fresh.isConnected || (document.activeElement && document.activeElement !== document.body)) return;
-    const named = name && fresh.querySelector(`[data-focus="${CSS.escape(name)}"]`);
-    // A button disabled while its action is in flight cannot hold focus: the element takes it.
-    const target = named && !named.matches(":disabled") ? named : fresh;
-    if (target === fresh && !fresh.hasAttribute("tabindex")) return;
-    target.focus({ preventScroll: true });
-  });
 }

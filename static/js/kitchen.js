@@ -326,12 +326,24 @@ function toggleItem(order, index) {
 // -- tiles ----------------------------------------------------------------------------------------------
 const STATE_CLASS = { waiting_for_preparation: "state-waiting", preparing: "state-preparing", finding_new_colleague: "state-help" };
 
-// A tile is rendered anew when its order, the status a bump is moving it to, or its cancel
-// confirmation changes; whether its action is queued or on its way only patches the tile in
-// place (pendingPatch).
+// A tile is rendered anew when what it shows changes: its order's fields on the tile, the status
+// a bump is moving it to, or its cancel confirmation. A new version that shows the same (the
+// server's answer to a bump already drawn as sent) keeps the tile: its buttons act on the order
+// as it is now (current()), not as it was drawn. Whether its action is queued or on its way
+// only patches the tile in place (pendingPatch).
+const shownFields = new WeakMap(); // order object -> the text of the fields a tile shows
 function tileStamp(order) {
-  return `${order.version}|${order.status}|${order.marks || ""}|${(armed.get(order.id) || 0) > Date.now()}|${settingsSeen}`;
+  let fields = shownFields.get(order);
+  if (fields === undefined) {
+    const { order_number, created_at, priority, customer, preparer, items } = order;
+    fields = JSON.stringify([order_number, created_at, priority ?? null, customer ?? null, preparer ?? null, items]);
+    shownFields.set(order, fields);
+  }
+  return `${order.status}|${order.marks || ""}|${(armed.get(order.id) || 0) > Date.now()}|${settingsSeen}|${fields}`;
 }
+
+/** The order a tile shows, as it is now (with what this screen is sending drawn in). */
+const current = (order) => list.find((o) => o.id === order.id) || order;
 
 // The workspace's settings are read again every few minutes (common.js refreshSettings), and the
 // screen is drawn then (onSettings in start()), busy or not: tiles drawn with an older station
@@ -375,7 +387,7 @@ function tile(order) {
       const index = Number(li.dataset.index);
       li.replaceChildren(el("button", {
         type: "button", class: "item-toggle", "aria-pressed": String(order.items[index].done === true),
-        onclick: () => toggleItem(order, index),
+        onclick: () => toggleItem(current(order), index),
       }, ...li.childNodes));
     }
   }
@@ -403,12 +415,12 @@ function tile(order) {
     staff
       ? el("div", { class: "actions" },
           station || target
-            ? el("button", { type: "button", class: "primary bump", dataset: { focus: "bump" }, onclick: () => bump(order) },
+            ? el("button", { type: "button", class: "primary bump", dataset: { focus: "bump" }, onclick: () => bump(current(order)) },
                 station ? t("kitchen.station_done", { station }) : `→ ${ws.label(target)}`)
             : null,
           station
             ? null
-            : el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, onclick: () => cancel(order) },
+            : el("button", { type: "button", class: "danger cancel", dataset: { focus: "cancel" }, onclick: () => cancel(current(order)) },
                 confirming ? t("kitchen.confirm_cancel") : t("kitchen.cancel")),
           confirming ? el("span", { class: "confirm-hint", role: "status" }, t("kitchen.press_again", { key: keyLabel(keys().cancel) })) : null)
       : null
@@ -453,15 +465,41 @@ const allday = new KeyedList(alldayBox, {
   empty: () => el("li", { class: "muted" }, t("kitchen.nothing_to_make")),
 });
 
-// -- drawing: at most once per animation frame ----------------------------------------------------
-let queued = false;
-let tick = () => {};
+// -- drawing: a change takes two animation frames ---------------------------------------------------
+// The first draws the tiles it touches (update: a changed tile in its old place, a new one
+// hidden); the next places them (place: their heights, the masonry, the page, the all-day counts
+// and the lines around). Each half is its own frame's work: together, a bump on a slow tablet
+// would be one long task (building a tile, laying it out, moving the others and painting).
+let frameQueued = false;
+let wanted = false; // a change waits to be drawn
+let toPlace = null; // the candidates drawn but not placed yet
+let renderedAt = -1; // the frame (its rAF timestamp) that last drew
 function draw() {
-  if (queued || !ws) return;
-  queued = true;
-  requestAnimationFrame(() => {
-    queued = false;
-    render();
+  if (!ws) return;
+  wanted = true;
+  nextFrame();
+}
+function nextFrame() {
+  if (frameQueued) return;
+  frameQueued = true;
+  requestAnimationFrame((frame) => {
+    frameQueued = false;
+    renderedAt = frame;
+    if (toPlace) place();
+    else if (wanted) update();
+    if (wanted || toPlace) nextFrame();
+  });
+}
+
+// The ages tick once a second, in a frame of their own: every badge on the page changes at once
+// (tickets made together age together), and in the frame of a change or a bump that work would
+// add up to one long task. A frame that draws (now, or later in it: queued) puts the tick off to
+// the next, a few frames at most.
+let tick = () => {};
+function tickFrame(tries = 0) {
+  requestAnimationFrame((frame) => {
+    if ((renderedAt === frame || frameQueued) && tries < 8) tickFrame(tries + 1);
+    else tick();
   });
 }
 
@@ -484,7 +522,14 @@ function projected(order) {
   return out;
 }
 
+/** The whole drawing at once (a page turned by hand). */
 function render() {
+  update();
+  place();
+}
+
+function update() {
+  wanted = false;
   checkSettings();
   list = sortTickets([...orders.values()].map(projected).filter((o) => kitchenStatuses.has(o.status) && toMake(o)));
   if (pageStart >= list.length) {
@@ -493,8 +538,34 @@ function render() {
   }
   if (!geometry) measureBox();
   const candidates = list.slice(pageStart, pageStart + geometry.capacity);
+  const before = candidates.map((order) => tiles.node(order.id));
   tiles.update(candidates);
-  for (const order of candidates) pendingPatch(order);
+  candidates.forEach((order, i) => {
+    const node = tiles.node(order.id);
+    pendingPatch(order);
+    const old = before[i];
+    if (node === old) return;
+    if (!old) {
+      node.classList.add("overflow"); // shown once placed
+      return;
+    }
+    // a tile drawn anew stands where the old one stood until it is placed
+    node.style.transform = old.style.transform;
+    placed.set(node, placed.get(old));
+    node.classList.toggle("overflow", old.classList.contains("overflow"));
+    setText(node.firstChild.firstChild, old.firstChild.firstChild.textContent);
+    if (old.classList.contains("selected")) {
+      node.classList.add("selected");
+      node.setAttribute("aria-current", "true");
+    }
+  });
+  toPlace = candidates;
+}
+
+function place() {
+  const candidates = toPlace;
+  toPlace = null;
+  if (!geometry) measureBox(); // the box changed size since (the ResizeObserver)
   shown = fit(candidates);
   allday.update(allDayCounts(list, onThisScreen));
   const oldest = Math.min(...list.map(createdAt));
@@ -539,6 +610,7 @@ new ResizeObserver(([entry]) => {
 // that does not fit the box (those after it are hidden, kept in the DOM for the next render). A tile's height is read once, when it is new (a changed ticket is a new
 // element, and the column width only changes with the window or the text size), so a render
 // that adds no tile reads no layout at all; positions are transforms, written when they change.
+const SPARE_PER_FRAME = 3; // new tiles a render may add beyond the page (see the end of fit)
 const stacks = new Map(); // order id -> [column, index in column]: for the up and down keys
 let columnTiles = []; // per column, the order ids from top to bottom
 const placed = new WeakMap(); // tile -> the transform it has
@@ -555,6 +627,9 @@ function fit(candidates) {
     }
     return h;
   });
+  // styles and layout are up to date now (if a tile was new): a focus hand-over is cheap here,
+  // and would bring them up to date again after the writes below
+  tiles.settleFocus();
   // A ticket taller than the whole box (a phone, a huge order) grows the box: never cut a ticket.
   const tallest = heights.length ? heights[0] + 2 * pad : 0;
   const minHeight = tallest > height ? `${tallest}px` : "";
@@ -562,12 +637,12 @@ function fit(candidates) {
   const { count, places } = masonry(heights, { columns, height: Math.max(height, tallest), pad, gap });
   columnTiles = Array.from({ length: columns }, () => []);
   stacks.clear();
-  let revealed = false;
+  const revealed = [];
   nodes.forEach((node, i) => {
     const hidden = i >= count;
     if (node.classList.contains("overflow") !== hidden) {
       node.classList.toggle("overflow", hidden);
-      revealed ||= !hidden; // its age was not ticked while hidden
+      if (!hidden) revealed.push(node); // its age was not ticked while hidden
     }
     const [c, top] = hidden ? [0, height] : places[i];
     const transform = `translate(${pad + c * (colWidth + gap)}px, ${top}px)`;
@@ -581,9 +656,14 @@ function fit(candidates) {
     stacks.set(candidates[i].id, [c, columnTiles[c].length]);
     columnTiles[c].push(candidates[i].id);
   });
-  // Next time, ask for this page and two rows more (more if all fitted and more are waiting).
-  geometry.capacity = count < candidates.length ? count + 2 * columns : candidates.length + 2 * columns;
-  if (revealed) queueMicrotask(tick);
+  // Next time, ask for this page and two rows more (more if all fitted and more are waiting),
+  // a few tiles more a frame: new tiles are the dearest part of a frame (built, styled, laid
+  // out), so a page that grows (the first render, a page turned, a burst of new tickets) grows
+  // over a few frames instead of in one long task.
+  const want = count < candidates.length ? count + 2 * columns : candidates.length + 2 * columns;
+  geometry.capacity = Math.min(want, candidates.length + SPARE_PER_FRAME);
+  if (want > geometry.capacity && pageStart + geometry.capacity < list.length) draw();
+  if (revealed.length) queueMicrotask(() => tick(revealed));
   return candidates.slice(0, count);
 }
 
@@ -780,9 +860,10 @@ async function start() {
     first = false;
     draw();
   };
-  tick = tickAges(ws.settings, tilesBox);
+  tick = tickAges(ws.settings, tilesBox, { every: 0 });
   onSettings(draw);
   setInterval(() => {
+    tickFrame();
     showRecalls();
     checkLate();
     autoPage();

@@ -72,6 +72,44 @@ async def test_kitchen_live_update_touches_only_its_tile_and_keeps_focus(
         assert br.errors == []
 
 
+async def test_kitchen_bump_answer_keeps_the_tile_and_the_next_bump_uses_its_version(
+    site: Any, workspace: Workspace
+) -> None:
+    """A bump is drawn before the server answers; the answer (a new version that shows the
+    same) keeps that tile, and its button then bumps the order as it is now: a second click
+    moves it on, not a 409 for the version the tile was drawn with."""
+    from playwright.async_api import expect
+
+    base, api = site
+    a = await api.create(status=WAITING)
+    async with browser(base) as br:
+        page = br.page
+        await open_page(br, workspace, "kitchen.html", write=True)
+        await wait_live(br)
+        answer = asyncio.Event()  # the server's answer to the first bump waits for this
+
+        async def hold(route: Any) -> None:
+            await answer.wait()
+            await route.continue_()
+
+        await page.route("**/status", hold)
+        await tile(page, a).locator("button.bump").click()
+        await expect(tile(page, a)).to_have_attribute("data-status", "preparing")
+        probe = f"document.querySelector('.tile[data-order=\"{a['id']}\"]').dataset.probe = 1"
+        await page.evaluate(probe)  # on the tile drawn before the answer
+        answer.set()
+        await api.until_status(a["id"], "preparing")
+        await expect(tile(page, a).locator(".queued-note")).to_be_hidden()
+        await page.wait_for_timeout(300)  # the live event of the bump, if still on its way
+        assert await tile(page, a).get_attribute("data-probe") == "1"
+        await page.unroute("**/status", hold)
+        await tile(page, a).locator("button.bump").click()
+        await api.until_status(a["id"], "waiting_for_pickup")
+        await expect(tile(page, a)).to_have_count(0)
+        await expect(page.locator("#error")).to_have_count(0)
+        assert br.errors == []
+
+
 async def test_kitchen_bump_bar_keys_select_bump_recall_and_cancel(
     site: Any, workspace: Workspace
 ) -> None:
@@ -285,6 +323,9 @@ async def test_kitchen_item_done_marks_show_on_every_screen(
         # a bump, an item marked, then R: the bump is undone and the marks with it
         await page.keyboard.press("Enter")
         await expect(tile(page, order)).to_have_attribute("data-status", "preparing")
+        # the bump is drawn before the server answers; a ticket takes no mark while its bump is
+        # on its way
+        await expect(tile(page, order).locator(".queued-note")).to_be_hidden()
         await page.keyboard.press(" ")
         await expect(tile(other, order).locator("li").first).to_have_class("done")
         await page.keyboard.press("r")
