@@ -170,6 +170,7 @@ class Authenticator:
         self.seen = seen
         self._seen_at: dict[str, float] = {}
         self._cache: dict[str, tuple[float, dict[str, str] | None]] = {}
+        self._principals: dict[str, tuple[dict[str, str], Principal]] = {}
         # One read per key at a time: thousands of live sockets re-check their key each second,
         # and without this every one of them would read it from Redis when its entry expired.
         self._reads: SingleFlight[str, dict[str, str] | None, None] = SingleFlight()
@@ -191,15 +192,23 @@ class Authenticator:
             or not hmac.compare_digest(record.get("sha256", ""), digest(token))
         ):
             raise Unauthorized("The API key is not valid.")
-        principal = Principal(
-            key_id,
-            record["workspace"],
-            record["scope"],
-            record.get("label", ""),
-            record.get("role", ""),
-            record.get("station", ""),
-        )
-        await self._mark_seen(principal)
+        made = self._principals.get(key_id)
+        if made is None or made[0] is not record:  # one Principal per record read
+            principal = Principal(
+                key_id,
+                record["workspace"],
+                record["scope"],
+                record.get("label", ""),
+                record.get("role", ""),
+                record.get("station", ""),
+            )
+            if len(self._principals) > 10_000:
+                self._principals.clear()
+            self._principals[key_id] = (record, principal)
+        else:
+            principal = made[1]
+        if principal.is_screen:
+            await self._mark_seen(principal)
         return principal
 
     async def still_valid(self, principal: Principal) -> bool:
@@ -295,6 +304,7 @@ class Authenticator:
 
     def forget(self, key_id: str) -> None:
         self._cache.pop(key_id, None)
+        self._principals.pop(key_id, None)
         self._seen_at.pop(key_id, None)
 
 

@@ -240,7 +240,7 @@ def priority(value: Any, where: str, *, optional: bool = False) -> str:
 
 def create_order(data: Any, where: str = "", *, extra: frozenset[str] = frozenset()) -> CreateOrder:
     data = _object(data, where)
-    _only(data, CREATE_FIELDS | extra, where)
+    _only(data, CREATE_FIELDS | extra if extra else CREATE_FIELDS, where)
     if "customer" not in data:
         raise InvalidInput(_join(where, "customer"), "is required")
     status = data.get("status")

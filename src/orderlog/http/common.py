@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
-from starlette.requests import ClientDisconnect, HTTPConnection, Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from orderlog.auth import SCREEN, SCREEN_BUMP, Principal, bearer
@@ -31,7 +31,19 @@ from orderlog.store.orders import Idempotency
 
 WORKSPACE = "/v1/workspaces/{workspace_id}"  # every workspace route's prefix
 DEFERRED = "orderlog.rate_deferred"  # the workspace of a write whose rate write.lua checks
+HEADERS = "orderlog.headers"  # the request's headers by name (``header``)
 T = TypeVar("T")
+
+
+def header(conn: HTTPConnection, name: bytes) -> str | None:
+    """The request's header ``name`` (lower-case; the first one when sent more than once), as
+    Starlette's ``headers`` gives it (latin-1). The headers are put in a dict once per request:
+    a write asks for five, and each of Starlette's lookups scans them all."""
+    found: dict[bytes, bytes] | None = conn.scope.get(HEADERS)
+    if found is None:
+        found = conn.scope[HEADERS] = dict(reversed(conn.scope["headers"]))
+    value = found.get(name)
+    return None if value is None else value.decode("latin-1")
 
 
 class JSONResponse(Response):
@@ -81,38 +93,45 @@ async def read_body(request: Request) -> bytes:
     another encoding, 413 past the limit, both as sent and as decoded (reading stops there: a
     huge chunked body, or one that inflates without end, is never buffered)."""
     limit = state(request).settings.max_body_bytes
-    ctype = request.headers.get("content-type", "")
+    ctype = header(request, b"content-type") or ""
     mime = ctype.split(";", 1)[0].strip().lower()
     if mime != "application/json" and not (
         mime.startswith("application/") and mime.endswith("+json")
     ):
         raise UnsupportedMediaType(ctype)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    encoding = (header(request, b"content-encoding") or "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip"):
         raise UnsupportedEncoding(encoding)
     gunzip = Gunzip(limit) if encoding != "identity" else None
-    length = request.headers.get("content-length")
+    length = header(request, b"content-length")
     if length is not None:
         try:
             if int(length) > limit:
                 raise PayloadTooLarge(limit)
         except ValueError:
             raise BadRequest("Content-Length is not a number.") from None
+    # The ASGI messages as they come (what Starlette's request.stream() does, without its
+    # generator): most bodies are one message.
     chunks = []
     size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(limit)
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            # The client left mid-body: nothing was written; the answer reaches no one, but it
+            # must not be counted (or logged) as a server bug.
+            raise BadRequest("The client disconnected before the body was complete.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(limit)
+        if chunk:
             chunks.append(gunzip.feed(chunk) if gunzip else chunk)
-    except ClientDisconnect:
-        # The client left mid-body: nothing was written; the answer reaches no one, but it
-        # must not be counted (or logged) as a server bug.
-        raise BadRequest("The client disconnected before the body was complete.") from None
+        if not message.get("more_body", False):
+            break
     if gunzip:
         gunzip.close()
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def read_json(request: Request) -> tuple[Any, bytes]:
@@ -130,7 +149,7 @@ async def authorize(
     within its rate limit (429). A write route passes ``rate_in_write=True`` and hands
     ``rate_check(request)`` to the store, which checks the limit inside write.lua (one round
     trip); every other request is checked here, by one small script."""
-    token = bearer(request.headers.get("authorization"))
+    token = bearer(header(request, b"authorization"))
     principal = await state(request).auth.authenticate(token)
     principal.require(workspace_id, action)
     request.scope[KEY_ID] = principal.key_id  # for the access log: the id, never the key
@@ -182,12 +201,12 @@ def idempotency(request: Request, principal: Principal, data: Any) -> Idempotenc
     """The request's Idempotency-Key, scoped to the API key, with a hash of what it asks: its
     method, path and parsed body in canonical form, so a retry that re-serialises the same JSON
     (another key order, other whitespace or escapes) is the same request."""
-    header = request.headers.get("idempotency-key")
-    if header is None:
+    key = header(request, b"idempotency-key")
+    if key is None:
         return None
-    if not 0 < len(header) <= 255 or not header.isprintable():
+    if not 0 < len(key) <= 255 or not key.isprintable():
         raise InvalidInput("Idempotency-Key", "must be 1 to 255 printable characters")
-    digest = hashlib.sha256(f"{principal.key_id}\n{header}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{principal.key_id}\n{key}".encode()).hexdigest()
     body_hash = hashlib.sha256(
         request.method.encode() + b" " + request.url.path.encode() + b"\n" + canonical_json(data)
     ).hexdigest()
@@ -207,16 +226,29 @@ def path_int(request: Request, name: str) -> int:
 
 def limit_for(settings: Settings, scope: str) -> Limit | None:
     """The limit of a key of ``scope``; None when that scope's rate is 0 (unlimited)."""
-    rate, burst = {
+    made, limits = _limits
+    if made is not settings:  # made once per Settings (every request asks)
+        limits = _limits_of(settings)
+        _limits[:] = [settings, limits]
+    limit: Limit | None = limits.get(scope)
+    return limit
+
+
+def _limits_of(settings: Settings) -> dict[str, Limit | None]:
+    rates = {
         "read": (settings.rate_read, settings.rate_read_burst),
         SCREEN: (settings.rate_read, settings.rate_read_burst),  # a screen reads like a kiosk
         SCREEN_BUMP: (settings.rate_read, settings.rate_read_burst),
         "write": (settings.rate_write, settings.rate_write_burst),
         "admin": (settings.rate_admin, settings.rate_admin_burst),
-    }.get(scope, (0.0, 0))
-    if rate <= 0:
-        return None
-    return Limit(rate, max(1, burst))
+    }
+    return {
+        scope: Limit(rate, max(1, burst)) if rate > 0 else None
+        for scope, (rate, burst) in rates.items()
+    }
+
+
+_limits: list[Any] = [None, {}]  # [the Settings, its limits by scope]
 
 
 async def against_workflow(

@@ -26,6 +26,9 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from orderlog.http.common import JSONResponse
+from orderlog.ops.serving import CHECKED_HEAD
+
 
 class HotRoutes:
     def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
@@ -74,7 +77,22 @@ class HotRoutes:
                 raise
             response = await handler(request, exc)
             exc.__traceback__ = None  # reused exception instances would accumulate tracebacks
-        await response(scope, receive, send)
+            await response(scope, receive, send)
+            return
+        if type(response) is not JSONResponse or response.background is not None:
+            await response(scope, receive, send)
+            return
+        # A write's answer: JSON made by the route, its headers too (content-type and -length),
+        # so the server writes its head without checking each header again (ops/serving.py).
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": response.raw_headers,
+                CHECKED_HEAD: True,
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
 
 
 def _handler(handlers: dict[Any, Any], exc: Exception) -> Any:

@@ -35,7 +35,7 @@ from orderlog.domain.ratelimit import RateCheck
 from orderlog.http.state import app_state
 from orderlog.ops.logging import access
 from orderlog.ops.metrics import Metrics
-from orderlog.ops.serving import redact
+from orderlog.ops.serving import CHECKED_HEAD, redact
 
 KEY_ID = "orderlog.key_id"  # set by http.common.authorize (and the live edges)
 ERROR = "orderlog.error"  # set by http.errors for domain errors: the exception's class name
@@ -115,7 +115,8 @@ class Edge:
                 if status != 429 and check is not None and check.quota is not None:
                     headers += check.quota.headers()
                 message = {**message, "headers": headers}
-                if _is_event_stream(message):
+                # (a checked head is a write's JSON answer: never a stream)
+                if not message.get(CHECKED_HEAD) and _is_event_stream(message):
                     _live(metrics, seen, "sse")
             elif kind == "websocket.accept":
                 seen["status"] = 101

@@ -38,8 +38,8 @@ class State:
 
 def app_state(scope: Scope) -> State | None:
     """The state of a running app (None outside its lifespan, e.g. a bare test app)."""
-    state: State | None = scope.get("state", {}).get(KEY)
-    return state
+    held = scope.get("state")
+    return None if held is None else held.get(KEY)
 
 
 def state(conn: HTTPConnection) -> State:

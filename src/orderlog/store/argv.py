@@ -89,6 +89,11 @@ ITEM = (*OPEN, "index", "done")  # the item's position (from 0); '1' done, '0' n
 OPW = 16  # fields per op: the longest op's
 assert max(map(len, (CREATE, CHANGE, PRIORITY, ITEM))) <= OPW
 SEP = "\x1f"  # never inside a field: domain/inputs.py rejects control characters
+_HEAD_NAMES = frozenset(HEAD)
+_NAMES: dict[tuple[str, ...], frozenset[str]] = {
+    names: frozenset(names) for names in (CREATE, CHANGE, PRIORITY, ITEM)
+}
+_PADDING = {n: [""] * (OPW - n) for n in range(OPW + 1)}  # empty fields after an op's own
 
 
 def lua_positions(names: tuple[str, ...], base: int = 0) -> str:
@@ -98,14 +103,14 @@ def lua_positions(names: tuple[str, ...], base: int = 0) -> str:
 
 def request(op_fields: list[str], **head: Any) -> list[Any]:
     """The whole ARGV: ``head`` by HEAD's names, then the ops' fields (from ``encode``)."""
-    if set(head) != set(HEAD):
+    if head.keys() != _HEAD_NAMES:
         raise TypeError(f"write.lua's head needs exactly {HEAD}, not {sorted(head)}")
     return [*(head[n] for n in HEAD), *op_fields]
 
 
 def _op(names: tuple[str, ...], **fields: str) -> list[str]:
-    assert set(fields) == set(names), set(fields) ^ set(names)
-    return [fields[n] for n in names] + [""] * (OPW - len(names))
+    assert fields.keys() == _NAMES[names], set(fields) ^ set(names)
+    return [fields[n] for n in names] + _PADDING[len(names)]
 
 
 def _participant(p: Participant | None, role: str) -> dict[str, str]:

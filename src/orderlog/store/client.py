@@ -8,8 +8,7 @@ pub/sub (SPUBLISH), so each event travels only to the master that owns its works
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -289,15 +288,28 @@ def store_failure(exc: Exception) -> StoreUnavailable | None:
     return failure
 
 
-@contextmanager
-def unavailable() -> Iterator[None]:
+class _Boundary:
+    """``unavailable()``'s context manager: a class, not a generator, since every request
+    enters it (~0.3 us, not ~2)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        # (never swallows: returns None, so an exception goes on as it is, or raises another)
+        if isinstance(exc, Exception):
+            failure = store_failure(exc)
+            if failure is not None and failure is not exc:
+                raise failure from exc
+
+
+_BOUNDARY = _Boundary()
+
+
+def unavailable() -> _Boundary:
     """The store boundary: every Redis call runs inside it. The store failing (down, loading,
     failing over, out of memory, a connection broken in any way) leaves as StoreUnavailable
     (503 with Retry-After); see ``store_failure``."""
-    try:
-        yield
-    except Exception as exc:
-        failure = store_failure(exc)
-        if failure is None or failure is exc:
-            raise
-        raise failure from exc
+    return _BOUNDARY

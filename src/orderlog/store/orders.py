@@ -53,6 +53,9 @@ MAX_CALLS = 8  # script calls one search page may make before answering a short 
 WALK_PAGE = 200  # orders per search call when walking every match (CSV, stats)
 
 
+WRITE_KEYS_KEPT = 10_000  # workspaces whose write keys a process keeps made
+
+
 def new_order_id() -> str:
     """24 lower-case hex digits: 4 bytes of creation time, 8 random bytes (an ObjectId's shape)."""
     return f"{int(time.time()) & 0xFFFFFFFF:08x}{_random_hex()}"
@@ -148,8 +151,29 @@ class OrderStore:
         self.stream_maxlen = stream_maxlen
         self.idempotency_ttl = idempotency_ttl
         self.publish_command = publish_command
+        self._write_keys: dict[str, tuple[str, ...]] = {}
 
     # -- writes --------------------------------------------------------------------------------
+    def _fixed_write_keys(self, workspace_id: str) -> tuple[str, ...]:
+        """The keys and prefixes of write.lua that depend on the workspace alone, made once per
+        workspace (a process serves the few its keys name; at most WRITE_KEYS_KEPT kept)."""
+        k = self.keys
+        fixed = (
+            k.seq(workspace_id),
+            k.epoch(workspace_id),
+            k.ids(workspace_id),
+            k.events(workspace_id),
+            k.channel(workspace_id),
+            k.events_first(workspace_id),
+            k.workflow_version(workspace_id),
+            k.order_prefix(workspace_id),
+            k.index_prefix(workspace_id),
+        )
+        if len(self._write_keys) >= WRITE_KEYS_KEPT:
+            self._write_keys.clear()
+        self._write_keys[workspace_id] = fixed
+        return fixed
+
     async def apply(
         self,
         workspace_id: str,
@@ -174,23 +198,19 @@ class OrderStore:
         """
         fields = argv.encode(commands, workflow, new_order_id, batch=batch)
         k = self.keys
+        fixed = self._write_keys.get(workspace_id) or self._fixed_write_keys(workspace_id)
         keys = [
-            k.seq(workspace_id),
-            k.epoch(workspace_id),
-            k.ids(workspace_id),
-            k.events(workspace_id),
-            k.channel(workspace_id),
+            *fixed[:5],
             k.idempotency(workspace_id, idempotency.digest if idempotency else "-"),
             k.rate_limit(workspace_id, rate.key_id if rate else "-"),
-            k.events_first(workspace_id),
-            k.workflow_version(workspace_id),
+            *fixed[5:7],
         ]
         rate_interval, rate_burst = rate.limit.args() if rate else OFF
         args = argv.request(
             fields,
             workspace=workspace_id,
-            order_prefix=k.order_prefix(workspace_id),
-            index_prefix=k.index_prefix(workspace_id),
+            order_prefix=fixed[7],
+            index_prefix=fixed[8],
             maxlen=self.stream_maxlen,
             idem_hash=idempotency.body_hash if idempotency else "",
             idem_ttl=self.idempotency_ttl,
