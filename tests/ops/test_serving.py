@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -140,3 +142,46 @@ async def test_serving_write_answer_over_real_uvicorn(settings: Settings, redis:
                 assert resp.headers[name.decode()] == value.decode()
             assert int(resp.headers["x-ratelimit-limit"]) > 0
             assert "connection" not in resp.headers
+
+
+async def test_serving_keep_alive_and_header_timeouts_on_one_lazy_timer(
+    settings: Settings,
+) -> None:
+    """A kept-alive connection idle past the keep-alive timeout is closed (quietly), one used
+    more often than that stays open across many requests, and the header timeout still holds
+    for a request begun on it (408), with the timers now looked at lazily."""
+    bounded = replace(settings, keepalive_timeout=1, header_timeout=1.5)
+    async with running_server(bounded) as base:
+        host, port = base.removeprefix("http://").split(":")
+        request = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+
+        async def ask(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+            writer.write(request)
+            async with asyncio.timeout(5):
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                return head + await reader.readexactly(length)
+
+        # used every 0.4 s for 3 s: never idle for a whole second, never closed
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for i in range(8):
+            if i:
+                await asyncio.sleep(0.4)
+            assert (await ask(reader, writer)).startswith(b"HTTP/1.1 200")
+        # then idle: closed after the keep-alive timeout, without an answer
+        idle = time.monotonic()
+        async with asyncio.timeout(5):
+            assert await reader.read(100) == b""
+        assert 0.9 <= time.monotonic() - idle <= 3.0
+        writer.close()
+
+        # a request begun after an answer, never finished: 408 at the header timeout
+        reader, writer = await asyncio.open_connection(host, int(port))
+        assert (await ask(reader, writer)).startswith(b"HTTP/1.1 200")
+        writer.write(b"GET /healthz HTTP/1.1\r\nHo")
+        begun = time.monotonic()
+        async with asyncio.timeout(5):
+            answer = await reader.read(200)
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert 1.4 <= time.monotonic() - begun <= 4.0
+        writer.close()
