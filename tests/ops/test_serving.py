@@ -94,14 +94,15 @@ async def test_serving_checked_head_is_written_as_uvicorn_writes_it(keep_alive: 
     head = b"".join(our_transport.written)
     assert head.startswith(b"HTTP/1.1 201 Created\r\ndate: Tue, 01 Dec 2026")
     assert (b"connection: close\r\n" in head) is not keep_alive
-    assert ours.response_complete and theirs.response_complete
+    assert ours.response_complete
+    assert theirs.response_complete
     assert our_transport.closed is their_transport.closed is (not keep_alive)
 
 
 async def test_serving_checked_head_without_content_length_is_refused() -> None:
     """A checked head must say its length (the cycle would otherwise not know when the response
     ends); one without is a bug, raised, not a chunked answer."""
-    ours, transport = cycle(serving.Cycle, keep_alive=True)
+    ours, _ = cycle(serving.Cycle, keep_alive=True)
     start = {
         "type": "http.response.start",
         "status": 200,
