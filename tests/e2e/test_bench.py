@@ -299,3 +299,19 @@ def test_bench_wait_command_measures_both_modes() -> None:
     ]
     assert all(float(r["p50 ms"]) > 0 for r in rows)
     assert all(r["p50 vs no WAIT"].endswith("x") for r in rows)
+
+
+@pytest.mark.skipif(
+    shutil.which("valgrind") is None and not os.environ.get("ORDERLOG_REQUIRE_ALL"),
+    reason="bench.instructions counts with valgrind",
+)
+def test_bench_instructions_command_counts_both_servers() -> None:
+    """bench.instructions --quick: orderlog and the reference each counted under valgrind, a
+    plausible cost per create (a request is tens of thousands of instructions at least: a count
+    of start-up alone, or of nothing, would not be), and the ratio of the two."""
+    out = bench_command("-m", "bench.instructions", "--quick", timeout=600)
+    rows = {r["server"]: r for r in table(out, "server")}
+    assert set(rows) == {"orderlog", "reference"}
+    for row in rows.values():
+        assert 20_000 < float(row["instructions per write"].replace(",", "")) < 20_000_000
+    assert "orderlog / reference, instructions per create, run by run: " in out

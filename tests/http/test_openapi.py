@@ -107,3 +107,20 @@ async def test_openapi_live_is_documented_and_plain_get_is_426(client: Any, work
     assert resp.status_code == 426
     assert resp.json()["statusCode"] == 426
     assert resp.headers["upgrade"] == "websocket"
+
+
+async def test_openapi_every_body_may_be_too_large(client: Any, workspace: Any) -> None:
+    """Each operation that reads a JSON body documents the 413 its size limit gives, and the
+    server gives it (here: workspace settings, whose own list once left it out)."""
+    doc = (await client.get("/openapi.json")).json()
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            if "requestBody" in op:
+                assert "413" in op["responses"], f"{method.upper()} {path}"
+    resp = await client.patch(
+        f"{workspace.base}/settings",
+        content=b'{"allergen_words": ["' + b"a" * 70_000 + b'"]}',
+        headers={**workspace.auth("admin"), "Content-Type": "application/json"},
+    )
+    assert resp.status_code == 413
+    assert resp.json()["statusCode"] == 413

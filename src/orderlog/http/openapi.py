@@ -1671,6 +1671,16 @@ def _rate_limited(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
+def _bounded_bodies(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that reads a JSON body may answer 413 past the body limit
+    (http/common.read_body): the document says so even where a route's own list forgot it."""
+    for item in paths.values():
+        for op in item.values():
+            if "requestBody" in op and "413" not in op["responses"]:
+                op["responses"]["413"] = ERRORS["413"]
+    return paths
+
+
 @cache
 def document() -> dict[str, Any]:
     paths = {**PATHS}
@@ -1691,7 +1701,7 @@ def document() -> dict[str, Any]:
             "version": __version__,
             "description": "A real-time order log; the Hyra Order Logging API and beyond.",
         },
-        "paths": _rate_limited(paths),
+        "paths": _bounded_bodies(_rate_limited(paths)),
         "webhooks": OUTBOUND,
         "components": {
             "schemas": {
