@@ -19,6 +19,7 @@ from support.browser import (
     assert_accessible,
     browser,
     open_page,
+    settled_tiles,
     wait_live,
 )
 from support.faultproxy import FaultProxy
@@ -203,7 +204,7 @@ async def test_kitchen_pages_say_how_many_more_and_page_by_key(
         await wait_live(br)
         visible = page.locator(".tile:not(.overflow)")
         await expect(visible.first).to_have_attribute("data-number", "1")
-        shown = await visible.count()
+        shown = await settled_tiles(br)  # (the first page fills over a few frames)
         assert 1 < shown < 30
         await expect(page.locator("#more")).to_have_text(f"{30 - shown} more")
         box = await page.locator("#tiles").bounding_box()

@@ -114,6 +114,29 @@ async def wait_live(b: Browser, within_ms: float = 5000) -> None:
     await expect(b.page.locator("#conn")).to_have_text("live", timeout=within_ms)
 
 
+async def settled_tiles(b: Browser, frames: int = 10) -> int:
+    """How many kitchen tiles the page shows once it stops growing. A first render (or a turned
+    page) adds a few new tiles a frame (kitchen.js: SPARE_PER_FRAME), so a count read too early
+    is a page still filling; this waits until ``frames`` animation frames in a row show the
+    same count (at most ~600 frames: a page that never settles fails the caller's next check)."""
+    count: int = await b.page.evaluate(
+        """async (frames) => {
+            const count = () => document.querySelectorAll(".tile:not(.overflow)").length;
+            let last = -1;
+            let same = 0;
+            for (let i = 0; i < 600 && same < frames; i++) {
+                await new Promise(requestAnimationFrame);
+                const now = count();
+                same = now === last ? same + 1 : 0;
+                last = now;
+            }
+            return last;
+        }""",
+        frames,
+    )
+    return count
+
+
 class Api:
     """The HTTP API of the running server (real HTTP, as a till would call it)."""
 
