@@ -29,9 +29,14 @@ local function split(s)
   return out
 end
 
-local function now_ms()
+-- Redis' clock in microseconds (one TIME: a script reads it once and derives what it needs).
+local function now_us()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+local function now_ms(us)
+  return math.floor((us or now_us()) / 1000)
 end
 
 -- Milliseconds since the epoch -> ISO 8601 UTC (Howard Hinnant's civil_from_days).
@@ -171,9 +176,9 @@ local VOCABULARIES = {IX_CNAME, IX_SNAME, IX_ITEM, IX_TOKEN}
 -- GCRA rate limit (see ratelimit.py): ``key`` holds the theoretical arrival time (TAT) in
 -- microseconds of Redis' clock. Returns {remaining, reset_us, retry_us}; retry_us > 0 means
 -- refused, and a refused request changes nothing (it does not push the TAT further out).
-local function gcra(key, interval, burst)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- ``now``: Redis' clock in microseconds, if the script has read it already.
+local function gcra(key, interval, burst, now)
+  now = now or now_us()
   local tat = tonumber(redis.call('GET', key) or now)
   if tat < now then tat = now end
   local new_tat = tat + interval

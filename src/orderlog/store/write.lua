@@ -41,9 +41,10 @@ if (redis.call('GET', KEYS[9]) or '0') ~= ARGV[H.workflow_version] then
 end
 
 -- The rate limit comes first: a refused request costs one GET and changes nothing.
+local now = now_us()
 local rl = {-1, 0, 0}
 if ARGV[H.rate_interval] ~= '0' then
-  rl = gcra(KEYS[7], tonumber(ARGV[H.rate_interval]), tonumber(ARGV[H.rate_burst]))
+  rl = gcra(KEYS[7], tonumber(ARGV[H.rate_interval]), tonumber(ARGV[H.rate_burst]), now)
   if rl[3] > 0 then return {'', rl[1], rl[2], rl[3]} end
 end
 local function reply(s) return {s, rl[1], rl[2], rl[3]} end
@@ -66,7 +67,7 @@ end
 
 local epoch = ensure_epoch(KEYS[2])
 
-local ms = now_ms()
+local ms = now_ms(now)
 local at = iso(ms)
 
 -- Add the order to an index; h.ixk lists (SEP-joined) the suffixes it was added to, so the
@@ -80,30 +81,39 @@ end
 
 -- A name, item or word index also puts its value in its kind's vocabulary (a lexicographic
 -- zset), where a search finds every value starting with what was typed (store/orders.py).
--- The retention sweep takes a value out once its last order is gone.
-local function index_text(h, kind, value)
-  index(h, kind .. value)
-  redis.call('ZADD', ix .. IX_VOCAB .. kind, 0, value)
+-- The retention sweep takes a value out once its last order is gone. ``values``: one or more
+-- values of one kind, added to the vocabulary in one ZADD.
+local function index_text(h, kind, values)
+  local members = {}
+  for _, value in ipairs(values) do
+    index(h, kind .. value)
+    members[#members + 1] = 0
+    members[#members + 1] = value
+  end
+  if #members > 0 then redis.call('ZADD', ix .. IX_VOCAB .. kind, unpack(members)) end
 end
 
 local function add_staff(h, role, index_id, lname)
   if index_id == '' then return end
   index(h, IX_SID .. index_id)
-  index_text(h, IX_SNAME, lname)
+  index_text(h, IX_SNAME, {lname})
   index(h, IX_RID .. role .. ':' .. index_id)
   index(h, IX_RNAME .. role .. ':' .. lname)
 end
 
 local function add_tokens(h, joined)
-  for _, tok in ipairs(split(joined)) do index_text(h, IX_TOKEN, tok) end
+  index_text(h, IX_TOKEN, split(joined))
 end
 
 -- ``members``: JSON members the event carries before its order (',"k":v...'), or nil.
+-- Returns the order's JSON (the op's result carries the same).
 local function emit(h, event, prev, members)
   local prev_json = prev and ('"' .. prev .. '"') or 'null'
+  local order = order_json(h, ws)
   local rest = '"event":"' .. event .. '","previous_status":' .. prev_json .. (members or '')
-    .. ',"order":' .. order_json(h, ws) .. '}'
+    .. ',"order":' .. order .. '}'
   append_event(KEYS[4], KEYS[8], KEYS[5], ARGV[H.publish], epoch, maxlen, h.st, rest)
+  return order
 end
 
 local function create(o)
@@ -124,16 +134,15 @@ local function create(o)
   redis.call('ZADD', ix .. IX_CREATED, ms, n)
   redis.call('ZADD', ix .. IX_STATUS .. h.st, n, n)
   index(h, IX_CID .. ARGV[o + C.customer_id])
-  index_text(h, IX_CNAME, ARGV[o + C.customer_name])
+  index_text(h, IX_CNAME, {ARGV[o + C.customer_name]})
   add_staff(h, 'cashier', ARGV[o + C.actor_id], ARGV[o + C.actor_name])
-  for _, item in ipairs(split(ARGV[o + C.item_names])) do index_text(h, IX_ITEM, item) end
+  index_text(h, IX_ITEM, split(ARGV[o + C.item_names]))
   add_tokens(h, ARGV[o + C.words])
   local key = order_prefix .. n
   redis.call('HSET', key, 'id', h.id, 'n', h.n, 'st', h.st, 'v', h.v, 'ca', h.ca, 'cms', h.cms,
     'ua', h.ua, 'sa', h.sa, 'items', h.items, 'cust', h.cust, 'cash', h.cash, 'prep', '',
     'hto', '', 'hby', '', 'meta', h.meta, 'pri', h.pri, 'h', h.h, 'ixk', h.ixk or '')
-  emit(h, 'order.created', nil)
-  return {'ok', id, n, 1, 1, order_json(h, ws)}
+  return {'ok', id, n, 1, 1, emit(h, 'order.created', nil)}
 end
 
 -- The order an op names (by id, or by the number of an earlier create op of this request), at
@@ -210,8 +219,8 @@ local function change(o, created)
   add_tokens(h, ARGV[o + S.words])
   redis.call('HSET', key, 'st', h.st, 'v', h.v, 'ua', h.ua, 'prep', h.prep, 'hto', h.hto,
     'hby', h.hby, 'items', h.items, 'h', h.h, 'ixk', h.ixk or '')
-  emit(h, prev ~= target and 'order.status_changed' or 'order.updated', prev)
-  return {'ok', id, tonumber(n), tonumber(h.v), 1, order_json(h, ws)}
+  local order = emit(h, prev ~= target and 'order.status_changed' or 'order.updated', prev)
+  return {'ok', id, tonumber(n), tonumber(h.v), 1, order}
 end
 
 -- A change of an open order that keeps its status (its priority, an item's done mark): a new
@@ -224,8 +233,8 @@ local function update(found, actor, event, fields, extra)
   h.ua = at
   h.h = add_history(h, h.st, actor, extra, at)
   redis.call('HSET', found.key, 'v', h.v, 'ua', h.ua, 'h', h.h, unpack(fields))
-  emit(h, event, h.st, extra)
-  return {'ok', found.id, tonumber(found.n), tonumber(h.v), 1, order_json(h, ws)}
+  local order = emit(h, event, h.st, extra)
+  return {'ok', found.id, tonumber(found.n), tonumber(h.v), 1, order}
 end
 
 -- The open order an op names (see find), or an error result: 'closed' when the order is in a
