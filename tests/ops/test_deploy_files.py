@@ -30,6 +30,7 @@ def test_deploy_compose_services_and_health_checks() -> None:
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command
     assert "--appendfsync always" in command
+    assert "--hash-max-listpack-value 1024" in command  # orders kept compact (docs/deploy.md)
     assert any(v.endswith(":/data") for v in redis["volumes"])
     app = services["orderlog"]
     assert app["deploy"]["replicas"] >= 2

@@ -89,6 +89,29 @@ async def test_store_full_seed_lifecycle_records_who_did_what(state: Any, worksp
     assert order["history"][1]["actor"]["user_id"] == 8
 
 
+async def test_store_orders_kept_as_compact_hashes(state: Any, workspace: Any, redis: Any) -> None:
+    """The embedded Redis keeps an order's hash as a listpack while its fields stay under
+    1 KiB (history and items are JSON fields past Redis' default 64 bytes: docs/deploy.md);
+    an order with a longer field becomes a hash table and reads back the same."""
+    if os.environ.get("REDIS_URL"):
+        pytest.skip("a Redis the suite did not start has its own hash-max-listpack-value")
+    small = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
+    for name in ("waiting_for_preparation", "preparing"):
+        await state.orders.change_status(workspace.id, status(small.id, name), DEFAULT_WORKFLOW)
+    items = [{"name": f"Item {i}", "notes": "extra hot, oat milk, no sugar"} for i in range(40)]
+    big = await state.orders.create(workspace.id, create(items=items), DEFAULT_WORKFLOW)
+    keys = state.orders.keys
+    small_key, big_key = (keys.order(workspace.id, r.order_number) for r in (small, big))
+    history = await redis.hget(small_key, "h")
+    assert 64 < len(history) < 1024
+    assert await redis.object("encoding", small_key) in (b"listpack", b"ziplist")
+    assert len(await redis.hget(big_key, "items")) > 1024
+    assert await redis.object("encoding", big_key) == b"hashtable"
+    order = await state.orders.get(workspace.id, big.id)
+    assert [i["name"] for i in order["items"]] == [f"Item {i}" for i in range(40)]
+    assert (await state.orders.get(workspace.id, small.id))["status"] == "preparing"
+
+
 async def test_store_same_status_is_a_noop(state: Any, workspace: Any) -> None:
     """Re-sending the current status changes nothing and emits no event."""
     r = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)
