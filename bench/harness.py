@@ -141,6 +141,17 @@ def redis_server(appendfsync: str = "always") -> Iterator[str]:
             redis.stop()
 
 
+def redis_pid(url: str) -> int:
+    """The process id of the Redis at ``url`` (to read its CPU time from /proc)."""
+    sys.path.insert(0, str(SRC))
+    from orderlog.store.embedded import server_pid
+
+    pid = server_pid(url, timeout=5.0)
+    if pid is None:
+        raise RuntimeError(f"no Redis answers at {url}")
+    return pid
+
+
 def create_workspace(url: str) -> tuple[str, dict[str, str]]:
     """A fresh workspace and its first keys (raw), made through the store itself."""
     sys.path.insert(0, str(SRC))

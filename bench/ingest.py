@@ -15,7 +15,8 @@ on a fresh Redis:
 - orderlog, two processes (the second on the other core), full mix at the most they accept.
 
 The load generator is bench/ingest_load.c (open loop: latency counts from each request's
-intended send time). Ratios pair each round's orderlog run with the reference's.
+intended send time). Redis and the load generator share core 1, the server has core 0; each
+row gives Redis's CPU too (per write: what a saturated server waits on). Ratios pair each round's orderlog run with the reference's.
 ``--profile DIR``: in the first round, an extra saturating run of each one-process load with
 py-spy on the server, not counted in the figures (``DIR/<server>-<mix>-<fsync>.folded``;
 ``python -m bench.profile_summary`` ranks them).
@@ -73,10 +74,14 @@ def measure(
     load: Load,
     window: tuple[float, float],
     spy: Path | None = None,
+    redis_pid: int | None = None,
 ) -> dict[str, Any]:
-    """One load against ``servers`` [(port, pid)]: the loader's figures and each server's usage."""
+    """One load against ``servers`` [(port, pid)]: the loader's figures, each server's usage
+    and, given its pid, Redis's."""
     duration, warmup = window
     usages = [harness.Usage(pid) for _, pid in servers]
+    if redis_pid is not None:
+        usages.append(harness.Usage(redis_pid))
     for u in usages:
         u.start()
     args = ["--ports", ",".join(str(p) for p, _ in servers), "--rate", str(load.rate)]
@@ -85,6 +90,7 @@ def measure(
     profiler = harness.profile(servers[0][1], spy, duration + warmup) if spy else None
     result = harness.run_loader(loader, args, timeout=duration + warmup + 30)
     used = [u.stop() for u in usages]
+    redis_cpu = used.pop()["cpu_pct"] if redis_pid is not None else None
     if profiler:
         profiler.wait(60)
     cpu = sum(u["cpu_pct"] for u in used)
@@ -100,6 +106,14 @@ def measure(
         # share of its core is part of the figure
         "per_cpu_s": per_cpu_s,
         "cpu_us_per_write": 1e6 / per_cpu_s if per_cpu_s else 0.0,
+        # Redis shares core 1 with the loader: what it spends per write is what a saturated
+        # server waits on
+        "redis_cpu": redis_cpu,
+        "redis_us_per_write": (
+            1e4 * redis_cpu / result["ok_per_s"]  # type: ignore[operator]
+            if redis_cpu is not None and result["ok_per_s"]
+            else None
+        ),
     }
 
 
@@ -128,6 +142,7 @@ def run(
     loader = harness.build("ingest_load")
     for i in range(runs):
         with harness.redis_server(fsync) as url:
+            redis_pid = harness.redis_pid(url)
             for kind, count, loads in PLAN:
                 with servers(kind, count, url, logdir) as (served, ws, key):
                     # a short warm-up fills caches (auth, workflow, scripts) and imports
@@ -137,7 +152,9 @@ def run(
                         spied = (loader, served, ws, key)
                         profile(spied, fsync, kind, loads, window, profile_dir)
                     for load in loads:
-                        one = functools.partial(measure, loader, served, ws, key, load, window)
+                        one = functools.partial(
+                            measure, loader, served, ws, key, load, window, redis_pid=redis_pid
+                        )
                         row = results.measure((fsync, kind, count, load), one)
                         print(format_row(f"run {i + 1}", fsync, kind, count, load, row), flush=True)
 
@@ -181,6 +198,8 @@ FIGURES = [
     ("server CPU us per write", "cpu_us_per_write", 0),
     ("server RSS MB", "server_rss_mb", 0),
     ("loader CPU %", "loader_cpu_pct", 0),
+    ("Redis CPU %", "redis_cpu", 0),
+    ("Redis CPU us per write", "redis_us_per_write", 0),
 ]
 LATENCIES = {"p50_ms", "p99_ms", "max_ms"}
 

@@ -183,6 +183,8 @@ def test_bench_ingest_command_runs_orderlog_beside_the_reference(tmp_path: Path)
     assert all(row["errors"] == "0" for row in rows), rows
     # (on a busy machine a 0.5 s window may close before a saturated server answers)
     assert sum(float(row["writes/s accepted"].replace(",", "")) for row in rows) > 0
+    assert all(float(row["Redis CPU %"].split()[0]) >= 0 for row in rows), rows  # measured
+    assert sum(float(row["Redis CPU %"].split()[0]) for row in rows) > 0, rows
     ratios = table(out.split("orderlog / reference, run by run")[1], "appendfsync")
     assert len(ratios) == 4
     assert all(r["ratio"].endswith("x") for r in ratios), ratios
