@@ -16,7 +16,8 @@ on a fresh Redis:
 
 The load generator is bench/ingest_load.c (open loop: latency counts from each request's
 intended send time). Redis and the load generator share core 1, the server has core 0; each
-row gives Redis's CPU too (per write: what a saturated server waits on). Ratios pair each round's orderlog run with the reference's.
+row gives Redis's CPU too (per write: what a saturated server waits on). Ratios pair each
+round's orderlog run with the reference's.
 ``--profile DIR``: in the first round, an extra saturating run of each one-process load with
 py-spy on the server, not counted in the figures (``DIR/<server>-<mix>-<fsync>.folded``;
 ``python -m bench.profile_summary`` ranks them).
