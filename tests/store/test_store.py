@@ -112,6 +112,25 @@ async def test_store_orders_kept_as_compact_hashes(state: Any, workspace: Any, r
     assert (await state.orders.get(workspace.id, small.id))["status"] == "preparing"
 
 
+async def test_store_order_with_thousands_of_words_indexes_them_all(
+    state: Any, workspace: Any, redis: Any
+) -> None:
+    """Every distinct word of an order goes into the word index and its vocabulary, past what
+    one Lua unpack takes (~8,000 values): 100 items with 500-character notes, 8,300 words."""
+    words = [f"x{i}" for i in range(8300)]
+    items = [
+        {"name": f"Item {i}", "notes": " ".join(words[i * 83 : (i + 1) * 83])} for i in range(100)
+    ]
+    assert all(len(item["notes"]) <= inputs.MAX_NOTES for item in items)
+    r = await state.orders.create(workspace.id, create(items=items), DEFAULT_WORKFLOW)
+    keys = state.orders.keys
+    vocabulary = set(await redis.zrange(keys.vocabulary(workspace.id, "token"), 0, -1))
+    assert {w.encode() for w in words} <= vocabulary
+    for word in ("x0", "x4999", "x8299"):
+        assert await redis.zscore(keys.index(workspace.id, "token", word), r.order_number)
+    assert (await state.orders.get(workspace.id, r.id))["items"][99]["notes"].endswith("x8299")
+
+
 async def test_store_same_status_is_a_noop(state: Any, workspace: Any) -> None:
     """Re-sending the current status changes nothing and emits no event."""
     r = await state.orders.create(workspace.id, create(), DEFAULT_WORKFLOW)

@@ -82,13 +82,19 @@ end
 -- A name, item or word index also puts its value in its kind's vocabulary (a lexicographic
 -- zset), where a search finds every value starting with what was typed (store/orders.py).
 -- The retention sweep takes a value out once its last order is gone. ``values``: one or more
--- values of one kind, added to the vocabulary in one ZADD.
+-- values of one kind, added to the vocabulary VOCAB_CHUNK at a time per ZADD (an order's words
+-- are in one or two; unpack has a limit of ~8,000 values and a long order has more words).
+local VOCAB_CHUNK = 500
 local function index_text(h, kind, values)
   local members = {}
   for _, value in ipairs(values) do
     index(h, kind .. value)
     members[#members + 1] = 0
     members[#members + 1] = value
+    if #members == 2 * VOCAB_CHUNK then
+      redis.call('ZADD', ix .. IX_VOCAB .. kind, unpack(members))
+      members = {}
+    end
   end
   if #members > 0 then redis.call('ZADD', ix .. IX_VOCAB .. kind, unpack(members)) end
 end
