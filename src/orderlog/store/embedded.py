@@ -27,7 +27,7 @@ from pathlib import Path
 MAX_UNIX_PATH = 100  # sun_path is 108 bytes on Linux, 104 on macOS
 # An order's hash holds its history and items as JSON fields past Redis' default 64 bytes, which
 # would store each order as a hash table: as a listpack up to 1 KiB a field it takes ~1 KB less
-# (an order with its events and indexes: ~5.0 -> ~4.1 KB) and a create costs Redis less.
+# (an order with its events and indexes: ~4.9 -> ~4.0 KB, bench.capacity; docs/deploy.md).
 # (`hash-max-ziplist-value`: the name Redis 6.2 knows, an alias of listpack's in 7.)
 COMPACT_HASHES = ("--hash-max-ziplist-value", "1024")
 LOCK_WAIT = 15.0  # seconds a server waits for the lock an admin command holds for a moment
