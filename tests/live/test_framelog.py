@@ -15,7 +15,7 @@ import pytest
 from orderlog.http.live import ws_texts
 from orderlog.live.framelog import SLACK, FrameLog, Frames, Waker
 from orderlog.live.frames import Frame, event, status_frame
-from orderlog.live.hub import Hub, Overflow, Resync, Subscription
+from orderlog.live.hub import GoingAway, Hub, Overflow, Resync, Subscription
 from support.server import Workspace
 
 
@@ -57,13 +57,16 @@ def test_framelog_byte_bound_counts_the_bytes_behind_a_reader() -> None:
 
 
 async def test_framelog_wakes_each_waiter_once_per_burst() -> None:
-    """Appends resolve every waiting future; a burst in one iteration does not re-wake them."""
+    """Appends resolve every waiting future in the next loop iteration; a burst in one
+    iteration wakes each of them once."""
     log = FrameLog(10, 1 << 20)
     waiters = [log.waiter() for _ in range(3)]
     log.append(ev(1))
-    assert all(f.done() for f in waiters)
     assert not log._waiters  # swapped out: the next append of the burst has no one to wake
     log.append(ev(2))
+    assert not any(f.done() for f in waiters)  # the appends of this iteration coalesce
+    await asyncio.sleep(0)
+    assert all(f.done() for f in waiters)
     late = log.waiter()
     async with asyncio.timeout(5):
         await log.wait(late, 0.01)  # nothing appended: times out quietly
@@ -229,6 +232,8 @@ async def test_framelog_waker_resolves_a_bounded_number_per_loop_iteration() -> 
     older[12].cancel()  # its sender left
     first.append(ev(1))
     second.append(ev(1))
+    assert not any(f.done() for f in older[:12] + newer)  # nothing before the next iteration
+    await asyncio.sleep(0)
     assert [f.done() for f in older] == [True] * 10 + [False] * 2 + [True] + [False] * 2
     assert not any(f.done() for f in newer)
     turns = 1
@@ -238,3 +243,112 @@ async def test_framelog_waker_resolves_a_bounded_number_per_loop_iteration() -> 
         assert sum(f.done() and not f.cancelled() for f in older + newer) <= 10 * turns
     assert turns == 3
     assert all(f.done() for f in older)
+
+
+class Recorder:
+    """A ``Writer`` that keeps what it is given; ``open`` says whether it takes writes now."""
+
+    def __init__(self) -> None:
+        self.open = True
+        self.writes: list[list[Frame]] = []
+
+    def ready(self) -> bool:
+        return self.open
+
+    def write(self, frames: Frames) -> None:
+        self.writes.append(list(frames))
+
+
+async def test_framelog_pushes_to_a_writer_while_the_sender_waits(
+    redis: Any, workspace: Workspace
+) -> None:
+    """With a writer, new frames are written by the waker (one write per iteration's appends)
+    and the waiting sender stays asleep; a writer not ready hands them to the sender, in order,
+    with nothing lost or sent twice; an overflow still reaches the sender."""
+    hub = Hub(redis, queue_max_events=50)
+    try:
+        async with hub.subscribe(workspace.id) as sub, hub.subscribe(workspace.id) as other:
+            await started(hub, sub)
+            await started(hub, other)
+            writer = Recorder()
+            sub.write_to(writer)
+            backlog = sub._backlog
+            sender = asyncio.create_task(sub.next())
+            await asyncio.sleep(0.01)
+            backlog.append(ev(1))
+            backlog.append(ev(2))  # the same iteration: one write of both
+            await asyncio.sleep(0.01)
+            backlog.append(ev(3))
+            await asyncio.sleep(0.01)
+            assert [[f.id for f in w] for w in writer.writes] == [[(1, 0), (2, 0)], [(3, 0)]]
+            assert not sender.done()  # pushed, not woken
+            assert sub.position == (3, 0)
+
+            writer.open = False  # e.g. the client stopped reading: flow control holds writes
+            backlog.append(ev(4))
+            async with asyncio.timeout(5):
+                assert [f.id for f in await sender] == [(4, 0)]  # the sender's own write
+            assert len(writer.writes) == 2
+            writer.open = True
+            sender = asyncio.create_task(sub.next())
+            await asyncio.sleep(0.01)
+            backlog.append(ev(5))
+            await asyncio.sleep(0.01)
+            assert [f.id for f in writer.writes[-1]] == [(5, 0)]
+            assert not sender.done()
+
+            for i in range(6, 60):  # ``other`` reads nothing: past the bound, a slow consumer
+                backlog.append(ev(i))
+                await asyncio.sleep(0)
+            await asyncio.sleep(0.01)
+            with pytest.raises(Overflow):
+                await other.next(0)
+            got = [f.id for w in writer.writes for f in w]
+            assert got == [(i, 0) for i in range(1, 60) if i != 4]  # the pushed one kept up
+            assert not sender.done()
+
+            hub.going_away = True  # shutting down (Hub.drain): the sender must see it
+            backlog.wake()
+            async with asyncio.timeout(5):
+                with pytest.raises(GoingAway):
+                    await sender
+    finally:
+        await hub.close()
+
+
+async def test_framelog_push_that_fails_hands_its_frames_to_the_sender(
+    redis: Any, workspace: Workspace
+) -> None:
+    """A writer that raises (a bug) is dropped: the frames it was given go to the sender, then
+    the next ones too; an overflow and a lost position raise in the sender, not in the waker."""
+
+    class Broken(Recorder):
+        def write(self, frames: Frames) -> None:
+            raise RuntimeError("broken writer")
+
+    hub = Hub(redis, queue_max_events=5)
+    try:
+        async with hub.subscribe(workspace.id) as sub, hub.subscribe(workspace.id) as lossy:
+            await started(hub, sub)
+            await started(hub, lossy)
+            sub.write_to(Broken())
+            sender = asyncio.create_task(sub.next())
+            await asyncio.sleep(0.01)
+            sub._backlog.append(ev(1))
+            async with asyncio.timeout(5):
+                assert [f.id for f in await sender] == [(1, 0)]
+            sub._backlog.append(ev(2))
+            assert [f.id for f in await sub.next(0)] == [(2, 0)]
+
+            assert [f.id for f in await lossy.next(0)] == [(1, 0), (2, 0)]
+            writer = Recorder()
+            lossy.write_to(writer)
+            sender = asyncio.create_task(lossy.next())
+            await asyncio.sleep(0.01)
+            lossy._backlog.append(ev(3, epoch=b"another"))  # the stream was lost and remade
+            async with asyncio.timeout(5):
+                with pytest.raises(Resync):
+                    await sender
+            assert writer.writes == []
+    finally:
+        await hub.close()

@@ -38,6 +38,7 @@ from orderlog.live.feed import Feed
 from orderlog.live.framelog import Frames
 from orderlog.live.frames import Cursor, Frame
 from orderlog.live.hub import GoingAway, Overflow, Subscription
+from orderlog.ops.serving import DIRECT, text_frames
 from orderlog.store.workspaces import TICKET_TTL_MS
 
 log = logging.getLogger("orderlog.live")
@@ -303,11 +304,40 @@ async def _send_frames(
     # ingest requests keep their turn between the writes.
     # Data frames go to the server's own send (Edge stashes it): only the handshake and the
     # close need the middleware's eye, and a write of every socket is the fan-out's hot path.
+    # Once live, the hub writes new frames straight to the connection while this task waits
+    # (Subscription.write_to): the task sends only the snapshot or replay, and what the
+    # connection could not take at once.
     send = websocket.scope.get(SEND) or websocket.send
+    direct = websocket.scope.get(DIRECT)
+    if direct is not None:
+        sub.write_to(_Direct(direct))
     async with contextlib.aclosing(feed.frames(sub, cursor)) as frames:
         async for pending in frames:
             for text in ws_texts(pending):
                 await send({"type": "websocket.send", "text": text})
+
+
+class _Direct:
+    """A live socket's frames written by the hub itself (``Subscription.write_to``), through
+    the server's own connection (ops/serving.py ``DIRECT``): the bytes of a drained ``Frames``
+    are made once for every socket that drained it."""
+
+    __slots__ = ("_write", "ready")
+
+    def __init__(self, conn: Any) -> None:
+        self.ready = conn.can_write_now
+        self._write = conn.write_now
+
+    def write(self, frames: Frames) -> None:
+        self._write(ws_wire(frames))
+
+
+def ws_wire(frames: Frames) -> bytes:
+    """``ws_frames`` as WebSocket frames on the wire, memoised on the shared ``Frames``."""
+    wire = frames.encoded.get("wire")
+    if wire is None:
+        wire = frames.encoded["wire"] = text_frames(ws_frames(frames))
+    return wire  # type: ignore[return-value]
 
 
 async def _receive(websocket: WebSocket) -> bool:

@@ -23,12 +23,17 @@ Subscriptions draining the same range in the same state (filter, position, epoch
 per range, and a transport encodes it once for all of them (``Frames.encoded``).
 
 Waking is paced by the loop, not by timers: the senders an append wakes are handed to the
-process's ``Waker``, which resolves at most ``PER_TURN`` of them per event-loop iteration,
-oldest first. A sender writes everything pending each time it is woken, so the batches grow
-with the load by themselves (a socket writes once per sweep over the sockets, and a sweep
-takes longer when there are more sockets or more events), and an iteration never holds more
-than ``PER_TURN`` socket writes: the ingest requests' steps, the listener and new connections
-run between them.
+process's ``Waker``, which takes them in the next event-loop iteration (the appends of one
+iteration coalesce), at most ``PER_TURN`` per iteration, oldest first. A sender writes
+everything pending each time it is woken, so the batches grow with the load by themselves (a
+socket writes once per sweep over the sockets, and a sweep takes longer when there are more
+sockets or more events), and an iteration never holds more than ``PER_TURN`` socket writes:
+the ingest requests' steps, the listener and new connections run between them.
+
+A waiter may come with a ``push``: the waker calls it instead of resolving the future (a
+WebSocket writes its frames there and then, without a task switch per socket per event; see
+hub.Subscription.write_to). ``push`` returns False when it could not, and the waiter is then
+woken as any other.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import asyncio
 import bisect
 import contextlib
 from collections import deque
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 from orderlog.live.frames import Frame
 from orderlog.store.events import StreamId
@@ -46,6 +51,10 @@ SLACK = 64  # frames dropped at a time once past the bounds (amortised O(1) per 
 # Senders woken per event-loop iteration, all workspaces together: ~256 socket writes (~3-4 ms)
 # between two looks at the other sockets (ingest requests, the pub/sub listener).
 PER_TURN = 256
+
+# A waiter's way to take what was appended without being woken: True if it did (it keeps
+# waiting and re-registers itself), False to be woken instead.
+Push = Callable[[], bool]
 
 
 class Frames(list[Frame]):
@@ -93,7 +102,8 @@ class FrameLog:
         self.base = 0
         self.total = 0
         self.appended = 0
-        self._waiters: dict[asyncio.Future[None], None] = {}  # in the order they began waiting
+        # in the order they began waiting, each with its push (or None)
+        self._waiters: dict[asyncio.Future[None], Push | None] = {}
         self._drains: dict[Hashable, Frames] = {}
 
     @property
@@ -155,13 +165,19 @@ class FrameLog:
         per wake-up, not per event."""
         if self._waiters:
             waiters, self._waiters = self._waiters, {}
-            self.waker.wake(waiters)
+            self.waker.wake(waiters.items())
 
-    def waiter(self) -> asyncio.Future[None]:
-        """A future resolved after the next append (or ``wake``)."""
+    def waiter(self, push: Push | None = None) -> asyncio.Future[None]:
+        """A future resolved after the next append (or ``wake``); with ``push``, the waker
+        calls that first, and resolves the future only if it returns False."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[fut] = None
+        self._waiters[fut] = push
         return fut
+
+    def keep_waiting(self, fut: asyncio.Future[None], push: Push) -> None:
+        """Register a waiter again after its push took what was appended."""
+        if not fut.done():
+            self._waiters[fut] = push
 
     async def wait(self, fut: asyncio.Future[None], within: float | None) -> None:
         """Wait for ``fut`` (from ``waiter``) up to ``within`` seconds; forget it after."""
@@ -177,36 +193,39 @@ class FrameLog:
 
 
 class Waker:
-    """Resolves the futures of waiting senders, oldest first, at most ``per_turn`` per event-loop
-    iteration (one per process: the hub's, shared by its workspaces' logs); the rest in the
-    next iterations. Futures done meanwhile (a timeout, a cancelled sender) are skipped."""
+    """Wakes the waiters of every log of the process (one per process: the hub's, shared by its
+    workspaces' logs) in the next event-loop iteration, oldest first, at most ``per_turn`` per
+    iteration; the rest in the iterations after. A waiter with a push is pushed, and woken only
+    if the push could not take the frames. Futures done meanwhile (a timeout, a cancelled
+    sender) are skipped."""
 
-    __slots__ = ("_queue", "_spent", "_turn_scheduled", "per_turn")
+    __slots__ = ("_queue", "_scheduled", "per_turn")
 
     def __init__(self, per_turn: int = PER_TURN) -> None:
         self.per_turn = per_turn
-        self._queue: deque[asyncio.Future[None]] = deque()
-        self._spent = 0  # resolved in this iteration
-        self._turn_scheduled = False
+        self._queue: deque[tuple[asyncio.Future[None], Push | None]] = deque()
+        self._scheduled = False
 
-    def wake(self, futures: Iterable[asyncio.Future[None]]) -> None:
-        self._queue.extend(futures)
-        self._resolve()
+    def wake(self, waiters: Iterable[tuple[asyncio.Future[None], Push | None]]) -> None:
+        self._queue.extend(waiters)
+        self._schedule()
 
-    def _resolve(self) -> None:
+    def _schedule(self) -> None:
+        if not self._scheduled and self._queue:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._turn)
+
+    def _turn(self) -> None:
+        self._scheduled = False
         queue = self._queue
-        while queue and self._spent < self.per_turn:
-            fut = queue.popleft()
-            if not fut.done():
+        budget = self.per_turn
+        while queue and budget:
+            fut, push = queue.popleft()
+            if fut.done():
+                continue
+            budget -= 1
+            if push is not None and push():
+                continue
+            if not fut.done():  # a push that failed may have resolved it (a lost position)
                 fut.set_result(None)
-                self._spent += 1
-        if not self._turn_scheduled and (self._spent or queue):
-            # the next iteration: a fresh budget for what is left (and for later appends)
-            self._turn_scheduled = True
-            asyncio.get_running_loop().call_soon(self._next_turn)
-
-    def _next_turn(self) -> None:
-        self._turn_scheduled = False
-        self._spent = 0
-        if self._queue:
-            self._resolve()
+        self._schedule()

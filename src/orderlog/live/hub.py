@@ -24,7 +24,9 @@ workspace.
 - ``generation`` counts connections: a client's snapshot or replay read while one generation was
   live misses nothing (see live/feed.py).
 - ``waker`` wakes the senders of every workspace a bounded number per loop iteration
-  (live/framelog.py): the sockets' writes are paced by the loop itself.
+  (live/framelog.py): the sockets' writes are paced by the loop itself. A live WebSocket's
+  sender is not even woken: the waker writes its frames through the connection
+  (``Subscription.write_to``), and wakes it only when the connection cannot take them at once.
 
 The Redis side sits behind ``Backend`` (live/backends.py: plain or sharded pub/sub), so the
 fan-out is the same on a single Redis and on a cluster.
@@ -39,7 +41,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from redis.asyncio import Redis
 
@@ -76,6 +78,19 @@ class Resync(Exception):
         self.reason = reason
 
 
+class Writer(Protocol):
+    """A transport that can write a subscription's frames there and then, without its sender
+    task (see ``Subscription.write_to``)."""
+
+    def ready(self) -> bool:
+        """True if a write now would go out at once (open, not held back by flow control)."""
+        ...
+
+    def write(self, frames: Frames) -> None:
+        """Write ``frames`` (only called right after ``ready`` said True)."""
+        ...
+
+
 class Subscription:
     """One client's view of a workspace: its position in the workspace's shared ``FrameLog``.
 
@@ -91,7 +106,9 @@ class Subscription:
         "_hub",
         "_offset",
         "_statuses_from",
+        "_unsent",
         "_waiter",
+        "_writer",
         "epoch",
         "index",
         "lost",
@@ -116,6 +133,8 @@ class Subscription:
         self._offset = self._backlog.total  # its byte offset (for the bytes bound)
         self._statuses_from = self.index  # status frames before this index are not for it
         self._waiter: asyncio.Future[None] | None = None
+        self._writer: Writer | None = None
+        self._unsent: Frames | None = None  # drained for its writer, which could not take them
         self.registered = hub._tick()
 
     def matches(self, frame: Frame) -> bool:
@@ -152,6 +171,18 @@ class Subscription:
         self.index = self._backlog.end
         self._offset = self._backlog.total
 
+    def write_to(self, writer: Writer | None) -> None:
+        """While the client's sender waits in ``next``, new frames go straight to ``writer``:
+        the hub's waker drains this subscription and writes (a bounded number of sockets per
+        loop iteration, as it wakes senders) instead of waking the sender, which keeps waiting.
+        A fan-out to a thousand sockets is a thousand writes, not a thousand task switches.
+
+        What ``writer`` cannot take at once (not ``ready``: flow control, closing) and whatever
+        ``_drain`` raises go to the sender as before: ``next`` returns the frames or raises.
+        The sender's own writes and the pushes never overlap: a push happens only while the
+        sender waits in ``next`` with nothing left to send."""
+        self._writer = writer
+
     async def next(self, wait: float | None = None) -> list[Frame]:
         """Every pending frame, waiting up to ``wait`` seconds for one ([] when none came).
 
@@ -161,7 +192,7 @@ class Subscription:
             Overflow: the client fell too far behind; close it with 4008.
             Resync: the client needs a reset and a fresh snapshot.
         """
-        frames = self._drain()
+        frames = self._take_unsent() or self._drain()
         if frames:
             return frames
         loop = asyncio.get_running_loop()
@@ -170,14 +201,40 @@ class Subscription:
             remaining = None if deadline is None else deadline - loop.time()
             if remaining is not None and remaining <= 0:
                 return []
-            self._waiter = self._backlog.waiter()
+            self._waiter = self._backlog.waiter(self._push if self._writer is not None else None)
             try:
                 await self._backlog.wait(self._waiter, remaining)
             finally:
                 self._waiter = None
-            frames = self._drain()
+            frames = self._take_unsent() or self._drain()
             if frames:
                 return frames
+
+    def _take_unsent(self) -> Frames | None:
+        frames, self._unsent = self._unsent, None
+        return frames
+
+    def _push(self) -> bool:
+        """The waker's call while the sender waits: write what is pending now. True if the
+        sender keeps waiting; False to wake it, because the writer cannot take frames now or
+        the drain raised (the sender's own drain raises the same: every reason is kept)."""
+        writer, waiter = self._writer, self._waiter
+        if writer is None or waiter is None or not writer.ready():
+            return False
+        try:
+            frames = self._drain()
+        except (Overflow, Resync):
+            return False
+        if frames:
+            try:
+                writer.write(frames)
+            except Exception:  # a bug: the sender sends them its own way, and from now on
+                logger.exception("live: a direct write failed; the socket's sender takes over")
+                self._writer = None
+                self._unsent = frames
+                return False
+        self._backlog.keep_waiting(waiter, self._push)
+        return True
 
     def _drain(self) -> Frames:
         """Advance to the log's end: the frames for this client in between. Subscriptions in the

@@ -19,7 +19,9 @@ of them exhaust file descriptors. ``GuardedHttpToolsProtocol`` adds
 
 ``WebSocketsProtocol`` is uvicorn's own WebSocket protocol, told that a handshake refused with an
 HTTP answer (401, 403, 422: Starlette's ``send_denial_response``) is over, so it no longer logs
-each refusal as an ERROR.
+each refusal as an ERROR. It also offers the app its connection under ``DIRECT`` in the scope:
+data frames serialized once for many sockets (``text_frames``) are written as they are, from
+the hub's fan-out, without an ASGI send per socket (http/live.py).
 
 ``uvicorn_options(settings)`` is what ``cli.serve`` and the tests' ``running_server`` pass to
 uvicorn, so both serve with the same bounds.
@@ -45,6 +47,8 @@ from uvicorn.protocols.http.httptools_impl import (  # uvicorn[standard]
     RequestResponseCycle,
 )
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from orderlog.settings import Settings
 
@@ -301,6 +305,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._watch = self.loop.call_later(self._period, self._look)
 
 
+# The scope key of a WebSocket's own connection (``WebSocketsProtocol``), for ``write_now``.
+DIRECT = "orderlog.direct"
+
+
+def text_frames(payloads: list[bytes]) -> bytes:
+    """Server-to-client text frames (unmasked, uncompressed: the same bytes for every socket)
+    of ``payloads`` (UTF-8, checked), back to back."""
+    out = []
+    for payload in payloads:
+        payload.decode()  # a text frame carries UTF-8: raises UnicodeDecodeError if not
+        out.append(Frame(Opcode.TEXT, payload).serialize(mask=False))
+    return b"".join(out)
+
+
 class WebSocketsProtocol(WebSocketsSansIOProtocol):
     """uvicorn's default WebSocket protocol (``ws="auto"`` picks it when websockets is
     installed), with a refused handshake counted as a complete one.
@@ -316,6 +334,30 @@ class WebSocketsProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
             self.handshake_complete = True
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        if self.response.status_code == 101:  # the app's task runs after this returns
+            self.scope[DIRECT] = self  # type: ignore[literal-required]
+
+    def can_write_now(self) -> bool:
+        """True if data frames written now go out as uvicorn's send would write them: the
+        handshake accepted, no close sent or received, the transport open and not paused by
+        flow control (its send would wait), no extension (compression) negotiated."""
+        return (
+            self.handshake_complete
+            and self.initial_response is None
+            and not self.close_sent
+            and not self.disconnected
+            and self.writable.is_set()
+            and self.conn.state is State.OPEN
+            and not self.conn.extensions
+            and not self.transport.is_closing()
+        )
+
+    def write_now(self, frames: bytes) -> None:
+        """Write serialized data frames (``text_frames``); only right after ``can_write_now``."""
+        self.transport.write(frames)
 
 
 # A live connection's ticket travels in its URL (?ticket=); the websockets library logs the
