@@ -27,7 +27,10 @@ def summarise(path: Path, top: int) -> str:
     own: Counter[str] = Counter()
     files: Counter[str] = Counter()
     total = 0
-    for line in path.read_text().splitlines():
+    # one stack per \n-ended line (splitlines would also cut at \x1c-\x1e or \u2028 in a frame)
+    for line in path.read_text().split("\n"):
+        if not line:
+            continue
         stack, _, count = line.rpartition(" ")
         n = int(count)
         total += n

@@ -143,6 +143,24 @@ def test_bench_runs_pair_ratios_run_by_run(monkeypatch: pytest.MonkeyPatch) -> N
     assert runs.ratio("late", "mine", "x") == "2.00x"  # run 2 only: 8 / 4
 
 
+def test_bench_profile_summary_reads_frames_with_line_separators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folded stack is one \\n-ended line even when a frame's text holds a character that
+    str.splitlines() would cut at (py-spy writes what the code object says)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench.profile_summary import summarise
+
+    folded = tmp_path / "odd.folded"
+    folded.write_text(
+        "run (a.py:1);send (b.py:2) 3\n"
+        "run (a.py:1);<lambda \x1e\u2028> (c.py:3) 2\n"
+    )
+    text = summarise(folded, 5)
+    assert text.startswith("odd.folded: 5 samples")
+    assert "100.0%  run (a.py:1)" in text
+
+
 @pytest.mark.slow
 def test_bench_live_command_runs_every_server() -> None:
     """bench.live with orderlog, the reference and both peers: every subscriber subscribed, none
