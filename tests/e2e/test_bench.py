@@ -152,10 +152,7 @@ def test_bench_profile_summary_reads_frames_with_line_separators(
     from bench.profile_summary import summarise
 
     folded = tmp_path / "odd.folded"
-    folded.write_text(
-        "run (a.py:1);send (b.py:2) 3\n"
-        "run (a.py:1);<lambda \x1e\u2028> (c.py:3) 2\n"
-    )
+    folded.write_text("run (a.py:1);send (b.py:2) 3\nrun (a.py:1);<lambda \x1e\u2028> (c.py:3) 2\n")
     text = summarise(folded, 5)
     assert text.startswith("odd.folded: 5 samples")
     assert "100.0%  run (a.py:1)" in text
