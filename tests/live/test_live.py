@@ -70,6 +70,37 @@ async def test_live_snapshot_then_events_in_order(server: str, workspace: Worksp
             await quiet(conn)
 
 
+async def test_live_events_are_written_by_the_hub_not_the_sender(
+    server: str, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once live, a socket's events leave through its connection's direct write (the hub's
+    waker writes them; http/live.py, ops/serving.py DIRECT), the snapshot through the ASGI
+    send: every event arrives on every socket, in order, once."""
+    from orderlog.ops.serving import WebSocketsProtocol
+
+    direct: list[bytes] = []
+    write_now = WebSocketsProtocol.write_now
+
+    def counted(self: WebSocketsProtocol, frames: bytes) -> None:
+        direct.append(frames)
+        write_now(self, frames)
+
+    monkeypatch.setattr(WebSocketsProtocol, "write_now", counted)
+    async with http(server) as client, contextlib.AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(socket(server, workspace)) for _ in range(3)]
+        for conn in conns:
+            assert (await recv(conn))["type"] == "snapshot"
+        assert direct == []  # the snapshot went through the sender
+        ids = [await create(client, workspace) for _ in range(4)]
+        got = [[e["order"]["id"] for e in await events(conn, 4)] for conn in conns]
+        assert got == [[i for (i,) in ids]] * 3
+        for conn in conns:
+            await quiet(conn)
+    written = b"".join(direct)
+    assert len(direct) >= 3  # at least one direct write per socket
+    assert all(written.count(i.encode()) == 3 for (i,) in ids)  # each event once per socket
+
+
 async def test_live_filter_sees_orders_enter_and_leave(server: str, workspace: Workspace) -> None:
     """status=a,b: only orders entering or leaving those statuses, and a snapshot of them."""
     async with http(server) as client:
