@@ -309,8 +309,10 @@ async def test_live_revoked_key_closes_socket(server: str, workspace: Workspace)
 async def test_live_slow_consumer_is_closed_while_others_keep_up(
     settings: Settings, redis: Any, workspace: Workspace
 ) -> None:
-    """A socket that never reads is closed with 4008; 50 others get every event meanwhile."""
-    small = replace(settings, live_queue_bytes=256 * 1024, max_body_bytes=1 << 20)
+    """A socket that never reads is closed with 4008; 50 others get every event meanwhile.
+    (Each round's 100 large events come in bursts: a reader waiting its turn in the hub's
+    sweep may be a burst behind, ~0.3 MB of the log, which is not being slow.)"""
+    small = replace(settings, live_queue_bytes=1 << 20, max_body_bytes=1 << 20)
     async with running_server(small) as base, http(base) as client:
         host, port = base.removeprefix("http://").split(":")
         raw = pysocket.socket()

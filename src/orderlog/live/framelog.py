@@ -48,9 +48,13 @@ from orderlog.live.frames import Frame
 from orderlog.store.events import StreamId
 
 SLACK = 64  # frames dropped at a time once past the bounds (amortised O(1) per append)
-# Senders woken per event-loop iteration, all workspaces together: ~256 socket writes (~3-4 ms)
-# between two looks at the other sockets (ingest requests, the pub/sub listener).
-PER_TURN = 256
+# Senders woken per event-loop iteration, all workspaces together: 32 socket writes (~0.3 ms of
+# direct writes) between two looks at the other sockets (ingest requests, the pub/sub listener).
+# A fan-out sweep over S sockets takes S/32 iterations; each step of a write waits for at most
+# one turn. 256 (a turn of ~2-3 ms) put a create's p99 behind a busy fan-out at 41-55 ms, 32 at
+# 10-14 ms, and the event-to-socket p99 at S=1,000 x 100/s at 62-156 ms against 34 ms
+# (docs/performance.md, "Shorter turns").
+PER_TURN = 32
 
 # A waiter's way to take what was appended without being woken: True if it did (it keeps
 # waiting and re-registers itself), False to be woken instead.
