@@ -48,13 +48,15 @@ from orderlog.live.frames import Frame
 from orderlog.store.events import StreamId
 
 SLACK = 64  # frames dropped at a time once past the bounds (amortised O(1) per append)
-# Senders woken per event-loop iteration, all workspaces together: 32 socket writes (~0.3 ms of
+# Senders woken per event-loop iteration, all workspaces together: 64 socket writes (~0.6 ms of
 # direct writes) between two looks at the other sockets (ingest requests, the pub/sub listener).
-# A fan-out sweep over S sockets takes S/32 iterations; each step of a write waits for at most
-# one turn. 256 (a turn of ~2-3 ms) put a create's p99 behind a busy fan-out at 41-55 ms, 32 at
-# 10-14 ms, and the event-to-socket p99 at S=1,000 x 100/s at 62-156 ms against 34 ms
-# (docs/performance.md, "Shorter turns").
-PER_TURN = 32
+# A sweep over S sockets takes S/64 iterations, and each step of a create waits for at most one
+# turn. Shorter turns shorten the wait but interleave more appends with a sweep, so each write
+# carries fewer events; at saturation that costs capacity. Measured side by side (S x events/s,
+# p99; docs/performance.md, "Shorter turns"): 256 -> 64 took S=1,000 x 100 from 54-65 ms to
+# 34-45 ms and S=5,000 x 100 from 158-173 ms to 128-147 ms; 32 did as well at 100/s but was
+# worse than 256 at S=1,000 x 1,000/s, where 64 was not.
+PER_TURN = 64
 
 # A waiter's way to take what was appended without being woken: True if it did (it keeps
 # waiting and re-registers itself), False to be woken instead.
