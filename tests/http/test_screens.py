@@ -77,7 +77,8 @@ async def test_pairing_approved_screen_reads_but_cannot_write(
     dump = b"".join([k + (await redis.dump(k) or b"") for k in await redis.keys("*")])
     assert token.encode() not in dump
     secret = token.split("_", 2)[2]  # ols_<screen id>_<secret>: the secret may hold "_" too
-    assert len(secret) == 32 and secret.encode() not in dump
+    assert len(secret) == 32
+    assert secret.encode() not in dump
 
 
 async def test_pairing_bump_screen_changes_status_and_recalls(
